@@ -1,0 +1,133 @@
+//! Validated settings: the command line is turned into these once, and every stage reads them.
+
+use std::path::{Path, PathBuf};
+
+use crate::digest::{Algorithm, AlgorithmSet};
+use crate::hash::HashConfig;
+use crate::report::Format;
+use crate::walk;
+
+/// Everything `hashsift hash` needs to run.
+#[derive(Clone, Debug)]
+pub struct HashSettings {
+    pub hash: HashConfig,
+    pub format: Format,
+    /// Where to write the listing; `None` for stdout.
+    pub output: Option<PathBuf>,
+    pub quiet: bool,
+}
+
+/// A setting that cannot be used, with the reason.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "the {format} format cannot carry {algorithm} (hashdeep rejects listings with it); use --format jsonl or csv, or leave {algorithm} out of -c"
+    )]
+    UnsupportedAlgorithm {
+        format: &'static str,
+        algorithm: Algorithm,
+    },
+    #[error("no algorithm selected")]
+    NoAlgorithm,
+    #[error("cannot resolve {path}: {source}")]
+    Path {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "refusing to write {output} inside the evidence root {root}: nothing may be created in the evidence"
+    )]
+    OutputInsideEvidence { output: PathBuf, root: PathBuf },
+    #[error("the directory of the output file {0} does not exist")]
+    OutputDirMissing(PathBuf),
+}
+
+fn format_name(f: Format) -> &'static str {
+    match f {
+        Format::Hashdeep => "hashdeep",
+        Format::Jsonl => "jsonl",
+        Format::Csv => "csv",
+    }
+}
+
+/// Makes `path` absolute against the current directory without resolving symlinks.
+///
+/// # Errors
+/// When the current directory cannot be read.
+pub fn absolute(path: &Path) -> Result<PathBuf, ConfigError> {
+    std::path::absolute(path).map_err(|source| ConfigError::Path {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+impl HashSettings {
+    /// Validates raw settings.
+    ///
+    /// `algorithms` is `None` when the user chose none: every algorithm `format` can carry.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the setting that cannot be used.
+    pub fn new(
+        roots: &[PathBuf],
+        algorithms: Option<AlgorithmSet>,
+        threads: Option<usize>,
+        format: Format,
+        output: Option<&Path>,
+        quiet: bool,
+    ) -> Result<Self, ConfigError> {
+        let supported = format.supported();
+        let algorithms = match algorithms {
+            None => supported,
+            Some(set) => {
+                if let Some(algorithm) = set.iter().find(|a| !supported.contains(*a)) {
+                    return Err(ConfigError::UnsupportedAlgorithm {
+                        format: format_name(format),
+                        algorithm,
+                    });
+                }
+                set
+            }
+        };
+        if algorithms.is_empty() {
+            return Err(ConfigError::NoAlgorithm);
+        }
+        let roots = roots
+            .iter()
+            .map(|r| absolute(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let output = match output {
+            None => None,
+            Some(o) => {
+                let o = absolute(o)?;
+                let parent = o.parent().unwrap_or(Path::new("/"));
+                if !parent.is_dir() {
+                    return Err(ConfigError::OutputDirMissing(o));
+                }
+                if let Some(root) = roots.iter().find(|r| walk::is_inside(parent, r)) {
+                    return Err(ConfigError::OutputInsideEvidence {
+                        output: o,
+                        root: root.clone(),
+                    });
+                }
+                Some(o)
+            }
+        };
+        let threads = threads.unwrap_or_else(default_threads).max(1);
+        Ok(HashSettings {
+            hash: HashConfig {
+                roots,
+                algorithms,
+                threads,
+            },
+            format,
+            output,
+            quiet,
+        })
+    }
+}
+
+/// One worker per available core.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}

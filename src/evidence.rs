@@ -1,0 +1,95 @@
+//! Read-only access to evidence: the one place where hashsift opens a file it was pointed at.
+//!
+//! Files are opened read-only with `O_NOATIME` (so reading does not update the access time),
+//! `O_NOFOLLOW` (a path swapped for a symlink after the walk is not followed) and `O_NONBLOCK`
+//! (a path swapped for a FIFO cannot block the run). The kernel refuses `O_NOATIME` to a process
+//! that neither owns the file nor holds `CAP_FOWNER`; the open then falls back to a plain
+//! read-only open, which is counted in [`noatime_refusals`] so the run can say so.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::record::{ItemError, Stage};
+
+/// The identity of a file on a mounted filesystem: device and inode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileId {
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl FileId {
+    pub fn of(meta: &std::fs::Metadata) -> Self {
+        FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }
+    }
+}
+
+static NOATIME_REFUSED: AtomicU64 = AtomicU64::new(0);
+
+/// How many opens fell back to a plain read-only open because the kernel refused `O_NOATIME`.
+pub fn noatime_refusals() -> u64 {
+    NOATIME_REFUSED.load(Ordering::Relaxed)
+}
+
+fn open_flags(noatime: bool) -> i32 {
+    let base = libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
+    if noatime {
+        base | libc::O_NOATIME
+    } else {
+        base
+    }
+}
+
+/// Opens `path` read-only without touching its access time.
+///
+/// # Errors
+/// The OS error of the open.
+pub fn open_read_only(path: &Path) -> io::Result<File> {
+    let open = |noatime| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(open_flags(noatime))
+            .open(path)
+    };
+    match open(true) {
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+            NOATIME_REFUSED.fetch_add(1, Ordering::Relaxed);
+            open(false)
+        }
+        other => other,
+    }
+}
+
+/// Opens the regular file the walker listed at `path` as `expected`, and checks that it is still
+/// that file and still `expected_size` bytes long.
+///
+/// # Errors
+/// An [`ItemError`] at stage `open` when the open fails or the path now names something else.
+pub fn open_regular(path: &Path, expected: FileId, expected_size: u64) -> Result<File, ItemError> {
+    let file = open_read_only(path).map_err(|e| ItemError::from_io(Stage::Open, &e))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| ItemError::from_io(Stage::Open, &e))?;
+    if !meta.file_type().is_file() || FileId::of(&meta) != expected {
+        return Err(ItemError::new(
+            Stage::Open,
+            "path was replaced by another file after it was listed".into(),
+        ));
+    }
+    if meta.len() != expected_size {
+        return Err(ItemError::new(
+            Stage::Open,
+            format!(
+                "file changed size after it was listed (listed {expected_size} bytes, found {})",
+                meta.len()
+            ),
+        ));
+    }
+    Ok(file)
+}

@@ -1,0 +1,180 @@
+//! The `hash` pipeline: walk the evidence, then read every regular file once and compute the
+//! selected digests, largest files first, spread across a rayon pool.
+//!
+//! Hard links are hashed once (by device and inode) and every path gets the digests. A file
+//! that fails gets its error on its record; the run goes on. On cancellation the files not yet
+//! read keep a record whose error says so, and the run is marked incomplete.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+
+use crate::cancel::Cancel;
+use crate::digest::{self, AlgorithmSet, Digests, HashFailure};
+use crate::evidence::FileId;
+use crate::progress::{Counters, Phase};
+use crate::record::{Item, ItemError, Kind, Stage};
+use crate::utc::Timestamp;
+use crate::walk;
+
+/// Validated settings of a `hash` run.
+#[derive(Clone, Debug)]
+pub struct HashConfig {
+    /// Evidence roots, absolute.
+    pub roots: Vec<PathBuf>,
+    pub algorithms: AlgorithmSet,
+    /// Worker threads for walking and hashing.
+    pub threads: usize,
+}
+
+/// What a `hash` run found.
+#[derive(Debug)]
+pub struct HashRun {
+    /// Every item, sorted by path.
+    pub items: Vec<Item>,
+    pub started: Timestamp,
+    pub finished: Timestamp,
+    /// False when the run was interrupted: some paths were not listed or not read.
+    pub complete: bool,
+    /// Distinct contents read (hard links count once) and their bytes.
+    pub files_hashed: u64,
+    pub bytes_hashed: u64,
+}
+
+impl HashRun {
+    /// Items carrying an error (interruptions excluded).
+    pub fn error_count(&self) -> usize {
+        self.items
+            .iter()
+            .filter(|i| matches!(&i.error, Some(e) if e.stage != Stage::Interrupted))
+            .count()
+    }
+}
+
+/// Error setting up a run (per-file failures are not errors: they are records).
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    #[error("cannot start {threads} worker threads: {source}")]
+    ThreadPool {
+        threads: usize,
+        source: rayon::ThreadPoolBuildError,
+    },
+}
+
+/// One distinct content to read: its identity, a path to it, and its size.
+struct Work {
+    id: FileId,
+    path_index: usize,
+    size: u64,
+}
+
+/// Runs the walk and the hashing.
+///
+/// # Errors
+/// [`HashError::ThreadPool`] when the worker pool cannot be started.
+pub fn run(
+    config: &HashConfig,
+    cancel: &Cancel,
+    counters: &Counters,
+) -> Result<HashRun, HashError> {
+    let started = Timestamp::now();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(config.threads)
+        .thread_name(|i| format!("hashsift-{i}"))
+        .build()
+        .map_err(|source| HashError::ThreadPool {
+            threads: config.threads,
+            source,
+        })?;
+
+    counters.set_phase(Phase::Walking);
+    let walked = pool.install(|| walk::walk(&config.roots, cancel, counters));
+    let mut items = walked.items;
+
+    let work = plan(&items);
+    let bytes_total: u64 = work.iter().map(|w| w.size).sum();
+    counters.set_totals(work.len() as u64, bytes_total);
+    counters.set_phase(Phase::Hashing);
+
+    let on_bytes = |n: u64| counters.add_bytes(n);
+    let results: HashMap<FileId, Result<Digests, HashFailure>> = pool.install(|| {
+        // par_bridge hands out work in order, so the largest files start first and no thread
+        // is left alone with a big file at the end.
+        work.iter()
+            .par_bridge()
+            .map(|w| {
+                let outcome = if cancel.is_cancelled() {
+                    Err(HashFailure::Cancelled)
+                } else {
+                    digest::hash_file(
+                        &items[w.path_index].path,
+                        w.id,
+                        w.size,
+                        config.algorithms,
+                        cancel,
+                        &on_bytes,
+                    )
+                };
+                counters.add_file();
+                (w.id, outcome)
+            })
+            .collect()
+    });
+
+    let mut files_hashed = 0;
+    let mut bytes_hashed = 0;
+    for w in &work {
+        if let Some(Ok(_)) = results.get(&w.id) {
+            files_hashed += 1;
+            bytes_hashed += w.size;
+        }
+    }
+    let mut interrupted = walked.interrupted;
+    for item in items.iter_mut().filter(|i| is_hashable(i)) {
+        let Some(id) = item.id else { continue };
+        match results.get(&id) {
+            Some(Ok(d)) => item.digests = Some(*d),
+            Some(Err(HashFailure::Item(e))) => item.error = Some(e.clone()),
+            Some(Err(HashFailure::Cancelled)) | None => {
+                interrupted = true;
+                item.error = Some(ItemError::new(
+                    Stage::Interrupted,
+                    "not read: the run was interrupted".into(),
+                ));
+            }
+        }
+    }
+    Ok(HashRun {
+        items,
+        started,
+        finished: Timestamp::now(),
+        complete: !interrupted && !cancel.is_cancelled(),
+        files_hashed,
+        bytes_hashed,
+    })
+}
+
+fn is_hashable(item: &Item) -> bool {
+    item.kind == Kind::File && item.error.is_none() && item.id.is_some()
+}
+
+/// The distinct contents to read, largest first (ties by path, for a reproducible order).
+fn plan(items: &[Item]) -> Vec<Work> {
+    let mut seen: HashSet<FileId> = HashSet::new();
+    let mut work: Vec<Work> = items
+        .iter()
+        .enumerate()
+        .filter(|(_, item)| is_hashable(item))
+        .filter_map(|(i, item)| {
+            let id = item.id?;
+            seen.insert(id).then_some(Work {
+                id,
+                path_index: i,
+                size: item.size,
+            })
+        })
+        .collect();
+    work.sort_by(|a, b| b.size.cmp(&a.size).then(a.path_index.cmp(&b.path_index)));
+    work
+}

@@ -1,0 +1,135 @@
+//! The `hashsift` command: parse the command line, build the settings, run, map the outcome to
+//! an exit code.
+
+mod cli;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+
+use hashsift::cancel::Cancel;
+use hashsift::config::HashSettings;
+use hashsift::digest::AlgorithmSet;
+use hashsift::exit::ExitStatus;
+use hashsift::progress::{Counters, Display, Phase};
+use hashsift::{evidence, hash, report};
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitStatus::Usage.into()
+            } else {
+                ExitStatus::Clean.into()
+            };
+        }
+    };
+    let result = match cli.command {
+        cli::Command::Hash(args) => run_hash(args),
+    };
+    match result {
+        Ok(status) => status.into(),
+        Err(e) => {
+            eprintln!("hashsift: error: {e:#}");
+            ExitStatus::Fatal.into()
+        }
+    }
+}
+
+/// Ctrl-C once: stop cleanly and write what was done, marked incomplete. Twice: stop now.
+fn install_interrupt_handler(cancel: &Cancel) {
+    let cancel = cancel.clone();
+    let result = ctrlc::set_handler(move || {
+        if cancel.is_cancelled() {
+            std::process::exit(i32::from(ExitStatus::Interrupted.code()));
+        }
+        cancel.cancel();
+        eprintln!(
+            "\nhashsift: interrupted; writing what was done, marked incomplete (Ctrl-C again to stop at once)"
+        );
+    });
+    if let Err(e) = result {
+        eprintln!("hashsift: warning: Ctrl-C will stop the run without writing output: {e}");
+    }
+}
+
+fn run_hash(args: cli::HashArgs) -> anyhow::Result<ExitStatus> {
+    let settings = HashSettings::new(
+        &args.paths,
+        args.algorithms
+            .map(|v| v.into_iter().collect::<AlgorithmSet>()),
+        args.threads.map(|n| n.get()),
+        args.format.into(),
+        args.output.as_deref(),
+        args.quiet,
+    )?;
+    let cancel = Cancel::new();
+    install_interrupt_handler(&cancel);
+    let counters = Counters::new();
+    let display = (!settings.quiet && std::io::stderr().is_terminal())
+        .then(|| Display::start(counters.clone()));
+
+    let run = hash::run(&settings.hash, &cancel, &counters)?;
+    counters.set_phase(Phase::Writing);
+    let provenance = report::Provenance {
+        tool_version: env!("CARGO_PKG_VERSION"),
+        command: std::env::args_os().collect(),
+        cwd: std::env::current_dir().unwrap_or_default(),
+        roots: settings.hash.roots.clone(),
+        algorithms: settings.hash.algorithms,
+        started: run.started,
+        finished: run.finished,
+        complete: run.complete,
+        files_hashed: run.files_hashed,
+        bytes_hashed: run.bytes_hashed,
+        errors: run.error_count(),
+    };
+    let write = |out: &mut dyn Write| report::write(settings.format, &provenance, &run.items, out);
+    match &settings.output {
+        Some(path) => report::write_atomically(path, write)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+            write(&mut out).context("cannot write to stdout")?;
+        }
+    }
+    counters.set_phase(Phase::Done);
+    if let Some(d) = display {
+        d.finish();
+    }
+
+    if !settings.quiet {
+        let secs = run.finished.secs.saturating_sub(run.started.secs).max(0);
+        eprintln!(
+            "hashsift: {} items, {} files hashed ({} bytes) in about {secs} s, {} errors{}",
+            run.items.len(),
+            run.files_hashed,
+            run.bytes_hashed,
+            provenance.errors,
+            if run.complete {
+                ""
+            } else {
+                "; INCOMPLETE (interrupted)"
+            }
+        );
+        let refused = evidence::noatime_refusals();
+        if refused > 0 {
+            eprintln!(
+                "hashsift: warning: the kernel refused O_NOATIME on {refused} files hashsift does not own; \
+                 reading them may have updated their access times. Mount evidence read-only (-o ro,noatime) or run as the owner."
+            );
+        }
+    }
+    Ok(if !run.complete {
+        ExitStatus::Interrupted
+    } else if provenance.errors > 0 {
+        ExitStatus::ItemErrors
+    } else {
+        ExitStatus::Clean
+    })
+}

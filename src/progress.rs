@@ -1,0 +1,159 @@
+//! Progress: the core counts into atomics, the command line draws them.
+//!
+//! Stages only ever touch [`Counters`]; [`Display`] polls them from its own thread and draws an
+//! indicatif bar on stderr, which the CLI starts only when stderr is a terminal and `--quiet` is
+//! off. Nothing here slows the work down when no one is watching.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// The named phases of a run, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Phase {
+    Walking = 0,
+    Hashing = 1,
+    Writing = 2,
+    Done = 3,
+}
+
+/// Counters every stage updates; cheap enough to bump per read.
+#[derive(Debug, Default)]
+pub struct Counters {
+    phase: AtomicU8,
+    found: AtomicU64,
+    files_total: AtomicU64,
+    bytes_total: AtomicU64,
+    files_done: AtomicU64,
+    bytes_done: AtomicU64,
+}
+
+impl Counters {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    pub fn set_phase(&self, phase: Phase) {
+        self.phase.store(phase as u8, Ordering::Relaxed);
+    }
+
+    pub fn phase(&self) -> Phase {
+        match self.phase.load(Ordering::Relaxed) {
+            0 => Phase::Walking,
+            1 => Phase::Hashing,
+            2 => Phase::Writing,
+            _ => Phase::Done,
+        }
+    }
+
+    /// Items found by the walker so far.
+    pub fn add_found(&self, n: u64) {
+        self.found.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The work the hashing phase will do, known once the walk is over.
+    pub fn set_totals(&self, files: u64, bytes: u64) {
+        self.files_total.store(files, Ordering::Relaxed);
+        self.bytes_total.store(bytes, Ordering::Relaxed);
+    }
+
+    pub fn add_bytes(&self, n: u64) {
+        self.bytes_done.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn add_file(&self) {
+        self.files_done.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn found(&self) -> u64 {
+        self.found.load(Ordering::Relaxed)
+    }
+
+    pub fn files(&self) -> (u64, u64) {
+        (
+            self.files_done.load(Ordering::Relaxed),
+            self.files_total.load(Ordering::Relaxed),
+        )
+    }
+
+    pub fn bytes(&self) -> (u64, u64) {
+        (
+            self.bytes_done.load(Ordering::Relaxed),
+            self.bytes_total.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// A progress bar on stderr that follows a [`Counters`] until stopped.
+pub struct Display {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Display {
+    /// Starts drawing `counters` on stderr, refreshed a few times a second.
+    pub fn start(counters: Arc<Counters>) -> Display {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || draw(&counters, &flag));
+        Display {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn finish(mut self) {
+        self.stop_thread();
+    }
+
+    fn stop_thread(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Display {
+    fn drop(&mut self) {
+        self.stop_thread();
+    }
+}
+
+fn draw(counters: &Counters, stop: &AtomicBool) {
+    let walking = ProgressStyle::with_template("{spinner} walking: {msg}").expect("valid template");
+    let hashing = ProgressStyle::with_template(
+        "{spinner} hashing: [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}",
+    )
+    .expect("valid template")
+    .progress_chars("=> ");
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(walking);
+    let mut shown = Phase::Walking;
+    while !stop.load(Ordering::Relaxed) {
+        let phase = counters.phase();
+        match phase {
+            Phase::Walking => bar.set_message(format!("{} items", counters.found())),
+            Phase::Hashing => {
+                if shown != Phase::Hashing {
+                    bar.set_style(hashing.clone());
+                    bar.set_length(counters.bytes().1);
+                    bar.reset_eta();
+                }
+                let (files, total) = counters.files();
+                bar.set_position(counters.bytes().0);
+                bar.set_message(format!("{files}/{total} files"));
+            }
+            Phase::Writing => bar.set_message("writing output"),
+            Phase::Done => break,
+        }
+        shown = phase;
+        bar.tick();
+        std::thread::sleep(Duration::from_millis(120));
+    }
+    bar.finish_and_clear();
+}

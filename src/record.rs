@@ -1,0 +1,171 @@
+//! The item record: what hashsift knows about one path of the evidence, shared by every stage
+//! and every output format.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use crate::digest::Digests;
+use crate::evidence::FileId;
+use crate::utc::Timestamp;
+
+/// What kind of filesystem object a path is. Only regular files are ever opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink,
+    Fifo,
+    Socket,
+    BlockDevice,
+    CharDevice,
+    /// The path could not be examined at all (see the item's error).
+    Unknown,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::File => "file",
+            Kind::Dir => "dir",
+            Kind::Symlink => "symlink",
+            Kind::Fifo => "fifo",
+            Kind::Socket => "socket",
+            Kind::BlockDevice => "block_device",
+            Kind::CharDevice => "char_device",
+            Kind::Unknown => "unknown",
+        }
+    }
+
+    pub fn of(file_type: std::fs::FileType) -> Kind {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_file() {
+            Kind::File
+        } else if file_type.is_dir() {
+            Kind::Dir
+        } else if file_type.is_symlink() {
+            Kind::Symlink
+        } else if file_type.is_fifo() {
+            Kind::Fifo
+        } else if file_type.is_socket() {
+            Kind::Socket
+        } else if file_type.is_block_device() {
+            Kind::BlockDevice
+        } else if file_type.is_char_device() {
+            Kind::CharDevice
+        } else {
+            Kind::Unknown
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The step at which an item failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Stage {
+    /// Examining the path itself (`lstat`).
+    Stat,
+    /// Listing a directory's entries.
+    ListDir,
+    /// Reading a symlink's target.
+    ReadLink,
+    /// Opening a file for reading.
+    Open,
+    /// Reading a file's content.
+    Read,
+    /// The run was interrupted before the file was read.
+    Interrupted,
+}
+
+impl Stage {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Stat => "stat",
+            Stage::ListDir => "list_dir",
+            Stage::ReadLink => "read_link",
+            Stage::Open => "open",
+            Stage::Read => "read",
+            Stage::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why an item has no (complete) result: the stage, the OS error number if any, and a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ItemError {
+    pub stage: Stage,
+    /// The OS error number (`errno`), when the failure came from the OS.
+    pub os_code: Option<i32>,
+    pub message: String,
+}
+
+impl ItemError {
+    pub fn new(stage: Stage, message: String) -> Self {
+        ItemError {
+            stage,
+            os_code: None,
+            message,
+        }
+    }
+
+    pub fn from_io(stage: Stage, e: &io::Error) -> Self {
+        ItemError {
+            stage,
+            os_code: e.raw_os_error(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for ItemError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.stage, self.message)
+    }
+}
+
+/// One path of the evidence and everything hashsift found out about it.
+#[derive(Clone, Debug)]
+pub struct Item {
+    /// The path exactly as found (absolute; may not be valid UTF-8).
+    pub path: PathBuf,
+    pub kind: Kind,
+    /// Size in bytes from `lstat` (for a symlink, the length of its target).
+    pub size: u64,
+    pub mtime: Option<Timestamp>,
+    pub id: Option<FileId>,
+    /// Number of hard links to the same content.
+    pub nlink: u64,
+    /// A symlink's target, as stored in the link (not resolved, never followed).
+    pub target: Option<PathBuf>,
+    /// Digests of a regular file's content, when it was read completely.
+    pub digests: Option<Digests>,
+    pub error: Option<ItemError>,
+}
+
+impl Item {
+    /// A record for a path that could not be examined.
+    pub fn failed(path: PathBuf, kind: Kind, error: ItemError) -> Self {
+        Item {
+            path,
+            kind,
+            size: 0,
+            mtime: None,
+            id: None,
+            nlink: 0,
+            target: None,
+            digests: None,
+            error: Some(error),
+        }
+    }
+}

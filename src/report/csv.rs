@@ -1,0 +1,98 @@
+//! CSV for spreadsheets: a header row, then one row per item in path order (RFC 4180 quoting,
+//! so commas, quotes and line breaks inside a field are kept).
+//!
+//! Columns: `path, path_hex, kind, size, mtime, nlink, <one per algorithm>, target, target_hex,
+//! error_stage, error_os_code, error`. A text cell that a spreadsheet would take for a formula
+//! (starting with `=`, `+`, `-`, `@`, tab or CR) is written with a leading `'`. Whenever a
+//! `path` or `target` cell is not the exact name (not valid UTF-8, or neutralised), the `_hex`
+//! column beside it holds the exact bytes. An interrupted run ends with a row whose `kind` is
+//! `incomplete`.
+
+use std::ffi::OsStr;
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+
+use super::Provenance;
+use super::text::{Text, looks_like_formula};
+use crate::digest::to_hex;
+use crate::record::Item;
+
+pub fn write(p: &Provenance, items: &[Item], out: &mut dyn Write) -> io::Result<()> {
+    let mut w = ::csv::Writer::from_writer(out);
+    let mut header: Vec<String> = ["path", "path_hex", "kind", "size", "mtime", "nlink"]
+        .map(String::from)
+        .to_vec();
+    header.extend(p.algorithms.iter().map(|a| a.name().to_owned()));
+    header.extend(
+        [
+            "target",
+            "target_hex",
+            "error_stage",
+            "error_os_code",
+            "error",
+        ]
+        .map(String::from),
+    );
+    w.write_record(&header)?;
+    let width = header.len();
+    for item in items {
+        let (path, path_hex) = cell_with_hex(item.path.as_os_str());
+        let mut row = vec![
+            path,
+            path_hex,
+            item.kind.name().to_owned(),
+            item.size.to_string(),
+            item.mtime.map(|m| m.to_string()).unwrap_or_default(),
+            item.nlink.to_string(),
+        ];
+        for alg in p.algorithms.iter() {
+            row.push(
+                item.digests
+                    .as_ref()
+                    .and_then(|d| d.hex(alg))
+                    .unwrap_or_default(),
+            );
+        }
+        let (target, target_hex) = match &item.target {
+            Some(t) => cell_with_hex(t.as_os_str()),
+            None => Default::default(),
+        };
+        row.push(target);
+        row.push(target_hex);
+        match &item.error {
+            Some(e) => {
+                row.push(e.stage.name().to_owned());
+                row.push(e.os_code.map(|c| c.to_string()).unwrap_or_default());
+                row.push(neutralise(e.message.clone()));
+            }
+            None => row.extend([String::new(), String::new(), String::new()]),
+        }
+        w.write_record(&row)?;
+    }
+    if !p.complete {
+        let mut row = vec![String::new(); width];
+        row[2] = "incomplete".into();
+        row[width - 1] = "the run was interrupted; paths not listed or not read are missing".into();
+        w.write_record(&row)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn neutralise(s: String) -> String {
+    if looks_like_formula(&s) {
+        format!("'{s}")
+    } else {
+        s
+    }
+}
+
+/// A name's cell, and its exact bytes in hex when the cell is not exactly the name.
+fn cell_with_hex(name: &OsStr) -> (String, String) {
+    let t = Text::of(name);
+    if looks_like_formula(&t.text) {
+        (format!("'{}", t.text), to_hex(name.as_bytes()))
+    } else {
+        (t.text, t.hex.unwrap_or_default())
+    }
+}

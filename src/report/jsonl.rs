@@ -1,0 +1,102 @@
+//! JSON Lines: one JSON object per line, each with a `type`.
+//!
+//! The first line is the `header` (tool, command line, roots, algorithms, start time), then one
+//! `item` per path in path order, then an `end` line with `complete` and the counts. A reader
+//! that finds no `end` line, or `"complete": false`, holds a partial listing.
+//!
+//! Paths and symlink targets are JSON strings when they are valid UTF-8. Otherwise the string is
+//! a lossy rendering (invalid bytes as U+FFFD) and `path_hex` / `target_hex` hold the exact bytes.
+
+use std::io::{self, Write};
+
+use serde_json::{Map, Value, json};
+
+use super::Provenance;
+use super::text::Text;
+use crate::record::Item;
+
+pub fn write(p: &Provenance, items: &[Item], out: &mut dyn Write) -> io::Result<()> {
+    let command: Vec<String> = p
+        .command
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let roots: Vec<String> = p
+        .roots
+        .iter()
+        .map(|r| Text::of(r.as_os_str()).text)
+        .collect();
+    let algorithms: Vec<&str> = p.algorithms.iter().map(|a| a.name()).collect();
+    let header = json!({
+        "type": "header",
+        "tool": "hashsift",
+        "tool_version": p.tool_version,
+        "command": command,
+        "cwd": Text::of(p.cwd.as_os_str()).text,
+        "roots": roots,
+        "algorithms": algorithms,
+        "started": p.started.to_string(),
+    });
+    write_line(out, &header)?;
+    for item in items {
+        write_line(out, &Value::Object(item_object(p, item)))?;
+    }
+    let end = json!({
+        "type": "end",
+        "complete": p.complete,
+        "finished": p.finished.to_string(),
+        "items": items.len(),
+        "files_hashed": p.files_hashed,
+        "bytes_hashed": p.bytes_hashed,
+        "errors": p.errors,
+    });
+    write_line(out, &end)?;
+    out.flush()
+}
+
+fn write_line(out: &mut dyn Write, value: &Value) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, value)?;
+    out.write_all(b"\n")
+}
+
+fn put_text(obj: &mut Map<String, Value>, key: &str, name: &std::ffi::OsStr) {
+    let t = Text::of(name);
+    obj.insert(key.into(), t.text.into());
+    if let Some(hex) = t.hex {
+        obj.insert(format!("{key}_hex"), hex.into());
+    }
+}
+
+fn item_object(p: &Provenance, item: &Item) -> Map<String, Value> {
+    let mut obj = Map::new();
+    obj.insert("type".into(), "item".into());
+    put_text(&mut obj, "path", item.path.as_os_str());
+    obj.insert("kind".into(), item.kind.name().into());
+    obj.insert("size".into(), item.size.into());
+    if let Some(m) = item.mtime {
+        obj.insert("mtime".into(), m.to_string().into());
+    }
+    if item.nlink > 1 && item.kind != crate::record::Kind::Dir {
+        obj.insert("nlink".into(), item.nlink.into());
+    }
+    if let Some(t) = &item.target {
+        put_text(&mut obj, "target", t.as_os_str());
+    }
+    if let Some(d) = &item.digests {
+        for alg in p.algorithms.iter() {
+            if let Some(hex) = d.hex(alg) {
+                obj.insert(alg.name().into(), hex.into());
+            }
+        }
+    }
+    if let Some(e) = &item.error {
+        let mut err = Map::new();
+        err.insert("stage".into(), e.stage.name().into());
+        if let Some(code) = e.os_code {
+            err.insert("os_code".into(), code.into());
+        }
+        err.insert("message".into(), e.message.clone().into());
+        obj.insert("error".into(), Value::Object(err));
+    }
+    obj
+}

@@ -1,0 +1,92 @@
+//! Output formats of an item listing: hashdeep, JSON Lines and CSV.
+//!
+//! Every writer takes the same [`Listing`] (provenance and items) and writes it in one pass, in
+//! the items' path order. How each format writes a path that is not valid UTF-8, or that
+//! contains line breaks, commas or quotes, is documented in `docs/formats.md`.
+
+mod csv;
+mod hashdeep;
+mod jsonl;
+pub mod text;
+
+use std::ffi::OsString;
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use crate::digest::AlgorithmSet;
+use crate::record::Item;
+use crate::utc::Timestamp;
+
+/// An output format for `hashsift hash`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Hashdeep,
+    Jsonl,
+    Csv,
+}
+
+impl Format {
+    /// The algorithms this format can carry.
+    pub fn supported(self) -> AlgorithmSet {
+        match self {
+            Format::Hashdeep => hashdeep::SUPPORTED,
+            Format::Jsonl | Format::Csv => AlgorithmSet::all(),
+        }
+    }
+}
+
+/// Provenance of a listing: who made it, how, and whether it is complete.
+#[derive(Clone, Debug)]
+pub struct Provenance {
+    pub tool_version: &'static str,
+    /// The full command line, as given.
+    pub command: Vec<OsString>,
+    pub cwd: PathBuf,
+    pub roots: Vec<PathBuf>,
+    pub algorithms: AlgorithmSet,
+    pub started: Timestamp,
+    pub finished: Timestamp,
+    pub complete: bool,
+    pub files_hashed: u64,
+    pub bytes_hashed: u64,
+    pub errors: usize,
+}
+
+/// Writes `items` with `provenance` to `out` in `format`.
+///
+/// # Errors
+/// Any error writing to `out`.
+pub fn write(
+    format: Format,
+    provenance: &Provenance,
+    items: &[Item],
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match format {
+        Format::Hashdeep => hashdeep::write(provenance, items, out),
+        Format::Jsonl => jsonl::write(provenance, items, out),
+        Format::Csv => csv::write(provenance, items, out),
+    }
+}
+
+/// Writes a file through a temporary name in the same directory and renames it into place only
+/// once `fill` succeeded, so a crash never leaves a half-written file under the final name.
+///
+/// # Errors
+/// Any error creating, writing, syncing or renaming the file.
+pub fn write_atomically(
+    path: &std::path::Path,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    let tmp = tempfile::Builder::new()
+        .prefix(".hashsift-")
+        .suffix(".partial")
+        .tempfile_in(dir)?;
+    let mut w = io::BufWriter::with_capacity(1 << 20, tmp);
+    fill(&mut w)?;
+    let tmp = w.into_inner().map_err(io::IntoInnerError::into_error)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}

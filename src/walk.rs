@@ -1,0 +1,386 @@
+//! The evidence walker: lists every path under one or more roots, in parallel, without changing
+//! anything it reads.
+//!
+//! - Directories are opened read-only with `O_NOATIME` and listed with `readdir`; each entry is
+//!   examined with `fstatat(AT_SYMLINK_NOFOLLOW)` relative to its directory, so listing a
+//!   directory neither follows links nor updates access times.
+//! - Symlinks are items with their target; they are never followed, so a link loop or a link to
+//!   `/` cannot lead the walk outside its roots. A root given as a symlink is followed (as `find
+//!   -H` does), since the examiner named it.
+//! - FIFOs, sockets and device nodes are items of their kind and are never opened.
+//! - A directory reached twice (a bind mount inside the tree, or overlapping roots) is listed once;
+//!   the second path is an item with an error saying where it was listed.
+//! - Anything that cannot be examined becomes an item with an [`ItemError`]; the walk goes on.
+//!
+//! The walk is breadth-first: all directories of one depth are listed in parallel, then the next
+//! depth, so no recursion limits how deep a tree may be. Items come out sorted by path, component
+//! by component (a directory's entries directly follow it).
+
+use std::collections::HashMap;
+use std::ffi::{CStr, CString, OsStr};
+use std::io;
+use std::os::fd::IntoRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::cancel::Cancel;
+use crate::evidence::FileId;
+use crate::progress::Counters;
+use crate::record::{Item, ItemError, Kind, Stage};
+use crate::utc::Timestamp;
+
+/// Directories with more entries than this have their entries examined in parallel.
+const PARALLEL_STAT_MIN: usize = 256;
+
+/// The result of a walk: every item found, sorted by path.
+#[derive(Debug, Default)]
+pub struct Walk {
+    pub items: Vec<Item>,
+    /// The walk was cancelled before every directory was listed.
+    pub interrupted: bool,
+}
+
+/// Walks `roots` (absolute paths) and returns every item under them.
+pub fn walk(roots: &[PathBuf], cancel: &Cancel, counters: &Counters) -> Walk {
+    let mut items: Vec<Item> = Vec::new();
+    let mut visited: HashMap<FileId, usize> = HashMap::new();
+    let mut frontier: Vec<usize> = Vec::new();
+
+    let mut seen_roots = std::collections::HashSet::new();
+    for root in roots {
+        if !seen_roots.insert(root.clone()) {
+            continue;
+        }
+        let item = match std::fs::metadata(root) {
+            Ok(meta) => item_from_metadata(root.clone(), &meta),
+            Err(e) => Item::failed(
+                root.clone(),
+                Kind::Unknown,
+                ItemError::from_io(Stage::Stat, &e),
+            ),
+        };
+        enqueue(item, &mut items, &mut visited, &mut frontier);
+    }
+    counters.add_found(items.len() as u64);
+
+    let mut interrupted = false;
+    while !frontier.is_empty() {
+        if cancel.is_cancelled() {
+            interrupted = true;
+            break;
+        }
+        let listings: Vec<(Vec<Item>, Option<ItemError>)> = frontier
+            .par_iter()
+            .map(|&idx| {
+                if cancel.is_cancelled() {
+                    return (Vec::new(), None);
+                }
+                let listing = list_dir(&items[idx].path);
+                counters.add_found(listing.0.len() as u64);
+                listing
+            })
+            .collect();
+        let dirs = std::mem::take(&mut frontier);
+        for (dir_idx, (mut children, error)) in dirs.into_iter().zip(listings) {
+            if let Some(e) = error {
+                items[dir_idx].error = Some(e);
+            }
+            // Sorted, so which of two paths to one directory is listed does not depend on
+            // thread timing.
+            children.sort_by(|a, b| a.path.cmp(&b.path));
+            for child in children {
+                enqueue(child, &mut items, &mut visited, &mut frontier);
+            }
+        }
+    }
+    items.par_sort_by(|a, b| a.path.cmp(&b.path));
+    Walk { items, interrupted }
+}
+
+/// Adds `item`; a directory not seen before joins the next level to list.
+fn enqueue(
+    mut item: Item,
+    items: &mut Vec<Item>,
+    visited: &mut HashMap<FileId, usize>,
+    frontier: &mut Vec<usize>,
+) {
+    if item.kind == Kind::Dir && item.error.is_none() {
+        if let Some(id) = item.id {
+            match visited.get(&id) {
+                Some(&first) => {
+                    item.error = Some(ItemError::new(
+                        Stage::ListDir,
+                        format!(
+                            "not listed again: same directory as {} (bind mount or overlapping roots)",
+                            items[first].path.display()
+                        ),
+                    ));
+                }
+                None => {
+                    visited.insert(id, items.len());
+                    frontier.push(items.len());
+                }
+            }
+        }
+    }
+    items.push(item);
+}
+
+fn item_from_metadata(path: PathBuf, meta: &std::fs::Metadata) -> Item {
+    let stat = Stat {
+        kind: Kind::of(meta.file_type()),
+        size: meta.len(),
+        mtime: Timestamp {
+            secs: meta.mtime(),
+            nanos: u32::try_from(meta.mtime_nsec()).unwrap_or(0),
+        },
+        id: FileId::of(meta),
+        nlink: meta.nlink(),
+    };
+    stat.into_item(path, None)
+}
+
+/// What `lstat` tells of one path.
+struct Stat {
+    kind: Kind,
+    size: u64,
+    mtime: Timestamp,
+    id: FileId,
+    nlink: u64,
+}
+
+impl Stat {
+    fn into_item(self, path: PathBuf, target: Option<PathBuf>) -> Item {
+        Item {
+            path,
+            kind: self.kind,
+            size: self.size,
+            mtime: Some(self.mtime),
+            id: Some(self.id),
+            nlink: self.nlink,
+            target,
+            digests: None,
+            error: None,
+        }
+    }
+}
+
+fn kind_of_mode(mode: libc::mode_t) -> Kind {
+    match mode & libc::S_IFMT {
+        libc::S_IFREG => Kind::File,
+        libc::S_IFDIR => Kind::Dir,
+        libc::S_IFLNK => Kind::Symlink,
+        libc::S_IFIFO => Kind::Fifo,
+        libc::S_IFSOCK => Kind::Socket,
+        libc::S_IFBLK => Kind::BlockDevice,
+        libc::S_IFCHR => Kind::CharDevice,
+        _ => Kind::Unknown,
+    }
+}
+
+fn kind_of_dtype(d_type: u8) -> Kind {
+    match d_type {
+        libc::DT_REG => Kind::File,
+        libc::DT_DIR => Kind::Dir,
+        libc::DT_LNK => Kind::Symlink,
+        libc::DT_FIFO => Kind::Fifo,
+        libc::DT_SOCK => Kind::Socket,
+        libc::DT_BLK => Kind::BlockDevice,
+        libc::DT_CHR => Kind::CharDevice,
+        _ => Kind::Unknown,
+    }
+}
+
+/// `fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW)`.
+fn stat_at(dirfd: libc::c_int, name: &CStr) -> io::Result<Stat> {
+    // SAFETY: `st` is written by fstatat before it is read; `name` is NUL-terminated.
+    let st = unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::fstatat(dirfd, name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        st
+    };
+    Ok(Stat {
+        kind: kind_of_mode(st.st_mode),
+        size: u64::try_from(st.st_size).unwrap_or(0),
+        mtime: Timestamp {
+            secs: st.st_mtime,
+            nanos: u32::try_from(st.st_mtime_nsec).unwrap_or(0),
+        },
+        id: FileId {
+            dev: st.st_dev,
+            ino: st.st_ino,
+        },
+        nlink: st.st_nlink,
+    })
+}
+
+/// `readlinkat(dirfd, name)`, growing the buffer until the whole target fits.
+fn read_link_at(dirfd: libc::c_int, name: &CStr) -> io::Result<PathBuf> {
+    let mut cap = 256usize;
+    loop {
+        let mut buf = vec![0u8; cap];
+        // SAFETY: buf has `cap` writable bytes.
+        let n = unsafe { libc::readlinkat(dirfd, name.as_ptr(), buf.as_mut_ptr().cast(), cap) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let n = n as usize;
+        if n < cap {
+            buf.truncate(n);
+            return Ok(PathBuf::from(OsStr::from_bytes(&buf)));
+        }
+        cap *= 2;
+    }
+}
+
+/// An open directory stream, closed on drop.
+struct Dir(*mut libc::DIR);
+
+impl Dir {
+    fn open(path: &Path) -> io::Result<Dir> {
+        let open = |noatime: bool| {
+            let mut flags = libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+            if noatime {
+                flags |= libc::O_NOATIME;
+            }
+            std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(flags)
+                .open(path)
+        };
+        let file = match open(true) {
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => open(false)?,
+            other => other?,
+        };
+        let fd = file.into_raw_fd();
+        // SAFETY: fd is an open directory descriptor whose ownership passes to the stream.
+        let dir = unsafe { libc::fdopendir(fd) };
+        if dir.is_null() {
+            let e = io::Error::last_os_error();
+            // SAFETY: fdopendir failed, so fd is still ours to close.
+            unsafe { libc::close(fd) };
+            return Err(e);
+        }
+        Ok(Dir(dir))
+    }
+
+    fn fd(&self) -> libc::c_int {
+        // SAFETY: self.0 is an open stream.
+        unsafe { libc::dirfd(self.0) }
+    }
+
+    /// The next entry's name and `d_type`, skipping `.` and `..`; `None` at the end.
+    fn next_entry(&mut self) -> Option<io::Result<(CString, u8)>> {
+        loop {
+            // SAFETY: errno is thread-local; readdir's result is valid until the next call on
+            // this stream, and is copied out before then.
+            unsafe {
+                *libc::__errno_location() = 0;
+                let ent = libc::readdir64(self.0);
+                if ent.is_null() {
+                    let e = io::Error::last_os_error();
+                    return match e.raw_os_error() {
+                        Some(0) | None => None,
+                        Some(_) => Some(Err(e)),
+                    };
+                }
+                let name = CStr::from_ptr((*ent).d_name.as_ptr());
+                let bytes = name.to_bytes();
+                if bytes == b"." || bytes == b".." {
+                    continue;
+                }
+                return Some(Ok((name.to_owned(), (*ent).d_type)));
+            }
+        }
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        // SAFETY: self.0 is an open stream, closed exactly once here.
+        unsafe { libc::closedir(self.0) };
+    }
+}
+
+// SAFETY: a DIR stream is used by one thread at a time (`&mut` for reads); only its descriptor
+// is shared, for the thread-safe *at() calls.
+unsafe impl Sync for Dir {}
+unsafe impl Send for Dir {}
+
+/// Lists one directory: an item per entry, and the error that stopped the listing, if any.
+fn list_dir(path: &Path) -> (Vec<Item>, Option<ItemError>) {
+    let mut dir = match Dir::open(path) {
+        Ok(d) => d,
+        Err(e) => return (Vec::new(), Some(ItemError::from_io(Stage::ListDir, &e))),
+    };
+    let mut names = Vec::new();
+    let mut error = None;
+    while let Some(entry) = dir.next_entry() {
+        match entry {
+            Ok(e) => names.push(e),
+            Err(e) => {
+                error = Some(ItemError::from_io(Stage::ListDir, &e));
+                break;
+            }
+        }
+    }
+    let fd = dir.fd();
+    let examine = |(name, d_type): &(CString, u8)| {
+        let child = path.join(OsStr::from_bytes(name.to_bytes()));
+        match stat_at(fd, name) {
+            Ok(stat) => {
+                let mut target = None;
+                let mut link_error = None;
+                if stat.kind == Kind::Symlink {
+                    match read_link_at(fd, name) {
+                        Ok(t) => target = Some(t),
+                        Err(e) => link_error = Some(ItemError::from_io(Stage::ReadLink, &e)),
+                    }
+                }
+                let mut item = stat.into_item(child, target);
+                item.error = link_error;
+                item
+            }
+            Err(e) => Item::failed(
+                child,
+                kind_of_dtype(*d_type),
+                ItemError::from_io(Stage::Stat, &e),
+            ),
+        }
+    };
+    let items = if names.len() >= PARALLEL_STAT_MIN {
+        names.par_iter().map(examine).collect()
+    } else {
+        names.iter().map(examine).collect()
+    };
+    drop(dir);
+    (items, error)
+}
+
+/// Whether `path` lies inside `root` (both absolute), comparing directory identities so that a
+/// path written differently (through `..` or a symlink) is still caught.
+pub fn is_inside(path: &Path, root: &Path) -> bool {
+    let (Ok(root_meta), Some(mut cur)) = (std::fs::metadata(root), Some(path)) else {
+        return false;
+    };
+    if !root_meta.is_dir() {
+        return false;
+    }
+    let root_id = FileId::of(&root_meta);
+    loop {
+        if let Ok(meta) = std::fs::metadata(cur) {
+            if FileId::of(&meta) == root_id {
+                return true;
+            }
+        }
+        match cur.parent() {
+            Some(p) => cur = p,
+            None => return false,
+        }
+    }
+}

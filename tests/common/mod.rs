@@ -1,0 +1,170 @@
+//! Support for the integration tests: build evidence trees, run the built binary with a timeout,
+//! and ask independent tools (coreutils, b3sum, hashdeep) for the expected values.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The hashsift binary under test.
+pub fn hashsift() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_hashsift"))
+}
+
+/// Runs `cmd` and kills it after `limit`: a hang (on a FIFO, say) fails the test instead of
+/// stalling the suite.
+pub fn run_with_timeout(mut cmd: Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start hashsift");
+    let start = Instant::now();
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("collect output");
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("collect output");
+            panic!(
+                "hashsift did not finish within {limit:?}; stderr:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether an external oracle tool is on PATH. In CI (`CI=true`) a missing tool fails the test;
+/// elsewhere the test is skipped with a message saying what to install.
+pub fn have_tool(tool: &str, package: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must provide `{tool}` (Debian package {package}); see .ci/run"
+        );
+        eprintln!("SKIPPED: `{tool}` is not installed (Debian package {package})");
+    }
+    found
+}
+
+/// Deterministic pseudo-random bytes (xorshift64*), different for each seed.
+pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        out.extend_from_slice(&x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+pub fn write_file(path: &Path, len: usize, seed: u64) {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    File::create(path)
+        .unwrap()
+        .write_all(&pseudo_random(len, seed))
+        .unwrap();
+}
+
+pub fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: valid NUL-terminated path.
+    assert_eq!(unsafe { libc_mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo");
+}
+
+unsafe extern "C" {
+    #[link_name = "mkfifo"]
+    fn libc_mkfifo(path: *const std::ffi::c_char, mode: u32) -> i32;
+}
+
+/// Hex digest of `path` from an independent tool reading it on stdin (so names need no
+/// escaping): `md5sum`, `sha1sum`, `sha256sum` (coreutils) or `b3sum`.
+pub fn oracle_digest(tool: &str, path: &Path) -> String {
+    let out = Command::new(tool)
+        .stdin(File::open(path).unwrap())
+        .output()
+        .unwrap_or_else(|e| panic!("run {tool}: {e}"));
+    assert!(out.status.success(), "{tool} failed");
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.split_whitespace().next().unwrap().to_owned()
+}
+
+/// One item of a jsonl listing, keyed by exact path bytes.
+pub fn parse_jsonl(
+    text: &str,
+) -> (
+    serde_json::Value,
+    BTreeMap<Vec<u8>, serde_json::Value>,
+    serde_json::Value,
+) {
+    let mut header = serde_json::Value::Null;
+    let mut end = serde_json::Value::Null;
+    let mut items = BTreeMap::new();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("every line is JSON");
+        match v["type"].as_str().unwrap() {
+            "header" => header = v,
+            "end" => end = v,
+            "item" => {
+                items.insert(exact_bytes(&v, "path"), v);
+            }
+            other => panic!("unknown record type {other}"),
+        }
+    }
+    (header, items, end)
+}
+
+/// The exact bytes of a text field that may have a `<key>_hex` companion.
+pub fn exact_bytes(v: &serde_json::Value, key: &str) -> Vec<u8> {
+    match v.get(format!("{key}_hex")).and_then(|h| h.as_str()) {
+        Some(hex) => (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect(),
+        None => v[key].as_str().unwrap().as_bytes().to_vec(),
+    }
+}
+
+pub fn bytes_of(p: &Path) -> Vec<u8> {
+    p.as_os_str().as_bytes().to_vec()
+}
+
+pub fn path_of(b: &[u8]) -> PathBuf {
+    PathBuf::from(OsStr::from_bytes(b))
+}
+
+/// Every path under `root` (root included), by an independent recursive walk that follows no
+/// symlinks.
+pub fn all_paths(root: &Path) -> Vec<PathBuf> {
+    let mut out = vec![root.to_owned()];
+    let mut i = 0;
+    while i < out.len() {
+        let p = out[i].clone();
+        if std::fs::symlink_metadata(&p).unwrap().is_dir() {
+            for e in std::fs::read_dir(&p).unwrap() {
+                out.push(e.unwrap().path());
+            }
+        }
+        i += 1;
+    }
+    out.sort();
+    out
+}
