@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::Parser;
 
 use hashsift::cancel::Cancel;
-use hashsift::config::HashSettings;
+use hashsift::config::{ConfigError, HashSettings};
 use hashsift::digest::AlgorithmSet;
 use hashsift::exit::ExitStatus;
 use hashsift::progress::{Counters, Display, Phase};
@@ -35,7 +35,11 @@ fn main() -> ExitCode {
         Ok(status) => status.into(),
         Err(e) => {
             eprintln!("hashsift: error: {e:#}");
-            ExitStatus::Fatal.into()
+            if e.downcast_ref::<ConfigError>().is_some() {
+                ExitStatus::Usage.into()
+            } else {
+                ExitStatus::Fatal.into()
+            }
         }
     }
 }

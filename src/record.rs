@@ -148,6 +148,8 @@ pub struct Item {
     pub nlink: u64,
     /// A symlink's target, as stored in the link (not resolved, never followed).
     pub target: Option<PathBuf>,
+    /// Something the examiner should know that is not an error (why a link target is missing).
+    pub note: Option<String>,
     /// Digests of a regular file's content, when it was read completely.
     pub digests: Option<Digests>,
     pub error: Option<ItemError>,
@@ -164,6 +166,7 @@ impl Item {
             id: None,
             nlink: 0,
             target: None,
+            note: None,
             digests: None,
             error: Some(error),
         }

@@ -4,9 +4,13 @@
 //! - Directories are opened read-only with `O_NOATIME` and listed with `readdir`; each entry is
 //!   examined with `fstatat(AT_SYMLINK_NOFOLLOW)` relative to its directory, so listing a
 //!   directory neither follows links nor updates access times.
-//! - Symlinks are items with their target; they are never followed, so a link loop or a link to
-//!   `/` cannot lead the walk outside its roots. A root given as a symlink is followed (as `find
-//!   -H` does), since the examiner named it.
+//! - Symlinks are items; they are never followed, so a link loop or a link to `/` cannot lead the
+//!   walk outside its roots. A root given as a symlink is followed (as `find -H` does), since the
+//!   examiner named it.
+//! - A symlink's target is read only where that cannot change the link's access time: Linux
+//!   updates it on every `readlink` and no flag prevents that, so targets are read on filesystems
+//!   mounted read-only or `noatime` (as evidence should be), and elsewhere the item carries a note
+//!   instead of its target.
 //! - FIFOs, sockets and device nodes are items of their kind and are never opened.
 //! - A directory reached twice (a bind mount inside the tree, or overlapping roots) is listed once;
 //!   the second path is an item with an error saying where it was listed.
@@ -162,6 +166,7 @@ impl Stat {
             id: Some(self.id),
             nlink: self.nlink,
             target,
+            note: None,
             digests: None,
             error: None,
         }
@@ -235,6 +240,19 @@ fn read_link_at(dirfd: libc::c_int, name: &CStr) -> io::Result<PathBuf> {
             return Ok(PathBuf::from(OsStr::from_bytes(&buf)));
         }
         cap *= 2;
+    }
+}
+
+/// The note on a symlink whose target was not read.
+pub const TARGET_NOT_READ: &str = "target not read: the filesystem records access times, and reading a link's target would update the link's; mount the evidence read-only to record targets";
+
+/// Whether the filesystem holding `fd` cannot update access times (mounted read-only or
+/// `noatime`), so that reading a symlink's target leaves the evidence as it was.
+fn atime_frozen(fd: libc::c_int) -> bool {
+    // SAFETY: `st` is written by fstatvfs before it is read.
+    unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        libc::fstatvfs(fd, &mut st) == 0 && st.f_flag & (libc::ST_RDONLY | libc::ST_NOATIME) != 0
     }
 }
 
@@ -330,22 +348,23 @@ fn list_dir(path: &Path) -> (Vec<Item>, Option<ItemError>) {
         }
     }
     let fd = dir.fd();
+    let links_readable = std::sync::OnceLock::new();
     let examine = |(name, d_type): &(CString, u8)| {
         let child = path.join(OsStr::from_bytes(name.to_bytes()));
         match stat_at(fd, name) {
-            Ok(stat) => {
-                let mut target = None;
-                let mut link_error = None;
-                if stat.kind == Kind::Symlink {
+            Ok(stat) if stat.kind == Kind::Symlink => {
+                let mut item = stat.into_item(child, None);
+                if *links_readable.get_or_init(|| atime_frozen(fd)) {
                     match read_link_at(fd, name) {
-                        Ok(t) => target = Some(t),
-                        Err(e) => link_error = Some(ItemError::from_io(Stage::ReadLink, &e)),
+                        Ok(t) => item.target = Some(t),
+                        Err(e) => item.error = Some(ItemError::from_io(Stage::ReadLink, &e)),
                     }
+                } else {
+                    item.note = Some(TARGET_NOT_READ.into());
                 }
-                let mut item = stat.into_item(child, target);
-                item.error = link_error;
                 item
             }
+            Ok(stat) => stat.into_item(child, None),
             Err(e) => Item::failed(
                 child,
                 kind_of_dtype(*d_type),

@@ -2,7 +2,7 @@
 //! so commas, quotes and line breaks inside a field are kept).
 //!
 //! Columns: `path, path_hex, kind, size, mtime, nlink, <one per algorithm>, target, target_hex,
-//! error_stage, error_os_code, error`. A text cell that a spreadsheet would take for a formula
+//! note, error_stage, error_os_code, error`. A text cell that a spreadsheet would take for a formula
 //! (starting with `=`, `+`, `-`, `@`, tab or CR) is written with a leading `'`. Whenever a
 //! `path` or `target` cell is not the exact name (not valid UTF-8, or neutralised), the `_hex`
 //! column beside it holds the exact bytes. An interrupted run ends with a row whose `kind` is
@@ -27,6 +27,7 @@ pub fn write(p: &Provenance, items: &[Item], out: &mut dyn Write) -> io::Result<
         [
             "target",
             "target_hex",
+            "note",
             "error_stage",
             "error_os_code",
             "error",
@@ -59,6 +60,7 @@ pub fn write(p: &Provenance, items: &[Item], out: &mut dyn Write) -> io::Result<
         };
         row.push(target);
         row.push(target_hex);
+        row.push(item.note.clone().map(neutralise).unwrap_or_default());
         match &item.error {
             Some(e) => {
                 row.push(e.stage.name().to_owned());

@@ -87,6 +87,11 @@ pub fn write(p: &Provenance, items: &[Item], out: &mut dyn Write) -> io::Result<
                     out.write_all(b" -> ")?;
                     write_line_bytes(out, t.as_os_str().as_bytes())?;
                 }
+                if let Some(n) = &item.note {
+                    out.write_all(b" (")?;
+                    write_line_bytes(out, n.as_bytes())?;
+                    out.write_all(b")")?;
+                }
                 out.write_all(b"\n")?;
             }
         }

@@ -82,6 +82,9 @@ fn item_object(p: &Provenance, item: &Item) -> Map<String, Value> {
     if let Some(t) = &item.target {
         put_text(&mut obj, "target", t.as_os_str());
     }
+    if let Some(n) = &item.note {
+        obj.insert("note".into(), n.clone().into());
+    }
     if let Some(d) = &item.digests {
         for alg in p.algorithms.iter() {
             if let Some(hex) = d.hex(alg) {

@@ -87,12 +87,7 @@ pub fn write_file(path: &Path, len: usize, seed: u64) {
 pub fn mkfifo(path: &Path) {
     let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
     // SAFETY: valid NUL-terminated path.
-    assert_eq!(unsafe { libc_mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo");
-}
-
-unsafe extern "C" {
-    #[link_name = "mkfifo"]
-    fn libc_mkfifo(path: *const std::ffi::c_char, mode: u32) -> i32;
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo");
 }
 
 /// Hex digest of `path` from an independent tool reading it on stdin (so names need no
@@ -167,4 +162,67 @@ pub fn all_paths(root: &Path) -> Vec<PathBuf> {
     }
     out.sort();
     out
+}
+
+/// Runs `hashsift <args...> <mount>` where `<mount>` is a read-only bind mount of `tree`, made in
+/// a private mount namespace (`unshare -m`) so nothing outlives the command. `None`, with a
+/// printed reason, when this environment cannot mount (not root, no `unshare`).
+pub fn hashsift_on_read_only_mount(tree: &Path, mount: &Path, args: &[&OsStr]) -> Option<Output> {
+    std::fs::create_dir_all(mount).unwrap();
+    let script = r#"mount --bind "$1" "$2" && mount -o remount,bind,ro "$2" || exit 99; bin="$3"; shift 3; exec "$bin" "$@""#;
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-m", "sh", "-c", script, "sh"])
+        .arg(tree)
+        .arg(mount)
+        .arg(env!("CARGO_BIN_EXE_hashsift"))
+        .args(args)
+        .arg(mount);
+    let out = match cmd.output() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("SKIPPED: cannot run unshare: {e}");
+            return None;
+        }
+    };
+    if out.status.code() == Some(99)
+        || out.status.code() == Some(1)
+            && out.stdout.is_empty()
+            && String::from_utf8_lossy(&out.stderr).contains("unshare")
+    {
+        eprintln!(
+            "SKIPPED: cannot make a read-only bind mount here: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    Some(out)
+}
+
+/// Sets the access time of a symlink itself (not its target).
+pub fn set_link_atime(path: &Path, secs_ago: i64) {
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let times = [
+        libc::timespec {
+            tv_sec: now - secs_ago,
+            tv_nsec: 0,
+        },
+        libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_OMIT,
+        },
+    ];
+    // SAFETY: valid path and two timespecs.
+    let rc = unsafe {
+        libc::utimensat(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    assert_eq!(rc, 0, "utimensat on a symlink");
 }

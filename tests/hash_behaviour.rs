@@ -1,0 +1,462 @@
+//! `hashsift hash` behaviour: evidence left untouched, errors as records with exit code 2,
+//! lossless names in every format, refusals, and a clean stop on Ctrl-C.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::{MetadataExt, symlink};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use common::*;
+
+fn run(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    let mut cmd = hashsift();
+    cmd.args(args);
+    run_with_timeout(cmd, Duration::from_secs(120))
+}
+
+fn os(s: &str) -> &std::ffi::OsStr {
+    std::ffi::OsStr::new(s)
+}
+
+/// Size, mtime, atime and ctime of each path, by `lstat` only (which changes nothing).
+type Times = (u64, i64, i64, i64, i64, i64, i64);
+fn stat_snapshot(paths: &[PathBuf]) -> BTreeMap<PathBuf, Times> {
+    paths
+        .iter()
+        .map(|p| {
+            let m = std::fs::symlink_metadata(p).unwrap();
+            let t = (
+                m.len(),
+                m.mtime(),
+                m.mtime_nsec(),
+                m.atime(),
+                m.atime_nsec(),
+                m.ctime(),
+                m.ctime_nsec(),
+            );
+            (p.clone(), t)
+        })
+        .collect()
+}
+
+/// SHA-256 (coreutils) of every regular file.
+fn content_digests(paths: &[PathBuf]) -> BTreeMap<PathBuf, String> {
+    paths
+        .iter()
+        .filter(|p| std::fs::symlink_metadata(p).unwrap().is_file())
+        .map(|p| (p.clone(), oracle_digest("sha256sum", p)))
+        .collect()
+}
+
+/// Sets the access time of `paths` (files, directories and symlinks) two days back, so that a `relatime`
+/// mount records the next read.
+fn age_access_times(paths: &[PathBuf]) {
+    let past = SystemTime::now() - Duration::from_secs(2 * 86_400);
+    for p in paths {
+        let m = std::fs::symlink_metadata(p).unwrap();
+        if m.is_file() || m.is_dir() {
+            let f = std::fs::File::open(p).unwrap();
+            f.set_times(std::fs::FileTimes::new().set_accessed(past))
+                .unwrap();
+        }
+    }
+}
+
+#[test]
+fn evidence_is_untouched_by_hashing() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("evidence");
+    for (i, size) in [0usize, 1, 5000, 70_000, (1 << 20) + 3, 3 << 20]
+        .iter()
+        .enumerate()
+    {
+        write_file(&tree.join(format!("d{}/f{i}", i % 2)), *size, i as u64);
+    }
+    symlink("d0/f0", tree.join("link")).unwrap();
+    mkfifo(&tree.join("fifo"));
+    let paths = all_paths(&tree);
+    let contents = content_digests(&paths);
+
+    // Control: on this filesystem a plain read after aging does update the access time;
+    // otherwise the check below would prove nothing.
+    let control = dir.path().join("control");
+    write_file(&control, 10, 1);
+    age_access_times(std::slice::from_ref(&control));
+    let aged = std::fs::metadata(&control).unwrap().atime();
+    std::fs::read(&control).unwrap();
+    if std::fs::metadata(&control).unwrap().atime() == aged {
+        eprintln!(
+            "SKIPPED: this filesystem does not record access times (noatime), so the test would prove nothing"
+        );
+        return;
+    }
+
+    age_access_times(&paths);
+    let before = stat_snapshot(&paths);
+    for format in ["hashdeep", "jsonl", "csv"] {
+        let out = dir.path().join(format!("out.{format}"));
+        let o = run(&[
+            os("hash"),
+            os("-q"),
+            os("--format"),
+            os(format),
+            os("-o"),
+            out.as_os_str(),
+            tree.as_os_str(),
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(out.is_file());
+    }
+    let after = stat_snapshot(&paths);
+    for (path, t) in &before {
+        assert_eq!(
+            t,
+            &after[path],
+            "size or times of {} changed (size, mtime, atime, ctime)",
+            path.display()
+        );
+    }
+    assert_eq!(all_paths(&tree), paths, "entries were added or removed");
+    assert_eq!(content_digests(&paths), contents, "content changed");
+}
+
+#[test]
+fn output_inside_evidence_is_refused_and_nothing_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("evidence");
+    write_file(&tree.join("sub/a"), 10, 1);
+    let before = all_paths(&tree);
+    let inside = tree.join("sub/listing.txt");
+    let o = run(&[os("hash"), os("-o"), inside.as_os_str(), tree.as_os_str()]);
+    assert_eq!(o.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("inside the evidence"));
+    assert_eq!(all_paths(&tree), before);
+}
+
+#[test]
+fn blake3_in_hashdeep_format_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(&[
+        os("hash"),
+        os("-c"),
+        os("md5,blake3"),
+        dir.path().as_os_str(),
+    ]);
+    assert_eq!(o.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("blake3"));
+}
+
+#[test]
+fn missing_and_unreadable_items_are_records_with_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("evidence");
+    write_file(&tree.join("ok"), 100, 1);
+    let missing = dir.path().join("no-such-path");
+    let mut roots = vec![tree.clone(), missing.clone()];
+    // An I/O error that even root gets: reading this process's own memory at address 0.
+    let proc_mem = PathBuf::from("/proc/self/mem");
+    if proc_mem.exists() {
+        roots.push(proc_mem.clone());
+    }
+    let out = dir.path().join("out.jsonl");
+    let mut args = vec![
+        os("hash"),
+        os("-q"),
+        os("--format"),
+        os("jsonl"),
+        os("-o"),
+        out.as_os_str(),
+    ];
+    args.extend(roots.iter().map(|r| r.as_os_str()));
+    let o = run(&args);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let (_, items, end) = parse_jsonl(&std::fs::read_to_string(&out).unwrap());
+    assert_eq!(end["complete"], true);
+    let m = &items[&bytes_of(&missing)];
+    assert_eq!(m["error"]["stage"], "stat");
+    assert_eq!(m["error"]["os_code"], 2); // ENOENT
+    assert!(items[&bytes_of(&tree.join("ok"))].get("md5").is_some());
+    if proc_mem.exists() {
+        let p = &items[&bytes_of(&proc_mem)];
+        assert_eq!(p["error"]["stage"], "read", "{p}");
+        assert!(p.get("md5").is_none());
+    }
+    assert_eq!(end["errors"], if proc_mem.exists() { 2 } else { 1 });
+}
+
+#[test]
+fn unreadable_directory_and_file_are_records() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        eprintln!(
+            "SKIPPED: running as root, which file permissions cannot deny (the /proc/self/mem case covers read errors)"
+        );
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("evidence");
+    write_file(&tree.join("locked-dir/inner"), 10, 1);
+    write_file(&tree.join("locked-file"), 10, 2);
+    std::fs::set_permissions(
+        tree.join("locked-dir"),
+        std::fs::Permissions::from_mode(0o000),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        tree.join("locked-file"),
+        std::fs::Permissions::from_mode(0o000),
+    )
+    .unwrap();
+    let out = dir.path().join("out.jsonl");
+    let o = run(&[
+        os("hash"),
+        os("-q"),
+        os("--format"),
+        os("jsonl"),
+        os("-o"),
+        out.as_os_str(),
+        tree.as_os_str(),
+    ]);
+    std::fs::set_permissions(
+        tree.join("locked-dir"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let (_, items, _) = parse_jsonl(&std::fs::read_to_string(&out).unwrap());
+    assert_eq!(
+        items[&bytes_of(&tree.join("locked-dir"))]["error"]["stage"],
+        "list_dir"
+    );
+    assert_eq!(
+        items[&bytes_of(&tree.join("locked-file"))]["error"]["stage"],
+        "open"
+    );
+    assert_eq!(
+        items[&bytes_of(&tree.join("locked-file"))]["error"]["os_code"],
+        13
+    );
+}
+
+/// Names that break naive formats: a line break, a carriage return, a non-UTF-8 byte, quotes,
+/// commas and a leading `=`.
+fn awkward_names() -> Vec<Vec<u8>> {
+    vec![
+        b"line\nbreak.jpg".to_vec(),
+        b"carriage\rreturn".to_vec(),
+        b"back\\slash\nand break".to_vec(),
+        b"bad-\xff-utf8".to_vec(),
+        b"q\"uote,comma.txt".to_vec(),
+        b"=cmd|' /C calc'!A0".to_vec(),
+    ]
+}
+
+#[test]
+fn awkward_names_are_exact_in_jsonl_and_csv_and_escaped_in_hashdeep() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("evidence");
+    std::fs::create_dir(&tree).unwrap();
+    for (i, name) in awkward_names().iter().enumerate() {
+        write_file(&tree.join(path_of(name)), 10 + i, i as u64);
+    }
+    symlink(path_of(b"=target\n\xfe"), tree.join("weird-link")).unwrap();
+
+    // On a read-only mount, where link targets are read; else on the tree itself.
+    let mount = dir.path().join("ro");
+    let mut base = tree.clone();
+    let mut outputs = Vec::new();
+    for format in ["jsonl", "csv", "hashdeep"] {
+        let args = [os("hash"), os("-q"), os("--format"), os(format)];
+        let out = match hashsift_on_read_only_mount(&tree, &mount, &args) {
+            Some(o) => {
+                base = mount.clone();
+                o
+            }
+            None => {
+                let mut all = args.to_vec();
+                all.push(tree.as_os_str());
+                run(&all)
+            }
+        };
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let file = dir.path().join(format!("out.{format}"));
+        std::fs::write(&file, &out.stdout).unwrap();
+        outputs.push(file);
+    }
+    let (jsonl, csv_out, hd) = (&outputs[0], &outputs[1], &outputs[2]);
+    let tree = base;
+
+    let (_, items, _) = parse_jsonl(&std::fs::read_to_string(jsonl).unwrap());
+    for name in awkward_names() {
+        let item = &items[&bytes_of(&tree.join(path_of(&name)))];
+        assert_eq!(item["kind"], "file");
+    }
+    let link = &items[&bytes_of(&tree.join("weird-link"))];
+    let target_read = link.get("target").is_some();
+    if target_read {
+        assert_eq!(exact_bytes(link, "target"), b"=target\n\xfe");
+    }
+
+    // CSV, read back with a CSV parser: the same paths, digests and targets as the JSON.
+    let mut reader = csv::Reader::from_path(csv_out).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let mut rows = 0;
+    for row in reader.records() {
+        let row = row.unwrap();
+        rows += 1;
+        let hex_or = |text_col: &str, hex_col: &str| -> Vec<u8> {
+            let hex = &row[col(hex_col)];
+            if hex.is_empty() {
+                row[col(text_col)].as_bytes().to_vec()
+            } else {
+                (0..hex.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                    .collect()
+            }
+        };
+        let path = hex_or("path", "path_hex");
+        let item = &items[&path];
+        assert_eq!(&row[col("kind")], item["kind"].as_str().unwrap());
+        assert_eq!(
+            &row[col("md5")],
+            item.get("md5").and_then(|v| v.as_str()).unwrap_or("")
+        );
+        if item["kind"] == "symlink" && target_read {
+            assert_eq!(hex_or("target", "target_hex"), exact_bytes(item, "target"));
+            assert!(row[col("target")].starts_with("'="), "formula neutralised");
+        }
+        for cell in row.iter() {
+            assert!(!cell.starts_with('='), "formula cell {cell:?}");
+        }
+    }
+    assert_eq!(rows, items.len());
+
+    // hashdeep: one line per row; the broken-line names are escaped after a comment.
+    let text = std::fs::read(hd).unwrap();
+    let rows: Vec<&[u8]> = text
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty() && !l.starts_with(b"%") && !l.starts_with(b"#"))
+        .collect();
+    assert_eq!(rows.len(), awkward_names().len());
+    let escaped = tree.join("line\\nbreak.jpg");
+    assert!(
+        rows.iter()
+            .any(|r| r.ends_with(escaped.as_os_str().as_encoded_bytes()))
+    );
+    let escaped = tree.join("back\\\\slash\\nand break");
+    assert!(
+        rows.iter()
+            .any(|r| r.ends_with(escaped.as_os_str().as_encoded_bytes()))
+    );
+    assert!(rows.iter().any(|r| r.ends_with(b"bad-\xff-utf8")));
+}
+
+#[test]
+fn items_are_sorted_by_path_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("evidence");
+    for (i, name) in ["b/z", "a.txt", "a/x", "a/b/c", "c", "a-b", "B"]
+        .iter()
+        .enumerate()
+    {
+        write_file(&tree.join(name), 5, i as u64);
+    }
+    let out = dir.path().join("out.jsonl");
+    run(&[
+        os("hash"),
+        os("-q"),
+        os("--format"),
+        os("jsonl"),
+        os("-o"),
+        out.as_os_str(),
+        tree.as_os_str(),
+    ]);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let listed: Vec<PathBuf> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["type"] == "item")
+        .map(|v| PathBuf::from(v["path"].as_str().unwrap()))
+        .collect();
+    let mut expected = all_paths(&tree); // std's Path ordering: component by component
+    expected.sort();
+    assert_eq!(listed, expected);
+
+    let hd = dir.path().join("out.txt");
+    run(&[
+        os("hash"),
+        os("-q"),
+        os("-o"),
+        hd.as_os_str(),
+        tree.as_os_str(),
+    ]);
+    let files: Vec<PathBuf> = std::fs::read_to_string(&hd)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('%') && !l.starts_with('#'))
+        .map(|l| PathBuf::from(l.splitn(5, ',').nth(4).unwrap()))
+        .collect();
+    let expected_files: Vec<PathBuf> = expected.into_iter().filter(|p| p.is_file()).collect();
+    assert_eq!(files, expected_files);
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_with_output_marked_incomplete() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("evidence");
+    std::fs::create_dir(&tree).unwrap();
+    // A large sparse file: quick to make, long enough to read that the interrupt lands mid-read.
+    let big = std::fs::File::create(tree.join("sparse.img")).unwrap();
+    big.set_len(64 << 30).unwrap();
+    write_file(&tree.join("small"), 10, 1);
+    let out = dir.path().join("out.jsonl");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_hashsift"))
+        .args(["hash", "-q", "-j", "1", "--format", "jsonl", "-o"])
+        .arg(&out)
+        .arg(&tree)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: sending SIGINT to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let start = std::time::Instant::now();
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "stopping took {:?}",
+        start.elapsed()
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let (_, items, end) = parse_jsonl(&std::fs::read_to_string(&out).unwrap());
+    assert_eq!(end["complete"], false);
+    let sparse = &items[&bytes_of(&tree.join("sparse.img"))];
+    assert_eq!(sparse["error"]["stage"], "interrupted");
+    assert!(sparse.get("md5").is_none());
+}
