@@ -1,1 +1,39 @@
-fn main() {}
+//! Digest kernels on an in-memory buffer, one core: the compute bound that `hashsift hash` is
+//! measured against (see docs/benchmarks.md). One benchmark per algorithm, and all four fed
+//! through hashsift's one-pass `MultiHasher`.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use hashsift::digest::{Algorithm, AlgorithmSet, MultiHasher};
+
+/// 8 MiB: larger than the L2 cache, as file data arriving from the page cache is.
+const LEN: usize = 8 << 20;
+
+fn kernels(c: &mut Criterion) {
+    let data: Vec<u8> = (0..LEN)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let mut group = c.benchmark_group("digest");
+    group.throughput(Throughput::Bytes(LEN as u64));
+    group.sample_size(20);
+    for alg in Algorithm::ALL {
+        let set: AlgorithmSet = [alg].into_iter().collect();
+        group.bench_function(alg.name(), |b| {
+            b.iter(|| {
+                let mut h = MultiHasher::new(set);
+                h.update(std::hint::black_box(&data));
+                h.finish()
+            });
+        });
+    }
+    group.bench_function("all4", |b| {
+        b.iter(|| {
+            let mut h = MultiHasher::new(AlgorithmSet::all());
+            h.update(std::hint::black_box(&data));
+            h.finish()
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, kernels);
+criterion_main!(benches);

@@ -1,20 +1,19 @@
 //! One read of a file feeds every selected digest: MD5, SHA-1, SHA-256 and BLAKE3.
 //!
 //! [`MultiHasher`] takes the same buffer for all algorithms, so a file is read from disk once
-//! whatever is selected. [`hash_file`] is the evidence-safe reader: it opens through
-//! [`crate::evidence`], memory-maps large files (with a guard against files truncated while
-//! mapped) and reads small ones through a per-thread buffer, and it reports a file whose size
-//! changes while it is read instead of returning a digest of a moving target.
+//! whatever is selected. [`hash_file`] reads a file opened through [`crate::evidence`]: it
+//! memory-maps large files (with a guard against files truncated while mapped) and reads small
+//! ones through a per-thread buffer, and it reports a file whose size changes while it is read
+//! instead of returning a digest of a moving target.
 
 use std::fmt;
+use std::fs::File;
 use std::io::{self, Read};
-use std::path::Path;
 use std::str::FromStr;
 
 use md5::Digest as _;
 
 use crate::cancel::Cancel;
-use crate::evidence::{self, FileId};
 use crate::record::{ItemError, Stage};
 
 /// Files at least this large are memory-mapped; smaller ones are read through a buffer.
@@ -267,27 +266,24 @@ impl From<ItemError> for HashFailure {
     }
 }
 
-/// Hashes the regular file at `path`, which the walker saw as `expected` with `expected_size`
+/// Hashes `file`, opened by [`crate::evidence::open_regular`] and listed with `expected_size`
 /// bytes. `on_bytes` is called with each amount of data hashed (for progress).
 ///
 /// # Errors
-/// An [`ItemError`] when the file cannot be opened, is no longer the file the walker listed,
-/// cannot be read, or changes size while it is read; [`HashFailure::Cancelled`] when `cancel`
-/// fires first.
+/// An [`ItemError`] when the file cannot be read or changes size while it is read;
+/// [`HashFailure::Cancelled`] when `cancel` fires first.
 pub fn hash_file(
-    path: &Path,
-    expected: FileId,
+    file: &File,
     expected_size: u64,
     algorithms: AlgorithmSet,
     cancel: &Cancel,
     on_bytes: &(dyn Fn(u64) + Sync),
 ) -> Result<Digests, HashFailure> {
-    let file = evidence::open_regular(path, expected, expected_size)?;
     let mut hasher = MultiHasher::new(algorithms);
     if expected_size >= MMAP_THRESHOLD {
-        hash_mapped(&file, expected_size, &mut hasher, cancel, on_bytes)?;
+        hash_mapped(file, expected_size, &mut hasher, cancel, on_bytes)?;
     } else {
-        hash_buffered(&file, expected_size, &mut hasher, cancel, on_bytes)?;
+        hash_buffered(file, expected_size, &mut hasher, cancel, on_bytes)?;
     }
     Ok(hasher.finish())
 }
@@ -304,7 +300,7 @@ fn changed_size(expected: u64, found: u64) -> ItemError {
 }
 
 fn hash_buffered(
-    mut file: &std::fs::File,
+    mut file: &File,
     size: u64,
     hasher: &mut MultiHasher,
     cancel: &Cancel,
@@ -348,7 +344,7 @@ fn hash_buffered(
 }
 
 fn hash_mapped(
-    file: &std::fs::File,
+    file: &File,
     size: u64,
     hasher: &mut MultiHasher,
     cancel: &Cancel,

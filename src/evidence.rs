@@ -46,24 +46,34 @@ fn open_flags(noatime: bool) -> i32 {
     }
 }
 
-/// Opens `path` read-only without touching its access time.
+fn open_with(path: &Path, noatime: bool) -> io::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(open_flags(noatime))
+        .open(path)
+}
+
+/// Opens `path` read-only without touching its access time, falling back to a plain read-only
+/// open when the kernel refuses `O_NOATIME` (counted in [`noatime_refusals`]).
 ///
 /// # Errors
 /// The OS error of the open.
 pub fn open_read_only(path: &Path) -> io::Result<File> {
-    let open = |noatime| {
-        std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(open_flags(noatime))
-            .open(path)
-    };
-    match open(true) {
+    match open_with(path, true) {
         Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
             NOATIME_REFUSED.fetch_add(1, Ordering::Relaxed);
-            open(false)
+            open_with(path, false)
         }
         other => other,
     }
+}
+
+/// Opens `path` read-only with `O_NOATIME`, with no fallback.
+///
+/// # Errors
+/// The OS error of the open (`EPERM` when the kernel refuses `O_NOATIME`).
+pub fn open_no_atime(path: &Path) -> io::Result<File> {
+    open_with(path, true)
 }
 
 /// Opens the regular file the walker listed at `path` as `expected`, and checks that it is still

@@ -8,11 +8,13 @@
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
-use rayon::prelude::*;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::cancel::Cancel;
 use crate::digest::{self, AlgorithmSet, Digests, HashFailure};
-use crate::evidence::FileId;
+use crate::evidence::{self, FileId};
+use crate::prefetch::{OpenAhead, WorkQueue};
 use crate::progress::{Counters, Phase};
 use crate::record::{Item, ItemError, Kind, Stage};
 use crate::utc::Timestamp;
@@ -98,29 +100,51 @@ pub fn run(
     counters.set_phase(Phase::Hashing);
 
     let on_bytes = |n: u64| counters.add_bytes(n);
-    let results: HashMap<FileId, Result<Digests, HashFailure>> = pool.install(|| {
-        // par_bridge hands out work in order, so the largest files start first and no thread
-        // is left alone with a big file at the end.
-        work.iter()
-            .par_bridge()
-            .map(|w| {
+    let queue = WorkQueue::new(work.len());
+    let ahead = OpenAhead::new(work.len());
+    let slots: Vec<OnceLock<Result<Digests, HashFailure>>> =
+        work.iter().map(|_| OnceLock::new()).collect();
+    let hashed = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            ahead.run(
+                &queue,
+                |i| {
+                    let w = &work[i];
+                    (items[w.path_index].path.as_path(), w.id, w.size)
+                },
+                &hashed,
+            );
+        });
+        // Every worker takes files in queue order, so the largest start first and no thread is
+        // left alone with a big file at the end.
+        pool.broadcast(|_| {
+            while let Some(i) = queue.take() {
+                let w = &work[i];
                 let outcome = if cancel.is_cancelled() {
                     Err(HashFailure::Cancelled)
                 } else {
-                    digest::hash_file(
-                        &items[w.path_index].path,
-                        w.id,
-                        w.size,
-                        config.algorithms,
-                        cancel,
-                        &on_bytes,
-                    )
+                    ahead
+                        .take(i)
+                        .unwrap_or_else(|| {
+                            evidence::open_regular(&items[w.path_index].path, w.id, w.size)
+                        })
+                        .map_err(HashFailure::Item)
+                        .and_then(|file| {
+                            digest::hash_file(&file, w.size, config.algorithms, cancel, &on_bytes)
+                        })
                 };
                 counters.add_file();
-                (w.id, outcome)
-            })
-            .collect()
+                let _ = slots[i].set(outcome);
+            }
+        });
+        hashed.store(true, Ordering::Relaxed);
     });
+    let results: HashMap<FileId, Result<Digests, HashFailure>> = work
+        .iter()
+        .zip(slots)
+        .filter_map(|(w, slot)| Some((w.id, slot.into_inner()?)))
+        .collect();
 
     let mut files_hashed = 0;
     let mut bytes_hashed = 0;

@@ -12,6 +12,7 @@ pub mod evidence;
 pub mod exit;
 pub mod hash;
 mod mapguard;
+pub mod prefetch;
 pub mod progress;
 pub mod record;
 pub mod report;

@@ -71,6 +71,7 @@ pub fn write(
 
 /// Writes a file through a temporary name in the same directory and renames it into place only
 /// once `fill` succeeded, so a crash never leaves a half-written file under the final name.
+/// A path that exists and is not a regular file (`/dev/null`, a FIFO) is written in place.
 ///
 /// # Errors
 /// Any error creating, writing, syncing or renaming the file.
@@ -78,6 +79,14 @@ pub fn write_atomically(
     path: &std::path::Path,
     fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<()> {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        let mut w = io::BufWriter::with_capacity(
+            1 << 20,
+            std::fs::OpenOptions::new().write(true).open(path)?,
+        );
+        fill(&mut w)?;
+        return w.flush();
+    }
     let dir = path.parent().unwrap_or(std::path::Path::new("."));
     let tmp = tempfile::Builder::new()
         .prefix(".hashsift-")
