@@ -431,3 +431,72 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod file_tests {
+    use super::*;
+    use std::io::Write;
+
+    fn open(content: &[u8]) -> (tempfile::TempDir, File) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(content)
+            .unwrap();
+        let file = File::open(&path).unwrap();
+        (dir, file)
+    }
+
+    fn hash(file: &File, size: u64) -> Result<Digests, HashFailure> {
+        hash_file(file, size, AlgorithmSet::all(), &Cancel::new(), &|_| {})
+    }
+
+    fn expect_changed(r: Result<Digests, HashFailure>) {
+        match r {
+            Err(HashFailure::Item(e)) => {
+                assert_eq!(e.stage, Stage::Read);
+                assert!(e.message.contains("changed size"), "{}", e.message);
+            }
+            other => panic!("expected a changed-size error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn buffered_read_of_listed_size_matches_in_memory_digest() {
+        let data = vec![7u8; 5000];
+        let (_d, f) = open(&data);
+        assert_eq!(
+            hash(&f, 5000).unwrap(),
+            hash_bytes(AlgorithmSet::all(), &data)
+        );
+    }
+
+    #[test]
+    fn regression_file_grown_since_listing_is_an_error_not_a_digest() {
+        let (_d, f) = open(&[1u8; 300]);
+        expect_changed(hash(&f, 200));
+    }
+
+    #[test]
+    fn regression_file_shrunk_since_listing_is_an_error_not_a_digest() {
+        let (_d, f) = open(&[1u8; 100]);
+        expect_changed(hash(&f, 200));
+    }
+
+    #[test]
+    fn regression_mapped_file_shorter_than_listed_is_an_error() {
+        // Listed at 3 MiB, now 2 MiB: the mapping's last MiB lies past the end of the file.
+        let (_d, f) = open(&vec![2u8; 2 << 20]);
+        expect_changed(hash(&f, 3 << 20));
+    }
+
+    #[test]
+    fn cancellation_stops_a_read() {
+        let (_d, f) = open(&vec![0u8; 4 << 20]);
+        let cancel = Cancel::new();
+        cancel.cancel();
+        let r = hash_file(&f, 4 << 20, AlgorithmSet::all(), &cancel, &|_| {});
+        assert!(matches!(r, Err(HashFailure::Cancelled)));
+    }
+}

@@ -103,3 +103,63 @@ pub fn open_regular(path: &Path, expected: FileId, expected_size: u64) -> Result
     }
     Ok(file)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listed(path: &Path) -> (FileId, u64) {
+        let m = std::fs::symlink_metadata(path).unwrap();
+        (FileId::of(&m), m.len())
+    }
+
+    #[test]
+    fn vanished_file_is_an_open_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("gone");
+        std::fs::write(&p, b"x").unwrap();
+        let (id, size) = listed(&p);
+        std::fs::remove_file(&p).unwrap();
+        let e = open_regular(&p, id, size).unwrap_err();
+        assert_eq!((e.stage, e.os_code), (Stage::Open, Some(libc::ENOENT)));
+    }
+
+    #[test]
+    fn replaced_file_is_an_open_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, b"first").unwrap();
+        let (id, size) = listed(&p);
+        let other = dir.path().join("other");
+        std::fs::write(&other, b"other").unwrap();
+        std::fs::rename(&other, &p).unwrap();
+        let e = open_regular(&p, id, size).unwrap_err();
+        assert!(e.message.contains("replaced"), "{}", e.message);
+    }
+
+    #[test]
+    fn path_swapped_for_a_symlink_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, b"data").unwrap();
+        let (id, size) = listed(&p);
+        std::fs::remove_file(&p).unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", &p).unwrap();
+        let e = open_regular(&p, id, size).unwrap_err();
+        assert_eq!(e.os_code, Some(libc::ELOOP));
+    }
+
+    #[test]
+    fn path_swapped_for_a_fifo_does_not_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, b"data").unwrap();
+        let (id, size) = listed(&p);
+        std::fs::remove_file(&p).unwrap();
+        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+        // SAFETY: valid path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = open_regular(&p, id, size).unwrap_err();
+        assert!(e.message.contains("replaced"), "{}", e.message);
+    }
+}

@@ -8,6 +8,7 @@
 //! ##
 //! 5,<md5>,<sha1>,<sha256>,/mnt/evidence/a.txt
 //! ## symlink (not followed): /mnt/evidence/link -> a.txt
+//! ## fifo (not opened): /mnt/evidence/pipe
 //! ```
 //!
 //! Rows exist for regular files that were read completely; every other item (symlinks, FIFOs,
@@ -81,7 +82,14 @@ pub fn write(p: &Provenance, items: &[Item], out: &mut dyn Write) -> io::Result<
             }
             _ if item.kind == Kind::Dir => {}
             _ => {
-                write!(out, "## {} (not read): ", item.kind)?;
+                let why = match item.kind {
+                    Kind::Symlink => "not followed",
+                    Kind::Fifo | Kind::Socket | Kind::BlockDevice | Kind::CharDevice => {
+                        "not opened"
+                    }
+                    _ => "not read",
+                };
+                write!(out, "## {} ({why}): ", item.kind)?;
                 write_line_bytes(out, path)?;
                 if let Some(t) = &item.target {
                     out.write_all(b" -> ")?;

@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Race hashsift against its peers on generated corpora, in one run, and print ratios.
+
+Corpora come from benches/gen_corpus.py (deterministic by seed). Commands are alternated round
+by round, so a noisy neighbour slows every tool alike; each figure is the median of --runs runs,
+with the range. Warm runs follow each other immediately (this machine evicts pages about 60 s
+after their last use); cold runs evict the corpus first (benches/evict.py).
+
+Sections:
+  warm-mixed  hashsift -c md5,sha1,sha256 vs hashdeep -r -j2 (same algorithms), and hashsift
+              with all four algorithms vs the compute bound predicted by the criterion kernels
+              (cargo bench --bench digest: one pass of all four, 2 cores)
+  warm-small  files per second: hashsift vs hashdeep vs fclones group
+  cold-mixed  hashsift vs hashdeep vs the I/O bound (find | xargs -P4 cat)
+
+Usage:
+  cargo build --release && cargo bench --bench digest
+  benches/race.py --mixed /path/mixed --small /path/small [--runs 3] [--sections warm-mixed,...]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def corpus_size(root):
+    files = size = 0
+    for dirpath, _dirs, names in os.walk(root):
+        for n in names:
+            st = os.lstat(os.path.join(dirpath, n))
+            files += 1
+            size += st.st_size
+    return files, size
+
+
+def evict(root):
+    subprocess.run([sys.executable, os.path.join(HERE, "evict.py"), root], check=True,
+                   stderr=subprocess.DEVNULL)
+
+
+def timed(cmd, shell=False):
+    start = time.perf_counter()
+    subprocess.run(cmd, shell=shell, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def race(commands, runs, before=None):
+    """commands: list of (label, argv-or-shell-string). Returns {label: [seconds...]}."""
+    times = {label: [] for label, _ in commands}
+    for _ in range(runs):
+        for label, cmd in commands:
+            if before:
+                before()
+            times[label].append(timed(cmd, shell=isinstance(cmd, str)))
+    return times
+
+
+def summary(times):
+    return statistics.median(times), min(times), max(times)
+
+
+def criterion_ns_per_byte(crit_dir, name, length=8 << 20):
+    path = os.path.join(crit_dir, "digest", name, "new", "estimates.json")
+    with open(path) as f:
+        est = json.load(f)
+    return est["median"]["point_estimate"] / length
+
+
+def version(cmd):
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        text = (out.stdout or out.stderr).strip().splitlines()
+        return text[0] if text else "?"
+    except OSError:
+        return "not installed"
+
+
+def table(rows, unit):
+    print(f"| command | runs | median s | range s | {unit} | ratio |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for label, t, rate, ratio in rows:
+        med, lo, hi = summary(t)
+        label = label.replace("|", "\\|")
+        print(f"| `{label}` | {len(t)} | {med:.2f} | {lo:.2f}-{hi:.2f} | {rate(med):,.0f} | {ratio} |")
+    print()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--hashsift", default=os.path.join(ROOT, "target", "release", "hashsift"))
+    ap.add_argument("--mixed", required=True)
+    ap.add_argument("--small", required=True)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--criterion", default=os.path.join(ROOT, "target", "criterion"))
+    ap.add_argument("--sections", default="warm-mixed,warm-small,cold-mixed")
+    args = ap.parse_args()
+    hs = args.hashsift
+    sections = args.sections.split(",")
+    fclones = shutil.which("fclones") or os.path.expanduser("~/.cargo/bin/fclones")
+
+    print(f"- machine: {os.cpu_count()} CPUs, {os.uname().release}")
+    print(f"- hashsift: {version([hs, '--version'])}; hashdeep: {version(['hashdeep', '-V'])}; "
+          f"fclones: {version([fclones, '--version'])}")
+    print(f"- started {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, {args.runs} runs per command\n")
+
+    three = "md5,sha1,sha256"
+    if "warm-mixed" in sections:
+        files, size = corpus_size(args.mixed)
+        print(f"### Warm, mixed corpus: {files} files, {size / 1e9:.2f} GB\n")
+        cmds = [
+            (f"hashsift hash -c {three}", [hs, "hash", "-q", "-c", three, args.mixed]),
+            (f"hashdeep -r -j2 -c {three}", ["hashdeep", "-r", "-j2", "-c", three, args.mixed]),
+            ("hashsift hash --format jsonl (all four)", [hs, "hash", "-q", "--format", "jsonl", args.mixed]),
+        ]
+        timed([hs, "hash", "-q", "--format", "jsonl", args.mixed])  # warm-up: load the cache
+        t = race(cmds, args.runs)
+        labels = [c[0] for c in cmds]
+        hs3, hd3, hs4 = (summary(t[l])[0] for l in labels)
+        mbps = lambda s: size / s / 1e6
+        table([(labels[0], t[labels[0]], mbps, f"{hd3 / hs3:.2f}x faster than hashdeep"),
+               (labels[1], t[labels[1]], mbps, "1.00"),
+               (labels[2], t[labels[2]], mbps, "")], "MB/s")
+        try:
+            per_alg = {a: criterion_ns_per_byte(args.criterion, a) for a in ["md5", "sha1", "sha256", "blake3"]}
+            ns = sum(per_alg.values())
+            bound = 2 / ns * 1e3  # MB/s on 2 cores
+            got = mbps(hs4)
+            print("Compute bound from the criterion kernels (one core, in memory): " +
+                  ", ".join(f"{a} {1e3 / v:,.0f} MB/s" for a, v in per_alg.items()) +
+                  f"; one pass of all four = {ns:.3f} ns/byte, so **{bound:,.0f} MB/s on 2 cores**. "
+                  f"hashsift with all four: **{got:,.0f} MB/s = {got / bound * 100:.1f}% of the bound**.\n")
+        except OSError as e:
+            print(f"(no criterion results: run `cargo bench --bench digest` first: {e})\n")
+
+    if "warm-small" in sections:
+        files, size = corpus_size(args.small)
+        print(f"### Warm, small-file corpus: {files} files, {size / 1e6:.0f} MB\n")
+        cmds = [
+            (f"hashsift hash -c {three}", [hs, "hash", "-q", "-c", three, args.small]),
+            ("hashsift hash --format jsonl (all four)", [hs, "hash", "-q", "--format", "jsonl", args.small]),
+            (f"hashdeep -r -j2 -c {three}", ["hashdeep", "-r", "-j2", "-c", three, args.small]),
+            ("fclones group", [fclones, "group", args.small]),
+        ]
+        timed([hs, "hash", "-q", args.small])
+        t = race(cmds, args.runs)
+        labels = [c[0] for c in cmds]
+        base = summary(t[labels[0]])[0]
+        fps = lambda s: files / s
+        table([(l, t[l], fps, "1.00" if i == 0 else f"hashsift {summary(t[l])[0] / base:.2f}x faster")
+               for i, l in enumerate(labels)], "files/s")
+
+    if "cold-mixed" in sections:
+        files, size = corpus_size(args.mixed)
+        print(f"### Cold, mixed corpus (evicted before every run): {files} files, {size / 1e9:.2f} GB\n")
+        cmds = [
+            (f"hashsift hash -c {three}", [hs, "hash", "-q", "-c", three, args.mixed]),
+            ("hashsift hash --format jsonl (all four)", [hs, "hash", "-q", "--format", "jsonl", args.mixed]),
+            (f"hashdeep -r -j2 -c {three}", ["hashdeep", "-r", "-j2", "-c", three, args.mixed]),
+            ("find | xargs -0 -P4 -n256 cat (I/O bound)",
+             f"find '{args.mixed}' -type f -print0 | xargs -0 -P4 -n256 cat > /dev/null"),
+        ]
+        t = race(cmds, args.runs, before=lambda: evict(args.mixed))
+        labels = [c[0] for c in cmds]
+        hs3 = summary(t[labels[0]])[0]
+        io = summary(t[labels[3]])[0]
+        mbps = lambda s: size / s / 1e6
+        table([(labels[0], t[labels[0]], mbps, f"{summary(t[labels[2]])[0] / hs3:.2f}x faster than hashdeep; "
+                                               f"{io / hs3 * 100:.0f}% of the I/O-bound rate"),
+               (labels[1], t[labels[1]], mbps, f"{io / summary(t[labels[1]])[0] * 100:.0f}% of the I/O-bound rate"),
+               (labels[2], t[labels[2]], mbps, "1.00"),
+               (labels[3], t[labels[3]], mbps, "")], "MB/s")
+
+
+if __name__ == "__main__":
+    main()
