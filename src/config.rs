@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::digest::{Algorithm, AlgorithmSet};
+use crate::evidence::FileId;
 use crate::hash::HashConfig;
 use crate::report::Format;
 use crate::walk;
@@ -40,6 +41,8 @@ pub enum ConfigError {
     OutputInsideEvidence { output: PathBuf, root: PathBuf },
     #[error("the directory of the output file {0} does not exist")]
     OutputDirMissing(PathBuf),
+    #[error("refusing to write to the block device {0}: it could hold evidence")]
+    OutputIsDevice(PathBuf),
 }
 
 fn format_name(f: Format) -> &'static str {
@@ -98,20 +101,7 @@ impl HashSettings {
             .collect::<Result<Vec<_>, _>>()?;
         let output = match output {
             None => None,
-            Some(o) => {
-                let o = absolute(o)?;
-                let parent = o.parent().unwrap_or(Path::new("/"));
-                if !parent.is_dir() {
-                    return Err(ConfigError::OutputDirMissing(o));
-                }
-                if let Some(root) = roots.iter().find(|r| walk::is_inside(parent, r)) {
-                    return Err(ConfigError::OutputInsideEvidence {
-                        output: o,
-                        root: root.clone(),
-                    });
-                }
-                Some(o)
-            }
+            Some(o) => Some(check_output(&absolute(o)?, &roots)?),
         };
         let threads = threads.unwrap_or_else(default_threads).max(1);
         Ok(HashSettings {
@@ -125,6 +115,37 @@ impl HashSettings {
             quiet,
         })
     }
+}
+
+/// Checks that `output` can be written without touching the evidence: its directory, symlinks
+/// resolved, is not inside a root; it is not itself a root; and it is not a block device.
+/// Returns the path with its directory resolved.
+fn check_output(output: &Path, roots: &[PathBuf]) -> Result<PathBuf, ConfigError> {
+    use std::os::unix::fs::FileTypeExt;
+    let missing = || ConfigError::OutputDirMissing(output.to_owned());
+    let name = output.file_name().ok_or_else(missing)?;
+    let dir =
+        std::fs::canonicalize(output.parent().unwrap_or(Path::new("/"))).map_err(|_| missing())?;
+    let resolved = dir.join(name);
+    let existing = std::fs::metadata(&resolved).ok();
+    let same_as_root = |r: &PathBuf| {
+        existing
+            .as_ref()
+            .is_some_and(|m| std::fs::metadata(r).is_ok_and(|rm| FileId::of(&rm) == FileId::of(m)))
+    };
+    if let Some(root) = roots
+        .iter()
+        .find(|r| walk::is_inside(&dir, r) || same_as_root(r))
+    {
+        return Err(ConfigError::OutputInsideEvidence {
+            output: output.to_owned(),
+            root: root.clone(),
+        });
+    }
+    if existing.is_some_and(|m| m.file_type().is_block_device()) {
+        return Err(ConfigError::OutputIsDevice(output.to_owned()));
+    }
+    Ok(resolved)
 }
 
 /// One worker per available core.

@@ -51,15 +51,6 @@ impl Algorithm {
         }
     }
 
-    /// Digest length in bytes.
-    pub fn digest_len(self) -> usize {
-        match self {
-            Algorithm::Md5 => 16,
-            Algorithm::Sha1 => 20,
-            Algorithm::Sha256 | Algorithm::Blake3 => 32,
-        }
-    }
-
     fn bit(self) -> u8 {
         1 << (self as u8)
     }
@@ -109,10 +100,6 @@ impl AlgorithmSet {
 
     pub fn insert(&mut self, alg: Algorithm) {
         self.0 |= alg.bit();
-    }
-
-    pub fn remove(&mut self, alg: Algorithm) {
-        self.0 &= !alg.bit();
     }
 
     pub fn is_empty(self) -> bool {
@@ -279,13 +266,76 @@ pub fn hash_file(
     cancel: &Cancel,
     on_bytes: &(dyn Fn(u64) + Sync),
 ) -> Result<Digests, HashFailure> {
+    let before = Stamp::of(file)?;
     let mut hasher = MultiHasher::new(algorithms);
-    if expected_size >= MMAP_THRESHOLD {
-        hash_mapped(file, expected_size, &mut hasher, cancel, on_bytes)?;
-    } else {
+    let mapped = expected_size >= MMAP_THRESHOLD
+        && match hash_mapped(file, expected_size, &mut hasher, cancel, on_bytes) {
+            Ok(()) => true,
+            // The mapping could not be made (some FUSE mounts), or a page could not be read
+            // while the size stayed the same (a bad sector): read it again through a buffer,
+            // which reports the real I/O error if there is one.
+            Err(MapFailure::Unavailable | MapFailure::Faulted) => {
+                hasher = MultiHasher::new(algorithms);
+                false
+            }
+            Err(MapFailure::Hash(f)) => return Err(f),
+        };
+    if !mapped {
         hash_buffered(file, expected_size, &mut hasher, cancel, on_bytes)?;
     }
+    let after = Stamp::of(file)?;
+    if after.size != expected_size {
+        return Err(changed_size(expected_size, after.size).into());
+    }
+    if after != before {
+        return Err(ItemError::new(
+            Stage::Read,
+            "file was modified while being read (its modification or change time moved)".into(),
+        )
+        .into());
+    }
     Ok(hasher.finish())
+}
+
+/// What must not change while a file is read: size, modification and status-change times.
+#[derive(PartialEq, Eq)]
+struct Stamp {
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    fn of(file: &File) -> Result<Stamp, ItemError> {
+        use std::os::unix::fs::MetadataExt;
+        let m = file.metadata().map_err(|e| read_error(&e))?;
+        Ok(Stamp {
+            size: m.len(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        })
+    }
+}
+
+/// Why a mapped read gave no digest.
+enum MapFailure {
+    /// The file cannot be mapped here.
+    Unavailable,
+    /// A page could not be read while mapped, yet the size did not change.
+    Faulted,
+    Hash(HashFailure),
+}
+
+impl From<HashFailure> for MapFailure {
+    fn from(f: HashFailure) -> Self {
+        MapFailure::Hash(f)
+    }
+}
+
+impl From<ItemError> for MapFailure {
+    fn from(e: ItemError) -> Self {
+        MapFailure::Hash(e.into())
+    }
 }
 
 fn read_error(e: &io::Error) -> ItemError {
@@ -349,15 +399,13 @@ fn hash_mapped(
     hasher: &mut MultiHasher,
     cancel: &Cancel,
     on_bytes: &(dyn Fn(u64) + Sync),
-) -> Result<(), HashFailure> {
-    let len = usize::try_from(size).map_err(|_| {
-        ItemError::new(Stage::Read, "file too large to map on this platform".into())
-    })?;
+) -> Result<(), MapFailure> {
+    let len = usize::try_from(size).map_err(|_| MapFailure::Unavailable)?;
     // SAFETY: the mapping is read-only and private. Another process may still truncate the file
     // while it is mapped; `mapguard` turns the SIGBUS that would follow into a flag checked
     // below, so a truncated file becomes an error record instead of killing the run.
     let map = unsafe { memmap2::MmapOptions::new().len(len).map(file) }
-        .map_err(|e| ItemError::from_io(Stage::Read, &e))?;
+        .map_err(|_| MapFailure::Unavailable)?;
     let _ = map.advise(memmap2::Advice::Sequential);
     let truncated = crate::mapguard::guarded(&map, |bytes| {
         for piece in bytes.chunks(4 * CHUNK) {
@@ -370,8 +418,11 @@ fn hash_mapped(
         Ok(())
     })?;
     let now = file.metadata().map_err(|e| read_error(&e))?.len();
-    if truncated || now != size {
+    if now != size {
         return Err(changed_size(size, now).into());
+    }
+    if truncated {
+        return Err(MapFailure::Faulted);
     }
     Ok(())
 }

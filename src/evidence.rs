@@ -1,16 +1,14 @@
 //! Read-only access to evidence: the one place where hashsift opens a file it was pointed at.
 //!
-//! Files are opened read-only with `O_NOATIME` (so reading does not update the access time),
-//! `O_NOFOLLOW` (a path swapped for a symlink after the walk is not followed) and `O_NONBLOCK`
-//! (a path swapped for a FIFO cannot block the run). The kernel refuses `O_NOATIME` to a process
-//! that neither owns the file nor holds `CAP_FOWNER`; the open then falls back to a plain
-//! read-only open, which is counted in [`noatime_refusals`] so the run can say so.
+//! Files and directories are opened read-only with `O_NOATIME` (so reading does not update the
+//! access time), `O_NOFOLLOW` (a path swapped for a symlink after the walk is not followed) and
+//! `O_NONBLOCK` (a path swapped for a FIFO cannot block the run). Where the kernel refuses
+//! `O_NOATIME`, see [`open_read_only`].
 
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::record::{ItemError, Stage};
 
@@ -30,15 +28,8 @@ impl FileId {
     }
 }
 
-static NOATIME_REFUSED: AtomicU64 = AtomicU64::new(0);
-
-/// How many opens fell back to a plain read-only open because the kernel refused `O_NOATIME`.
-pub fn noatime_refusals() -> u64 {
-    NOATIME_REFUSED.load(Ordering::Relaxed)
-}
-
-fn open_flags(noatime: bool) -> i32 {
-    let base = libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
+fn open_flags(extra: i32, noatime: bool) -> i32 {
+    let base = libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC | extra;
     if noatime {
         base | libc::O_NOATIME
     } else {
@@ -46,35 +37,68 @@ fn open_flags(noatime: bool) -> i32 {
     }
 }
 
-fn open_with(path: &Path, noatime: bool) -> io::Result<File> {
+fn open_with(path: &Path, extra: i32, noatime: bool) -> io::Result<File> {
     std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(open_flags(noatime))
+        .custom_flags(open_flags(extra, noatime))
         .open(path)
 }
 
-/// Opens `path` read-only without touching its access time, falling back to a plain read-only
-/// open when the kernel refuses `O_NOATIME` (counted in [`noatime_refusals`]).
+/// Whether the filesystem holding `path` cannot update access times: mounted read-only or
+/// `noatime`.
+pub fn atime_frozen_at(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: `st` is written by statvfs before it is read; `c` is NUL-terminated.
+    unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        libc::statvfs(c.as_ptr(), &mut st) == 0 && frozen(&st)
+    }
+}
+
+/// [`atime_frozen_at`] for an open descriptor.
+pub fn atime_frozen_fd(fd: libc::c_int) -> bool {
+    // SAFETY: `st` is written by fstatvfs before it is read.
+    unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        libc::fstatvfs(fd, &mut st) == 0 && frozen(&st)
+    }
+}
+
+fn frozen(st: &libc::statvfs) -> bool {
+    st.f_flag & (libc::ST_RDONLY | libc::ST_NOATIME) != 0
+}
+
+/// Opens `path` read-only (`extra` adds flags such as `O_DIRECTORY`) without touching its
+/// access time.
+///
+/// The kernel refuses `O_NOATIME` to a process that neither owns the file nor holds
+/// `CAP_FOWNER`. The file is then opened without it only where access times cannot change (a
+/// read-only or `noatime` mount); elsewhere the open fails, so that hashsift never updates an
+/// access time.
 ///
 /// # Errors
-/// The OS error of the open.
-pub fn open_read_only(path: &Path) -> io::Result<File> {
-    match open_with(path, true) {
+/// The OS error of the open, or `PermissionDenied` when opening would update the access time.
+pub fn open_read_only(path: &Path, extra: i32) -> io::Result<File> {
+    match open_with(path, extra, true) {
         Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
-            NOATIME_REFUSED.fetch_add(1, Ordering::Relaxed);
-            open_with(path, false)
+            if atime_frozen_at(path) {
+                open_with(path, extra, false)
+            } else {
+                Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    ATIME_REFUSAL,
+                ))
+            }
         }
         other => other,
     }
 }
 
-/// Opens `path` read-only with `O_NOATIME`, with no fallback.
-///
-/// # Errors
-/// The OS error of the open (`EPERM` when the kernel refuses `O_NOATIME`).
-pub fn open_no_atime(path: &Path) -> io::Result<File> {
-    open_with(path, true)
-}
+/// Why a file was not opened although it could have been read.
+pub const ATIME_REFUSAL: &str = "not opened: hashsift is not the owner, so the kernel refuses to open it without updating its access time, and this filesystem records access times; run hashsift as root or mount the evidence read-only";
 
 /// Opens the regular file the walker listed at `path` as `expected`, and checks that it is still
 /// that file and still `expected_size` bytes long.
@@ -82,7 +106,7 @@ pub fn open_no_atime(path: &Path) -> io::Result<File> {
 /// # Errors
 /// An [`ItemError`] at stage `open` when the open fails or the path now names something else.
 pub fn open_regular(path: &Path, expected: FileId, expected_size: u64) -> Result<File, ItemError> {
-    let file = open_read_only(path).map_err(|e| ItemError::from_io(Stage::Open, &e))?;
+    let file = open_read_only(path, 0).map_err(|e| ItemError::from_io(Stage::Open, &e))?;
     let meta = file
         .metadata()
         .map_err(|e| ItemError::from_io(Stage::Open, &e))?;

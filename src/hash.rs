@@ -9,7 +9,6 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::cancel::Cancel;
 use crate::digest::{self, AlgorithmSet, Digests, HashFailure};
@@ -39,6 +38,8 @@ pub struct HashRun {
     pub finished: Timestamp,
     /// False when the run was interrupted: some paths were not listed or not read.
     pub complete: bool,
+    /// Roots not walked because another root covers them: (root, covering root).
+    pub nested_roots: Vec<(PathBuf, PathBuf)>,
     /// Distinct contents read (hard links count once) and their bytes.
     pub files_hashed: u64,
     pub bytes_hashed: u64,
@@ -104,17 +105,12 @@ pub fn run(
     let ahead = OpenAhead::new(work.len());
     let slots: Vec<OnceLock<Result<Digests, HashFailure>>> =
         work.iter().map(|_| OnceLock::new()).collect();
-    let hashed = AtomicBool::new(false);
     std::thread::scope(|scope| {
         scope.spawn(|| {
-            ahead.run(
-                &queue,
-                |i| {
-                    let w = &work[i];
-                    (items[w.path_index].path.as_path(), w.id, w.size)
-                },
-                &hashed,
-            );
+            ahead.run(&queue, |i| {
+                let w = &work[i];
+                (items[w.path_index].path.as_path(), w.id, w.size)
+            });
         });
         // Every worker takes files in queue order, so the largest start first and no thread is
         // left alone with a big file at the end.
@@ -138,7 +134,6 @@ pub fn run(
                 let _ = slots[i].set(outcome);
             }
         });
-        hashed.store(true, Ordering::Relaxed);
     });
     let results: HashMap<FileId, Result<Digests, HashFailure>> = work
         .iter()
@@ -174,6 +169,7 @@ pub fn run(
         started,
         finished: Timestamp::now(),
         complete: !interrupted && !cancel.is_cancelled(),
+        nested_roots: walked.nested_roots,
         files_hashed,
         bytes_hashed,
     })

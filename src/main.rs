@@ -14,7 +14,7 @@ use hashsift::config::{ConfigError, HashSettings};
 use hashsift::digest::AlgorithmSet;
 use hashsift::exit::ExitStatus;
 use hashsift::progress::{Counters, Display, Phase};
-use hashsift::{evidence, hash, report};
+use hashsift::{hash, report};
 
 fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
@@ -121,11 +121,11 @@ fn run_hash(args: cli::HashArgs) -> anyhow::Result<ExitStatus> {
                 "; INCOMPLETE (interrupted)"
             }
         );
-        let refused = evidence::noatime_refusals();
-        if refused > 0 {
+        for (root, container) in &run.nested_roots {
             eprintln!(
-                "hashsift: warning: the kernel refused O_NOATIME on {refused} files hashsift does not own; \
-                 reading them may have updated their access times. Mount evidence read-only (-o ro,noatime) or run as the owner."
+                "hashsift: note: {} is inside (or the same as) {}: listed once, under the latter",
+                root.display(),
+                container.display()
             );
         }
     }

@@ -113,20 +113,27 @@ pub fn guarded<E>(map: &[u8], read: impl FnOnce(&[u8]) -> Result<(), E>) -> Resu
     let start = map.as_ptr() as usize;
     let end = (start + map.len()).div_ceil(page) * page;
     // The handler reads and writes these cells behind the compiler's back: volatile accesses
-    // and fences keep the stores before the read and the load after it.
+    // and fences keep the stores before the read and the load after it. `Reset` clears the range
+    // even if `read` panics, so a later fault elsewhere is never taken for this mapping's.
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            compiler_fence(Ordering::SeqCst);
+            // SAFETY: the pointer comes from this thread's own cell.
+            RANGE.with(|r| unsafe { std::ptr::write_volatile(r.as_ptr(), (0, 0)) });
+        }
+    }
     // SAFETY: the pointers come from this thread's own cells.
     unsafe {
         FAULTED.with(|f| std::ptr::write_volatile(f.as_ptr(), false));
         RANGE.with(|r| std::ptr::write_volatile(r.as_ptr(), (start, end)));
     }
     compiler_fence(Ordering::SeqCst);
+    let reset = Reset;
     let result = read(map);
-    compiler_fence(Ordering::SeqCst);
+    drop(reset);
     // SAFETY: as above.
-    let faulted = unsafe {
-        RANGE.with(|r| std::ptr::write_volatile(r.as_ptr(), (0, 0)));
-        FAULTED.with(|f| std::ptr::read_volatile(f.as_ptr()))
-    };
+    let faulted = FAULTED.with(|f| unsafe { std::ptr::read_volatile(f.as_ptr()) });
     result.map(|()| faulted)
 }
 

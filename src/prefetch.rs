@@ -10,8 +10,8 @@
 
 use std::fs::File;
 use std::path::Path;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use crate::evidence::{self, FileId};
@@ -54,51 +54,83 @@ impl WorkQueue {
 ///
 /// [`OpenAhead::run`] opens the next files in queue order (with the same checks as a hasher's
 /// own open) and asks the kernel to start reading them; a hasher that takes index `i` finds its
-/// file already open, or opens it itself when the prefetcher has not got there yet. Either way
-/// each file is opened once for reading.
+/// file already open, waits for an open in progress, or opens the file itself when the
+/// prefetcher has not got there yet (the prefetcher then skips it). Each file is opened once.
 pub struct OpenAhead {
-    slots: Vec<Mutex<Option<Result<File, ItemError>>>>,
+    slots: Vec<Mutex<Slot>>,
+    ready: Condvar,
+}
+
+enum Slot {
+    Empty,
+    Opening,
+    Ready(Result<File, ItemError>),
+    Taken,
 }
 
 impl OpenAhead {
     pub fn new(len: usize) -> Self {
         OpenAhead {
-            slots: (0..len).map(|_| Mutex::new(None)).collect(),
+            slots: (0..len).map(|_| Mutex::new(Slot::Empty)).collect(),
+            ready: Condvar::new(),
         }
     }
 
-    /// The file opened ahead for index `i`, if there is one.
-    pub fn take(&self, i: usize) -> Option<Result<File, ItemError>> {
-        self.slots[i].lock().map_or(None, |mut s| s.take())
+    fn lock(&self, i: usize) -> MutexGuard<'_, Slot> {
+        self.slots[i].lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Opens files ahead of `queue` until every file was opened or taken, or `stop` is set.
-    /// `file(i)` gives the path, identity and listed size of the `i`-th file.
-    pub fn run<'a>(
-        &self,
-        queue: &WorkQueue,
-        file: impl Fn(usize) -> (&'a Path, FileId, u64),
-        stop: &AtomicBool,
-    ) {
+    /// Claims index `i` for a hasher: the file opened ahead, or `None` when the hasher must
+    /// open it itself.
+    pub fn take(&self, i: usize) -> Option<Result<File, ItemError>> {
+        let mut slot = self.lock(i);
+        loop {
+            match std::mem::replace(&mut *slot, Slot::Taken) {
+                Slot::Ready(opened) => return Some(opened),
+                Slot::Empty | Slot::Taken => return None,
+                Slot::Opening => {
+                    *slot = Slot::Opening;
+                    slot = self
+                        .ready
+                        .wait(slot)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+            }
+        }
+    }
+
+    /// Opens files ahead of `queue` until every file was opened or taken. `file(i)` gives the
+    /// path, identity and listed size of the `i`-th file.
+    pub fn run<'a>(&self, queue: &WorkQueue, file: impl Fn(usize) -> (&'a Path, FileId, u64)) {
         let mut ahead = 0usize;
-        while ahead < queue.len && !stop.load(Ordering::Relaxed) {
+        while ahead < queue.len {
             let taken = queue.taken();
             ahead = ahead.max(taken);
             let in_flight: u64 = (taken..ahead).map(|i| file(i).2.min(PER_FILE_BYTES)).sum();
             if ahead < queue.len && ahead - taken < WINDOW_FILES && in_flight < WINDOW_BYTES {
-                let (path, id, size) = file(ahead);
-                let opened = evidence::open_regular(path, id, size);
-                if let Ok(f) = &opened {
-                    advise_will_need(f, size.min(PER_FILE_BYTES));
-                }
-                if let Ok(mut slot) = self.slots[ahead].lock() {
-                    *slot = Some(opened);
-                }
+                self.open_ahead(ahead, &file);
                 ahead += 1;
             } else {
                 std::thread::sleep(Duration::from_micros(500));
             }
         }
+    }
+
+    fn open_ahead<'a>(&self, i: usize, file: &impl Fn(usize) -> (&'a Path, FileId, u64)) {
+        {
+            let mut slot = self.lock(i);
+            if !matches!(*slot, Slot::Empty) {
+                return; // a hasher took it first
+            }
+            *slot = Slot::Opening;
+        }
+        let (path, id, size) = file(i);
+        let opened = evidence::open_regular(path, id, size);
+        if let Ok(f) = &opened {
+            advise_will_need(f, size.min(PER_FILE_BYTES));
+        }
+        *self.lock(i) = Slot::Ready(opened);
+        self.ready.notify_all();
     }
 }
 
@@ -112,6 +144,37 @@ fn advise_will_need(file: &File, len: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_is_opened_once_whoever_gets_there_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths: Vec<std::path::PathBuf> = (0..3)
+            .map(|i| {
+                let p = dir.path().join(i.to_string());
+                std::fs::write(&p, vec![0u8; 10 + i]).unwrap();
+                p
+            })
+            .collect();
+        let ids: Vec<(FileId, u64)> = paths
+            .iter()
+            .map(|p| {
+                let m = std::fs::metadata(p).unwrap();
+                (FileId::of(&m), m.len())
+            })
+            .collect();
+        let ahead = OpenAhead::new(3);
+        let file = |i: usize| (paths[i].as_path(), ids[i].0, ids[i].1);
+        // A hasher claims 1 before the prefetcher reaches it: the prefetcher must skip it.
+        assert!(ahead.take(1).is_none());
+        ahead.open_ahead(0, &file);
+        ahead.open_ahead(1, &file);
+        assert!(matches!(ahead.take(0), Some(Ok(_))));
+        assert!(
+            matches!(*ahead.lock(1), Slot::Taken),
+            "no file left open in a taken slot"
+        );
+        assert!(ahead.take(2).is_none());
+    }
 
     #[test]
     fn queue_hands_out_each_index_once_in_order() {

@@ -12,8 +12,9 @@
 //!   mounted read-only or `noatime` (as evidence should be), and elsewhere the item carries a note
 //!   instead of its target.
 //! - FIFOs, sockets and device nodes are items of their kind and are never opened.
-//! - A directory reached twice (a bind mount inside the tree, or overlapping roots) is listed once;
-//!   the second path is an item with an error saying where it was listed.
+//! - A directory reached twice (a bind mount inside the tree) is listed once; the second path is
+//!   an item with a note saying where it was listed. A root inside another root is not walked
+//!   twice.
 //! - Anything that cannot be examined becomes an item with an [`ItemError`]; the walk goes on.
 //!
 //! The walk is breadth-first: all directories of one depth are listed in parallel, then the next
@@ -25,7 +26,7 @@ use std::ffi::{CStr, CString, OsStr};
 use std::io;
 use std::os::fd::IntoRawFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -45,6 +46,31 @@ pub struct Walk {
     pub items: Vec<Item>,
     /// The walk was cancelled before every directory was listed.
     pub interrupted: bool,
+    /// Roots not walked because another root already contains them: (root, containing root).
+    pub nested_roots: Vec<(PathBuf, PathBuf)>,
+}
+
+/// Roots to walk, in order, without the roots another root already covers: one inside another
+/// root, or the same file or directory given twice (the first is kept). Those come back as
+/// (root, covering root).
+fn distinct_roots(roots: &[PathBuf]) -> (Vec<PathBuf>, Vec<(PathBuf, PathBuf)>) {
+    let id = |p: &Path| std::fs::metadata(p).ok().map(|m| FileId::of(&m));
+    let mut kept: Vec<PathBuf> = Vec::new();
+    let mut covered = Vec::new();
+    for root in roots {
+        let container = roots
+            .iter()
+            .find(|other| is_inside(root, other) && !is_inside(other, root))
+            .or_else(|| {
+                kept.iter()
+                    .find(|k| *k == root || id(k).is_some_and(|k| Some(k) == id(root)))
+            });
+        match container {
+            Some(c) => covered.push((root.clone(), c.clone())),
+            None => kept.push(root.clone()),
+        }
+    }
+    (kept, covered)
 }
 
 /// Walks `roots` (absolute paths) and returns every item under them.
@@ -53,20 +79,9 @@ pub fn walk(roots: &[PathBuf], cancel: &Cancel, counters: &Counters) -> Walk {
     let mut visited: HashMap<FileId, usize> = HashMap::new();
     let mut frontier: Vec<usize> = Vec::new();
 
-    let mut seen_roots = std::collections::HashSet::new();
+    let (roots, nested_roots) = distinct_roots(roots);
     for root in roots {
-        if !seen_roots.insert(root.clone()) {
-            continue;
-        }
-        let item = match std::fs::metadata(root) {
-            Ok(meta) => item_from_metadata(root.clone(), &meta),
-            Err(e) => Item::failed(
-                root.clone(),
-                Kind::Unknown,
-                ItemError::from_io(Stage::Stat, &e),
-            ),
-        };
-        enqueue(item, &mut items, &mut visited, &mut frontier);
+        enqueue(root_item(root), &mut items, &mut visited, &mut frontier);
     }
     counters.add_found(items.len() as u64);
 
@@ -101,7 +116,37 @@ pub fn walk(roots: &[PathBuf], cancel: &Cancel, counters: &Counters) -> Walk {
         }
     }
     items.par_sort_by(|a, b| a.path.cmp(&b.path));
-    Walk { items, interrupted }
+    Walk {
+        items,
+        interrupted,
+        nested_roots,
+    }
+}
+
+/// The item for a root. A root that is a symlink is followed (the examiner named it): it is
+/// listed at its resolved path, with a note giving the path as typed.
+fn root_item(root: PathBuf) -> Item {
+    let failed =
+        |path, e: &io::Error| Item::failed(path, Kind::Unknown, ItemError::from_io(Stage::Stat, e));
+    let (path, note) = match std::fs::symlink_metadata(&root) {
+        Ok(m) if m.file_type().is_symlink() => match std::fs::canonicalize(&root) {
+            Ok(resolved) => {
+                let note = format!("root given as {}, a symlink to this path", root.display());
+                (resolved, Some(note))
+            }
+            Err(e) => return failed(root, &e),
+        },
+        Ok(_) => (root, None),
+        Err(e) => return failed(root, &e),
+    };
+    match std::fs::symlink_metadata(&path) {
+        Ok(meta) => {
+            let mut item = item_from_metadata(path, &meta);
+            item.note = note;
+            item
+        }
+        Err(e) => failed(path, &e),
+    }
 }
 
 /// Adds `item`; a directory not seen before joins the next level to list.
@@ -115,12 +160,9 @@ fn enqueue(
         if let Some(id) = item.id {
             match visited.get(&id) {
                 Some(&first) => {
-                    item.error = Some(ItemError::new(
-                        Stage::ListDir,
-                        format!(
-                            "not listed again: same directory as {} (bind mount or overlapping roots)",
-                            items[first].path.display()
-                        ),
+                    item.note = Some(format!(
+                        "not listed again: the same directory as {} (a bind mount)",
+                        items[first].path.display()
                     ));
                 }
                 None => {
@@ -246,35 +288,12 @@ fn read_link_at(dirfd: libc::c_int, name: &CStr) -> io::Result<PathBuf> {
 /// The note on a symlink whose target was not read.
 pub const TARGET_NOT_READ: &str = "target not read: the filesystem records access times, and reading a link's target would update the link's; mount the evidence read-only to record targets";
 
-/// Whether the filesystem holding `fd` cannot update access times (mounted read-only or
-/// `noatime`), so that reading a symlink's target leaves the evidence as it was.
-fn atime_frozen(fd: libc::c_int) -> bool {
-    // SAFETY: `st` is written by fstatvfs before it is read.
-    unsafe {
-        let mut st: libc::statvfs = std::mem::zeroed();
-        libc::fstatvfs(fd, &mut st) == 0 && st.f_flag & (libc::ST_RDONLY | libc::ST_NOATIME) != 0
-    }
-}
-
 /// An open directory stream, closed on drop.
 struct Dir(*mut libc::DIR);
 
 impl Dir {
     fn open(path: &Path) -> io::Result<Dir> {
-        let open = |noatime: bool| {
-            let mut flags = libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-            if noatime {
-                flags |= libc::O_NOATIME;
-            }
-            std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(flags)
-                .open(path)
-        };
-        let file = match open(true) {
-            Err(e) if e.raw_os_error() == Some(libc::EPERM) => open(false)?,
-            other => other?,
-        };
+        let file = crate::evidence::open_read_only(path, libc::O_DIRECTORY)?;
         let fd = file.into_raw_fd();
         // SAFETY: fd is an open directory descriptor whose ownership passes to the stream.
         let dir = unsafe { libc::fdopendir(fd) };
@@ -325,11 +344,6 @@ impl Drop for Dir {
     }
 }
 
-// SAFETY: a DIR stream is used by one thread at a time (`&mut` for reads); only its descriptor
-// is shared, for the thread-safe *at() calls.
-unsafe impl Sync for Dir {}
-unsafe impl Send for Dir {}
-
 /// Lists one directory: an item per entry, and the error that stopped the listing, if any.
 fn list_dir(path: &Path) -> (Vec<Item>, Option<ItemError>) {
     let mut dir = match Dir::open(path) {
@@ -354,7 +368,7 @@ fn list_dir(path: &Path) -> (Vec<Item>, Option<ItemError>) {
         match stat_at(fd, name) {
             Ok(stat) if stat.kind == Kind::Symlink => {
                 let mut item = stat.into_item(child, None);
-                if *links_readable.get_or_init(|| atime_frozen(fd)) {
+                if *links_readable.get_or_init(|| crate::evidence::atime_frozen_fd(fd)) {
                     match read_link_at(fd, name) {
                         Ok(t) => item.target = Some(t),
                         Err(e) => item.error = Some(ItemError::from_io(Stage::ReadLink, &e)),

@@ -60,6 +60,8 @@ fn age_access_times(paths: &[PathBuf]) {
             let f = std::fs::File::open(p).unwrap();
             f.set_times(std::fs::FileTimes::new().set_accessed(past))
                 .unwrap();
+        } else if m.file_type().is_symlink() {
+            set_link_atime(p, 2 * 86_400);
         }
     }
 }
@@ -319,9 +321,12 @@ fn awkward_names_are_exact_in_jsonl_and_csv_and_escaped_in_hashdeep() {
     let mut reader = csv::Reader::from_path(csv_out).unwrap();
     let headers = reader.headers().unwrap().clone();
     let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let mut records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let end = records.pop().expect("an end row");
+    assert_eq!(&end[col("kind")], "end");
+    assert!(end[col("note")].starts_with(&format!("{} items", items.len())));
     let mut rows = 0;
-    for row in reader.records() {
-        let row = row.unwrap();
+    for row in records {
         rows += 1;
         let hex_or = |text_col: &str, hex_col: &str| -> Vec<u8> {
             let hex = &row[col(hex_col)];
@@ -381,8 +386,23 @@ fn items_are_sorted_by_path_in_every_format() {
     {
         write_file(&tree.join(name), 5, i as u64);
     }
+    // The documented order: component by component, bytes compared ('B' < 'a', '-' < '.'), so a
+    // directory's entries follow it directly.
+    let expected: Vec<PathBuf> = [
+        "", "B", "a", "a/b", "a/b/c", "a/x", "a-b", "a.txt", "b", "b/z", "c",
+    ]
+    .iter()
+    .map(|r| {
+        if r.is_empty() {
+            tree.clone()
+        } else {
+            tree.join(r)
+        }
+    })
+    .collect();
+
     let out = dir.path().join("out.jsonl");
-    run(&[
+    let o = run(&[
         os("hash"),
         os("-q"),
         os("--format"),
@@ -391,25 +411,27 @@ fn items_are_sorted_by_path_in_every_format() {
         out.as_os_str(),
         tree.as_os_str(),
     ]);
-    let text = std::fs::read_to_string(&out).unwrap();
-    let listed: Vec<PathBuf> = text
+    assert_eq!(o.status.code(), Some(0));
+    let listed: Vec<PathBuf> = std::fs::read_to_string(&out)
+        .unwrap()
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
         .filter(|v| v["type"] == "item")
         .map(|v| PathBuf::from(v["path"].as_str().unwrap()))
         .collect();
-    let mut expected = all_paths(&tree); // std's Path ordering: component by component
-    expected.sort();
     assert_eq!(listed, expected);
 
     let hd = dir.path().join("out.txt");
-    run(&[
+    let o = run(&[
         os("hash"),
         os("-q"),
+        os("-c"),
+        os("md5,sha1,sha256"),
         os("-o"),
         hd.as_os_str(),
         tree.as_os_str(),
     ]);
+    assert_eq!(o.status.code(), Some(0));
     let files: Vec<PathBuf> = std::fs::read_to_string(&hd)
         .unwrap()
         .lines()
@@ -459,4 +481,212 @@ fn ctrl_c_stops_cleanly_with_output_marked_incomplete() {
     let sparse = &items[&bytes_of(&tree.join("sparse.img"))];
     assert_eq!(sparse["error"]["stage"], "interrupted");
     assert!(sparse.get("md5").is_none());
+}
+
+#[test]
+fn no_progress_drawing_when_stderr_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    write_file(&dir.path().join("evidence/a"), 1000, 1);
+    let o = run(&[os("hash"), dir.path().join("evidence").as_os_str()]);
+    assert_eq!(o.status.code(), Some(0));
+    let stderr = String::from_utf8(o.stderr).unwrap();
+    // Only the one-line summary: no bar, no escape sequences, no carriage returns.
+    assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
+    assert!(
+        stderr.starts_with("hashsift: 2 items, 1 files hashed"),
+        "{stderr:?}"
+    );
+    assert!(!stderr.contains('\x1b') && !stderr.contains('\r'));
+    let q = run(&[
+        os("hash"),
+        os("-q"),
+        dir.path().join("evidence").as_os_str(),
+    ]);
+    assert!(q.stderr.is_empty());
+}
+
+#[test]
+fn unwritable_output_is_fatal_with_exit_code_3() {
+    let full = std::path::Path::new("/dev/full");
+    if !full.exists() {
+        eprintln!("SKIPPED: no /dev/full");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write_file(&dir.path().join("evidence/a"), 1000, 1);
+    let o = run(&[
+        os("hash"),
+        os("-q"),
+        os("-o"),
+        full.as_os_str(),
+        dir.path().join("evidence").as_os_str(),
+    ]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot write /dev/full"));
+}
+
+#[test]
+fn a_root_given_as_a_symlink_is_walked_at_its_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("evidence");
+    write_file(&tree.join("sub/a"), 100, 1);
+    let link = dir.path().join("case-link");
+    symlink(&tree, &link).unwrap();
+    let out = dir.path().join("out.jsonl");
+    let o = run(&[
+        os("hash"),
+        os("-q"),
+        os("--format"),
+        os("jsonl"),
+        os("-o"),
+        out.as_os_str(),
+        link.as_os_str(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let (_, items, _) = parse_jsonl(&std::fs::read_to_string(&out).unwrap());
+    let real = std::fs::canonicalize(&tree).unwrap();
+    let root = &items[&bytes_of(&real)];
+    assert_eq!(root["kind"], "dir");
+    assert!(root["note"].as_str().unwrap().contains("case-link"));
+    let a = &items[&bytes_of(&real.join("sub/a"))];
+    assert_eq!(
+        a["sha256"].as_str().unwrap(),
+        oracle_digest("sha256sum", &tree.join("sub/a"))
+    );
+}
+
+#[test]
+fn nested_and_repeated_roots_are_listed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("evidence");
+    write_file(&tree.join("sub/a"), 100, 1);
+    write_file(&tree.join("b"), 10, 2);
+    let out = dir.path().join("out.jsonl");
+    let o = run(&[
+        os("hash"),
+        os("--format"),
+        os("jsonl"),
+        os("-o"),
+        out.as_os_str(),
+        tree.join("sub").as_os_str(),
+        tree.as_os_str(),
+        tree.join("b").as_os_str(),
+        tree.as_os_str(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // parse_jsonl fails on any path listed twice.
+    let (_, items, _) = parse_jsonl(&std::fs::read_to_string(&out).unwrap());
+    assert_eq!(items.len(), all_paths(&tree).len());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("listed once"));
+}
+
+#[test]
+fn output_reaching_into_the_evidence_through_a_symlink_or_as_a_root_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("evidence");
+    write_file(&tree.join("sub/a"), 10, 1);
+    let side_door = dir.path().join("reports");
+    symlink(tree.join("sub"), &side_door).unwrap();
+    let before = all_paths(&tree);
+    let through_link = side_door.join("listing.txt");
+    let o = run(&[
+        os("hash"),
+        os("-o"),
+        through_link.as_os_str(),
+        tree.as_os_str(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(64),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let file_root = tree.join("sub/a");
+    let o = run(&[
+        os("hash"),
+        os("-o"),
+        file_root.as_os_str(),
+        file_root.as_os_str(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(64),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(all_paths(&tree), before);
+    assert_eq!(std::fs::read(&file_root).unwrap(), pseudo_random(10, 1));
+}
+
+#[test]
+fn a_non_owner_never_updates_access_times_on_a_writable_mount() {
+    // As a user who does not own the evidence, the kernel refuses O_NOATIME; on a filesystem
+    // that records access times hashsift must then refuse to read rather than touch them.
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || !have_tool("setpriv", "util-linux") {
+        eprintln!("SKIPPED: needs root (to run hashsift as another user) and setpriv");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let tree = dir.path().join("evidence");
+    write_file(&tree.join("sub/a"), 100, 1);
+    let lone = dir.path().join("lone-file");
+    write_file(&lone, 100, 2);
+    for p in [&tree, &tree.join("sub")] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let paths: Vec<PathBuf> = all_paths(&tree).into_iter().chain([lone.clone()]).collect();
+    age_access_times(&paths);
+    let before = stat_snapshot(&paths);
+    let mut cmd = std::process::Command::new("setpriv");
+    cmd.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        env!("CARGO_BIN_EXE_hashsift"),
+        "hash",
+        "-q",
+        "--format",
+        "jsonl",
+    ])
+    .arg(&tree)
+    .arg(&lone);
+    let o = run_with_timeout(cmd, Duration::from_secs(60));
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let (_, items, _) = parse_jsonl(&String::from_utf8(o.stdout).unwrap());
+    if evidence_mount_is_writable(dir.path()) {
+        let root = &items[&bytes_of(&tree)];
+        assert_eq!(root["error"]["stage"], "list_dir");
+        assert!(
+            root["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("not the owner")
+        );
+        let f = &items[&bytes_of(&lone)];
+        assert_eq!(f["error"]["stage"], "open");
+        assert!(f.get("md5").is_none());
+    }
+    assert_eq!(stat_snapshot(&paths), before, "access times changed");
+}
+
+fn evidence_mount_is_writable(p: &std::path::Path) -> bool {
+    !hashsift::evidence::atime_frozen_at(p)
 }

@@ -5,8 +5,8 @@
 //! note, error_stage, error_os_code, error`. A text cell that a spreadsheet would take for a formula
 //! (starting with `=`, `+`, `-`, `@`, tab or CR) is written with a leading `'`. Whenever a
 //! `path` or `target` cell is not the exact name (not valid UTF-8, or neutralised), the `_hex`
-//! column beside it holds the exact bytes. An interrupted run ends with a row whose `kind` is
-//! `incomplete`.
+//! column beside it holds the exact bytes. The last row has `kind` `end` (or `incomplete` when the
+//! run was interrupted) and the counts in `note`; a file without it was cut short.
 
 use std::ffi::OsStr;
 use std::io::{self, Write};
@@ -71,12 +71,23 @@ pub fn write(p: &Provenance, items: &[Item], out: &mut dyn Write) -> io::Result<
         }
         w.write_record(&row)?;
     }
-    if !p.complete {
-        let mut row = vec![String::new(); width];
-        row[2] = "incomplete".into();
-        row[width - 1] = "the run was interrupted; paths not listed or not read are missing".into();
-        w.write_record(&row)?;
-    }
+    // The last row says whether the listing is whole, so a cut-short file shows it.
+    let mut row = vec![String::new(); width];
+    row[2] = if p.complete { "end" } else { "incomplete" }.into();
+    let note = header.iter().position(|h| h == "note").unwrap_or(width - 1);
+    row[note] = format!(
+        "{} items, {} files hashed ({} bytes), {} errors{}",
+        items.len(),
+        p.files_hashed,
+        p.bytes_hashed,
+        p.errors,
+        if p.complete {
+            ""
+        } else {
+            "; INCOMPLETE: the run was interrupted, paths not listed or not read are missing"
+        }
+    );
+    w.write_record(&row)?;
     w.flush()?;
     Ok(())
 }

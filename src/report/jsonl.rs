@@ -4,8 +4,10 @@
 //! `item` per path in path order, then an `end` line with `complete` and the counts. A reader
 //! that finds no `end` line, or `"complete": false`, holds a partial listing.
 //!
-//! Paths and symlink targets are JSON strings when they are valid UTF-8. Otherwise the string is
-//! a lossy rendering (invalid bytes as U+FFFD) and `path_hex` / `target_hex` hold the exact bytes.
+//! Paths, symlink targets, the working directory and the roots are JSON strings when they are
+//! valid UTF-8. Otherwise the string is a lossy rendering (invalid bytes as U+FFFD) and
+//! `path_hex`, `target_hex`, `cwd_hex` or `roots_hex` (one entry per root, `null` when exact) hold
+//! the exact bytes. Command-line arguments are written lossily.
 
 use std::io::{self, Write};
 

@@ -119,11 +119,18 @@ pub fn parse_jsonl(
             "header" => header = v,
             "end" => end = v,
             "item" => {
-                items.insert(exact_bytes(&v, "path"), v);
+                let path = exact_bytes(&v, "path");
+                assert!(!items.contains_key(&path), "item listed twice: {v}");
+                items.insert(path, v);
             }
             other => panic!("unknown record type {other}"),
         }
     }
+    assert_eq!(
+        end["items"],
+        items.len(),
+        "the end record counts every item"
+    );
     (header, items, end)
 }
 
