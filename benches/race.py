@@ -14,7 +14,7 @@ Sections:
   cold-mixed  hashsift vs hashdeep vs the I/O bound (find | xargs -P4 cat)
 
 Usage:
-  cargo build --release && cargo bench --bench digest
+  cargo build --release
   benches/race.py --mixed /path/mixed --small /path/small [--runs 3] [--sections warm-mixed,...]
 """
 
@@ -101,6 +101,10 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--criterion", default=os.path.join(ROOT, "target", "criterion"))
     ap.add_argument("--sections", default="warm-mixed,warm-small,cold-mixed")
+    ap.add_argument("--no-criterion", action="store_true",
+                    help="use the criterion results already in --criterion instead of running "
+                         "`cargo bench --bench digest` first (in the same run, so the compute "
+                         "bound sees the same machine load as the race)")
     args = ap.parse_args()
     hs = args.hashsift
     sections = args.sections.split(",")
@@ -112,6 +116,10 @@ def main():
     print(f"- started {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, {args.runs} runs per command\n")
 
     three = "md5,sha1,sha256"
+    if "warm-mixed" in sections and not args.no_criterion:
+        print("(criterion kernels measured at the start of this run: cargo bench --bench digest)\n")
+        subprocess.run(["cargo", "bench", "--bench", "digest"], cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if "warm-mixed" in sections:
         files, size = corpus_size(args.mixed)
         print(f"### Warm, mixed corpus: {files} files, {size / 1e9:.2f} GB\n")

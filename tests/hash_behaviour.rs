@@ -99,15 +99,7 @@ fn evidence_is_untouched_by_hashing() {
     let before = stat_snapshot(&paths);
     for format in ["hashdeep", "jsonl", "csv"] {
         let out = dir.path().join(format!("out.{format}"));
-        let o = run(&[
-            os("hash"),
-            os("-q"),
-            os("--format"),
-            os(format),
-            os("-o"),
-            out.as_os_str(),
-            tree.as_os_str(),
-        ]);
+        let o = hash_quiet(format, &out, &[&tree]);
         assert_eq!(
             o.status.code(),
             Some(0),
@@ -223,15 +215,7 @@ fn unreadable_directory_and_file_are_records() {
     )
     .unwrap();
     let out = dir.path().join("out.jsonl");
-    let o = run(&[
-        os("hash"),
-        os("-q"),
-        os("--format"),
-        os("jsonl"),
-        os("-o"),
-        out.as_os_str(),
-        tree.as_os_str(),
-    ]);
+    let o = hash_quiet("jsonl", &out, &[&tree]);
     std::fs::set_permissions(
         tree.join("locked-dir"),
         std::fs::Permissions::from_mode(0o755),
@@ -402,15 +386,7 @@ fn items_are_sorted_by_path_in_every_format() {
     .collect();
 
     let out = dir.path().join("out.jsonl");
-    let o = run(&[
-        os("hash"),
-        os("-q"),
-        os("--format"),
-        os("jsonl"),
-        os("-o"),
-        out.as_os_str(),
-        tree.as_os_str(),
-    ]);
+    let o = hash_quiet("jsonl", &out, &[&tree]);
     assert_eq!(o.status.code(), Some(0));
     let listed: Vec<PathBuf> = std::fs::read_to_string(&out)
         .unwrap()
@@ -533,15 +509,7 @@ fn a_root_given_as_a_symlink_is_walked_at_its_target() {
     let link = dir.path().join("case-link");
     symlink(&tree, &link).unwrap();
     let out = dir.path().join("out.jsonl");
-    let o = run(&[
-        os("hash"),
-        os("-q"),
-        os("--format"),
-        os("jsonl"),
-        os("-o"),
-        out.as_os_str(),
-        link.as_os_str(),
-    ]);
+    let o = hash_quiet("jsonl", &out, &[&link]);
     assert_eq!(
         o.status.code(),
         Some(0),

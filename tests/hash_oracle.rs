@@ -55,14 +55,6 @@ fn build_tree(root: &Path, with_specials: bool) {
     }
 }
 
-fn hash_jsonl(tree: &Path, out: &Path) -> std::process::Output {
-    let mut cmd = hashsift();
-    cmd.args(["hash", "--format", "jsonl", "-q", "-o"])
-        .arg(out)
-        .arg(tree);
-    run_with_timeout(cmd, Duration::from_secs(120))
-}
-
 #[test]
 fn every_digest_matches_coreutils_and_b3sum() {
     if !have_tool("b3sum", "b3sum") || !have_tool("sha256sum", "coreutils") {
@@ -72,7 +64,7 @@ fn every_digest_matches_coreutils_and_b3sum() {
     let tree = dir.path().join("evidence");
     build_tree(&tree, true);
     let out_file = dir.path().join("listing.jsonl");
-    let out = hash_jsonl(&tree, &out_file);
+    let out = hash_quiet("jsonl", &out_file, &[&tree]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -158,9 +150,7 @@ fn audit(listing: &Path, tree: &Path, regular_only: bool) -> (bool, String) {
 }
 
 fn hashdeep_listing(tree: &Path, listing: &Path) {
-    let mut cmd = hashsift();
-    cmd.args(["hash", "-q", "-o"]).arg(listing).arg(tree);
-    let out = run_with_timeout(cmd, Duration::from_secs(120));
+    let out = hash_quiet("hashdeep", listing, &[tree]);
     assert_eq!(
         out.status.code(),
         Some(0),

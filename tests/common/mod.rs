@@ -233,3 +233,12 @@ pub fn set_link_atime(path: &Path, secs_ago: i64) {
     };
     assert_eq!(rc, 0, "utimensat on a symlink");
 }
+
+/// `hashsift hash -q --format FORMAT -o OUT ROOT...`, with a timeout.
+pub fn hash_quiet(format: &str, out: &Path, roots: &[&Path]) -> Output {
+    let mut cmd = hashsift();
+    cmd.args(["hash", "-q", "--format", format, "-o"])
+        .arg(out)
+        .args(roots);
+    run_with_timeout(cmd, Duration::from_secs(120))
+}
