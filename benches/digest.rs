@@ -1,6 +1,6 @@
 //! Digest kernels on an in-memory buffer, one core: the compute bound that `hashsift hash` is
-//! measured against (see docs/benchmarks.md). One benchmark per algorithm, and all four fed
-//! through hashsift's one-pass `MultiHasher`.
+//! measured against (see docs/benchmarks.md). One benchmark per algorithm, all four fed through
+//! hashsift's one-pass `MultiHasher`, and that one pass on two threads at once.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hashsift::digest::{Algorithm, AlgorithmSet, MultiHasher};
@@ -30,6 +30,27 @@ fn kernels(c: &mut Criterion) {
             let mut h = MultiHasher::new(AlgorithmSet::all());
             h.update(std::hint::black_box(&data));
             h.finish()
+        });
+    });
+    group.finish();
+
+    // The same one-pass hashing on both cores at once, each thread on its own buffer: what two
+    // cores really deliver in memory, next to the prediction of twice the one-core kernels.
+    let mut group = c.benchmark_group("digest-2-threads");
+    group.throughput(Throughput::Bytes(2 * LEN as u64));
+    group.sample_size(20);
+    let second = data.clone();
+    group.bench_function("all4", |b| {
+        b.iter(|| {
+            std::thread::scope(|s| {
+                for buf in [&data, &second] {
+                    s.spawn(move || {
+                        let mut h = MultiHasher::new(AlgorithmSet::all());
+                        h.update(std::hint::black_box(buf));
+                        h.finish()
+                    });
+                }
+            });
         });
     });
     group.finish();

@@ -127,11 +127,29 @@ impl OpenAhead {
         let (path, id, size) = file(i);
         let opened = evidence::open_regular(path, id, size);
         if let Ok(f) = &opened {
-            advise_will_need(f, size.min(PER_FILE_BYTES));
+            if !starts_cached(f) {
+                advise_will_need(f, size.min(PER_FILE_BYTES));
+            }
         }
         *self.lock(i) = Slot::Ready(opened);
         self.ready.notify_all();
     }
+}
+
+/// Whether the first byte of `file` is in the page cache: a one-byte read that may not wait for
+/// the disk (`RWF_NOWAIT`). A warm file then skips the advice, which would only walk its cached
+/// pages. (The file was opened with `O_NOATIME`, or on a filesystem that cannot record access
+/// times, so this read changes nothing.)
+fn starts_cached(file: &File) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut byte = 0u8;
+    let iov = libc::iovec {
+        iov_base: (&raw mut byte).cast(),
+        iov_len: 1,
+    };
+    // SAFETY: one iovec over a live one-byte buffer.
+    let n = unsafe { libc::preadv2(file.as_raw_fd(), &iov, 1, 0, libc::RWF_NOWAIT) };
+    n == 1
 }
 
 fn advise_will_need(file: &File, len: u64) {
