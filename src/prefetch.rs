@@ -59,6 +59,8 @@ impl WorkQueue {
 pub struct OpenAhead {
     slots: Vec<Mutex<Slot>>,
     ready: Condvar,
+    /// Hashers waiting on `ready`: notifying costs a system call, so only when someone waits.
+    waiting: AtomicUsize,
 }
 
 enum Slot {
@@ -73,6 +75,7 @@ impl OpenAhead {
         OpenAhead {
             slots: (0..len).map(|_| Mutex::new(Slot::Empty)).collect(),
             ready: Condvar::new(),
+            waiting: AtomicUsize::new(0),
         }
     }
 
@@ -90,10 +93,14 @@ impl OpenAhead {
                 Slot::Empty | Slot::Taken => return None,
                 Slot::Opening => {
                     *slot = Slot::Opening;
+                    // Counted while holding the slot's lock, so the prefetcher, which sets the
+                    // slot Ready under that lock before it looks at the count, sees it.
+                    self.waiting.fetch_add(1, Ordering::SeqCst);
                     slot = self
                         .ready
                         .wait(slot)
                         .unwrap_or_else(PoisonError::into_inner);
+                    self.waiting.fetch_sub(1, Ordering::SeqCst);
                 }
             }
         }
@@ -131,8 +138,15 @@ impl OpenAhead {
                 advise_will_need(f, size.min(PER_FILE_BYTES));
             }
         }
+        self.finish(i, opened);
+    }
+
+    /// Hands the file opened for `i` to the hasher that takes it, waking it if it waits.
+    fn finish(&self, i: usize, opened: Result<File, ItemError>) {
         *self.lock(i) = Slot::Ready(opened);
-        self.ready.notify_all();
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            self.ready.notify_all();
+        }
     }
 }
 
@@ -192,6 +206,26 @@ mod tests {
             "no file left open in a taken slot"
         );
         assert!(ahead.take(2).is_none());
+    }
+
+    #[test]
+    fn regression_a_hasher_waiting_on_an_open_in_progress_is_woken() {
+        let ahead = std::sync::Arc::new(OpenAhead::new(1));
+        *ahead.lock(0) = Slot::Opening; // the prefetcher is opening file 0
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waiter = std::sync::Arc::clone(&ahead);
+        std::thread::spawn(move || {
+            let got = waiter.take(0);
+            tx.send(matches!(got, Some(Ok(_)))).unwrap();
+        });
+        std::thread::sleep(Duration::from_millis(50)); // let the hasher start waiting
+        ahead.finish(0, Ok(tempfile::tempfile().unwrap()));
+        let woken = rx.recv_timeout(Duration::from_secs(5));
+        assert_eq!(
+            woken,
+            Ok(true),
+            "the waiting hasher must get the opened file"
+        );
     }
 
     #[test]

@@ -245,3 +245,43 @@ fn link_targets_are_recorded_on_a_read_only_mount() {
     }
     assert_eq!(links, 6);
 }
+
+#[test]
+fn thousands_of_small_files_are_all_hashed_correctly() {
+    // Many tiny files keep the prefetch thread and the hashers racing for the same files.
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("evidence");
+    for i in 0..3000u64 {
+        let size = (i * 7919 % 3001) as usize;
+        write_file(&tree.join(format!("d{:02}/f{i:05}", i % 37)), size, i + 1);
+    }
+    let out_file = dir.path().join("listing.jsonl");
+    let out = hash_quiet("jsonl", &out_file, &[&tree]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, items, end) = parse_jsonl(&std::fs::read_to_string(&out_file).unwrap());
+    assert_eq!(end["files_hashed"], 3000);
+    // Oracle: Python's hashlib over every file, in one process.
+    let script = "import hashlib,os,sys\nfor d,_,fs in os.walk(sys.argv[1]):\n    for f in fs:\n        p=os.path.join(d,f)\n        print(p+'\\t'+hashlib.sha256(open(p,'rb').read()).hexdigest())";
+    let py = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&tree)
+        .output();
+    let Ok(py) = py else {
+        assert!(std::env::var_os("CI").is_none(), "CI must provide python3");
+        eprintln!("SKIPPED: no python3");
+        return;
+    };
+    let expected = String::from_utf8(py.stdout).unwrap();
+    let mut checked = 0;
+    for line in expected.lines() {
+        let (path, sha) = line.split_once('\t').unwrap();
+        assert_eq!(items[path.as_bytes()]["sha256"], sha, "{path}");
+        checked += 1;
+    }
+    assert_eq!(checked, 3000);
+}
