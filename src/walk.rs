@@ -5,8 +5,8 @@
 //!   examined with `fstatat(AT_SYMLINK_NOFOLLOW)` relative to its directory, so listing a
 //!   directory neither follows links nor updates access times.
 //! - Symlinks are items; they are never followed, so a link loop or a link to `/` cannot lead the
-//!   walk outside its roots. A root given as a symlink is followed (as `find -H` does), since the
-//!   examiner named it.
+//!   walk outside its roots. A root given as a symlink is followed, since the examiner named it:
+//!   it is listed at its resolved path, with a note giving the path as typed.
 //! - A symlink's target is read only where that cannot change the link's access time: Linux
 //!   updates it on every `readlink` and no flag prevents that, so targets are read on filesystems
 //!   mounted read-only or `noatime` (as evidence should be), and elsewhere the item carries a note
