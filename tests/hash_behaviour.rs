@@ -100,12 +100,7 @@ fn evidence_is_untouched_by_hashing() {
     for format in ["hashdeep", "jsonl", "csv"] {
         let out = dir.path().join(format!("out.{format}"));
         let o = hash_quiet(format, &out, &[&tree]);
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        assert_exit(&o, 0);
         assert!(out.is_file());
     }
     let after = stat_snapshot(&paths);
@@ -129,7 +124,7 @@ fn output_inside_evidence_is_refused_and_nothing_is_created() {
     let before = all_paths(&tree);
     let inside = tree.join("sub/listing.txt");
     let o = run(&[os("hash"), os("-o"), inside.as_os_str(), tree.as_os_str()]);
-    assert_eq!(o.status.code(), Some(64));
+    assert_exit(&o, 64);
     assert!(String::from_utf8_lossy(&o.stderr).contains("inside the evidence"));
     assert_eq!(all_paths(&tree), before);
 }
@@ -143,7 +138,7 @@ fn blake3_in_hashdeep_format_is_refused() {
         os("md5,blake3"),
         dir.path().as_os_str(),
     ]);
-    assert_eq!(o.status.code(), Some(64));
+    assert_exit(&o, 64);
     assert!(String::from_utf8_lossy(&o.stderr).contains("blake3"));
 }
 
@@ -170,12 +165,7 @@ fn missing_and_unreadable_items_are_records_with_exit_code_2() {
     ];
     args.extend(roots.iter().map(|r| r.as_os_str()));
     let o = run(&args);
-    assert_eq!(
-        o.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 2);
     let (_, items, end) = parse_jsonl(&std::fs::read_to_string(&out).unwrap());
     assert_eq!(end["complete"], true);
     let m = &items[&bytes_of(&missing)];
@@ -221,7 +211,7 @@ fn unreadable_directory_and_file_are_records() {
         std::fs::Permissions::from_mode(0o755),
     )
     .unwrap();
-    assert_eq!(o.status.code(), Some(2));
+    assert_exit(&o, 2);
     let (_, items, _) = parse_jsonl(&std::fs::read_to_string(&out).unwrap());
     assert_eq!(
         items[&bytes_of(&tree.join("locked-dir"))]["error"]["stage"],
@@ -277,12 +267,7 @@ fn awkward_names_are_exact_in_jsonl_and_csv_and_escaped_in_hashdeep() {
                 run(&all)
             }
         };
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_exit(&out, 0);
         let file = dir.path().join(format!("out.{format}"));
         std::fs::write(&file, &out.stdout).unwrap();
         outputs.push(file);
@@ -387,7 +372,7 @@ fn items_are_sorted_by_path_in_every_format() {
 
     let out = dir.path().join("out.jsonl");
     let o = hash_quiet("jsonl", &out, &[&tree]);
-    assert_eq!(o.status.code(), Some(0));
+    assert_exit(&o, 0);
     let listed: Vec<PathBuf> = std::fs::read_to_string(&out)
         .unwrap()
         .lines()
@@ -407,7 +392,7 @@ fn items_are_sorted_by_path_in_every_format() {
         hd.as_os_str(),
         tree.as_os_str(),
     ]);
-    assert_eq!(o.status.code(), Some(0));
+    assert_exit(&o, 0);
     let files: Vec<PathBuf> = std::fs::read_to_string(&hd)
         .unwrap()
         .lines()
@@ -446,12 +431,7 @@ fn ctrl_c_stops_cleanly_with_output_marked_incomplete() {
         "stopping took {:?}",
         start.elapsed()
     );
-    assert_eq!(
-        o.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 130);
     let (_, items, end) = parse_jsonl(&std::fs::read_to_string(&out).unwrap());
     assert_eq!(end["complete"], false);
     let sparse = &items[&bytes_of(&tree.join("sparse.img"))];
@@ -464,7 +444,7 @@ fn no_progress_drawing_when_stderr_is_not_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
     write_file(&dir.path().join("evidence/a"), 1000, 1);
     let o = run(&[os("hash"), dir.path().join("evidence").as_os_str()]);
-    assert_eq!(o.status.code(), Some(0));
+    assert_exit(&o, 0);
     let stderr = String::from_utf8(o.stderr).unwrap();
     // Only the one-line summary: no bar, no escape sequences, no carriage returns.
     assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
@@ -497,7 +477,7 @@ fn unwritable_output_is_fatal_with_exit_code_3() {
         full.as_os_str(),
         dir.path().join("evidence").as_os_str(),
     ]);
-    assert_eq!(o.status.code(), Some(3));
+    assert_exit(&o, 3);
     assert!(String::from_utf8_lossy(&o.stderr).contains("cannot write /dev/full"));
 }
 
@@ -510,12 +490,7 @@ fn a_root_given_as_a_symlink_is_walked_at_its_target() {
     symlink(&tree, &link).unwrap();
     let out = dir.path().join("out.jsonl");
     let o = hash_quiet("jsonl", &out, &[&link]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 0);
     let (_, items, _) = parse_jsonl(&std::fs::read_to_string(&out).unwrap());
     let real = std::fs::canonicalize(&tree).unwrap();
     let root = &items[&bytes_of(&real)];
@@ -546,12 +521,7 @@ fn nested_and_repeated_roots_are_listed_once() {
         tree.join("b").as_os_str(),
         tree.as_os_str(),
     ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 0);
     // parse_jsonl fails on any path listed twice.
     let (_, items, _) = parse_jsonl(&std::fs::read_to_string(&out).unwrap());
     assert_eq!(items.len(), all_paths(&tree).len());
@@ -573,12 +543,7 @@ fn output_reaching_into_the_evidence_through_a_symlink_or_as_a_root_is_refused()
         through_link.as_os_str(),
         tree.as_os_str(),
     ]);
-    assert_eq!(
-        o.status.code(),
-        Some(64),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 64);
     let file_root = tree.join("sub/a");
     let o = run(&[
         os("hash"),
@@ -586,12 +551,7 @@ fn output_reaching_into_the_evidence_through_a_symlink_or_as_a_root_is_refused()
         file_root.as_os_str(),
         file_root.as_os_str(),
     ]);
-    assert_eq!(
-        o.status.code(),
-        Some(64),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 64);
     assert_eq!(all_paths(&tree), before);
     assert_eq!(std::fs::read(&file_root).unwrap(), pseudo_random(10, 1));
 }
@@ -632,12 +592,7 @@ fn a_non_owner_never_updates_access_times_on_a_writable_mount() {
     .arg(&tree)
     .arg(&lone);
     let o = run_with_timeout(cmd, Duration::from_secs(60));
-    assert_eq!(
-        o.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 2);
     let (_, items, _) = parse_jsonl(&String::from_utf8(o.stdout).unwrap());
     if evidence_mount_is_writable(dir.path()) {
         let root = &items[&bytes_of(&tree)];

@@ -65,12 +65,7 @@ fn every_digest_matches_coreutils_and_b3sum() {
     build_tree(&tree, true);
     let out_file = dir.path().join("listing.jsonl");
     let out = hash_quiet("jsonl", &out_file, &[&tree]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
 
     let (header, items, end) = parse_jsonl(&std::fs::read_to_string(&out_file).unwrap());
     assert_eq!(
@@ -151,12 +146,7 @@ fn audit(listing: &Path, tree: &Path, regular_only: bool) -> (bool, String) {
 
 fn hashdeep_listing(tree: &Path, listing: &Path) {
     let out = hash_quiet("hashdeep", listing, &[tree]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
 }
 
 #[test]
@@ -221,12 +211,7 @@ fn link_targets_are_recorded_on_a_read_only_mount() {
     let Some(out) = hashsift_on_read_only_mount(&tree, &mount, &args) else {
         return;
     };
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let (_, items, _) = parse_jsonl(&String::from_utf8(out.stdout).unwrap());
     let mut links = 0;
     for path in all_paths(&tree) {
@@ -257,12 +242,7 @@ fn thousands_of_small_files_are_all_hashed_correctly() {
     }
     let out_file = dir.path().join("listing.jsonl");
     let out = hash_quiet("jsonl", &out_file, &[&tree]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let (_, items, end) = parse_jsonl(&std::fs::read_to_string(&out_file).unwrap());
     assert_eq!(end["files_hashed"], 3000);
     // Oracle: Python's hashlib over every file, in one process.

@@ -242,3 +242,14 @@ pub fn hash_quiet(format: &str, out: &Path, roots: &[&Path]) -> Output {
         .args(roots);
     run_with_timeout(cmd, Duration::from_secs(120))
 }
+
+/// Asserts the exit code, showing hashsift's stderr when it differs.
+#[track_caller]
+pub fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
