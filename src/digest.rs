@@ -518,13 +518,23 @@ mod file_tests {
     }
 
     #[test]
-    fn buffered_read_of_listed_size_matches_in_memory_digest() {
-        let data = vec![7u8; 5000];
-        let (_d, f) = open(&data);
-        assert_eq!(
-            hash(&f, 5000).unwrap(),
-            hash_bytes(AlgorithmSet::all(), &data)
-        );
+    fn buffered_and_mapped_reads_match_the_crates_fed_directly() {
+        // Oracle: each crate's one-shot digest of the same bytes, not MultiHasher.
+        for len in [5000usize, MMAP_THRESHOLD as usize + 5000] {
+            let data: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
+            let (_d, f) = open(&data);
+            let d = hash(&f, len as u64).unwrap();
+            assert_eq!(d.md5.unwrap().0, <[u8; 16]>::from(md5::Md5::digest(&data)));
+            assert_eq!(
+                d.sha1.unwrap().0,
+                <[u8; 20]>::from(sha1::Sha1::digest(&data))
+            );
+            assert_eq!(
+                d.sha256.unwrap().0,
+                <[u8; 32]>::from(sha2::Sha256::digest(&data))
+            );
+            assert_eq!(d.blake3.unwrap().0, *blake3::hash(&data).as_bytes());
+        }
     }
 
     #[test]
