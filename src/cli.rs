@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use hashsift::digest::Algorithm;
+use hashsift::import::Format as SetFormat;
+use hashsift::import::csvsets::Field;
+use hashsift::knowndb::Category;
 use hashsift::report::Format;
 
 /// Hash seized media exactly and grade it against a known-material database.
@@ -26,6 +29,140 @@ pub enum Command {
     /// Exit codes: 0 every item read; 2 some items could not be read (see their records);
     /// 3 fatal error; 64 bad command line; 130 interrupted (output marked incomplete).
     Hash(HashArgs),
+    /// Manage the known-material database: import hash sets, list, look up, export.
+    ///
+    /// Every subcommand uses the database given by --db, else $HASHSIFT_DB, else
+    /// $XDG_DATA_HOME/hashsift/known.db (~/.local/share/hashsift/known.db).
+    Db(DbArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// The known-material database file
+    #[arg(long, global = true, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: DbCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Create a new, empty database (readable by its owner only)
+    Init,
+    /// Import one hash set from FILE... (several files make one set), in one transaction:
+    /// a malformed record rejects the whole import and leaves the database unchanged
+    Import(ImportArgs),
+    /// List the hash sets with their provenance
+    List {
+        /// JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a hash set, with the media no other set knows
+    Remove {
+        /// The set's name (see `db list`)
+        name: String,
+    },
+    /// Counts per set and per category, and the conflicts between sets
+    Stats {
+        /// JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every set's view of each HASH (MD5, SHA-1, SHA-256, BLAKE3 or PDQ, in hex).
+    /// Exit code 0 if every hash is known, 1 if some are not.
+    Lookup {
+        #[arg(required = true, value_name = "HASH")]
+        hashes: Vec<String>,
+        /// JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a category profile (how a source's codes map to hashsift's categories), or list
+    /// the built-in ones
+    Profile {
+        /// A built-in profile's name or the path of a profile file
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Hash-set files; the format of each is told from its content
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// The set's name [default: the first file's name without its extension]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// The set's version, as its publisher numbers it
+    #[arg(long = "set-version", value_name = "VERSION")]
+    pub set_version: Option<String>,
+
+    /// Who published the set (e.g. "Project VIC", "NIST", the unit's name)
+    #[arg(long, value_name = "SOURCE")]
+    pub source: Option<String>,
+
+    /// Category profile: a built-in name (vics-us, caid-uk, vics-ca, icse, nsrl) or a .toml
+    /// file [default: vics-us for VICS, nsrl for NSRL, icse for ICSE, none otherwise]
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<String>,
+
+    /// The format, instead of telling it from the content
+    #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
+    pub format: Option<SetFormat>,
+
+    /// The category of records that carry none (e.g. a unit's own md5sum list of CSAM);
+    /// without it they are `uncategorised` (or the profile's default)
+    #[arg(long, value_name = "CATEGORY", value_parser = parse_category)]
+    pub category: Option<Category>,
+
+    /// Replace the set of the same name, atomically (without it, an existing name is refused)
+    #[arg(long)]
+    pub replace: bool,
+
+    /// CSV: the column named HEADER holds FIELD (md5, sha1, sha256, blake3, pdq,
+    /// pdq_quality, photodna, size, category, label, series, tags, baseline,
+    /// victim_identified, offender_identified, distributed)
+    #[arg(long = "map-column", value_name = "FIELD=HEADER", value_parser = parse_map_column)]
+    pub map_column: Vec<(Field, String)>,
+
+    /// The category code CODE means CATEGORY (before the profile is consulted)
+    #[arg(long = "map-value", value_name = "CODE=CATEGORY", value_parser = parse_map_value)]
+    pub map_value: Vec<(String, Category)>,
+
+    /// No progress bar and no summary on stderr
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+fn parse_format(s: &str) -> Result<SetFormat, String> {
+    SetFormat::parse(s)
+}
+
+fn parse_category(s: &str) -> Result<Category, String> {
+    s.parse()
+        .map_err(|e: hashsift::knowndb::category::UnknownCategory| e.to_string())
+}
+
+fn parse_map_column(s: &str) -> Result<(Field, String), String> {
+    let (field, header) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}' is not FIELD=HEADER"))?;
+    let f = Field::parse(field.trim()).ok_or_else(|| {
+        let names: Vec<&str> = Field::NAMES.iter().map(|(n, _)| *n).collect();
+        format!("unknown field '{field}' (known: {})", names.join(", "))
+    })?;
+    Ok((f, header.to_owned()))
+}
+
+fn parse_map_value(s: &str) -> Result<(String, Category), String> {
+    let (code, category) = s
+        .rsplit_once('=')
+        .ok_or_else(|| format!("'{s}' is not CODE=CATEGORY"))?;
+    Ok((code.trim().to_owned(), parse_category(category.trim())?))
 }
 
 #[derive(Debug, Args)]
@@ -90,11 +227,55 @@ mod tests {
     #[test]
     fn algorithms_parse_comma_separated() {
         let cli = Cli::try_parse_from(["hashsift", "hash", "-c", "md5,blake3", "x"]).unwrap();
-        let Command::Hash(args) = cli.command;
+        let Command::Hash(args) = cli.command else {
+            panic!("parsed as hash");
+        };
         assert_eq!(
             args.algorithms.unwrap(),
             vec![Algorithm::Md5, Algorithm::Blake3]
         );
         assert!(Cli::try_parse_from(["hashsift", "hash", "-c", "crc32", "x"]).is_err());
+    }
+
+    #[test]
+    fn import_options_parse() {
+        let cli = Cli::try_parse_from([
+            "hashsift",
+            "db",
+            "--db",
+            "k.db",
+            "import",
+            "a.csv",
+            "--map-column",
+            "md5=Hash Value",
+            "--map-value",
+            "Cat A=csam",
+            "--category",
+            "csem",
+            "--format",
+            "csv",
+        ])
+        .unwrap();
+        let Command::Db(db) = cli.command else {
+            panic!("parsed as db");
+        };
+        assert_eq!(db.db.as_deref(), Some(std::path::Path::new("k.db")));
+        let DbCommand::Import(args) = db.command else {
+            panic!("parsed as import");
+        };
+        assert_eq!(
+            args.map_column,
+            vec![(Field::Md5, "Hash Value".to_string())]
+        );
+        assert_eq!(args.map_value, vec![("Cat A".to_string(), Category::Csam)]);
+        assert_eq!(args.category, Some(Category::Csem));
+        assert_eq!(args.format, Some(SetFormat::Csv));
+        assert!(
+            Cli::try_parse_from(["hashsift", "db", "import", "a", "--category", "bad"]).is_err()
+        );
+        assert!(
+            Cli::try_parse_from(["hashsift", "db", "import", "a", "--map-column", "colour=x"])
+                .is_err()
+        );
     }
 }

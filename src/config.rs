@@ -43,6 +43,8 @@ pub enum ConfigError {
     OutputDirMissing(PathBuf),
     #[error("refusing to write to the block device {0}: it could hold evidence")]
     OutputIsDevice(PathBuf),
+    #[error("{0}")]
+    Invalid(String),
 }
 
 fn format_name(f: Format) -> &'static str {

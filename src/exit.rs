@@ -6,6 +6,8 @@
 pub enum ExitStatus {
     /// The run completed and every item was read.
     Clean = 0,
+    /// `db lookup`: some of the hashes asked for are not in the database.
+    NotFound = 1,
     /// The run completed, but some items could not be read (their records say why).
     ItemErrors = 2,
     /// Nothing useful was produced: bad settings, output not writable, and the like.

@@ -11,6 +11,8 @@ pub mod digest;
 pub mod evidence;
 pub mod exit;
 pub mod hash;
+pub mod import;
+pub mod knowndb;
 mod mapguard;
 pub mod prefetch;
 pub mod progress;

@@ -2,6 +2,7 @@
 //! an exit code.
 
 mod cli;
+mod dbcmd;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -30,6 +31,11 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         cli::Command::Hash(args) => run_hash(args),
+        cli::Command::Db(args) => {
+            let cancel = Cancel::new();
+            install_interrupt_handler(&cancel);
+            dbcmd::run(args, &cancel)
+        }
     };
     match result {
         Ok(status) => status.into(),

@@ -157,3 +157,117 @@ fn draw(counters: &Counters, stop: &AtomicBool) {
     }
     bar.finish_and_clear();
 }
+
+/// Counters an import updates: bytes of the source read, records read and written, and the
+/// stage after reading (indexing, merging, committing).
+#[derive(Debug, Default)]
+pub struct ImportCounters {
+    bytes_total: AtomicU64,
+    bytes_read: AtomicU64,
+    records_read: AtomicU64,
+    records_written: AtomicU64,
+    stage: std::sync::Mutex<&'static str>,
+    done: AtomicBool,
+}
+
+impl ImportCounters {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    pub fn add_total_bytes(&self, n: u64) {
+        self.bytes_total.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn add_bytes(&self, n: u64) {
+        self.bytes_read.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn add_read(&self, n: u64) {
+        self.records_read.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn add_written(&self, n: u64) {
+        self.records_written.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn set_stage(&self, stage: &'static str) {
+        *self.stage.lock().unwrap_or_else(|e| e.into_inner()) = stage;
+    }
+
+    pub fn set_done(&self) {
+        self.done.store(true, Ordering::Relaxed);
+    }
+
+    pub fn records(&self) -> (u64, u64) {
+        (
+            self.records_read.load(Ordering::Relaxed),
+            self.records_written.load(Ordering::Relaxed),
+        )
+    }
+
+    fn stage(&self) -> &'static str {
+        *self.stage.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A progress bar on stderr that follows an [`ImportCounters`] until stopped.
+pub struct ImportDisplay {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ImportDisplay {
+    pub fn start(counters: Arc<ImportCounters>) -> ImportDisplay {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || draw_import(&counters, &flag));
+        ImportDisplay {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn finish(mut self) {
+        self.stop_thread();
+    }
+
+    fn stop_thread(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for ImportDisplay {
+    fn drop(&mut self) {
+        self.stop_thread();
+    }
+}
+
+fn draw_import(counters: &ImportCounters, stop: &AtomicBool) {
+    let style = ProgressStyle::with_template(
+        "{spinner} importing: [{bar:30}] {bytes}/{total_bytes} ETA {eta} {msg}",
+    )
+    .expect("valid template")
+    .progress_chars("=> ");
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(style);
+    let started = std::time::Instant::now();
+    while !stop.load(Ordering::Relaxed) && !counters.done.load(Ordering::Relaxed) {
+        bar.set_length(counters.bytes_total.load(Ordering::Relaxed));
+        bar.set_position(counters.bytes_read.load(Ordering::Relaxed));
+        let (read, _) = counters.records();
+        let rate = read as f64 / started.elapsed().as_secs_f64().max(1e-3);
+        let stage = counters.stage();
+        bar.set_message(if stage.is_empty() {
+            format!("{read} records, {rate:.0}/s")
+        } else {
+            format!("{read} records; {stage}")
+        });
+        bar.tick();
+        std::thread::sleep(Duration::from_millis(120));
+    }
+    bar.finish_and_clear();
+}

@@ -1,0 +1,370 @@
+//! `hashsift db ...`: turns the parsed command line into calls on the known-material database
+//! and prints the results.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+
+use hashsift::cancel::Cancel;
+use hashsift::exit::ExitStatus;
+use hashsift::import::{self, Format, Grading, ImportError, ImportRequest, csvsets::CsvOptions};
+use hashsift::knowndb::profile::{Profile, built_in_names};
+use hashsift::knowndb::read::MediaView;
+use hashsift::knowndb::write::SetMeta;
+use hashsift::knowndb::{self, Access, KnownDb};
+use hashsift::progress::{ImportCounters, ImportDisplay};
+
+use crate::cli::{DbArgs, DbCommand, ImportArgs};
+
+fn db_path(args: &DbArgs) -> anyhow::Result<PathBuf> {
+    knowndb::resolve_path(args.db.as_deref()).context(
+        "no database given: use --db PATH or set HASHSIFT_DB (HOME is not set, so there is no default)",
+    )
+}
+
+pub fn run(args: DbArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus> {
+    let path = db_path(&args)?;
+    match args.command {
+        DbCommand::Init => {
+            KnownDb::open(&path, Access::Create)?;
+            eprintln!("hashsift: created the database {}", path.display());
+            Ok(ExitStatus::Clean)
+        }
+        DbCommand::Import(a) => import(&path, a, cancel),
+        DbCommand::List { json } => list(&KnownDb::open(&path, Access::ReadOnly)?, json),
+        DbCommand::Remove { name } => {
+            KnownDb::open(&path, Access::Write)?.remove_set(&name)?;
+            eprintln!("hashsift: removed the set '{name}'");
+            Ok(ExitStatus::Clean)
+        }
+        DbCommand::Stats { json } => stats(&KnownDb::open(&path, Access::ReadOnly)?, json),
+        DbCommand::Lookup { hashes, json } => {
+            lookup(&KnownDb::open(&path, Access::ReadOnly)?, &hashes, json)
+        }
+        DbCommand::Profile { name } => profile(name.as_deref()),
+    }
+}
+
+fn import(path: &std::path::Path, a: ImportArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus> {
+    let first = a.files.first().expect("clap requires one file");
+    let first_format = match a.format {
+        Some(f) => f,
+        None => import::detect::detect(first)?,
+    };
+    let profile_name = a
+        .profile
+        .clone()
+        .or_else(|| first_format.default_profile().map(str::to_owned));
+    let profile = profile_name.as_deref().map(Profile::load).transpose()?;
+    let name = match &a.name {
+        Some(n) if n.trim().is_empty() => bail!("--name must not be empty"),
+        Some(n) => n.clone(),
+        None => first
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .filter(|s| !s.is_empty())
+            .context("cannot name the set after its file: give --name")?,
+    };
+    if !a.quiet {
+        if let Some(p) = profile.as_ref().filter(|p| !p.verified) {
+            eprintln!(
+                "hashsift: warning: the profile '{}' is a starting point, not verified against its source: check its codes (`hashsift db profile {}`)",
+                p.name, p.name
+            );
+        }
+    }
+    let request = ImportRequest {
+        files: a.files.clone(),
+        meta: SetMeta {
+            name: name.clone(),
+            source: a.source.clone(),
+            version: a.set_version.clone(),
+            format: String::new(),
+            profile: None,
+            default_category: None,
+        },
+        format: a.format,
+        grading: Grading {
+            profile,
+            default_category: a.category,
+            map_values: a.map_value.clone(),
+        },
+        replace: a.replace,
+        csv: CsvOptions {
+            map_columns: a.map_column.clone(),
+        },
+    };
+    let mut db = KnownDb::open(path, Access::CreateOrWrite)?;
+    let counters = ImportCounters::new();
+    let display = (!a.quiet && std::io::stderr().is_terminal())
+        .then(|| ImportDisplay::start(counters.clone()));
+    let started = Instant::now();
+    let result = import::run(&mut db, &request, &counters, cancel);
+    if let Some(d) = display {
+        d.finish();
+    }
+    let summary = match result {
+        Ok(s) => s,
+        Err(ImportError::Interrupted) => {
+            eprintln!("hashsift: import interrupted; the database is unchanged");
+            return Ok(ExitStatus::Interrupted);
+        }
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(format!(
+                "import of '{name}' rejected; the database is unchanged"
+            )));
+        }
+    };
+    if !a.quiet {
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!(
+            "hashsift: {} set '{name}' ({}): {} records read, {} media graded, {} merged with another record of the set, {} empty-file hashes skipped; {} hash conflicts; {:.1} s, {:.0} records/s",
+            if summary.replaced {
+                "replaced"
+            } else {
+                "imported"
+            },
+            format_names(&request, first_format),
+            summary.rows_read,
+            summary.rows_imported,
+            summary.rows_merged,
+            summary.rows_empty,
+            summary.hash_conflicts,
+            secs,
+            summary.rows_read as f64 / secs.max(1e-9),
+        );
+    }
+    Ok(ExitStatus::Clean)
+}
+
+fn format_names(req: &ImportRequest, first: Format) -> String {
+    req.format.unwrap_or(first).name().to_owned()
+}
+
+fn list(db: &KnownDb, json: bool) -> anyhow::Result<ExitStatus> {
+    let sets = db.sets()?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &sets)?;
+        writeln!(out)?;
+        return Ok(ExitStatus::Clean);
+    }
+    if sets.is_empty() {
+        writeln!(out, "no hash sets in {}", db.path().display())?;
+    }
+    for s in sets {
+        writeln!(
+            out,
+            "{}  version {}  source {}  format {}  profile {}",
+            s.name,
+            s.version.as_deref().unwrap_or("-"),
+            s.source.as_deref().unwrap_or("-"),
+            s.format,
+            s.profile.as_deref().unwrap_or("-")
+        )?;
+        writeln!(
+            out,
+            "  imported {} by hashsift {}: {} records read, {} media, {} merged, {} rejected, {} empty-file skipped",
+            s.imported_at,
+            s.hashsift_version,
+            s.rows_read,
+            s.rows_imported,
+            s.rows_merged,
+            s.rows_rejected,
+            s.rows_empty
+        )?;
+        for f in &s.files {
+            writeln!(
+                out,
+                "  file {} ({} bytes, {} records, {}) sha256 {}",
+                f.path, f.size, f.rows_read, f.format, f.sha256
+            )?;
+        }
+    }
+    Ok(ExitStatus::Clean)
+}
+
+fn stats(db: &KnownDb, json: bool) -> anyhow::Result<ExitStatus> {
+    let st = db.stats()?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &st)?;
+        writeln!(out)?;
+        return Ok(ExitStatus::Clean);
+    }
+    writeln!(out, "{} sets, {} known media", st.sets, st.media)?;
+    writeln!(
+        out,
+        "media by triage category (the most severe grade of any set):"
+    )?;
+    for c in hashsift::knowndb::Category::ALL {
+        if let Some(n) = st.by_triage.get(c.name()) {
+            writeln!(out, "  {:<14} {n}", c.name())?;
+        }
+    }
+    for (set, cats) in &st.by_set {
+        writeln!(out, "set {set}:")?;
+        for c in hashsift::knowndb::Category::ALL {
+            if let Some(n) = cats.get(c.name()) {
+                writeln!(out, "  {:<14} {n}", c.name())?;
+            }
+        }
+    }
+    writeln!(
+        out,
+        "conflicts (sets grade the same medium differently): {}",
+        st.conflicts
+    )?;
+    for h in &st.conflict_examples {
+        writeln!(out, "  {h}  (see `hashsift db lookup {h}`)")?;
+    }
+    Ok(ExitStatus::Clean)
+}
+
+fn yes_no(v: Option<bool>) -> &'static str {
+    match v {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "not stated",
+    }
+}
+
+fn lookup(db: &KnownDb, hashes: &[String], json: bool) -> anyhow::Result<ExitStatus> {
+    let mut results: Vec<(String, Vec<MediaView>)> = Vec::new();
+    for h in hashes {
+        match db.lookup(h)? {
+            Ok(found) => results.push((h.trim().to_ascii_lowercase(), found)),
+            Err(reason) => {
+                return Err(anyhow::Error::new(hashsift::config::ConfigError::Invalid(
+                    reason,
+                )));
+            }
+        }
+    }
+    let all_known = results.iter().all(|(_, f)| !f.is_empty());
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if json {
+        let v: Vec<serde_json::Value> = results
+            .iter()
+            .map(|(q, found)| serde_json::json!({ "query": q, "known": !found.is_empty(), "media": found }))
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &v)?;
+        writeln!(out)?;
+    } else {
+        for (q, found) in &results {
+            if found.is_empty() {
+                writeln!(out, "{q}: unknown (in no set)")?;
+                continue;
+            }
+            for m in found {
+                writeln!(
+                    out,
+                    "{q}: {}{}",
+                    m.triage,
+                    if m.conflict {
+                        "  CONFLICT: the sets disagree, triaged as the most severe"
+                    } else {
+                        ""
+                    }
+                )?;
+                for (name, v) in [
+                    ("md5", &m.md5),
+                    ("sha1", &m.sha1),
+                    ("sha256", &m.sha256),
+                    ("blake3", &m.blake3),
+                    ("pdq", &m.pdq),
+                ] {
+                    if let Some(v) = v {
+                        writeln!(out, "  {name:<7} {v}")?;
+                    }
+                }
+                if let Some(s) = m.size {
+                    writeln!(out, "  size    {s}")?;
+                }
+                for g in &m.grades {
+                    writeln!(
+                        out,
+                        "  set {}{}: {} (code {}{}); baseline {}, victim identified {}, offender identified {}, distributed {}{}{}; record {}",
+                        g.set,
+                        g.set_version
+                            .as_deref()
+                            .map(|v| format!(" {v}"))
+                            .unwrap_or_default(),
+                        g.category,
+                        g.code.as_deref().unwrap_or("none"),
+                        g.label
+                            .as_deref()
+                            .map(|l| format!(" \"{l}\""))
+                            .unwrap_or_default(),
+                        yes_no(g.baseline),
+                        yes_no(g.victim_identified),
+                        yes_no(g.offender_identified),
+                        yes_no(g.distributed),
+                        g.series
+                            .as_deref()
+                            .map(|s| format!(", series {s}"))
+                            .unwrap_or_default(),
+                        if g.tags.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", tags {}", g.tags.join(", "))
+                        },
+                        g.record,
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(if all_known {
+        ExitStatus::Clean
+    } else {
+        ExitStatus::NotFound
+    })
+}
+
+fn profile(name: Option<&str>) -> anyhow::Result<ExitStatus> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let Some(name) = name else {
+        writeln!(
+            out,
+            "built-in profiles (show one with `hashsift db profile NAME`):"
+        )?;
+        for n in built_in_names() {
+            let p = Profile::load(n)?;
+            writeln!(
+                out,
+                "  {n:<8} {}{}",
+                p.description,
+                if p.verified { "" } else { " [NOT VERIFIED]" }
+            )?;
+        }
+        return Ok(ExitStatus::Clean);
+    };
+    let p = Profile::load(name)?;
+    writeln!(out, "profile {}: {}", p.name, p.description)?;
+    writeln!(
+        out,
+        "verified: {}",
+        if p.verified {
+            "yes"
+        } else {
+            "NO: a starting point, check it against your own set"
+        }
+    )?;
+    writeln!(out, "records without a code: {}", p.missing)?;
+    for (code, m) in p.codes() {
+        writeln!(
+            out,
+            "  code {code:<4} -> {:<14} {}",
+            m.category.name(),
+            m.label
+        )?;
+    }
+    Ok(ExitStatus::Clean)
+}

@@ -1,0 +1,243 @@
+//! Which format a hash-set file is, told from its content (the extension is never trusted;
+//! `--format` overrides), and the dispatch to each format's reader.
+
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use super::csvsets::{self, CsvOptions, Table};
+use super::lines::{self, Counting};
+use super::{ImportError, Location, ReadError, Sink, encase, hashdeep, lists, sqlite_sets, vics};
+use crate::progress::ImportCounters;
+
+/// A hash-set format hashsift reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Vics,
+    Rdsv3,
+    NsrlRds2,
+    Icse,
+    Hashdeep,
+    DigestList,
+    HashKeeper,
+    Encase,
+    Kdb,
+    Csv,
+}
+
+impl Format {
+    /// Every format with its `--format` name.
+    pub const ALL: [(&'static str, Format); 10] = [
+        ("vics", Format::Vics),
+        ("rdsv3", Format::Rdsv3),
+        ("nsrl-rds2", Format::NsrlRds2),
+        ("icse", Format::Icse),
+        ("hashdeep", Format::Hashdeep),
+        ("digest-list", Format::DigestList),
+        ("hashkeeper", Format::HashKeeper),
+        ("encase", Format::Encase),
+        ("kdb", Format::Kdb),
+        ("csv", Format::Csv),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Format::ALL
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map(|(n, _)| *n)
+            .expect("every format is listed")
+    }
+
+    /// Parses a `--format` name.
+    ///
+    /// # Errors
+    /// An unknown name (the message lists the known ones).
+    pub fn parse(name: &str) -> Result<Format, String> {
+        Format::ALL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, f)| *f)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Format::ALL.iter().map(|(n, _)| *n).collect();
+                format!("unknown format '{name}' (known: {})", names.join(", "))
+            })
+    }
+
+    /// Whether errors are located by line (text formats) rather than by record.
+    pub fn is_line_based(self) -> bool {
+        !matches!(
+            self,
+            Format::Vics | Format::Rdsv3 | Format::Encase | Format::Kdb
+        )
+    }
+
+    /// The profile a format's records are graded with when none is chosen.
+    pub fn default_profile(self) -> Option<&'static str> {
+        match self {
+            Format::Vics => Some("vics-us"),
+            Format::Rdsv3 | Format::NsrlRds2 => Some("nsrl"),
+            Format::Icse => Some("icse"),
+            _ => None,
+        }
+    }
+
+    /// Reads `file` as this format into `sink`.
+    ///
+    /// # Errors
+    /// Malformed content (with its location), I/O and SQLite errors, a stopped sink.
+    pub fn read(
+        self,
+        file: &Path,
+        csv: &CsvOptions,
+        counters: &ImportCounters,
+        sink: &mut Sink,
+    ) -> Result<(), ReadError> {
+        match self {
+            Format::Vics => vics::read(lines::open(file, counters)?, sink),
+            Format::Hashdeep => hashdeep::read(lines::open(file, counters)?, sink),
+            Format::DigestList => lists::read(lines::open(file, counters)?, sink),
+            Format::Icse => csvsets::read(Table::Icse, lines::open(file, counters)?, csv, sink),
+            Format::HashKeeper => {
+                csvsets::read(Table::HashKeeper, lines::open(file, counters)?, csv, sink)
+            }
+            Format::Csv => csvsets::read(Table::Generic, lines::open(file, counters)?, csv, sink),
+            Format::NsrlRds2 => {
+                let mut head = [0u8; 4];
+                let n = std::fs::File::open(file)?.read(&mut head)?;
+                if head[..n] == *b"PK\x03\x04" {
+                    read_zipped_nsrl(file, counters, csv, sink)
+                } else {
+                    csvsets::read(Table::NsrlRds2, lines::open(file, counters)?, csv, sink)
+                }
+            }
+            Format::Encase => encase::read(lines::open(file, counters)?, sink),
+            Format::Rdsv3 => sqlite_sets::read_rdsv3(file, counters, sink),
+            Format::Kdb => sqlite_sets::read_kdb(file, sink),
+        }
+    }
+}
+
+/// The member of an NSRL zip that holds the file list.
+fn nsrl_member(archive: &zip::ZipArchive<std::fs::File>) -> Option<String> {
+    archive
+        .file_names()
+        .find(|n| {
+            n.rsplit('/')
+                .next()
+                .is_some_and(|b| b.eq_ignore_ascii_case("NSRLFile.txt"))
+        })
+        .map(str::to_owned)
+}
+
+fn read_zipped_nsrl(
+    file: &Path,
+    counters: &ImportCounters,
+    csv: &CsvOptions,
+    sink: &mut Sink,
+) -> Result<(), ReadError> {
+    let zip_error =
+        |e: zip::result::ZipError| ReadError::malformed(Location::File, format!("zip: {e}"));
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(file)?).map_err(zip_error)?;
+    let name = nsrl_member(&archive)
+        .ok_or_else(|| ReadError::malformed(Location::File, "the zip holds no NSRLFile.txt"))?;
+    let member = archive.by_name(&name).map_err(zip_error)?;
+    let counted = Counting::new(member, counters);
+    csvsets::read(
+        Table::NsrlRds2,
+        BufReader::with_capacity(1 << 20, counted),
+        csv,
+        sink,
+    )
+}
+
+/// Tells the format of `file` from its first bytes (and, for SQLite and zip files, from what
+/// they contain).
+///
+/// # Errors
+/// Unreadable, or no known format matches (the message says what the start looked like).
+pub fn detect(file: &Path) -> Result<Format, ImportError> {
+    let io = |source| ImportError::Io {
+        file: file.to_owned(),
+        source,
+    };
+    let undetected = |reason: String| ImportError::Undetected {
+        file: file.to_owned(),
+        reason,
+    };
+    let mut head = Vec::with_capacity(64 << 10);
+    std::fs::File::open(file)
+        .map_err(io)?
+        .take(64 << 10)
+        .read_to_end(&mut head)
+        .map_err(io)?;
+    if head.is_empty() {
+        return Err(undetected("the file is empty".into()));
+    }
+    if head.starts_with(&encase::MAGIC) {
+        return Ok(Format::Encase);
+    }
+    if head.starts_with(b"SQLite format 3\0") {
+        let conn = sqlite_sets::open(file).map_err(|source| ImportError::Sqlite {
+            file: file.to_owned(),
+            source,
+        })?;
+        let names = sqlite_sets::objects(&conn).map_err(|source| ImportError::Sqlite {
+            file: file.to_owned(),
+            source,
+        })?;
+        let has = |n: &str| names.iter().any(|x| x == n);
+        if has("file") && (has("pkg") || has("metadata")) {
+            return Ok(Format::Rdsv3);
+        }
+        if has("hashes") {
+            return Ok(Format::Kdb);
+        }
+        return Err(undetected(
+            "an SQLite database that is neither an NSRL RDSv3 release nor an Autopsy hash database"
+                .into(),
+        ));
+    }
+    if head.starts_with(b"PK\x03\x04") {
+        let archive = std::fs::File::open(file)
+            .map_err(io)
+            .and_then(|f| zip::ZipArchive::new(f).map_err(|e| undetected(format!("zip: {e}"))))?;
+        if nsrl_member(&archive).is_some() {
+            return Ok(Format::NsrlRds2);
+        }
+        return Err(undetected("a zip file without NSRLFile.txt".into()));
+    }
+    let text = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&head);
+    let trimmed = text.trim_ascii_start();
+    if trimmed.starts_with(b"{") {
+        return Ok(Format::Vics);
+    }
+    let first = text.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    let first = String::from_utf8_lossy(first);
+    let first = first.trim_end_matches('\r');
+    let lower = first.to_ascii_lowercase();
+    if first == "%%%% HASHDEEP-1.0" {
+        return Ok(Format::Hashdeep);
+    }
+    if lower.starts_with("\"sha-1\",\"md5\",\"crc32\",\"filename\"") {
+        return Ok(Format::NsrlRds2);
+    }
+    if lower.starts_with("md5;sha1;photodna;") {
+        return Ok(Format::Icse);
+    }
+    if lower.starts_with("\"file_id\",\"hashset_id\",\"file_name\"") {
+        return Ok(Format::HashKeeper);
+    }
+    if lists::looks_like(first) {
+        return Ok(Format::DigestList);
+    }
+    let names = ["md5", "sha1", "sha-1", "sha256", "sha-256", "blake3", "pdq"];
+    if lower
+        .split([',', ';', '\t', '|'])
+        .any(|h| names.contains(&h.trim().trim_matches('"')))
+    {
+        return Ok(Format::Csv);
+    }
+    Err(undetected(format!(
+        "the first line ('{}') is not a header or line of any format hashsift reads",
+        super::fields::shorten(first)
+    )))
+}

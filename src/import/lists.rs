@@ -1,0 +1,121 @@
+//! Plain digest lists: `md5sum`/`sha1sum`/`sha256sum` output (`<hex>  <name>`,
+//! `<hex> *<name>`, and the `\<hex>` form coreutils writes for names with backslashes or
+//! newlines), BSD style `MD5 (name) = <hex>`, and one bare digest per line. Each line's
+//! algorithm comes from its BSD tag or its length. Names are not kept; blank lines and `#`
+//! comments are skipped.
+
+use std::io::BufRead;
+
+use super::fields::{hex, set_digest_by_length, shorten};
+use super::lines::{Lines, text};
+use super::{Location, ReadError, Sink};
+use crate::digest::{Blake3, Md5, Sha1, Sha256};
+use crate::knowndb::record::KnownRecord;
+
+/// Whether `line` looks like a line of a digest list (used by detection).
+pub fn looks_like(line: &str) -> bool {
+    parse_line(line).is_ok()
+}
+
+fn is_hex(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The digest text of one line and, for BSD lines, the algorithm named.
+fn parse_line(line: &str) -> Result<(Option<&str>, &str), String> {
+    let t = line.trim_end();
+    // BSD: TAG (name) = hex   (also TAG(name)= hex, as OpenSSL writes it)
+    if let Some(open) = t.find('(') {
+        let tag = t[..open].trim();
+        if !tag.is_empty() && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            if let Some(eq) = t.rfind(")= ").max(t.rfind(") = ")) {
+                let digest = t[eq..]
+                    .trim_start_matches(')')
+                    .trim_start()
+                    .trim_start_matches('=')
+                    .trim();
+                if is_hex(digest) {
+                    return Ok((Some(tag), digest));
+                }
+            }
+        }
+    }
+    let t = t.strip_prefix('\\').unwrap_or(t);
+    let first = t.split([' ', '\t']).next().unwrap_or("");
+    if is_hex(first) && matches!(first.len(), 32 | 40 | 64) {
+        let rest = &t[first.len()..];
+        if rest.is_empty()
+            || rest.starts_with("  ")
+            || rest.starts_with(" *")
+            || rest.starts_with('\t')
+        {
+            return Ok((None, first));
+        }
+    }
+    Err(format!(
+        "'{}' is not a digest line (expected '<hex>  <name>', 'MD5 (<name>) = <hex>' or a bare digest)",
+        shorten(t)
+    ))
+}
+
+/// Reads a digest list.
+///
+/// # Errors
+/// A line that is none of the accepted forms, or a digest of the wrong length.
+pub fn read(reader: impl BufRead, sink: &mut Sink) -> Result<(), ReadError> {
+    let mut lines = Lines::new(reader);
+    while let Some((n, bytes)) = lines.next_line()? {
+        let at = Location::Line(n);
+        let line = text(n, bytes)?;
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let bad = |reason: String| ReadError::malformed(at, reason);
+        let (tag, digest) = parse_line(line).map_err(bad)?;
+        let mut rec = KnownRecord {
+            number: n,
+            ..KnownRecord::default()
+        };
+        match tag.map(|t| t.to_ascii_uppercase().replace('-', "")) {
+            None => set_digest_by_length(&mut rec, digest).map_err(bad)?,
+            Some(t) => match t.as_str() {
+                "MD5" => rec.digests.md5 = Some(Md5(hex(digest, "MD5").map_err(bad)?)),
+                "SHA1" => rec.digests.sha1 = Some(Sha1(hex(digest, "SHA-1").map_err(bad)?)),
+                "SHA256" | "SHA2256" => {
+                    rec.digests.sha256 = Some(Sha256(hex(digest, "SHA-256").map_err(bad)?))
+                }
+                "BLAKE3" => rec.digests.blake3 = Some(Blake3(hex(digest, "BLAKE3").map_err(bad)?)),
+                other => {
+                    return Err(bad(format!(
+                        "unsupported algorithm '{other}' (md5, sha1, sha256 and blake3 are read)"
+                    )));
+                }
+            },
+        }
+        sink(rec)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_line_form_is_recognised() {
+        let md5 = "d41d8cd98f00b204e9800998ecf8427f";
+        for line in [
+            format!("{md5}  name with  spaces"),
+            format!("{md5} *binary-mode"),
+            format!("\\{md5}  back\\\\slash"),
+            format!("MD5 (a (b) = c) = {md5}"),
+            format!("MD5(x)= {md5}"),
+            md5.to_string(),
+        ] {
+            let (_, d) = parse_line(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            assert_eq!(d, md5, "{line}");
+        }
+        assert!(parse_line("hello world").is_err());
+        assert!(parse_line(&format!("{md5}x  name")).is_err());
+    }
+}

@@ -1,0 +1,190 @@
+//! The known-material database: one SQLite file holding hash sets with their provenance, the
+//! known media (hashes as fixed-width blobs, an index per algorithm) and every set's grade of
+//! each medium.
+//!
+//! [`schema`] owns the tables and migrations, [`category`] and [`profile`] the grading model,
+//! [`write`] the atomic set import, [`read`] lookups, listings and statistics.
+
+pub mod category;
+pub mod profile;
+pub mod read;
+pub mod record;
+pub mod schema;
+pub mod write;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags};
+
+pub use category::{Category, Flags};
+pub use schema::SchemaError;
+
+/// Environment variable naming the database when `--db` is not given.
+pub const DB_ENV: &str = "HASHSIFT_DB";
+
+/// Why a database cannot be opened or used.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("{path}: no database here (create it with `hashsift db init`)")]
+    Missing { path: PathBuf },
+    #[error("{path}: a database already exists here")]
+    Exists { path: PathBuf },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Schema { path: PathBuf, source: SchemaError },
+    #[error("{path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("no hash set named '{0}'")]
+    NoSuchSet(String),
+    #[error(
+        "a hash set named '{0}' is already in the database (use --replace to swap in the new version)"
+    )]
+    SetExists(String),
+}
+
+/// The documented default location: `$XDG_DATA_HOME/hashsift/known.db`, else
+/// `~/.local/share/hashsift/known.db`.
+pub fn default_path() -> Option<PathBuf> {
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".local/share"))
+        })?;
+    Some(data.join("hashsift").join("known.db"))
+}
+
+/// The database to use: `--db`, else `$HASHSIFT_DB`, else [`default_path`].
+pub fn resolve_path(explicit: Option<&Path>) -> Option<PathBuf> {
+    explicit
+        .map(Path::to_path_buf)
+        .or_else(|| {
+            std::env::var_os(DB_ENV)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
+        .or_else(default_path)
+}
+
+/// An open known-material database.
+pub struct KnownDb {
+    pub(crate) conn: Connection,
+    path: PathBuf,
+}
+
+/// How to open the database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Create a new database; refuse if one exists.
+    Create,
+    /// Open an existing database for writing, or create it.
+    CreateOrWrite,
+    /// Open an existing database for writing.
+    Write,
+    /// Open an existing database read-only (lookups, scans).
+    ReadOnly,
+}
+
+impl KnownDb {
+    /// Opens (or creates) the database at `path`. A new database file is created with
+    /// owner-only permissions (its journal inherits them), in a directory created owner-only
+    /// if missing.
+    ///
+    /// # Errors
+    /// Missing or existing file against `access`, a foreign or newer database, I/O errors.
+    pub fn open(path: &Path, access: Access) -> Result<KnownDb, DbError> {
+        let exists = path.exists();
+        let io = |source| DbError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        match (access, exists) {
+            (Access::Create, true) => {
+                return Err(DbError::Exists {
+                    path: path.to_owned(),
+                });
+            }
+            (Access::Write | Access::ReadOnly, false) => {
+                return Err(DbError::Missing {
+                    path: path.to_owned(),
+                });
+            }
+            (Access::Create | Access::CreateOrWrite, false) => create_private(path).map_err(io)?,
+            _ => {}
+        }
+        let sqlite = |source| DbError::Sqlite {
+            path: path.to_owned(),
+            source,
+        };
+        let flags = if access == Access::ReadOnly {
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        };
+        let mut conn = Connection::open_with_flags(path, flags).map_err(sqlite)?;
+        // The rollback journal (not WAL): an import is one large transaction, and a rollback
+        // journal holds only the pages it changes, where WAL would write every new page twice.
+        conn.execute_batch(
+            "PRAGMA foreign_keys = OFF; PRAGMA cache_size = -262144; PRAGMA temp_store = FILE;",
+        )
+        .map_err(sqlite)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(sqlite)?;
+        let schema = |source| DbError::Schema {
+            path: path.to_owned(),
+            source,
+        };
+        if access == Access::ReadOnly {
+            schema::check_current(&conn).map_err(schema)?;
+        } else {
+            conn.execute_batch("PRAGMA journal_mode = DELETE; PRAGMA synchronous = NORMAL;")
+                .map_err(sqlite)?;
+            schema::migrate(&mut conn).map_err(schema)?;
+        }
+        Ok(KnownDb {
+            conn,
+            path: path.to_owned(),
+        })
+    }
+
+    /// Where the database lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn sqlite_error(&self, source: rusqlite::Error) -> DbError {
+        DbError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+}
+
+/// Creates an empty file readable and writable by its owner only (and its directory, owner
+/// only, when missing).
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
+        }
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    Ok(())
+}

@@ -1,0 +1,405 @@
+//! Reading the database: the sets and their provenance, every set's view of a hash, and
+//! statistics per set and per canonical category, with the conflicts between sets.
+
+use std::collections::BTreeMap;
+
+use rusqlite::params;
+use serde::Serialize;
+
+use super::category::Category;
+use super::record::Grade;
+use super::write::grade_from_row;
+use super::{DbError, KnownDb};
+use crate::digest::to_hex;
+
+/// One file a set was imported from.
+#[derive(Clone, Debug, Serialize)]
+pub struct SetFile {
+    pub file_name: String,
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+    pub format: String,
+    pub rows_read: u64,
+}
+
+/// A hash set and its provenance.
+#[derive(Clone, Debug, Serialize)]
+pub struct SetInfo {
+    pub name: String,
+    pub source: Option<String>,
+    pub version: Option<String>,
+    pub format: String,
+    pub profile: Option<String>,
+    pub profile_sha256: Option<String>,
+    pub default_category: Option<String>,
+    pub imported_at: String,
+    pub hashsift_version: String,
+    pub rows_read: u64,
+    pub rows_imported: u64,
+    pub rows_merged: u64,
+    pub rows_rejected: u64,
+    pub rows_empty: u64,
+    pub files: Vec<SetFile>,
+}
+
+/// One set's grade of a medium, as `lookup` shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct SetGrade {
+    pub set: String,
+    pub set_version: Option<String>,
+    pub record: u64,
+    pub code: Option<String>,
+    pub label: Option<String>,
+    pub category: Category,
+    pub baseline: Option<bool>,
+    pub victim_identified: Option<bool>,
+    pub offender_identified: Option<bool>,
+    pub distributed: Option<bool>,
+    pub series: Option<String>,
+    pub tags: Vec<String>,
+}
+
+impl SetGrade {
+    fn new(set: String, set_version: Option<String>, g: Grade) -> SetGrade {
+        SetGrade {
+            set,
+            set_version,
+            record: g.record,
+            code: g.code,
+            label: g.label,
+            category: g.category,
+            baseline: g.flags.baseline,
+            victim_identified: g.flags.victim_identified,
+            offender_identified: g.flags.offender_identified,
+            distributed: g.flags.distributed,
+            series: g.series,
+            tags: g.tags,
+        }
+    }
+}
+
+/// A known medium with every set's grade of it.
+#[derive(Clone, Debug, Serialize)]
+pub struct MediaView {
+    pub md5: Option<String>,
+    pub sha1: Option<String>,
+    pub sha256: Option<String>,
+    pub blake3: Option<String>,
+    pub pdq: Option<String>,
+    pub pdq_quality: Option<u8>,
+    pub photodna: Option<String>,
+    pub size: Option<u64>,
+    /// The most severe grade any set gives.
+    pub triage: Category,
+    /// Whether sets disagree (see [`conflicting`]).
+    pub conflict: bool,
+    pub grades: Vec<SetGrade>,
+}
+
+/// Serialises as the category's name.
+impl Serialize for Category {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// Whether grades disagree: two different categories, leaving out `uncategorised` (a set
+/// that gives no grade does not contradict one that does).
+pub fn conflicting(categories: impl IntoIterator<Item = Category>) -> bool {
+    let mut seen: Option<Category> = None;
+    for c in categories {
+        if c == Category::Uncategorised {
+            continue;
+        }
+        match seen {
+            None => seen = Some(c),
+            Some(s) if s != c => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Which columns a hex digest of this length can be.
+fn columns_for(len: usize) -> &'static [&'static str] {
+    match len {
+        32 => &["md5"],
+        40 => &["sha1"],
+        64 => &["sha256", "blake3", "pdq"],
+        _ => &[],
+    }
+}
+
+/// Counts for `stats`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Stats {
+    pub sets: u64,
+    pub media: u64,
+    /// Media by their triage category (the most severe grade of any set).
+    pub by_triage: BTreeMap<String, u64>,
+    /// Per set: grades by canonical category.
+    pub by_set: BTreeMap<String, BTreeMap<String, u64>>,
+    pub conflicts: u64,
+    /// The MD5 (or first hash) of up to 20 conflicting media.
+    pub conflict_examples: Vec<String>,
+}
+
+impl KnownDb {
+    /// Every set with its provenance, by name.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn sets(&self) -> Result<Vec<SetInfo>, DbError> {
+        let e = |s| self.sqlite_error(s);
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, name, source, version, format, profile, profile_sha256,
+                        default_category, imported_at, hashsift_version, rows_read,
+                        rows_imported, rows_merged, rows_rejected, rows_empty
+                 FROM hash_set ORDER BY name",
+            )
+            .map_err(e)?;
+        let rows = stmt
+            .query_map([], |r| {
+                let sha: Option<Vec<u8>> = r.get(6)?;
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    SetInfo {
+                        name: r.get(1)?,
+                        source: r.get(2)?,
+                        version: r.get(3)?,
+                        format: r.get(4)?,
+                        profile: r.get(5)?,
+                        profile_sha256: sha.map(|s| to_hex(&s)),
+                        default_category: r.get(7)?,
+                        imported_at: r.get(8)?,
+                        hashsift_version: r.get(9)?,
+                        rows_read: r.get::<_, i64>(10)? as u64,
+                        rows_imported: r.get::<_, i64>(11)? as u64,
+                        rows_merged: r.get::<_, i64>(12)? as u64,
+                        rows_rejected: r.get::<_, i64>(13)? as u64,
+                        rows_empty: r.get::<_, i64>(14)? as u64,
+                        files: Vec::new(),
+                    },
+                ))
+            })
+            .map_err(e)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(e)?;
+        let mut files = self
+            .conn
+            .prepare(
+                "SELECT file_name, path, file_size, file_sha256, format, rows_read
+                 FROM hash_set_file WHERE set_id = ?1 ORDER BY position",
+            )
+            .map_err(e)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, mut info) in rows {
+            info.files = files
+                .query_map([id], |r| {
+                    let path: Vec<u8> = r.get(1)?;
+                    let sha: Vec<u8> = r.get(3)?;
+                    Ok(SetFile {
+                        file_name: r.get(0)?,
+                        path: String::from_utf8_lossy(&path).into_owned(),
+                        size: r.get::<_, i64>(2)? as u64,
+                        sha256: to_hex(&sha),
+                        format: r.get(4)?,
+                        rows_read: r.get::<_, i64>(5)? as u64,
+                    })
+                })
+                .map_err(e)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(e)?;
+            out.push(info);
+        }
+        Ok(out)
+    }
+
+    /// Every known medium whose MD5 (32 hex digits), SHA-1 (40), SHA-256, BLAKE3 or PDQ (64)
+    /// is `hex`, with every set's grade.
+    ///
+    /// # Errors
+    /// `hex` is not a digest of a supported length; SQLite errors.
+    pub fn lookup(&self, hex: &str) -> Result<Result<Vec<MediaView>, String>, DbError> {
+        let hex = hex.trim();
+        let columns = columns_for(hex.len());
+        if columns.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(Err(format!(
+                "'{hex}' is not a digest: expected 32 (MD5), 40 (SHA-1) or 64 (SHA-256, BLAKE3, PDQ) hex digits"
+            )));
+        }
+        let bytes = crate::import::fields::hex_bytes(hex, "digest").expect("checked hex");
+        let e = |s| self.sqlite_error(s);
+        let mut ids: Vec<i64> = Vec::new();
+        for column in columns {
+            let mut stmt = self
+                .conn
+                .prepare_cached(&format!("SELECT id FROM media WHERE {column} = ?1"))
+                .map_err(e)?;
+            for id in stmt.query_map([&bytes], |r| r.get(0)).map_err(e)? {
+                let id = id.map_err(e)?;
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+        ids.sort_unstable();
+        ids.into_iter()
+            .map(|id| self.media_view(id).map_err(e))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Ok)
+    }
+
+    fn media_view(&self, id: i64) -> rusqlite::Result<MediaView> {
+        let mut view = self.conn.prepare_cached(
+            "SELECT md5, sha1, sha256, blake3, pdq, pdq_quality, photodna, size FROM media WHERE id = ?1",
+        )?
+        .query_row([id], |r| {
+            let h = |i: usize| -> rusqlite::Result<Option<String>> {
+                Ok(r.get::<_, Option<Vec<u8>>>(i)?.map(|b| to_hex(&b)))
+            };
+            Ok(MediaView {
+                md5: h(0)?,
+                sha1: h(1)?,
+                sha256: h(2)?,
+                blake3: h(3)?,
+                pdq: h(4)?,
+                pdq_quality: r.get::<_, Option<i64>>(5)?.map(|q| q as u8),
+                photodna: h(6)?,
+                size: r.get::<_, Option<i64>>(7)?.map(|s| s as u64),
+                triage: Category::Uncategorised,
+                conflict: false,
+                grades: Vec::new(),
+            })
+        })?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT s.name, s.version, g.record, g.code, g.label, g.category, g.baseline,
+                    g.victim_identified, g.offender_identified, g.distributed, g.series, g.tags
+             FROM grade g JOIN hash_set s ON s.id = g.set_id
+             WHERE g.media_id = ?1 ORDER BY s.name",
+        )?;
+        view.grades = stmt
+            .query_map(params![id], |r| {
+                Ok(SetGrade::new(r.get(0)?, r.get(1)?, grade_from_row(r, 2)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        view.triage = view
+            .grades
+            .iter()
+            .map(|g| g.category)
+            .min()
+            .unwrap_or(Category::Uncategorised);
+        view.conflict = conflicting(view.grades.iter().map(|g| g.category));
+        Ok(view)
+    }
+
+    /// Counts per set and category, media by triage category, and conflicts.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn stats(&self) -> Result<Stats, DbError> {
+        let e = |s| self.sqlite_error(s);
+        let sets = self
+            .conn
+            .query_row("SELECT count(*) FROM hash_set", [], |r| r.get::<_, i64>(0))
+            .map_err(e)? as u64;
+        let mut stats = Stats {
+            sets,
+            ..Stats::default()
+        };
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT s.name, g.category, count(*) FROM grade g JOIN hash_set s ON s.id = g.set_id
+                 GROUP BY g.set_id, g.category",
+            )
+            .map_err(e)?;
+        for row in stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+            .map_err(e)?
+        {
+            let (set, category, n) = row.map_err(e)?;
+            stats
+                .by_set
+                .entry(set)
+                .or_default()
+                .insert(category, n as u64);
+        }
+        // One pass over the grades in medium order (the primary key's order: no sort).
+        let mut stmt = self
+            .conn
+            .prepare("SELECT media_id, category FROM grade ORDER BY media_id")
+            .map_err(e)?;
+        let mut rows = stmt.query([]).map_err(e)?;
+        let mut current: Option<(i64, Vec<Category>)> = None;
+        let mut conflict_ids = Vec::new();
+        let mut finish = |stats: &mut Stats, id: i64, cats: &[Category]| {
+            stats.media += 1;
+            let triage = cats
+                .iter()
+                .min()
+                .copied()
+                .unwrap_or(Category::Uncategorised);
+            *stats.by_triage.entry(triage.name().to_owned()).or_default() += 1;
+            if conflicting(cats.iter().copied()) {
+                stats.conflicts += 1;
+                if conflict_ids.len() < 20 {
+                    conflict_ids.push(id);
+                }
+            }
+        };
+        while let Some(r) = rows.next().map_err(e)? {
+            let id: i64 = r.get(0).map_err(e)?;
+            let cat: String = r.get(1).map_err(e)?;
+            let cat: Category = cat.parse().unwrap_or(Category::Uncategorised);
+            match &mut current {
+                Some((cur, cats)) if *cur == id => cats.push(cat),
+                _ => {
+                    if let Some((cur, cats)) = current.take() {
+                        finish(&mut stats, cur, &cats);
+                    }
+                    current = Some((id, vec![cat]));
+                }
+            }
+        }
+        if let Some((cur, cats)) = current.take() {
+            finish(&mut stats, cur, &cats);
+        }
+        drop(rows);
+        for id in conflict_ids {
+            let v = self.media_view(id).map_err(e)?;
+            let name = v
+                .md5
+                .or(v.sha1)
+                .or(v.sha256)
+                .or(v.blake3)
+                .unwrap_or_default();
+            stats.conflict_examples.push(name);
+        }
+        Ok(stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uncategorised_does_not_conflict_but_two_grades_do() {
+        use Category::*;
+        assert!(!conflicting([Csam, Uncategorised]));
+        assert!(!conflicting([Csam, Csam]));
+        assert!(conflicting([Csam, NonPertinent]));
+        assert!(conflicting([KnownFile, Uncategorised, Csem]));
+        assert!(!conflicting([]));
+    }
+}

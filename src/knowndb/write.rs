@@ -1,0 +1,594 @@
+//! Importing a hash set: every record of the set goes in within one transaction, so a rejected
+//! or interrupted import leaves the database exactly as it was.
+//!
+//! The records are inserted one medium each, without looking anything up; then records that
+//! share a hash (within the set, or with media already known) are merged in a set-wise pass
+//! over the hash indexes. When a set is large against what the database holds, the hash
+//! indexes are dropped while inserting and built again after: sorting once is far cheaper than
+//! millions of random index insertions.
+
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+
+use super::category::{Category, Flags};
+use super::record::{Grade, KnownRecord};
+use super::schema::{HASH_INDEXES, create_index_sql};
+use super::{DbError, KnownDb};
+use crate::progress::ImportCounters;
+use crate::utc::Timestamp;
+
+/// Who made a set and how it was read.
+#[derive(Clone, Debug, Default)]
+pub struct SetMeta {
+    pub name: String,
+    pub source: Option<String>,
+    pub version: Option<String>,
+    /// The format of its files (the first file's, when they differ).
+    pub format: String,
+    /// Profile name and the SHA-256 of its text.
+    pub profile: Option<(String, [u8; 32])>,
+    /// `--category`: the grade of records whose format carries none.
+    pub default_category: Option<Category>,
+}
+
+/// One file a set was read from.
+#[derive(Clone, Debug)]
+pub struct SourceFile {
+    pub path: std::path::PathBuf,
+    pub size: u64,
+    pub sha256: [u8; 32],
+    pub format: String,
+    pub rows_read: u64,
+}
+
+/// What the reading side reports once every record is delivered.
+#[derive(Clone, Debug, Default)]
+pub struct SourceSummary {
+    pub files: Vec<SourceFile>,
+    pub rows_read: u64,
+    pub rows_rejected: u64,
+    pub rows_empty: u64,
+}
+
+/// The outcome of an import.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub set_id: i64,
+    pub rows_read: u64,
+    /// Media the set grades (records that merged count once).
+    pub rows_imported: u64,
+    /// Records folded into another record of the same set that shares a hash.
+    pub rows_merged: u64,
+    pub rows_rejected: u64,
+    pub rows_empty: u64,
+    /// Media that share one hash but disagree on another (kept apart, both found by lookups).
+    pub hash_conflicts: u64,
+    /// Whether an earlier version of the set was replaced.
+    pub replaced: bool,
+}
+
+/// An import that failed: on the reading side (`Source`) or in the database.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError<E: std::error::Error + 'static> {
+    #[error(transparent)]
+    Source(E),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Sets of at least this many records are inserted with the hash indexes dropped.
+const BULK_MIN: u64 = 50_000;
+
+pub(crate) fn tags_to_sql(tags: &[String]) -> Option<String> {
+    (!tags.is_empty()).then(|| serde_json::to_string(tags).expect("strings serialise"))
+}
+
+pub(crate) fn tags_from_sql(text: Option<String>) -> Vec<String> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+impl KnownDb {
+    /// Imports one set from `batches` of records, atomically. `finish` is called once the
+    /// batches end and reports the files read; an error from either aborts the import and
+    /// leaves the database as it was.
+    ///
+    /// # Errors
+    /// A set of the same name without `replace`, a source error, SQLite errors.
+    pub fn import_set<E, I, F>(
+        &mut self,
+        meta: &SetMeta,
+        replace: bool,
+        batches: I,
+        counters: &ImportCounters,
+        finish: F,
+    ) -> Result<ImportSummary, WriteError<E>>
+    where
+        E: std::error::Error + 'static,
+        I: IntoIterator<Item = Result<Vec<KnownRecord>, E>>,
+        F: FnOnce() -> Result<SourceSummary, E>,
+    {
+        let path = self.path().to_owned();
+        let db = |source| {
+            WriteError::Db(DbError::Sqlite {
+                path: path.clone(),
+                source,
+            })
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let old: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM hash_set WHERE name = ?1",
+                [&meta.name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        if let Some(old) = old {
+            if !replace {
+                return Err(WriteError::Db(DbError::SetExists(meta.name.clone())));
+            }
+            remove_set_in(&tx, old).map_err(db)?;
+        }
+        let set_id = insert_set(&tx, meta).map_err(db)?;
+        let existing: i64 = tx
+            .query_row("SELECT coalesce(max(id), 0) FROM media", [], |r| r.get(0))
+            .map_err(db)?;
+        let base = existing + 1;
+        let bulk_at = BULK_MIN.max(u64::try_from(existing).unwrap_or(0) / 8);
+        let mut bulk = false;
+        if existing == 0 {
+            drop_hash_indexes(&tx).map_err(db)?;
+            bulk = true;
+        }
+
+        let mut inserted: u64 = 0;
+        {
+            let mut media = tx
+                .prepare(
+                    "INSERT INTO media (md5, sha1, sha256, blake3, pdq, pdq_quality, photodna, size)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .map_err(db)?;
+            let mut grade = tx
+                .prepare(
+                    "INSERT INTO grade (media_id, set_id, record, code, label, category, baseline,
+                         victim_identified, offender_identified, distributed, series, tags)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                )
+                .map_err(db)?;
+            for batch in batches {
+                let batch = batch.map_err(WriteError::Source)?;
+                for rec in &batch {
+                    let d = &rec.digests;
+                    let id = media
+                        .insert(params![
+                            d.md5.as_ref().map(|h| &h.0[..]),
+                            d.sha1.as_ref().map(|h| &h.0[..]),
+                            d.sha256.as_ref().map(|h| &h.0[..]),
+                            d.blake3.as_ref().map(|h| &h.0[..]),
+                            rec.pdq.as_ref().map(|p| &p.hash[..]),
+                            rec.pdq.and_then(|p| p.quality),
+                            rec.photodna.as_deref(),
+                            rec.size.map(|s| s as i64),
+                        ])
+                        .map_err(db)?;
+                    insert_grade(&mut grade, id, set_id, &rec.grade).map_err(db)?;
+                }
+                inserted += batch.len() as u64;
+                counters.add_written(batch.len() as u64);
+                if !bulk && inserted >= bulk_at {
+                    drop_hash_indexes(&tx).map_err(db)?;
+                    bulk = true;
+                }
+            }
+        }
+        let source = finish().map_err(WriteError::Source)?;
+
+        if bulk {
+            counters.set_stage("indexing");
+            for (name, column) in HASH_INDEXES {
+                tx.execute_batch(&create_index_sql(name, column))
+                    .map_err(db)?;
+            }
+        }
+        counters.set_stage("merging");
+        let conflicts = merge_shared_hashes(&tx, base, bulk).map_err(db)?;
+
+        let imported: i64 = tx
+            .query_row(
+                "SELECT count(*) FROM grade WHERE set_id = ?1",
+                [set_id],
+                |r| r.get(0),
+            )
+            .map_err(db)?;
+        let imported = imported as u64;
+        let summary = ImportSummary {
+            set_id,
+            rows_read: source.rows_read,
+            rows_imported: imported,
+            rows_merged: inserted - imported,
+            rows_rejected: source.rows_rejected,
+            rows_empty: source.rows_empty,
+            hash_conflicts: conflicts,
+            replaced: old.is_some(),
+        };
+        tx.execute(
+            "UPDATE hash_set SET rows_read = ?2, rows_imported = ?3, rows_merged = ?4,
+                 rows_rejected = ?5, rows_empty = ?6 WHERE id = ?1",
+            params![
+                set_id,
+                summary.rows_read as i64,
+                summary.rows_imported as i64,
+                summary.rows_merged as i64,
+                summary.rows_rejected as i64,
+                summary.rows_empty as i64
+            ],
+        )
+        .map_err(db)?;
+        for (position, f) in source.files.iter().enumerate() {
+            use std::os::unix::ffi::OsStrExt;
+            let name = f
+                .path
+                .file_name()
+                .unwrap_or(f.path.as_os_str())
+                .to_string_lossy()
+                .into_owned();
+            tx.execute(
+                "INSERT INTO hash_set_file (set_id, position, file_name, path, file_size,
+                     file_sha256, format, rows_read) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    set_id,
+                    position as i64,
+                    name,
+                    f.path.as_os_str().as_bytes(),
+                    f.size as i64,
+                    &f.sha256[..],
+                    f.format,
+                    f.rows_read as i64
+                ],
+            )
+            .map_err(db)?;
+        }
+        counters.set_stage("committing");
+        tx.commit().map_err(db)?;
+        Ok(summary)
+    }
+
+    /// Removes a set, its grades, and the media no other set knows.
+    ///
+    /// # Errors
+    /// No set of that name; SQLite errors.
+    pub fn remove_set(&mut self, name: &str) -> Result<(), DbError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self_error(&self.path, e))?;
+        let id: Option<i64> = tx
+            .query_row("SELECT id FROM hash_set WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self_error(&self.path, e))?;
+        let id = id.ok_or_else(|| DbError::NoSuchSet(name.to_owned()))?;
+        remove_set_in(&tx, id).map_err(|e| self_error(&self.path, e))?;
+        tx.commit().map_err(|e| self_error(&self.path, e))
+    }
+}
+
+fn self_error(path: &std::path::Path, source: rusqlite::Error) -> DbError {
+    DbError::Sqlite {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn insert_set(tx: &Transaction, meta: &SetMeta) -> rusqlite::Result<i64> {
+    tx.execute(
+        "INSERT INTO hash_set (name, source, version, format, profile, profile_sha256,
+             default_category, imported_at, hashsift_version, rows_read, rows_imported,
+             rows_merged, rows_rejected, rows_empty)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, 0, 0, 0, 0)",
+        params![
+            meta.name,
+            meta.source,
+            meta.version,
+            meta.format,
+            meta.profile.as_ref().map(|p| &p.0),
+            meta.profile.as_ref().map(|p| &p.1[..]),
+            meta.default_category.map(Category::name),
+            Timestamp::now().to_string(),
+            env!("CARGO_PKG_VERSION"),
+        ],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+fn insert_grade(
+    stmt: &mut rusqlite::Statement,
+    media_id: i64,
+    set_id: i64,
+    g: &Grade,
+) -> rusqlite::Result<()> {
+    stmt.execute(params![
+        media_id,
+        set_id,
+        g.record as i64,
+        g.code,
+        g.label,
+        g.category.name(),
+        g.flags.baseline,
+        g.flags.victim_identified,
+        g.flags.offender_identified,
+        g.flags.distributed,
+        g.series,
+        tags_to_sql(&g.tags),
+    ])?;
+    Ok(())
+}
+
+fn remove_set_in(tx: &Transaction, id: i64) -> rusqlite::Result<()> {
+    tx.execute(
+        "DELETE FROM media WHERE id IN (SELECT media_id FROM grade WHERE set_id = ?1)
+           AND NOT EXISTS (SELECT 1 FROM grade g WHERE g.media_id = media.id AND g.set_id <> ?1)",
+        [id],
+    )?;
+    tx.execute("DELETE FROM grade WHERE set_id = ?1", [id])?;
+    tx.execute("DELETE FROM hash_set_file WHERE set_id = ?1", [id])?;
+    tx.execute("DELETE FROM hash_set WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+fn drop_hash_indexes(tx: &Transaction) -> rusqlite::Result<()> {
+    for (name, _) in HASH_INDEXES {
+        tx.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;
+    }
+    Ok(())
+}
+
+/// The hash columns records merge on, in priority order. PDQ is not one: two files with the
+/// same perceptual hash are similar images, not the same file.
+const MERGE_COLUMNS: [&str; 4] = ["md5", "sha1", "sha256", "blake3"];
+
+/// The identity columns of a medium, in a fixed order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct MediaRow {
+    id: i64,
+    hashes: [Option<Vec<u8>>; 6],
+    pdq_quality: Option<i64>,
+    size: Option<i64>,
+}
+
+const MEDIA_COLUMNS: &str = "id, md5, sha1, sha256, blake3, pdq, photodna, pdq_quality, size";
+
+impl MediaRow {
+    fn from_row(r: &rusqlite::Row, offset: usize) -> rusqlite::Result<MediaRow> {
+        Ok(MediaRow {
+            id: r.get(offset)?,
+            hashes: [
+                r.get(offset + 1)?,
+                r.get(offset + 2)?,
+                r.get(offset + 3)?,
+                r.get(offset + 4)?,
+                r.get(offset + 5)?,
+                r.get(offset + 6)?,
+            ],
+            pdq_quality: r.get(offset + 7)?,
+            size: r.get(offset + 8)?,
+        })
+    }
+
+    /// Whether `other` can be the same file: no hash or size that both give differs.
+    fn agrees_with(&self, other: &MediaRow) -> bool {
+        fn same<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> bool {
+            match (a, b) {
+                (Some(x), Some(y)) => x == y,
+                _ => true,
+            }
+        }
+        // MD5, SHA-1, SHA-256, BLAKE3 and size identify a file; PDQ and PhotoDNA are computed
+        // by different tools with different settings, so a difference there is no conflict.
+        self.hashes[..4]
+            .iter()
+            .zip(&other.hashes[..4])
+            .all(|(a, b)| same(a, b))
+            && same(&self.size, &other.size)
+    }
+
+    fn absorb(&mut self, other: &MediaRow) {
+        for (mine, theirs) in self.hashes.iter_mut().zip(&other.hashes) {
+            if mine.is_none() {
+                mine.clone_from(theirs);
+            }
+        }
+        if self.hashes[4] == other.hashes[4] || self.pdq_quality.is_none() {
+            self.pdq_quality = self.pdq_quality.or(other.pdq_quality);
+        }
+        self.size = self.size.or(other.size);
+    }
+}
+
+/// Merges media that share a hash, where at least one of them is new (id >= `base`). Returns
+/// how many groups held media that disagree on another hash (kept apart).
+///
+/// `full`: scan each whole hash index for shared values (cheap after a bulk insert); else
+/// look up each new medium's hashes.
+fn merge_shared_hashes(tx: &Transaction, base: i64, full: bool) -> rusqlite::Result<u64> {
+    let mut conflicts = 0;
+    for column in MERGE_COLUMNS {
+        let shared = if full {
+            format!(
+                "SELECT {column} FROM media WHERE {column} IS NOT NULL GROUP BY {column}
+                 HAVING count(*) > 1 AND max(id) >= ?1"
+            )
+        } else {
+            format!(
+                "SELECT {column} FROM media WHERE {column} IN
+                   (SELECT {column} FROM media WHERE id >= ?1 AND {column} IS NOT NULL)
+                 GROUP BY {column} HAVING count(*) > 1"
+            )
+        };
+        tx.execute_batch("DROP TABLE IF EXISTS temp.shared")?;
+        tx.execute(
+            &format!(
+                "CREATE TEMP TABLE shared AS
+                 SELECT m.{column} AS v, {cols} FROM media m WHERE m.{column} IN ({shared})",
+                cols = MEDIA_COLUMNS
+                    .split(", ")
+                    .map(|c| format!("m.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            [base],
+        )?;
+        // Read the snapshot group by group: it lives in the temp database, so changing
+        // media and grades while reading it is safe, and memory holds one group at a time.
+        let mut stmt = tx.prepare(&format!(
+            "SELECT v, {MEDIA_COLUMNS} FROM temp.shared ORDER BY v, id"
+        ))?;
+        let mut rows = stmt.query([])?;
+        let mut value: Vec<u8> = Vec::new();
+        let mut group: Vec<MediaRow> = Vec::new();
+        while let Some(r) = rows.next()? {
+            let v: Vec<u8> = r.get(0)?;
+            if v != value && !group.is_empty() {
+                conflicts += merge_group(tx, group.iter())?;
+                group.clear();
+            }
+            value = v;
+            group.push(MediaRow::from_row(r, 1)?);
+        }
+        conflicts += merge_group(tx, group.iter())?;
+        drop(rows);
+        drop(stmt);
+        tx.execute_batch("DROP TABLE temp.shared")?;
+    }
+    Ok(conflicts)
+}
+
+/// Merges a group of media sharing one hash into its oldest member; returns 1 if some member
+/// disagreed on another hash and was kept apart, else 0.
+fn merge_group<'a>(
+    tx: &Transaction,
+    mut members: impl Iterator<Item = &'a MediaRow>,
+) -> rusqlite::Result<u64> {
+    let Some(first) = members.next() else {
+        return Ok(0);
+    };
+    let mut survivor = first.clone();
+    let mut conflict = 0;
+    let mut changed = false;
+    for m in members {
+        if !survivor.agrees_with(m) {
+            conflict = 1;
+            continue;
+        }
+        survivor.absorb(m);
+        changed = true;
+        move_grades(tx, m.id, survivor.id)?;
+        tx.execute("DELETE FROM media WHERE id = ?1", [m.id])?;
+    }
+    if changed && survivor != *first {
+        let h = &survivor.hashes;
+        tx.execute(
+            "UPDATE media SET md5 = ?2, sha1 = ?3, sha256 = ?4, blake3 = ?5, pdq = ?6,
+                 photodna = ?7, pdq_quality = ?8, size = ?9 WHERE id = ?1",
+            params![
+                survivor.id,
+                h[0],
+                h[1],
+                h[2],
+                h[3],
+                h[4],
+                h[5],
+                survivor.pdq_quality,
+                survivor.size
+            ],
+        )?;
+    }
+    Ok(conflict)
+}
+
+const GRADE_COLUMNS: &str = "record, code, label, category, baseline, victim_identified,
+    offender_identified, distributed, series, tags";
+
+pub(crate) fn grade_from_row(r: &rusqlite::Row, offset: usize) -> rusqlite::Result<Grade> {
+    let category: String = r.get(offset + 3)?;
+    let category = category.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(
+            offset + 3,
+            rusqlite::types::Type::Text,
+            Box::new(e),
+        )
+    })?;
+    Ok(Grade {
+        record: r.get::<_, i64>(offset)? as u64,
+        code: r.get(offset + 1)?,
+        label: r.get(offset + 2)?,
+        category,
+        flags: Flags {
+            baseline: r.get(offset + 4)?,
+            victim_identified: r.get(offset + 5)?,
+            offender_identified: r.get(offset + 6)?,
+            distributed: r.get(offset + 7)?,
+        },
+        series: r.get(offset + 8)?,
+        tags: tags_from_sql(r.get(offset + 9)?),
+    })
+}
+
+/// Moves every grade of medium `from` to medium `to`; a set that grades both keeps one grade,
+/// combined.
+fn move_grades(tx: &Transaction, from: i64, to: i64) -> rusqlite::Result<()> {
+    let grades: Vec<(i64, Grade)> = {
+        let mut stmt = tx.prepare_cached(&format!(
+            "SELECT set_id, {GRADE_COLUMNS} FROM grade WHERE media_id = ?1"
+        ))?;
+        let iter = stmt.query_map([from], |r| Ok((r.get(0)?, grade_from_row(r, 1)?)))?;
+        iter.collect::<rusqlite::Result<_>>()?
+    };
+    for (set_id, g) in grades {
+        let existing: Option<Grade> = tx
+            .prepare_cached(&format!(
+                "SELECT {GRADE_COLUMNS} FROM grade WHERE media_id = ?1 AND set_id = ?2"
+            ))?
+            .query_row([to, set_id], |r| grade_from_row(r, 0))
+            .optional()?;
+        match existing {
+            None => {
+                tx.prepare_cached(
+                    "UPDATE grade SET media_id = ?2 WHERE media_id = ?1 AND set_id = ?3",
+                )?
+                .execute([from, to, set_id])?;
+            }
+            Some(kept) => {
+                let c = kept.combine(g);
+                tx.prepare_cached(
+                    "UPDATE grade SET record = ?3, code = ?4, label = ?5, category = ?6,
+                         baseline = ?7, victim_identified = ?8, offender_identified = ?9,
+                         distributed = ?10, series = ?11, tags = ?12
+                     WHERE media_id = ?1 AND set_id = ?2",
+                )?
+                .execute(params![
+                    to,
+                    set_id,
+                    c.record as i64,
+                    c.code,
+                    c.label,
+                    c.category.name(),
+                    c.flags.baseline,
+                    c.flags.victim_identified,
+                    c.flags.offender_identified,
+                    c.flags.distributed,
+                    c.series,
+                    tags_to_sql(&c.tags),
+                ])?;
+                tx.prepare_cached("DELETE FROM grade WHERE media_id = ?1 AND set_id = ?2")?
+                    .execute([from, set_id])?;
+            }
+        }
+    }
+    Ok(())
+}
