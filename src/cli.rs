@@ -79,12 +79,48 @@ pub enum DbCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write one set, or every medium with its triage grade (--all), as VICS 2.0 JSON, a
+    /// hashdeep listing, or CSV (VICS and CSV exports import back)
+    Export(ExportArgs),
     /// Show a category profile (how a source's codes map to hashsift's categories), or list
     /// the built-in ones
     Profile {
         /// A built-in profile's name or the path of a profile file
         name: Option<String>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The set to export
+    #[arg(
+        required_unless_present = "all",
+        conflicts_with = "all",
+        value_name = "NAME"
+    )]
+    pub name: Option<String>,
+
+    /// Every medium once, graded by the most severe category any set gives it
+    #[arg(long)]
+    pub all: bool,
+
+    /// Output format
+    #[arg(long, value_enum)]
+    pub format: ExportFormatArg,
+
+    /// The file to write (written under a temporary name, then renamed)
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormatArg {
+    /// VICS 2.0 JSON (#Media, US numbering)
+    Vics,
+    /// hashdeep listing (media with MD5, SHA-1 and SHA-256 only)
+    Hashdeep,
+    /// CSV with one row per medium
+    Csv,
 }
 
 #[derive(Debug, Args)]

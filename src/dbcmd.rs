@@ -16,7 +16,8 @@ use hashsift::knowndb::write::SetMeta;
 use hashsift::knowndb::{self, Access, KnownDb};
 use hashsift::progress::{ImportCounters, ImportDisplay};
 
-use crate::cli::{DbArgs, DbCommand, ImportArgs};
+use crate::cli::{DbArgs, DbCommand, ExportArgs, ExportFormatArg, ImportArgs};
+use hashsift::knowndb::export::{ExportFormat, Scope};
 
 fn db_path(args: &DbArgs) -> anyhow::Result<PathBuf> {
     knowndb::resolve_path(args.db.as_deref()).context(
@@ -44,6 +45,7 @@ pub fn run(args: DbArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus> {
             lookup(&KnownDb::open(&path, Access::ReadOnly)?, &hashes, json)
         }
         DbCommand::Profile { name } => profile(name.as_deref()),
+        DbCommand::Export(a) => export(&KnownDb::open(&path, Access::ReadOnly)?, a),
     }
 }
 
@@ -366,5 +368,50 @@ fn profile(name: Option<&str>) -> anyhow::Result<ExitStatus> {
             m.label
         )?;
     }
+    Ok(ExitStatus::Clean)
+}
+
+fn export(db: &KnownDb, a: ExportArgs) -> anyhow::Result<ExitStatus> {
+    let scope = match a.name {
+        Some(n) => Scope::Set(n),
+        None => Scope::All,
+    };
+    let format = match a.format {
+        ExportFormatArg::Vics => ExportFormat::Vics,
+        ExportFormatArg::Hashdeep => ExportFormat::Hashdeep,
+        ExportFormatArg::Csv => ExportFormat::Csv,
+    };
+    let mut summary = None;
+    let mut failure = None;
+    hashsift::report::write_atomically(&a.output, |out| match db.export(&scope, format, out) {
+        Ok(s) => {
+            summary = Some(s);
+            Ok(())
+        }
+        Err(e) => {
+            let io = std::io::Error::other(e.to_string());
+            failure = Some(e);
+            Err(io)
+        }
+    })
+    .map_err(|io| match failure.take() {
+        Some(e) => anyhow::Error::new(e),
+        None => anyhow::Error::new(io),
+    })
+    .with_context(|| format!("cannot export to {}", a.output.display()))?;
+    let s = summary.expect("set on success");
+    eprintln!(
+        "hashsift: exported {} media to {}{}",
+        s.media,
+        a.output.display(),
+        if s.skipped > 0 {
+            format!(
+                " ({} left out: a hashdeep listing needs MD5, SHA-1 and SHA-256)",
+                s.skipped
+            )
+        } else {
+            String::new()
+        }
+    );
     Ok(ExitStatus::Clean)
 }

@@ -226,7 +226,14 @@ pub fn detect(file: &Path) -> Result<Format, ImportError> {
     if lower.starts_with("\"file_id\",\"hashset_id\",\"file_name\"") {
         return Ok(Format::HashKeeper);
     }
-    if lists::looks_like(first) {
+    // Digest lists may open with blank or comment lines.
+    let first_data = String::from_utf8_lossy(text);
+    let first_data = first_data
+        .lines()
+        .map(str::trim_end)
+        .find(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .unwrap_or("");
+    if lists::looks_like(first_data) {
         return Ok(Format::DigestList);
     }
     let names = ["md5", "sha1", "sha-1", "sha256", "sha-256", "blake3", "pdq"];

@@ -14,6 +14,9 @@ use crate::knowndb::record::KnownRecord;
 /// Wrong length or a character that is not a hex digit, said in words.
 pub fn hex<const N: usize>(field: &str, what: &str) -> Result<[u8; N], String> {
     let t = field.trim();
+    if !t.is_ascii() {
+        return Err(format!("{what} '{}' is not hexadecimal", shorten(t)));
+    }
     if t.len() != 2 * N {
         return Err(format!(
             "{what} must be {} hex digits, found {} characters ('{}')",

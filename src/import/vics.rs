@@ -38,6 +38,12 @@ pub struct Marker {
 /// # Errors
 /// A marker that names no VICS data model or entity.
 pub fn parse_marker(key: &str, value: &str) -> Result<Marker, String> {
+    if key != "odata.metadata" && key != "@odata.context" {
+        return Err(format!(
+            "the first key is '{}', not odata.metadata or @odata.context: not a VICS file",
+            shorten(key)
+        ));
+    }
     let entity = value.rsplit('#').next().unwrap_or("");
     let cases = match entity {
         "Media" => false,
@@ -388,6 +394,9 @@ struct Media {
     offender_identified: FlexBool,
     #[serde(rename = "IsDistributed", default)]
     distributed: FlexBool,
+    /// Not a VICS 2.0 field: hashsift's own exports carry the INTERPOL baseline flag here.
+    #[serde(rename = "Baseline", default)]
+    baseline: FlexBool,
     #[serde(rename = "Series", default)]
     series: Text,
     #[serde(rename = "Tags", default)]
@@ -476,6 +485,7 @@ impl Media {
         rec.grade.flags.victim_identified = self.victim_identified.0;
         rec.grade.flags.offender_identified = self.offender_identified.0;
         rec.grade.flags.distributed = self.distributed.0;
+        rec.grade.flags.baseline = self.baseline.0;
         rec.grade.series = self.series.0.filter(|s| !s.trim().is_empty());
         rec.grade.tags = self.tags.0;
         Ok(rec)

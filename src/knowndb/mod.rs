@@ -6,6 +6,7 @@
 //! [`write`] the atomic set import, [`read`] lookups, listings and statistics.
 
 pub mod category;
+pub mod export;
 pub mod profile;
 pub mod read;
 pub mod record;

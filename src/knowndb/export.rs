@@ -1,0 +1,402 @@
+//! Writing a set (or the whole database) back out: VICS 2.0 JSON, a hashdeep listing, or CSV
+//! that `db import` reads back.
+
+use std::io::{self, Write};
+
+use rusqlite::params;
+use serde_json::{Map, Value, json};
+
+use super::category::Category;
+use super::record::Grade;
+use super::write::grade_from_row;
+use super::{DbError, KnownDb};
+use crate::digest::to_hex;
+use crate::report::text::looks_like_formula;
+
+/// What to export.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// One set's grades.
+    Set(String),
+    /// Every medium once, with its triage grade: the most severe category of any set, flags
+    /// merged towards yes, the first series, every tag.
+    All,
+}
+
+/// The export formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    Vics,
+    Hashdeep,
+    Csv,
+}
+
+/// The VICS marker written at the top of an export.
+pub const VICS_CONTEXT: &str =
+    "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/US/$metadata#Media";
+
+/// The VICS (US numbering) code of a canonical category; `None` for categories VICS has no
+/// code for (uncategorised, known_file).
+pub fn vics_code(c: Category) -> Option<i64> {
+    match c {
+        Category::NonPertinent => Some(0),
+        Category::Csam => Some(1),
+        Category::Csem => Some(2),
+        Category::Cgi => Some(3),
+        Category::Comparison => Some(4),
+        Category::Uncategorised | Category::KnownFile => None,
+    }
+}
+
+/// One exported medium.
+struct Row {
+    md5: Option<Vec<u8>>,
+    sha1: Option<Vec<u8>>,
+    sha256: Option<Vec<u8>>,
+    blake3: Option<Vec<u8>>,
+    pdq: Option<Vec<u8>>,
+    pdq_quality: Option<i64>,
+    photodna: Option<Vec<u8>>,
+    size: Option<i64>,
+    grade: Grade,
+}
+
+/// What an export wrote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExportSummary {
+    pub media: u64,
+    /// Media left out of a hashdeep listing for lacking one of its columns' hashes.
+    pub skipped: u64,
+}
+
+/// The errors of an export.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+impl KnownDb {
+    /// Writes `scope` as `format` to `out`, in medium order.
+    ///
+    /// # Errors
+    /// No such set; SQLite and write errors.
+    pub fn export(
+        &self,
+        scope: &Scope,
+        format: ExportFormat,
+        out: &mut dyn Write,
+    ) -> Result<ExportSummary, ExportError> {
+        let e = |s| self.sqlite_error(s);
+        let set_id: Option<i64> = match scope {
+            Scope::All => None,
+            Scope::Set(name) => Some(
+                self.conn
+                    .query_row("SELECT id FROM hash_set WHERE name = ?1", [name], |r| {
+                        r.get(0)
+                    })
+                    .map_err(|err| match err {
+                        rusqlite::Error::QueryReturnedNoRows => DbError::NoSuchSet(name.clone()),
+                        other => e(other),
+                    })?,
+            ),
+        };
+        let sql = format!(
+            "SELECT m.id, m.md5, m.sha1, m.sha256, m.blake3, m.pdq, m.pdq_quality, m.photodna,
+                    m.size, g.record, g.code, g.label, g.category, g.baseline,
+                    g.victim_identified, g.offender_identified, g.distributed, g.series, g.tags
+             FROM grade g JOIN media m ON m.id = g.media_id {}
+             ORDER BY g.media_id",
+            if set_id.is_some() {
+                "WHERE g.set_id = ?1"
+            } else {
+                ""
+            }
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(e)?;
+        let mut rows = match set_id {
+            Some(id) => stmt.query(params![id]),
+            None => stmt.query([]),
+        }
+        .map_err(e)?;
+        let mut writer = Writer::new(format, out)?;
+        let mut current: Option<(i64, Row)> = None;
+        while let Some(r) = rows.next().map_err(e)? {
+            let id: i64 = r.get(0).map_err(e)?;
+            let grade = grade_from_row(r, 9).map_err(e)?;
+            match &mut current {
+                Some((cur, row)) if *cur == id => {
+                    // --all: several sets grade this medium; combine their grades.
+                    let g = std::mem::take(&mut row.grade);
+                    row.grade = g.combine(grade);
+                }
+                _ => {
+                    if let Some((_, row)) = current.take() {
+                        writer.row(&row)?;
+                    }
+                    current = Some((
+                        id,
+                        Row {
+                            md5: r.get(1).map_err(e)?,
+                            sha1: r.get(2).map_err(e)?,
+                            sha256: r.get(3).map_err(e)?,
+                            blake3: r.get(4).map_err(e)?,
+                            pdq: r.get(5).map_err(e)?,
+                            pdq_quality: r.get(6).map_err(e)?,
+                            photodna: r.get(7).map_err(e)?,
+                            size: r.get(8).map_err(e)?,
+                            grade,
+                        },
+                    ));
+                }
+            }
+        }
+        if let Some((_, row)) = current.take() {
+            writer.row(&row)?;
+        }
+        Ok(writer.finish()?)
+    }
+}
+
+struct Writer<'a> {
+    format: ExportFormat,
+    out: &'a mut dyn Write,
+    summary: ExportSummary,
+}
+
+const CSV_HEADER: [&str; 17] = [
+    "md5",
+    "sha1",
+    "sha256",
+    "blake3",
+    "pdq",
+    "pdq_quality",
+    "photodna",
+    "size",
+    "category",
+    "code",
+    "label",
+    "baseline",
+    "victim_identified",
+    "offender_identified",
+    "distributed",
+    "series",
+    "tags",
+];
+
+fn hex(v: &Option<Vec<u8>>) -> Option<String> {
+    v.as_deref().map(to_hex)
+}
+
+fn flag(v: Option<bool>) -> &'static str {
+    match v {
+        Some(true) => "true",
+        Some(false) => "false",
+        None => "",
+    }
+}
+
+fn cell(s: &str) -> String {
+    if looks_like_formula(s) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    }
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for c in bytes.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                s.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                s.push('=');
+            }
+        }
+    }
+    s
+}
+
+impl<'a> Writer<'a> {
+    fn new(format: ExportFormat, out: &'a mut dyn Write) -> io::Result<Writer<'a>> {
+        let mut w = Writer {
+            format,
+            out,
+            summary: ExportSummary::default(),
+        };
+        match format {
+            ExportFormat::Vics => {
+                write!(
+                    w.out,
+                    "{{\"@odata.context\":{},\"value\":[",
+                    Value::from(VICS_CONTEXT)
+                )?;
+            }
+            ExportFormat::Hashdeep => {
+                writeln!(w.out, "%%%% HASHDEEP-1.0")?;
+                writeln!(w.out, "%%%% size,md5,sha1,sha256,filename")?;
+                writeln!(
+                    w.out,
+                    "## hashsift {} known-material export; the file name column is <category>/<md5>",
+                    env!("CARGO_PKG_VERSION")
+                )?;
+                writeln!(w.out, "##")?;
+            }
+            ExportFormat::Csv => {
+                w.csv_record(CSV_HEADER)?;
+            }
+        }
+        Ok(w)
+    }
+
+    /// One CSV record, quoted as needed.
+    fn csv_record<I: AsRef<[u8]>>(
+        &mut self,
+        fields: impl IntoIterator<Item = I>,
+    ) -> io::Result<()> {
+        let mut c = csv::WriterBuilder::new().from_writer(Vec::new());
+        c.write_record(fields)?;
+        let bytes = c.into_inner().map_err(|e| e.into_error())?;
+        self.out.write_all(&bytes)
+    }
+
+    fn row(&mut self, row: &Row) -> io::Result<()> {
+        let g = &row.grade;
+        match self.format {
+            ExportFormat::Vics => {
+                let mut m = Map::new();
+                m.insert("MediaID".into(), json!(self.summary.media + 1));
+                m.insert(
+                    "Category".into(),
+                    vics_code(g.category).map_or(Value::Null, Value::from),
+                );
+                if let Some(md5) = hex(&row.md5) {
+                    m.insert("MD5".into(), Value::from(md5.to_ascii_uppercase()));
+                }
+                if let Some(sha1) = hex(&row.sha1) {
+                    m.insert("SHA1".into(), Value::from(sha1.to_ascii_uppercase()));
+                }
+                if let Some(p) = &row.photodna {
+                    m.insert("PhotoDNA".into(), Value::from(base64(p)));
+                }
+                if let Some(s) = row.size {
+                    m.insert("MediaSize".into(), json!(s));
+                }
+                m.insert("VictimIdentified".into(), json!(g.flags.victim_identified));
+                m.insert(
+                    "OffenderIdentified".into(),
+                    json!(g.flags.offender_identified),
+                );
+                m.insert("IsDistributed".into(), json!(g.flags.distributed));
+                if let Some(b) = g.flags.baseline {
+                    // Not a VICS 2.0 field: readers that do not know it ignore it, hashsift
+                    // reads it back.
+                    m.insert("Baseline".into(), json!(b));
+                }
+                m.insert("Series".into(), json!(g.series));
+                let mut tags = g.tags.clone();
+                if g.category == Category::KnownFile {
+                    tags.push("known_file".into());
+                }
+                if !tags.is_empty() {
+                    m.insert("Tags".into(), json!(tags));
+                }
+                let mut alt = Vec::new();
+                if let Some(h) = hex(&row.sha256) {
+                    alt.push(json!({"HashName": "SHA256", "HashValue": h.to_ascii_uppercase()}));
+                }
+                if let Some(h) = hex(&row.blake3) {
+                    alt.push(json!({"HashName": "BLAKE3", "HashValue": h.to_ascii_uppercase()}));
+                }
+                if let Some(h) = hex(&row.pdq) {
+                    let v = match row.pdq_quality {
+                        Some(q) => format!("{h},{q}"),
+                        None => h,
+                    };
+                    alt.push(json!({"HashName": "PDQ", "HashValue": v}));
+                }
+                if !alt.is_empty() {
+                    m.insert("AlternativeHashes".into(), Value::Array(alt));
+                }
+                if self.summary.media > 0 {
+                    self.out.write_all(b",")?;
+                }
+                self.out.write_all(b"\n")?;
+                serde_json::to_writer(&mut *self.out, &Value::Object(m))?;
+            }
+            ExportFormat::Hashdeep => {
+                let (Some(md5), Some(sha1), Some(sha256)) =
+                    (hex(&row.md5), hex(&row.sha1), hex(&row.sha256))
+                else {
+                    self.summary.skipped += 1;
+                    return Ok(());
+                };
+                writeln!(
+                    self.out,
+                    "{},{md5},{sha1},{sha256},{}/{md5}",
+                    row.size.unwrap_or(0),
+                    g.category
+                )?;
+            }
+            ExportFormat::Csv => {
+                let record = [
+                    hex(&row.md5).unwrap_or_default(),
+                    hex(&row.sha1).unwrap_or_default(),
+                    hex(&row.sha256).unwrap_or_default(),
+                    hex(&row.blake3).unwrap_or_default(),
+                    hex(&row.pdq).unwrap_or_default(),
+                    row.pdq_quality.map(|q| q.to_string()).unwrap_or_default(),
+                    row.photodna.as_deref().map(base64).unwrap_or_default(),
+                    row.size.map(|s| s.to_string()).unwrap_or_default(),
+                    g.category.name().to_owned(),
+                    cell(g.code.as_deref().unwrap_or("")),
+                    cell(g.label.as_deref().unwrap_or("")),
+                    flag(g.flags.baseline).to_owned(),
+                    flag(g.flags.victim_identified).to_owned(),
+                    flag(g.flags.offender_identified).to_owned(),
+                    flag(g.flags.distributed).to_owned(),
+                    cell(g.series.as_deref().unwrap_or("")),
+                    cell(&g.tags.join("|")),
+                ];
+                self.csv_record(&record)?;
+            }
+        }
+        self.summary.media += 1;
+        Ok(())
+    }
+
+    fn finish(self) -> io::Result<ExportSummary> {
+        if self.format == ExportFormat::Vics {
+            self.out.write_all(b"\n]}\n")?;
+        }
+        self.out.flush()?;
+        Ok(self.summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_the_rfc_vectors() {
+        for (plain, coded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(plain.as_bytes()), coded);
+        }
+    }
+}

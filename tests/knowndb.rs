@@ -1,0 +1,683 @@
+//! The known-material database through the command line: conflicts, replacing and removing
+//! sets, refusals, and malformed or interrupted imports that must leave the database exactly
+//! as it was. Database contents are read back with Python's sqlite3 module (an independent
+//! reader); expected grades come from the published category mapping, not from hashsift.
+
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::{assert_exit, hashsift};
+
+fn db(db: &Path) -> Command {
+    let mut c = hashsift();
+    c.arg("db").arg("--db").arg(db).env_remove("HASHSIFT_DB");
+    c
+}
+
+fn run(mut c: Command) -> Output {
+    c.output().expect("run hashsift")
+}
+
+fn import(dbp: &Path, file: &Path, extra: &[&str]) -> Output {
+    let mut c = db(dbp);
+    c.arg("import").arg(file).args(extra).arg("-q");
+    run(c)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Every row of the database, as Python's sqlite3 dumps it.
+fn dump(dbp: &Path) -> String {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print('\\n'.join(c.iterdump())); print(c.execute('PRAGMA integrity_check').fetchone()[0])",
+        ])
+        .arg(dbp)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.trim_end().ends_with("ok"),
+        "integrity check failed:\n{text}"
+    );
+    text
+}
+
+fn lookup(dbp: &Path, hash: &str) -> serde_json::Value {
+    let mut c = db(dbp);
+    c.args(["lookup", "--json", hash]);
+    let out = run(c);
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("lookup output is not JSON ({e}): {}", stderr(&out)))
+}
+
+fn md5_hex(data: &[u8]) -> String {
+    // Python's hashlib is the oracle for digests written into test sets.
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import hashlib,sys; print(hashlib.md5(sys.stdin.buffer.read()).hexdigest())",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            child.stdin.take().unwrap().write_all(data)?;
+            child.wait_with_output()
+        })
+        .expect("python3");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+const VICS_20: &str =
+    "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/US/$metadata#Media";
+
+fn vics(records: &[String]) -> String {
+    format!(
+        "{{\"@odata.context\": \"{VICS_20}\", \"value\": [\n{}\n]}}\n",
+        records.join(",\n")
+    )
+}
+
+#[test]
+fn new_database_is_private_and_init_refuses_an_existing_one() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("sub/known.db");
+    let mut c = db(&p);
+    c.arg("init");
+    assert_exit(&run(c), 0);
+    assert_eq!(
+        fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        fs::metadata(p.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o700
+    );
+    let mut c = db(&p);
+    c.arg("init");
+    let out = run(c);
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("already exists"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_newer_or_foreign_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("k.db");
+    let mut c = db(&p);
+    c.arg("init");
+    assert_exit(&run(c), 0);
+    let status = Command::new("python3")
+        .args(["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('PRAGMA user_version=999'); c.commit()"])
+        .arg(&p)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut c = db(&p);
+    c.arg("list");
+    let out = run(c);
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("newer"), "{}", stderr(&out));
+
+    let foreign = dir.path().join("other.db");
+    let status = Command::new("python3")
+        .args(["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('CREATE TABLE t(x)'); c.commit()"])
+        .arg(&foreign)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut c = db(&foreign);
+    c.arg("list");
+    let out = run(c);
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("not a hashsift"), "{}", stderr(&out));
+}
+
+#[test]
+fn two_sets_that_disagree_are_a_conflict_triaged_as_the_most_severe() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("k.db");
+    let content = b"synthetic image one";
+    let md5 = md5_hex(content);
+    let other = md5_hex(b"synthetic image two");
+    let v = dir.path().join("graded.json");
+    fs::write(
+        &v,
+        vics(&[
+            format!(
+                "{{\"MediaID\": 1, \"Category\": 1, \"MD5\": \"{}\"}}",
+                md5.to_uppercase()
+            ),
+            format!("{{\"MediaID\": 2, \"Category\": 0, \"MD5\": \"{other}\"}}"),
+        ]),
+    )
+    .unwrap();
+    let list = dir.path().join("unit.md5");
+    fs::write(&list, format!("{md5}  one.png\n")).unwrap();
+    assert_exit(&import(&p, &v, &[]), 0);
+    assert_exit(&import(&p, &list, &["--category", "non_pertinent"]), 0);
+
+    let found = lookup(&p, &md5);
+    let media = &found[0]["media"];
+    assert_eq!(media.as_array().unwrap().len(), 1, "{found}");
+    let m = &media[0];
+    assert_eq!(m["triage"], "csam");
+    assert_eq!(m["conflict"], true);
+    let mut cats: Vec<String> = m["grades"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            format!(
+                "{}:{}",
+                g["set"].as_str().unwrap(),
+                g["category"].as_str().unwrap()
+            )
+        })
+        .collect();
+    cats.sort();
+    assert_eq!(cats, ["graded:csam", "unit:non_pertinent"]);
+
+    // The other medium is graded by one set only: no conflict.
+    let m2 = &lookup(&p, &other)[0]["media"][0];
+    assert_eq!(m2["conflict"], false);
+    assert_eq!(m2["triage"], "non_pertinent");
+
+    let mut c = db(&p);
+    c.args(["stats", "--json"]);
+    let out = run(c);
+    assert_exit(&out, 0);
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(stats["conflicts"], 1);
+    assert_eq!(stats["conflict_examples"][0], md5.as_str());
+    assert_eq!(stats["media"], 2);
+    assert_eq!(stats["by_triage"]["csam"], 1);
+    assert_eq!(stats["by_triage"]["non_pertinent"], 1);
+
+    // Unknown hashes: exit 1, said as unknown.
+    let mut c = db(&p);
+    c.args(["lookup", &md5_hex(b"never seen")]);
+    let out = run(c);
+    assert_exit(&out, 1);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("unknown"));
+}
+
+#[test]
+fn replace_swaps_a_set_and_a_duplicate_name_is_refused_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("k.db");
+    let a = md5_hex(b"a");
+    let b = md5_hex(b"b");
+    let c_ = md5_hex(b"c");
+    let v1 = dir.path().join("v1.json");
+    fs::write(
+        &v1,
+        vics(&[
+            format!("{{\"Category\": 1, \"MD5\": \"{a}\"}}"),
+            format!("{{\"Category\": 2, \"MD5\": \"{b}\"}}"),
+        ]),
+    )
+    .unwrap();
+    let v2 = dir.path().join("v2.json");
+    fs::write(
+        &v2,
+        vics(&[
+            format!("{{\"Category\": 2, \"MD5\": \"{a}\"}}"),
+            format!("{{\"Category\": 3, \"MD5\": \"{c_}\"}}"),
+        ]),
+    )
+    .unwrap();
+    let name = ["--name", "national", "--set-version", "1"];
+    assert_exit(&import(&p, &v1, &name), 0);
+    let before = dump(&p);
+    let bytes_before = fs::read(&p).unwrap();
+    let out = import(&p, &v2, &["--name", "national", "--set-version", "2"]);
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("--replace"), "{}", stderr(&out));
+    assert_eq!(dump(&p), before);
+    assert_eq!(fs::read(&p).unwrap(), bytes_before);
+
+    assert_exit(
+        &import(
+            &p,
+            &v2,
+            &["--name", "national", "--set-version", "2", "--replace"],
+        ),
+        0,
+    );
+    assert_eq!(lookup(&p, &a)[0]["media"][0]["triage"], "csem");
+    assert_eq!(
+        lookup(&p, &a)[0]["media"][0]["grades"][0]["set_version"],
+        "2"
+    );
+    assert_eq!(lookup(&p, &b)[0]["known"], false, "b was only in version 1");
+    assert_eq!(lookup(&p, &c_)[0]["media"][0]["triage"], "cgi");
+    let mut c = db(&p);
+    c.args(["list", "--json"]);
+    let sets: serde_json::Value = serde_json::from_slice(&run(c).stdout).unwrap();
+    assert_eq!(sets.as_array().unwrap().len(), 1);
+    assert_eq!(sets[0]["version"], "2");
+
+    let mut c = db(&p);
+    c.args(["remove", "national"]);
+    assert_exit(&run(c), 0);
+    assert_eq!(lookup(&p, &a)[0]["known"], false);
+    let media: String = dump(&p)
+        .lines()
+        .filter(|l| {
+            l.starts_with("INSERT INTO \"media\"") || l.starts_with("INSERT INTO \"grade\"")
+        })
+        .collect();
+    assert_eq!(media, "", "removing the only set leaves no media or grades");
+}
+
+/// A malformed variant of a set: file name, content, and what the error must say.
+struct Bad {
+    file: &'static str,
+    content: Vec<u8>,
+    args: Vec<&'static str>,
+    says: Vec<&'static str>,
+}
+
+fn bad(file: &'static str, content: impl Into<Vec<u8>>, says: &[&'static str]) -> Bad {
+    Bad {
+        file,
+        content: content.into(),
+        args: Vec::new(),
+        says: says.to_vec(),
+    }
+}
+
+fn huge_line(prefix: &str, suffix: &str) -> Vec<u8> {
+    let mut v = prefix.as_bytes().to_vec();
+    v.resize(v.len() + 200_000_000, b'a');
+    v.extend_from_slice(suffix.as_bytes());
+    v
+}
+
+const MD5_A: &str = "0cc175b9c0f1b6a831c399e269772661";
+const SHA1_A: &str = "86f7e437faa5a7fce15d1ddcb9eaeaea377667b8";
+const SHA256_A: &str = "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb";
+
+fn text_variants() -> Vec<Bad> {
+    let hd = |row: &str| format!("%%%% HASHDEEP-1.0\n%%%% size,md5,sha256,filename\n## x\n{row}\n");
+    let icse_head = "MD5;SHA1;PhotoDNA;Image ID;Is distributed;Victim identified;Offender identified;Series name;Number of submissions;File Available;Media Type;Baseline\n";
+    let icse = |row: &str| format!("{icse_head}{MD5_A};{SHA1_A};;1;y;n;;S;1;y;image;y\n{row}\n");
+    let v = |rec: &str| {
+        vics(&[
+            format!("{{\"Category\": 1, \"MD5\": \"{MD5_A}\"}}"),
+            rec.to_owned(),
+        ])
+    };
+    let mut out = vec![
+        // hashdeep
+        bad("t.hashdeep", "%%%% HASHDEEP-1.0\n", &["truncated"]),
+        bad(
+            "b.hashdeep",
+            hd(&format!("1,{},{SHA256_A},/x", "zz".repeat(16))),
+            &["line 4", "not hexadecimal"],
+        ),
+        bad(
+            "l.hashdeep",
+            hd(&format!("1,{},{SHA256_A},/x", &MD5_A[..31])),
+            &["line 4", "32 hex digits"],
+        ),
+        bad(
+            "n.hashdeep",
+            hd(&format!("one,{MD5_A},{SHA256_A},/x")),
+            &["line 4", "size 'one'"],
+        ),
+        bad(
+            "h.hashdeep",
+            huge_line(
+                &format!(
+                    "%%%% HASHDEEP-1.0\n%%%% size,md5,sha256,filename\n1,{MD5_A},{SHA256_A},/"
+                ),
+                "\n",
+            ),
+            &["line 3", "longer than"],
+        ),
+        bad(
+            "u.hashdeep",
+            [
+                b"%%%% HASHDEEP-1.0\n%%%% size,md5,sha256,filename\n## x\n1,\xff\xfe".as_slice(),
+                &MD5_A.as_bytes()[2..],
+                format!(",{SHA256_A},/x\n").as_bytes(),
+            ]
+            .concat(),
+            &["line 4", "UTF-8"],
+        ),
+        // digest lists
+        bad(
+            "b.md5",
+            format!("{MD5_A}  ok\n{}  bad\n", "zz".repeat(16)),
+            &["line 2", "not a digest line"],
+        ),
+        bad(
+            "l.md5",
+            format!("{MD5_A}  ok\n{}  short\n", &MD5_A[..31]),
+            &["line 2"],
+        ),
+        bad(
+            "t.md5",
+            format!("{MD5_A}  ok\n{}", &MD5_A[..16]),
+            &["line 2"],
+        ),
+        bad(
+            "u.md5",
+            [format!("{MD5_A}  ok\n").as_bytes(), b"\xff\xfe  x\n"].concat(),
+            &["line 2", "UTF-8"],
+        ),
+        bad(
+            "h.md5",
+            huge_line(&format!("{MD5_A}  ok\n{MD5_A}  "), "\n"),
+            &["line 2", "longer than"],
+        ),
+        // VICS
+        bad(
+            "t.json",
+            v(&format!("{{\"Category\": 2, \"MD5\": \"{MD5_A}\""))
+                .trim_end()
+                .trim_end_matches("]}")
+                .to_owned(),
+            &["record 2", "truncated"],
+        ),
+        bad(
+            "b.json",
+            v(&format!(
+                "{{\"Category\": 2, \"MD5\": \"{}\"}}",
+                "zz".repeat(16)
+            )),
+            &["record 2", "not hexadecimal"],
+        ),
+        bad(
+            "l.json",
+            v(&format!(
+                "{{\"Category\": 2, \"MD5\": \"{}\"}}",
+                &MD5_A[..30]
+            )),
+            &["record 2", "32 hex digits"],
+        ),
+        bad(
+            "n.json",
+            v(&format!(
+                "{{\"Category\": 2, \"MD5\": \"{MD5_A}\", \"MediaSize\": \"big\"}}"
+            )),
+            &["record 2", "invalid type"],
+        ),
+        bad(
+            "c.json",
+            v(&format!("{{\"Category\": 7, \"MD5\": \"{MD5_A}\"}}")),
+            &["record 2", "'7'", "vics-us"],
+        ),
+        bad(
+            "h.json",
+            huge_line(
+                &format!(
+                    "{{\"@odata.context\": \"{VICS_20}\", \"value\": [{{\"MD5\": \"{MD5_A}\"}}, {{\"MD5\": \"{MD5_A}\", \"Series\": \""
+                ),
+                "\"}]}",
+            ),
+            &["record 2", "Series is"],
+        ),
+        bad(
+            "u.json",
+            [
+                v("").split("},\n").next().unwrap().as_bytes(),
+                b"}, {\"MD5\": \"\xff\xfe\"}]}",
+            ]
+            .concat(),
+            &["record 2", "line 2", "invalid unicode"],
+        ),
+        bad(
+            "x.json",
+            "{\"name\": \"not vics\", \"value\": []}",
+            &["not odata.metadata"],
+        ),
+        // ICSE
+        bad(
+            "b.csv",
+            icse(&format!(
+                "{};{SHA1_A};;2;y;n;;S;1;y;image;y",
+                "zz".repeat(16)
+            )),
+            &["line 3", "not hexadecimal"],
+        ),
+        bad(
+            "l.csv",
+            icse(&format!("{MD5_A};{};;2;y;n;;S;1;y;image;y", &SHA1_A[..39])),
+            &["line 3", "40 hex digits"],
+        ),
+        bad(
+            "n.csv",
+            icse(&format!("{MD5_A};{SHA1_A};;2;maybe;n;;S;1;y;image;y")),
+            &["line 3", "'maybe' is not a yes/no value"],
+        ),
+        bad(
+            "t.csv",
+            icse(&format!("{MD5_A};{SHA1_A};;2;y")),
+            &["line 3", "fields where the header has 12"],
+        ),
+        bad(
+            "u.csv",
+            [
+                icse("").trim_end().as_bytes(),
+                format!("\n{MD5_A};{SHA1_A};;2;y;n;;").as_bytes(),
+                b"\xff\xfe",
+                b";1;y;image;y\n",
+            ]
+            .concat(),
+            &["line 3", "UTF-8"],
+        ),
+        bad(
+            "h.csv",
+            huge_line(
+                &format!("{icse_head}{MD5_A};{SHA1_A};;"),
+                ";y;n;;S;1;y;image;y\n",
+            ),
+            &["line 2", "longer than"],
+        ),
+    ];
+    // Generic CSV: an unknown category code, a string where a size belongs.
+    let mut code = bad(
+        "c.gen.csv",
+        format!("md5,category\n{MD5_A},Cat A\n{MD5_A},Cat Z\n"),
+        &["line 3", "'Cat Z'"],
+    );
+    code.args = vec!["--format", "csv", "--map-value", "Cat A=csam"];
+    out.push(code);
+    let mut size = bad(
+        "n.gen.csv",
+        format!("md5,size\n{MD5_A},12\n{MD5_A},twelve\n"),
+        &["line 3", "size 'twelve'"],
+    );
+    size.args = vec!["--format", "csv"];
+    out.push(size);
+    // EnCase: shorter than its record count, and longer.
+    let mut encase = vec![
+        0x48, 0x41, 0x53, 0x48, 0x0D, 0x0A, 0xFF, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00,
+        0x00,
+    ];
+    encase.extend_from_slice(&3u32.to_le_bytes());
+    encase.resize(0x480, 0);
+    encase.extend_from_slice(&[7u8; 18 * 2]);
+    out.push(bad("t.hash", encase.clone(), &["record 3", "truncated"]));
+    encase.extend_from_slice(&[7u8; 18 * 2]);
+    out.push(bad("x.hash", encase, &["record 4", "goes on"]));
+    out
+}
+
+/// Writes a minimal RDSv3 or kdb database with one bad row, through rusqlite.
+fn sqlite_variants(dir: &Path) -> Vec<(PathBuf, Vec<&'static str>)> {
+    let rds = dir.join("bad-rds.db");
+    let c = rusqlite::Connection::open(&rds).unwrap();
+    c.execute_batch(&format!(
+        "CREATE TABLE FILE(sha256, sha1, md5, crc32, file_name, file_size, package_id);
+         CREATE TABLE PKG(package_id);
+         INSERT INTO FILE VALUES ('{}', '{}', '{}', '00', 'a', 1, 1);
+         INSERT INTO FILE VALUES ('{}', '{}', 'XYZ', '00', 'b', 1, 1);",
+        SHA256_A.to_uppercase(),
+        SHA1_A.to_uppercase(),
+        MD5_A.to_uppercase(),
+        SHA256_A.to_uppercase(),
+        SHA1_A.to_uppercase()
+    ))
+    .unwrap();
+    drop(c);
+    let size = dir.join("bad-size-rds.db");
+    let c = rusqlite::Connection::open(&size).unwrap();
+    c.execute_batch(&format!(
+        "CREATE TABLE FILE(sha256, sha1, md5, crc32, file_name, file_size, package_id);
+         CREATE TABLE PKG(package_id);
+         INSERT INTO FILE VALUES ('{SHA256_A}', '{SHA1_A}', '{MD5_A}', '00', 'b', 'large', 1);"
+    ))
+    .unwrap();
+    drop(c);
+    let kdb = dir.join("bad.kdb");
+    let c = rusqlite::Connection::open(&kdb).unwrap();
+    c.execute_batch(
+        "CREATE TABLE hashes(id INTEGER PRIMARY KEY AUTOINCREMENT, md5 BINARY(16) UNIQUE, sha1 BINARY(20), sha2_256 BINARY(32));",
+    )
+    .unwrap();
+    c.execute("INSERT INTO hashes(md5) VALUES (?1)", [vec![1u8; 16]])
+        .unwrap();
+    c.execute("INSERT INTO hashes(md5) VALUES (?1)", [vec![2u8; 15]])
+        .unwrap();
+    drop(c);
+    vec![
+        (rds, vec!["record 2", "md5 must be 32 hex digits"]),
+        (size, vec!["record 1", "size 'large'"]),
+        (kdb, vec!["record 2", "15 bytes"]),
+    ]
+}
+
+#[test]
+fn malformed_sets_are_rejected_with_their_location_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("k.db");
+    let good = dir.path().join("good.md5");
+    fs::write(&good, format!("{MD5_A}  a\n")).unwrap();
+    assert_exit(&import(&p, &good, &["--category", "csam"]), 0);
+    let before = dump(&p);
+    let bytes_before = fs::read(&p).unwrap();
+
+    let mut cases: Vec<(PathBuf, Vec<&'static str>, Vec<&'static str>)> = Vec::new();
+    for b in text_variants() {
+        let path = dir.path().join(b.file);
+        fs::write(&path, &b.content).unwrap();
+        cases.push((path, b.args, b.says));
+    }
+    for (path, says) in sqlite_variants(dir.path()) {
+        cases.push((path, Vec::new(), says));
+    }
+    for (path, args, says) in &cases {
+        let out = import(&p, path, args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(3), "{}: {err}", path.display());
+        assert!(
+            err.contains(&path.display().to_string()),
+            "{}: names no file: {err}",
+            path.display()
+        );
+        for s in says {
+            assert!(
+                err.contains(s),
+                "{}: expected '{s}' in: {err}",
+                path.display()
+            );
+        }
+        assert!(err.contains("database is unchanged"), "{err}");
+        assert!(!dir.path().join("k.db-journal").exists());
+        assert_eq!(
+            fs::read(&p).unwrap(),
+            bytes_before,
+            "{}: database bytes changed",
+            path.display()
+        );
+        let _ = fs::remove_file(path);
+    }
+    assert_eq!(dump(&p), before);
+}
+
+#[test]
+fn an_import_killed_midway_leaves_the_database_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("k.db");
+    let good = dir.path().join("good.md5");
+    fs::write(&good, format!("{MD5_A}  a\n")).unwrap();
+    assert_exit(&import(&p, &good, &["--category", "csam"]), 0);
+    let before = dump(&p);
+
+    // A large set, so that the kill lands inside the transaction.
+    let big = dir.path().join("big.json");
+    let mut f = std::io::BufWriter::new(fs::File::create(&big).unwrap());
+    write!(f, "{{\"@odata.context\": \"{VICS_20}\", \"value\": [").unwrap();
+    for i in 0..600_000u64 {
+        let sep = if i == 0 { "" } else { "," };
+        write!(f, "{sep}\n{{\"MediaID\": {i}, \"Category\": 1, \"MD5\": \"{:032x}\", \"SHA1\": \"{:040x}\"}}", i * 7919 + 1, i * 104_729 + 3).unwrap();
+    }
+    writeln!(f, "]}}").unwrap();
+    drop(f);
+
+    let mut c = db(&p);
+    c.arg("import").arg(&big).arg("-q");
+    let mut child = c.spawn().unwrap();
+    let journal = dir.path().join("k.db-journal");
+    let start = Instant::now();
+    while !journal.exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "import finished before it could be killed"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no journal appeared"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "import finished before it could be killed"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        journal.exists(),
+        "the kill left no hot journal: it did not land mid-import"
+    );
+
+    // hashsift opens it (rolling the journal back), and the rows are those of before.
+    let mut c = db(&p);
+    c.args(["list", "--json"]);
+    let out = run(c);
+    assert_exit(&out, 0);
+    let sets: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(sets.as_array().unwrap().len(), 1);
+    assert_eq!(dump(&p), before);
+    // And a later import succeeds.
+    assert_exit(&import(&p, &big, &[]), 0);
+    assert_eq!(
+        lookup(&p, &format!("{:032x}", 7919 * 5 + 1))[0]["media"][0]["triage"],
+        "csam"
+    );
+}
