@@ -137,6 +137,12 @@ fn import(path: &std::path::Path, a: ImportArgs, cancel: &Cancel) -> anyhow::Res
             secs,
             summary.rows_read as f64 / secs.max(1e-9),
         );
+        let stages: Vec<String> = counters
+            .stage_times()
+            .iter()
+            .map(|(name, d)| format!("{name} {:.1} s", d.as_secs_f64()))
+            .collect();
+        eprintln!("hashsift: time by stage: {}", stages.join(", "));
     }
     Ok(ExitStatus::Clean)
 }

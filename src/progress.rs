@@ -166,7 +166,8 @@ pub struct ImportCounters {
     bytes_read: AtomicU64,
     records_read: AtomicU64,
     records_written: AtomicU64,
-    stage: std::sync::Mutex<&'static str>,
+    /// Each stage after reading, with the time it began.
+    stages: std::sync::Mutex<Vec<(&'static str, std::time::Instant)>>,
     done: AtomicBool,
 }
 
@@ -192,7 +193,24 @@ impl ImportCounters {
     }
 
     pub fn set_stage(&self, stage: &'static str) {
-        *self.stage.lock().unwrap_or_else(|e| e.into_inner()) = stage;
+        self.stages
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((stage, std::time::Instant::now()));
+    }
+
+    /// How long each stage took, the last one until now.
+    pub fn stage_times(&self) -> Vec<(&'static str, Duration)> {
+        let stages = self.stages.lock().unwrap_or_else(|e| e.into_inner());
+        let now = std::time::Instant::now();
+        stages
+            .iter()
+            .enumerate()
+            .map(|(i, (name, start))| {
+                let end = stages.get(i + 1).map_or(now, |n| n.1);
+                (*name, end.duration_since(*start))
+            })
+            .collect()
     }
 
     pub fn set_done(&self) {
@@ -207,7 +225,11 @@ impl ImportCounters {
     }
 
     fn stage(&self) -> &'static str {
-        *self.stage.lock().unwrap_or_else(|e| e.into_inner())
+        self.stages
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .last()
+            .map_or("", |s| s.0)
     }
 }
 
@@ -261,7 +283,7 @@ fn draw_import(counters: &ImportCounters, stop: &AtomicBool) {
         let (read, _) = counters.records();
         let rate = read as f64 / started.elapsed().as_secs_f64().max(1e-3);
         let stage = counters.stage();
-        bar.set_message(if stage.is_empty() {
+        bar.set_message(if stage == "reading" {
             format!("{read} records, {rate:.0}/s")
         } else {
             format!("{read} records; {stage}")

@@ -681,3 +681,60 @@ fn an_import_killed_midway_leaves_the_database_as_it_was() {
         "csam"
     );
 }
+
+#[test]
+fn records_of_one_set_sharing_a_hash_merge_and_a_clash_is_kept_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("k.db");
+    let x = md5_hex(b"x");
+    let y = "11".repeat(20);
+    let z = "22".repeat(20);
+    let set = dir.path().join("set.json");
+    fs::write(
+        &set,
+        vics(&[
+            // The same file listed three times: graded non-pertinent, then CAM with its SHA-1.
+            format!("{{\"Category\": 0, \"MD5\": \"{x}\", \"Series\": \"first\"}}"),
+            format!("{{\"Category\": 1, \"MD5\": \"{x}\", \"SHA1\": \"{y}\", \"Tags\": [\"t\"]}}"),
+            format!("{{\"Category\": 0, \"MD5\": \"{x}\", \"SHA1\": \"{y}\"}}"),
+            // Same MD5, another SHA-1: not the same file.
+            format!("{{\"Category\": 3, \"MD5\": \"{x}\", \"SHA1\": \"{z}\"}}"),
+        ]),
+    )
+    .unwrap();
+    let out = import(&p, &set, &[]);
+    assert_exit(&out, 0);
+    let mut c = db(&p);
+    c.args(["list", "--json"]);
+    let sets: serde_json::Value = serde_json::from_slice(&run(c).stdout).unwrap();
+    assert_eq!(sets[0]["rows_read"], 4);
+    assert_eq!(sets[0]["rows_imported"], 2, "{sets}");
+
+    // By the SHA-1 only the second and third records carry: the merged medium.
+    let by_y = lookup(&p, &y);
+    let m = &by_y[0]["media"][0];
+    assert_eq!(by_y[0]["media"].as_array().unwrap().len(), 1);
+    assert_eq!(m["md5"], x.as_str());
+    assert_eq!(
+        m["grades"].as_array().unwrap().len(),
+        1,
+        "one grade per set: {m}"
+    );
+    let g = &m["grades"][0];
+    assert_eq!(g["category"], "csam");
+    assert_eq!(g["code"], "1");
+    assert_eq!(g["record"], 1);
+    assert_eq!(g["series"], "first");
+    assert_eq!(g["tags"], serde_json::json!(["t"]));
+    assert_eq!(
+        m["conflict"], false,
+        "one set's records do not conflict with each other"
+    );
+
+    // By the MD5: both media, the clash kept apart with its own grade.
+    let by_x = lookup(&p, &x);
+    let media = by_x[0]["media"].as_array().unwrap();
+    assert_eq!(media.len(), 2, "{by_x}");
+    let clash = media.iter().find(|m| m["sha1"] == z.as_str()).unwrap();
+    assert_eq!(clash["grades"][0]["category"], "cgi");
+}

@@ -263,6 +263,7 @@ pub fn run(
         .map(|p| (p.name.clone(), p.sha256));
     meta.default_category = req.grading.default_category;
 
+    counters.set_stage("reading");
     let (tx, rx) = mpsc::sync_channel::<Result<Vec<KnownRecord>, ImportError>>(8);
     let formats = &formats;
     std::thread::scope(|scope| {

@@ -279,13 +279,33 @@ impl KnownDb {
             "SELECT s.name, s.version, g.record, g.code, g.label, g.category, g.baseline,
                     g.victim_identified, g.offender_identified, g.distributed, g.series, g.tags
              FROM grade g JOIN hash_set s ON s.id = g.set_id
-             WHERE g.media_id = ?1 ORDER BY s.name",
+             WHERE g.media_id = ?1 ORDER BY s.name, g.record",
         )?;
-        view.grades = stmt
+        let rows = stmt
             .query_map(params![id], |r| {
-                Ok(SetGrade::new(r.get(0)?, r.get(1)?, grade_from_row(r, 2)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    grade_from_row(r, 2)?,
+                ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
+        // A set that lists the medium more than once (several records sharing a hash) gives
+        // one grade: its records combined.
+        let mut per_set: Vec<(String, Option<String>, Grade)> = Vec::new();
+        for (set, version, g) in rows {
+            match per_set.last_mut() {
+                Some((s, _, kept)) if *s == set => {
+                    let k = std::mem::take(kept);
+                    *kept = k.combine(g);
+                }
+                _ => per_set.push((set, version, g)),
+            }
+        }
+        view.grades = per_set
+            .into_iter()
+            .map(|(set, version, g)| SetGrade::new(set, version, g))
+            .collect();
         view.triage = view
             .grades
             .iter()
@@ -310,47 +330,47 @@ impl KnownDb {
             sets,
             ..Stats::default()
         };
+        let names: std::collections::HashMap<i64, String> = {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT id, name FROM hash_set")
+                .map_err(e)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(e)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(e)?
+        };
+        // One pass over the grades in the primary key's order (medium, set, record): no sort.
         let mut stmt = self
             .conn
-            .prepare(
-                "SELECT s.name, g.category, count(*) FROM grade g JOIN hash_set s ON s.id = g.set_id
-                 GROUP BY g.set_id, g.category",
-            )
-            .map_err(e)?;
-        for row in stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                ))
-            })
-            .map_err(e)?
-        {
-            let (set, category, n) = row.map_err(e)?;
-            stats
-                .by_set
-                .entry(set)
-                .or_default()
-                .insert(category, n as u64);
-        }
-        // One pass over the grades in medium order (the primary key's order: no sort).
-        let mut stmt = self
-            .conn
-            .prepare("SELECT media_id, category FROM grade ORDER BY media_id")
+            .prepare("SELECT media_id, set_id, category FROM grade ORDER BY media_id, set_id")
             .map_err(e)?;
         let mut rows = stmt.query([]).map_err(e)?;
-        let mut current: Option<(i64, Vec<Category>)> = None;
+        let mut current: Option<i64> = None;
+        // Each set's grade of the current medium: its most severe record.
+        let mut sets: Vec<(i64, Category)> = Vec::new();
         let mut conflict_ids = Vec::new();
-        let mut finish = |stats: &mut Stats, id: i64, cats: &[Category]| {
+        let mut finish = |stats: &mut Stats, id: i64, sets: &[(i64, Category)]| {
             stats.media += 1;
-            let triage = cats
+            let triage = sets
                 .iter()
+                .map(|s| s.1)
                 .min()
-                .copied()
                 .unwrap_or(Category::Uncategorised);
             *stats.by_triage.entry(triage.name().to_owned()).or_default() += 1;
-            if conflicting(cats.iter().copied()) {
+            for (set, cat) in sets {
+                let name = names
+                    .get(set)
+                    .cloned()
+                    .unwrap_or_else(|| format!("set {set}"));
+                *stats
+                    .by_set
+                    .entry(name)
+                    .or_default()
+                    .entry(cat.name().to_owned())
+                    .or_default() += 1;
+            }
+            if conflicting(sets.iter().map(|s| s.1)) {
                 stats.conflicts += 1;
                 if conflict_ids.len() < 20 {
                     conflict_ids.push(id);
@@ -359,20 +379,23 @@ impl KnownDb {
         };
         while let Some(r) = rows.next().map_err(e)? {
             let id: i64 = r.get(0).map_err(e)?;
-            let cat: String = r.get(1).map_err(e)?;
+            let set: i64 = r.get(1).map_err(e)?;
+            let cat: String = r.get(2).map_err(e)?;
             let cat: Category = cat.parse().unwrap_or(Category::Uncategorised);
-            match &mut current {
-                Some((cur, cats)) if *cur == id => cats.push(cat),
-                _ => {
-                    if let Some((cur, cats)) = current.take() {
-                        finish(&mut stats, cur, &cats);
-                    }
-                    current = Some((id, vec![cat]));
+            if current != Some(id) {
+                if let Some(cur) = current {
+                    finish(&mut stats, cur, &sets);
                 }
+                current = Some(id);
+                sets.clear();
+            }
+            match sets.last_mut() {
+                Some((s, c)) if *s == set => *c = (*c).min(cat),
+                _ => sets.push((set, cat)),
             }
         }
-        if let Some((cur, cats)) = current.take() {
-            finish(&mut stats, cur, &cats);
+        if let Some(cur) = current {
+            finish(&mut stats, cur, &sets);
         }
         drop(rows);
         for id in conflict_ids {

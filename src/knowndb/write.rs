@@ -145,6 +145,12 @@ impl KnownDb {
         }
 
         let mut inserted: u64 = 0;
+        let mut media_rows: u64 = 0;
+        let mut conflicts: u64 = 0;
+        let mut seen = Seen {
+            base,
+            map: std::collections::HashMap::new(),
+        };
         {
             let mut media = tx
                 .prepare(
@@ -162,29 +168,68 @@ impl KnownDb {
             for batch in batches {
                 let batch = batch.map_err(WriteError::Source)?;
                 for rec in &batch {
-                    let d = &rec.digests;
-                    let id = media
-                        .insert(params![
-                            d.md5.as_ref().map(|h| &h.0[..]),
-                            d.sha1.as_ref().map(|h| &h.0[..]),
-                            d.sha256.as_ref().map(|h| &h.0[..]),
-                            d.blake3.as_ref().map(|h| &h.0[..]),
-                            rec.pdq.as_ref().map(|p| &p.hash[..]),
-                            rec.pdq.and_then(|p| p.quality),
-                            rec.photodna.as_deref(),
-                            rec.size.map(|s| s as i64),
-                        ])
-                        .map_err(db)?;
+                    let key = Seen::key(rec);
+                    let earlier = key.and_then(|k| seen.get(k));
+                    let id = match earlier {
+                        Some((id, same)) if same => Some(id),
+                        Some((id, _)) => {
+                            // Shares its first hash with an earlier record of the set but
+                            // differs in another: the same file described more fully (merge),
+                            // or a genuine clash (kept apart).
+                            let existing = MediaRow::read(&tx, id).map_err(db)?;
+                            let incoming = MediaRow::of(rec);
+                            if existing.agrees_with(&incoming) {
+                                let mut merged = existing.clone();
+                                merged.absorb(&incoming);
+                                if merged != existing {
+                                    merged.write(&tx).map_err(db)?;
+                                }
+                                Some(id)
+                            } else {
+                                // Only a clash if they really share a hash (the key is a
+                                // 64-bit prefix).
+                                if existing.shares_a_hash(&incoming) {
+                                    conflicts += 1;
+                                }
+                                None
+                            }
+                        }
+                        None => None,
+                    };
+                    let id = match id {
+                        Some(id) => id,
+                        None => {
+                            let d = &rec.digests;
+                            let id = media
+                                .insert(params![
+                                    d.md5.as_ref().map(|h| &h.0[..]),
+                                    d.sha1.as_ref().map(|h| &h.0[..]),
+                                    d.sha256.as_ref().map(|h| &h.0[..]),
+                                    d.blake3.as_ref().map(|h| &h.0[..]),
+                                    rec.pdq.as_ref().map(|p| &p.hash[..]),
+                                    rec.pdq.and_then(|p| p.quality),
+                                    rec.photodna.as_deref(),
+                                    rec.size.map(|s| s as i64),
+                                ])
+                                .map_err(db)?;
+                            media_rows += 1;
+                            if let (Some(k), None) = (key, earlier) {
+                                seen.insert(k, id);
+                            }
+                            id
+                        }
+                    };
                     insert_grade(&mut grade, id, set_id, &rec.grade).map_err(db)?;
                 }
                 inserted += batch.len() as u64;
                 counters.add_written(batch.len() as u64);
-                if !bulk && inserted >= bulk_at {
+                if !bulk && media_rows >= bulk_at {
                     drop_hash_indexes(&tx).map_err(db)?;
                     bulk = true;
                 }
             }
         }
+        drop(seen);
         let source = finish().map_err(WriteError::Source)?;
 
         if bulk {
@@ -195,11 +240,11 @@ impl KnownDb {
             }
         }
         counters.set_stage("merging");
-        let conflicts = merge_shared_hashes(&tx, base, bulk).map_err(db)?;
+        conflicts += merge_shared_hashes(&tx, base, bulk).map_err(db)?;
 
         let imported: i64 = tx
             .query_row(
-                "SELECT count(*) FROM grade WHERE set_id = ?1",
+                "SELECT count(DISTINCT media_id) FROM grade WHERE set_id = ?1",
                 [set_id],
                 |r| r.get(0),
             )
@@ -348,6 +393,68 @@ fn drop_hash_indexes(tx: &Transaction) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// The records of the set being imported, by their first hash, so that a set's own
+/// duplicates (NSRL lists a file once per product) go to one medium without a database
+/// lookup. 16 bytes an entry; past [`Seen::CAPACITY`] entries new records are not remembered
+/// and their duplicates are merged by the set-wise pass instead, so memory stays bounded.
+struct Seen {
+    base: i64,
+    /// First 8 bytes of the first hash (mixed with its algorithm) to (id - base, fingerprint
+    /// of every hash and the size).
+    map: std::collections::HashMap<u64, (u32, u32)>,
+}
+
+/// What [`Seen`] keeps of a record: its key and fingerprint.
+#[derive(Clone, Copy)]
+struct SeenKey {
+    key: u64,
+    fingerprint: u32,
+}
+
+impl Seen {
+    const CAPACITY: usize = 16 << 20;
+
+    fn key(rec: &KnownRecord) -> Option<SeenKey> {
+        use std::hash::{Hash, Hasher};
+        let d = &rec.digests;
+        let (tag, first): (u64, &[u8]) = if let Some(h) = &d.md5 {
+            (1, &h.0)
+        } else if let Some(h) = &d.sha1 {
+            (2, &h.0)
+        } else if let Some(h) = &d.sha256 {
+            (3, &h.0)
+        } else if let Some(h) = &d.blake3 {
+            (4, &h.0)
+        } else {
+            return None;
+        };
+        let prefix = u64::from_le_bytes(first[..8].try_into().expect("8 bytes"));
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (d, rec.size, rec.pdq.map(|p| p.hash), &rec.photodna).hash(&mut h);
+        Some(SeenKey {
+            key: prefix ^ tag.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            fingerprint: h.finish() as u32,
+        })
+    }
+
+    /// The medium of an earlier record with the same first hash, and whether every hash and
+    /// the size are the same too (compared by a 32-bit fingerprint after the 64-bit key; a
+    /// mismatch is checked against the database).
+    fn get(&self, k: SeenKey) -> Option<(i64, bool)> {
+        self.map
+            .get(&k.key)
+            .map(|&(offset, fp)| (self.base + i64::from(offset), fp == k.fingerprint))
+    }
+
+    fn insert(&mut self, k: SeenKey, id: i64) {
+        if self.map.len() < Self::CAPACITY {
+            if let Ok(offset) = u32::try_from(id - self.base) {
+                self.map.insert(k.key, (offset, k.fingerprint));
+            }
+        }
+    }
+}
+
 /// The hash columns records merge on, in priority order. PDQ is not one: two files with the
 /// same perceptual hash are similar images, not the same file.
 const MERGE_COLUMNS: [&str; 4] = ["md5", "sha1", "sha256", "blake3"];
@@ -378,6 +485,56 @@ impl MediaRow {
             pdq_quality: r.get(offset + 7)?,
             size: r.get(offset + 8)?,
         })
+    }
+
+    fn of(rec: &KnownRecord) -> MediaRow {
+        let d = &rec.digests;
+        MediaRow {
+            id: 0,
+            hashes: [
+                d.md5.map(|h| h.0.to_vec()),
+                d.sha1.map(|h| h.0.to_vec()),
+                d.sha256.map(|h| h.0.to_vec()),
+                d.blake3.map(|h| h.0.to_vec()),
+                rec.pdq.map(|p| p.hash.to_vec()),
+                rec.photodna.clone(),
+            ],
+            pdq_quality: rec.pdq.and_then(|p| p.quality).map(i64::from),
+            size: rec.size.map(|s| s as i64),
+        }
+    }
+
+    fn read(tx: &Transaction, id: i64) -> rusqlite::Result<MediaRow> {
+        tx.prepare_cached(&format!("SELECT {MEDIA_COLUMNS} FROM media WHERE id = ?1"))?
+            .query_row([id], |r| MediaRow::from_row(r, 0))
+    }
+
+    fn write(&self, tx: &Transaction) -> rusqlite::Result<()> {
+        let h = &self.hashes;
+        tx.prepare_cached(
+            "UPDATE media SET md5 = ?2, sha1 = ?3, sha256 = ?4, blake3 = ?5, pdq = ?6,
+                 photodna = ?7, pdq_quality = ?8, size = ?9 WHERE id = ?1",
+        )?
+        .execute(params![
+            self.id,
+            h[0],
+            h[1],
+            h[2],
+            h[3],
+            h[4],
+            h[5],
+            self.pdq_quality,
+            self.size
+        ])?;
+        Ok(())
+    }
+
+    /// Whether the two give the same MD5, SHA-1, SHA-256 or BLAKE3.
+    fn shares_a_hash(&self, other: &MediaRow) -> bool {
+        self.hashes[..4]
+            .iter()
+            .zip(&other.hashes[..4])
+            .any(|(a, b)| a.is_some() && a == b)
     }
 
     /// Whether `other` can be the same file: no hash or size that both give differs.
@@ -491,28 +648,10 @@ fn merge_group<'a>(
         tx.execute("DELETE FROM media WHERE id = ?1", [m.id])?;
     }
     if changed && survivor != *first {
-        let h = &survivor.hashes;
-        tx.execute(
-            "UPDATE media SET md5 = ?2, sha1 = ?3, sha256 = ?4, blake3 = ?5, pdq = ?6,
-                 photodna = ?7, pdq_quality = ?8, size = ?9 WHERE id = ?1",
-            params![
-                survivor.id,
-                h[0],
-                h[1],
-                h[2],
-                h[3],
-                h[4],
-                h[5],
-                survivor.pdq_quality,
-                survivor.size
-            ],
-        )?;
+        survivor.write(tx)?;
     }
     Ok(conflict)
 }
-
-const GRADE_COLUMNS: &str = "record, code, label, category, baseline, victim_identified,
-    offender_identified, distributed, series, tags";
 
 pub(crate) fn grade_from_row(r: &rusqlite::Row, offset: usize) -> rusqlite::Result<Grade> {
     let category: String = r.get(offset + 3)?;
@@ -539,56 +678,10 @@ pub(crate) fn grade_from_row(r: &rusqlite::Row, offset: usize) -> rusqlite::Resu
     })
 }
 
-/// Moves every grade of medium `from` to medium `to`; a set that grades both keeps one grade,
-/// combined.
+/// Moves every grade of medium `from` to medium `to` (a set that grades both keeps both
+/// records; readers combine them).
 fn move_grades(tx: &Transaction, from: i64, to: i64) -> rusqlite::Result<()> {
-    let grades: Vec<(i64, Grade)> = {
-        let mut stmt = tx.prepare_cached(&format!(
-            "SELECT set_id, {GRADE_COLUMNS} FROM grade WHERE media_id = ?1"
-        ))?;
-        let iter = stmt.query_map([from], |r| Ok((r.get(0)?, grade_from_row(r, 1)?)))?;
-        iter.collect::<rusqlite::Result<_>>()?
-    };
-    for (set_id, g) in grades {
-        let existing: Option<Grade> = tx
-            .prepare_cached(&format!(
-                "SELECT {GRADE_COLUMNS} FROM grade WHERE media_id = ?1 AND set_id = ?2"
-            ))?
-            .query_row([to, set_id], |r| grade_from_row(r, 0))
-            .optional()?;
-        match existing {
-            None => {
-                tx.prepare_cached(
-                    "UPDATE grade SET media_id = ?2 WHERE media_id = ?1 AND set_id = ?3",
-                )?
-                .execute([from, to, set_id])?;
-            }
-            Some(kept) => {
-                let c = kept.combine(g);
-                tx.prepare_cached(
-                    "UPDATE grade SET record = ?3, code = ?4, label = ?5, category = ?6,
-                         baseline = ?7, victim_identified = ?8, offender_identified = ?9,
-                         distributed = ?10, series = ?11, tags = ?12
-                     WHERE media_id = ?1 AND set_id = ?2",
-                )?
-                .execute(params![
-                    to,
-                    set_id,
-                    c.record as i64,
-                    c.code,
-                    c.label,
-                    c.category.name(),
-                    c.flags.baseline,
-                    c.flags.victim_identified,
-                    c.flags.offender_identified,
-                    c.flags.distributed,
-                    c.series,
-                    tags_to_sql(&c.tags),
-                ])?;
-                tx.prepare_cached("DELETE FROM grade WHERE media_id = ?1 AND set_id = ?2")?
-                    .execute([from, set_id])?;
-            }
-        }
-    }
+    tx.prepare_cached("UPDATE grade SET media_id = ?2 WHERE media_id = ?1")?
+        .execute([from, to])?;
     Ok(())
 }
