@@ -138,11 +138,6 @@ impl KnownDb {
             "PRAGMA foreign_keys = OFF; PRAGMA cache_size = -262144; PRAGMA temp_store = FILE;",
         )
         .map_err(sqlite)?;
-        // Helper threads for SQLite's sorter: building an index after a bulk import sorts
-        // every row.
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-        conn.pragma_update(None, "threads", threads as i64)
-            .map_err(sqlite)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(sqlite)?;
         let schema = |source| DbError::Schema {

@@ -140,11 +140,6 @@ fn check_identity(conn: &Connection) -> Result<u32, SchemaError> {
 /// A foreign or newer database; SQLite errors.
 pub fn migrate(conn: &mut Connection) -> Result<(), SchemaError> {
     let version = check_identity(conn)?;
-    if version == 0 {
-        // Before the first table: larger pages make the bulk inserts and index builds of
-        // large sets cheaper (fewer pages to split, read and write).
-        conn.pragma_update(None, "page_size", 16384)?;
-    }
     for (i, sql) in migrations().iter().enumerate().skip(version as usize) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;

@@ -395,8 +395,9 @@ fn drop_hash_indexes(tx: &Transaction) -> rusqlite::Result<()> {
 
 /// The records of the set being imported, by their first hash, so that a set's own
 /// duplicates (NSRL lists a file once per product) go to one medium without a database
-/// lookup. 16 bytes an entry; past [`Seen::CAPACITY`] entries new records are not remembered
-/// and their duplicates are merged by the set-wise pass instead, so memory stays bounded.
+/// lookup. 16 bytes an entry (about 150 MB when full); past [`Seen::CAPACITY`] entries new
+/// records are not remembered and their duplicates are merged by the set-wise pass instead,
+/// so memory stays bounded.
 struct Seen {
     base: i64,
     /// First 8 bytes of the first hash (mixed with its algorithm) to (id - base, fingerprint
@@ -412,7 +413,8 @@ struct SeenKey {
 }
 
 impl Seen {
-    const CAPACITY: usize = 16 << 20;
+    /// Just under 7/8 of 2^23, the load at which the table would double again.
+    const CAPACITY: usize = 7_000_000;
 
     fn key(rec: &KnownRecord) -> Option<SeenKey> {
         use std::hash::{Hash, Hasher};
