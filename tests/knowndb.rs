@@ -738,3 +738,58 @@ fn records_of_one_set_sharing_a_hash_merge_and_a_clash_is_kept_apart() {
     let clash = media.iter().find(|m| m["sha1"] == z.as_str()).unwrap();
     assert_eq!(clash["grades"][0]["category"], "cgi");
 }
+
+#[test]
+fn a_set_from_two_files_may_list_a_hash_in_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("k.db");
+    let x = md5_hex(b"x");
+    let a = dir.path().join("a.md5");
+    let b = dir.path().join("b.md5");
+    fs::write(&a, format!("{x}  one\n")).unwrap();
+    fs::write(&b, format!("{x}  again\n")).unwrap();
+    let mut c = db(&p);
+    c.args(["import", "--name", "split", "--category", "csam", "-q"])
+        .arg(&a)
+        .arg(&b);
+    assert_exit(&run(c), 0);
+    let m = &lookup(&p, &x)[0]["media"][0];
+    assert_eq!(m["grades"].as_array().unwrap().len(), 1);
+    assert_eq!(m["grades"][0]["file"], 0);
+    assert_eq!(m["grades"][0]["record"], 1);
+}
+
+#[test]
+fn media_chained_through_several_sets_merge_and_removal_takes_back_what_a_set_brought() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("k.db");
+    let x = md5_hex(b"chain");
+    let y = "ab".repeat(20);
+    let write = |name: &str, body: String| {
+        let f = dir.path().join(name);
+        fs::write(&f, body).unwrap();
+        f
+    };
+    // A knows the MD5, B the SHA-1, C both: all three are one file.
+    let a = write("a.json", vics(&[format!("{{\"Category\": 1, \"MD5\": \"{x}\"}}")]));
+    let b = write("b.json", vics(&[format!("{{\"Category\": 0, \"SHA1\": \"{y}\"}}")]));
+    let c_ = write("c.json", vics(&[format!("{{\"Category\": 1, \"MD5\": \"{x}\", \"SHA1\": \"{y}\", \"MediaSize\": 5}}")]));
+    for f in [&a, &b, &c_] {
+        assert_exit(&import(&p, f, &[]), 0);
+    }
+    let found = lookup(&p, &y);
+    let media = found[0]["media"].as_array().unwrap();
+    assert_eq!(media.len(), 1, "{found}");
+    assert_eq!(media[0]["grades"].as_array().unwrap().len(), 3);
+    assert_eq!(media[0]["conflict"], true, "A and C say csam, B non_pertinent");
+
+    // Removing C keeps the medium (A and B still grade it) with what A and B gave; what C
+    // alone brought (the size) goes.
+    let mut cmd = db(&p);
+    cmd.args(["remove", "c"]);
+    assert_exit(&run(cmd), 0);
+    let m = &lookup(&p, &x)[0]["media"][0];
+    assert_eq!(m["size"], serde_json::Value::Null, "{m}");
+    assert_eq!(m["md5"], x.as_str());
+    assert_eq!(m["sha1"], y.as_str(), "B gave the SHA-1 and is still there: {m}");
+}

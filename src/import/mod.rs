@@ -309,7 +309,7 @@ fn read_all(
     tx: mpsc::SyncSender<Result<Vec<KnownRecord>, ImportError>>,
 ) -> Result<SourceSummary, ImportError> {
     let mut summary = SourceSummary::default();
-    for (file, format, size) in files {
+    for (position, (file, format, size)) in files.iter().enumerate() {
         let mut batch = Vec::with_capacity(BATCH);
         let mut read: u64 = 0;
         let mut empty: u64 = 0;
@@ -317,6 +317,7 @@ fn read_all(
             let mut sink = |mut rec: KnownRecord| -> Result<(), ReadError> {
                 read += 1;
                 rec.grade.record = rec.number;
+                rec.grade.file = position as u32;
                 if is_empty_file(&rec) {
                     empty += 1;
                     return Ok(());

@@ -106,7 +106,8 @@ impl KnownDb {
         let sql = format!(
             "SELECT m.id, m.md5, m.sha1, m.sha256, m.blake3, m.pdq, m.pdq_quality, m.photodna,
                     m.size, g.record, g.code, g.label, g.category, g.baseline,
-                    g.victim_identified, g.offender_identified, g.distributed, g.series, g.tags
+                    g.victim_identified, g.offender_identified, g.distributed, g.series, g.tags,
+                    g.file
              FROM grade g JOIN media m ON m.id = g.media_id {}
              ORDER BY g.media_id",
             if set_id.is_some() {

@@ -48,6 +48,8 @@ pub struct SetInfo {
 pub struct SetGrade {
     pub set: String,
     pub set_version: Option<String>,
+    /// The set's file (its position in `db list`, from 0) and the record in it.
+    pub file: u32,
     pub record: u64,
     pub code: Option<String>,
     pub label: Option<String>,
@@ -65,6 +67,7 @@ impl SetGrade {
         SetGrade {
             set,
             set_version,
+            file: g.file,
             record: g.record,
             code: g.code,
             label: g.label,
@@ -277,9 +280,10 @@ impl KnownDb {
         })?;
         let mut stmt = self.conn.prepare_cached(
             "SELECT s.name, s.version, g.record, g.code, g.label, g.category, g.baseline,
-                    g.victim_identified, g.offender_identified, g.distributed, g.series, g.tags
+                    g.victim_identified, g.offender_identified, g.distributed, g.series, g.tags,
+                    g.file
              FROM grade g JOIN hash_set s ON s.id = g.set_id
-             WHERE g.media_id = ?1 ORDER BY s.name, g.record",
+             WHERE g.media_id = ?1 ORDER BY s.name, g.file, g.record",
         )?;
         let rows = stmt
             .query_map(params![id], |r| {

@@ -30,6 +30,8 @@ pub struct KnownRecord {
 /// What one set says about one known medium.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Grade {
+    /// The set's file the grade comes from (its position in `db list`, from 0).
+    pub file: u32,
     /// The record number the grade comes from (the first, when records merged).
     pub record: u64,
     /// The source's own category code and label, as the source wrote them.
@@ -44,6 +46,7 @@ pub struct Grade {
 impl Default for Grade {
     fn default() -> Self {
         Grade {
+            file: 0,
             record: 0,
             code: None,
             label: None,
@@ -60,7 +63,7 @@ impl Grade {
     /// its code and label; on a tie the earlier record's), flags merged towards yes, the first
     /// series given, every tag once.
     pub fn combine(self, other: Grade) -> Grade {
-        let (first, second) = if other.record < self.record {
+        let (first, second) = if (other.file, other.record) < (self.file, self.record) {
             (other, self)
         } else {
             (self, other)
@@ -73,13 +76,14 @@ impl Grade {
                 tags.push(t.clone());
             }
         }
-        let record = first.record;
+        let (file, record) = (first.file, first.record);
         let winner = if second.category < first.category {
             second
         } else {
             first
         };
         Grade {
+            file,
             record,
             code: winner.code,
             label: winner.label,

@@ -65,7 +65,9 @@ CREATE TABLE media (
 CREATE TABLE grade (
     media_id INTEGER NOT NULL,
     set_id INTEGER NOT NULL,
+    file INTEGER NOT NULL,
     record INTEGER NOT NULL,
+    provided INTEGER NOT NULL,
     code TEXT,
     label TEXT,
     category TEXT NOT NULL,
@@ -75,7 +77,7 @@ CREATE TABLE grade (
     distributed INTEGER,
     series TEXT,
     tags TEXT,
-    PRIMARY KEY (media_id, set_id, record)
+    PRIMARY KEY (media_id, set_id, file, record)
 ) WITHOUT ROWID;
 CREATE INDEX grade_set ON grade(set_id);
 ";

@@ -138,18 +138,20 @@ impl KnownDb {
             .map_err(db)?;
         let base = existing + 1;
         let bulk_at = BULK_MIN.max(u64::try_from(existing).unwrap_or(0) / 8);
-        let mut bulk = false;
-        if existing == 0 {
-            drop_hash_indexes(&tx).map_err(db)?;
-            bulk = true;
-        }
+        // In bulk mode the index of a hash column is dropped when the set first brings a value
+        // for it: a column the set never fills keeps its index, and costs no rebuild.
+        let mut bulk = existing == 0;
+        let mut columns = ColumnMask::default();
+        let mut dropped = ColumnMask::default();
 
         let mut inserted: u64 = 0;
         let mut media_rows: u64 = 0;
-        let mut conflicts: u64 = 0;
+        // Media kept apart from one sharing a hash with them, because another hash differs.
+        let mut kept_apart: std::collections::HashSet<i64> = std::collections::HashSet::new();
         let mut seen = Seen {
             base,
             map: std::collections::HashMap::new(),
+            keys: std::collections::hash_map::RandomState::new(),
         };
         {
             let mut media = tx
@@ -161,14 +163,20 @@ impl KnownDb {
             let mut grade = tx
                 .prepare(
                     "INSERT INTO grade (media_id, set_id, record, code, label, category, baseline,
-                         victim_identified, offender_identified, distributed, series, tags)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                         victim_identified, offender_identified, distributed, series, tags,
+                         file, provided)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                 )
                 .map_err(db)?;
             for batch in batches {
                 let batch = batch.map_err(WriteError::Source)?;
+                columns.add_batch(&batch);
+                if bulk {
+                    drop_hash_indexes(&tx, columns, &mut dropped).map_err(db)?;
+                }
                 for rec in &batch {
-                    let key = Seen::key(rec);
+                    let key = seen.key(rec);
+                    let mut clash = false;
                     let earlier = key.and_then(|k| seen.get(k));
                     let id = match earlier {
                         Some((id, same)) if same => Some(id),
@@ -188,9 +196,7 @@ impl KnownDb {
                             } else {
                                 // Only a clash if they really share a hash (the key is a
                                 // 64-bit prefix).
-                                if existing.shares_a_hash(&incoming) {
-                                    conflicts += 1;
-                                }
+                                clash = existing.shares_a_hash(&incoming);
                                 None
                             }
                         }
@@ -198,20 +204,14 @@ impl KnownDb {
                     };
                     let id = match id {
                         Some(id) => id,
+                        None if clash => {
+                            let id = insert_media(&mut media, rec).map_err(db)?;
+                            media_rows += 1;
+                            kept_apart.insert(id);
+                            id
+                        }
                         None => {
-                            let d = &rec.digests;
-                            let id = media
-                                .insert(params![
-                                    d.md5.as_ref().map(|h| &h.0[..]),
-                                    d.sha1.as_ref().map(|h| &h.0[..]),
-                                    d.sha256.as_ref().map(|h| &h.0[..]),
-                                    d.blake3.as_ref().map(|h| &h.0[..]),
-                                    rec.pdq.as_ref().map(|p| &p.hash[..]),
-                                    rec.pdq.and_then(|p| p.quality),
-                                    rec.photodna.as_deref(),
-                                    rec.size.map(|s| s as i64),
-                                ])
-                                .map_err(db)?;
+                            let id = insert_media(&mut media, rec).map_err(db)?;
                             media_rows += 1;
                             if let (Some(k), None) = (key, earlier) {
                                 seen.insert(k, id);
@@ -219,12 +219,12 @@ impl KnownDb {
                             id
                         }
                     };
-                    insert_grade(&mut grade, id, set_id, &rec.grade).map_err(db)?;
+                    insert_grade(&mut grade, id, set_id, rec).map_err(db)?;
                 }
                 inserted += batch.len() as u64;
                 counters.add_written(batch.len() as u64);
                 if !bulk && media_rows >= bulk_at {
-                    drop_hash_indexes(&tx).map_err(db)?;
+                    drop_hash_indexes(&tx, columns, &mut dropped).map_err(db)?;
                     bulk = true;
                 }
             }
@@ -232,15 +232,17 @@ impl KnownDb {
         drop(seen);
         let source = finish().map_err(WriteError::Source)?;
 
-        if bulk {
+        if dropped.any() {
             counters.set_stage("indexing");
-            for (name, column) in HASH_INDEXES {
-                tx.execute_batch(&create_index_sql(name, column))
-                    .map_err(db)?;
+            for (i, (name, column)) in HASH_INDEXES.iter().enumerate() {
+                if dropped.has(i) {
+                    tx.execute_batch(&create_index_sql(name, column))
+                        .map_err(db)?;
+                }
             }
         }
         counters.set_stage("merging");
-        conflicts += merge_shared_hashes(&tx, base, bulk).map_err(db)?;
+        merge_shared_hashes(&tx, base, bulk, columns, &mut kept_apart).map_err(db)?;
 
         let imported: i64 = tx
             .query_row(
@@ -257,7 +259,7 @@ impl KnownDb {
             rows_merged: inserted - imported,
             rows_rejected: source.rows_rejected,
             rows_empty: source.rows_empty,
-            hash_conflicts: conflicts,
+            hash_conflicts: kept_apart.len() as u64,
             replaced: old.is_some(),
         };
         tx.execute(
@@ -351,12 +353,58 @@ fn insert_set(tx: &Transaction, meta: &SetMeta) -> rusqlite::Result<i64> {
     Ok(tx.last_insert_rowid())
 }
 
+/// Bits of `grade.provided`: which identity values the record itself carried, so that
+/// removing a set can take back what only it brought to a merged medium.
+const PROVIDED: [(&str, i64); 7] = [
+    ("md5", 1),
+    ("sha1", 2),
+    ("sha256", 4),
+    ("blake3", 8),
+    ("pdq", 16),
+    ("photodna", 32),
+    ("size", 64),
+];
+
+fn provided(rec: &KnownRecord) -> i64 {
+    let d = &rec.digests;
+    let has = [
+        d.md5.is_some(),
+        d.sha1.is_some(),
+        d.sha256.is_some(),
+        d.blake3.is_some(),
+        rec.pdq.is_some(),
+        rec.photodna.is_some(),
+        rec.size.is_some(),
+    ];
+    PROVIDED
+        .iter()
+        .zip(has)
+        .filter(|(_, h)| *h)
+        .map(|((_, bit), _)| bit)
+        .sum()
+}
+
+fn insert_media(stmt: &mut rusqlite::Statement, rec: &KnownRecord) -> rusqlite::Result<i64> {
+    let d = &rec.digests;
+    stmt.insert(params![
+        d.md5.as_ref().map(|h| &h.0[..]),
+        d.sha1.as_ref().map(|h| &h.0[..]),
+        d.sha256.as_ref().map(|h| &h.0[..]),
+        d.blake3.as_ref().map(|h| &h.0[..]),
+        rec.pdq.as_ref().map(|p| &p.hash[..]),
+        rec.pdq.and_then(|p| p.quality),
+        rec.photodna.as_deref(),
+        rec.size.map(|s| s as i64),
+    ])
+}
+
 fn insert_grade(
     stmt: &mut rusqlite::Statement,
     media_id: i64,
     set_id: i64,
-    g: &Grade,
+    rec: &KnownRecord,
 ) -> rusqlite::Result<()> {
+    let g = &rec.grade;
     stmt.execute(params![
         media_id,
         set_id,
@@ -370,11 +418,37 @@ fn insert_grade(
         g.flags.distributed,
         g.series,
         tags_to_sql(&g.tags),
+        i64::from(g.file),
+        provided(rec),
     ])?;
     Ok(())
 }
 
 fn remove_set_in(tx: &Transaction, id: i64) -> rusqlite::Result<()> {
+    // Media other sets also grade keep only the values some remaining record carried.
+    let keep: Vec<String> = PROVIDED
+        .iter()
+        .map(|(column, bit)| {
+            let quality = if *column == "pdq" {
+                format!(
+                    ", pdq_quality = CASE WHEN EXISTS (SELECT 1 FROM grade g WHERE g.media_id = media.id AND g.set_id <> ?1 AND g.provided & {bit}) THEN pdq_quality END"
+                )
+            } else {
+                String::new()
+            };
+            format!(
+                "{column} = CASE WHEN EXISTS (SELECT 1 FROM grade g WHERE g.media_id = media.id AND g.set_id <> ?1 AND g.provided & {bit}) THEN {column} END{quality}"
+            )
+        })
+        .collect();
+    tx.execute(
+        &format!(
+            "UPDATE media SET {} WHERE id IN (SELECT media_id FROM grade WHERE set_id = ?1)
+               AND EXISTS (SELECT 1 FROM grade g WHERE g.media_id = media.id AND g.set_id <> ?1)",
+            keep.join(", ")
+        ),
+        [id],
+    )?;
     tx.execute(
         "DELETE FROM media WHERE id IN (SELECT media_id FROM grade WHERE set_id = ?1)
            AND NOT EXISTS (SELECT 1 FROM grade g WHERE g.media_id = media.id AND g.set_id <> ?1)",
@@ -386,38 +460,81 @@ fn remove_set_in(tx: &Transaction, id: i64) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn drop_hash_indexes(tx: &Transaction) -> rusqlite::Result<()> {
-    for (name, _) in HASH_INDEXES {
-        tx.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;
+/// Which hash columns (in the order of [`HASH_INDEXES`]) some record has filled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct ColumnMask(u8);
+
+impl ColumnMask {
+    fn add_batch(&mut self, batch: &[KnownRecord]) {
+        for r in batch {
+            let d = &r.digests;
+            let bits = [
+                d.md5.is_some(),
+                d.sha1.is_some(),
+                d.sha256.is_some(),
+                d.blake3.is_some(),
+                r.pdq.is_some(),
+            ];
+            for (i, b) in bits.into_iter().enumerate() {
+                if b {
+                    self.0 |= 1 << i;
+                }
+            }
+        }
+    }
+
+    fn has(self, i: usize) -> bool {
+        self.0 & (1 << i) != 0
+    }
+
+    fn any(self) -> bool {
+        self.0 != 0
+    }
+}
+
+/// Drops the index of every column in `columns` not dropped yet.
+fn drop_hash_indexes(
+    tx: &Transaction,
+    columns: ColumnMask,
+    dropped: &mut ColumnMask,
+) -> rusqlite::Result<()> {
+    for (i, (name, _)) in HASH_INDEXES.iter().enumerate() {
+        if columns.has(i) && !dropped.has(i) {
+            tx.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;
+            dropped.0 |= 1 << i;
+        }
     }
     Ok(())
 }
 
 /// The records of the set being imported, by their first hash, so that a set's own
 /// duplicates (NSRL lists a file once per product) go to one medium without a database
-/// lookup. 16 bytes an entry (about 150 MB when full); past [`Seen::CAPACITY`] entries new
+/// lookup. 24 bytes an entry (about 200 MB when full); past [`Seen::CAPACITY`] entries new
 /// records are not remembered and their duplicates are merged by the set-wise pass instead,
 /// so memory stays bounded.
 struct Seen {
     base: i64,
     /// First 8 bytes of the first hash (mixed with its algorithm) to (id - base, fingerprint
     /// of every hash and the size).
-    map: std::collections::HashMap<u64, (u32, u32)>,
+    map: std::collections::HashMap<u64, (u64, u32)>,
+    /// Keys the fingerprint with this run's random keys, so that no one can craft a set whose
+    /// different files look alike to it.
+    keys: std::collections::hash_map::RandomState,
 }
 
 /// What [`Seen`] keeps of a record: its key and fingerprint.
 #[derive(Clone, Copy)]
 struct SeenKey {
     key: u64,
-    fingerprint: u32,
+    fingerprint: u64,
 }
 
 impl Seen {
     /// Just under 7/8 of 2^23, the load at which the table would double again.
     const CAPACITY: usize = 7_000_000;
 
-    fn key(rec: &KnownRecord) -> Option<SeenKey> {
-        use std::hash::{Hash, Hasher};
+    fn key(&self, rec: &KnownRecord) -> Option<SeenKey> {
+        use std::hash::BuildHasher;
         let d = &rec.digests;
         let (tag, first): (u64, &[u8]) = if let Some(h) = &d.md5 {
             (1, &h.0)
@@ -431,27 +548,28 @@ impl Seen {
             return None;
         };
         let prefix = u64::from_le_bytes(first[..8].try_into().expect("8 bytes"));
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (d, rec.size, rec.pdq.map(|p| p.hash), &rec.photodna).hash(&mut h);
+        let fingerprint = self
+            .keys
+            .hash_one((d, rec.size, rec.pdq.map(|p| p.hash), &rec.photodna));
         Some(SeenKey {
             key: prefix ^ tag.wrapping_mul(0x9E37_79B9_7F4A_7C15),
-            fingerprint: h.finish() as u32,
+            fingerprint,
         })
     }
 
     /// The medium of an earlier record with the same first hash, and whether every hash and
-    /// the size are the same too (compared by a 32-bit fingerprint after the 64-bit key; a
-    /// mismatch is checked against the database).
+    /// the size are the same too (compared by a 64-bit fingerprint, keyed at random for this
+    /// run, after the 64-bit key; a mismatch is checked against the database).
     fn get(&self, k: SeenKey) -> Option<(i64, bool)> {
         self.map
             .get(&k.key)
-            .map(|&(offset, fp)| (self.base + i64::from(offset), fp == k.fingerprint))
+            .map(|&(fp, offset)| (self.base + i64::from(offset), fp == k.fingerprint))
     }
 
     fn insert(&mut self, k: SeenKey, id: i64) {
         if self.map.len() < Self::CAPACITY {
             if let Ok(offset) = u32::try_from(id - self.base) {
-                self.map.insert(k.key, (offset, k.fingerprint));
+                self.map.insert(k.key, (k.fingerprint, offset));
             }
         }
     }
@@ -547,11 +665,11 @@ impl MediaRow {
                 _ => true,
             }
         }
-        // MD5, SHA-1, SHA-256, BLAKE3 and size identify a file; PDQ and PhotoDNA are computed
-        // by different tools with different settings, so a difference there is no conflict.
-        self.hashes[..4]
+        // A medium holds one PDQ and one PhotoDNA: two sets that computed different ones stay
+        // two media (both found by their shared hash), so neither value is lost.
+        self.hashes
             .iter()
-            .zip(&other.hashes[..4])
+            .zip(&other.hashes)
             .all(|(a, b)| same(a, b))
             && same(&self.size, &other.size)
     }
@@ -562,97 +680,130 @@ impl MediaRow {
                 mine.clone_from(theirs);
             }
         }
-        if self.hashes[4] == other.hashes[4] || self.pdq_quality.is_none() {
+        // The quality belongs to its PDQ: take the other's only with its PDQ, or for the same.
+        if self.hashes[4] == other.hashes[4] {
             self.pdq_quality = self.pdq_quality.or(other.pdq_quality);
         }
         self.size = self.size.or(other.size);
     }
 }
 
-/// Merges media that share a hash, where at least one of them is new (id >= `base`). Returns
-/// how many groups held media that disagree on another hash (kept apart).
+/// Merges media that share a hash, where at least one of them is new (id >= `base`), and
+/// then again around every medium that gained a hash in a merge (a chain: set A knows an MD5,
+/// set B a SHA-1, set C both), until nothing changes. The ids of media kept apart because
+/// they disagree on another hash go into `kept_apart`.
 ///
 /// `full`: scan each whole hash index for shared values (cheap after a bulk insert); else
 /// look up each new medium's hashes.
-fn merge_shared_hashes(tx: &Transaction, base: i64, full: bool) -> rusqlite::Result<u64> {
-    let mut conflicts = 0;
-    for column in MERGE_COLUMNS {
-        let shared = if full {
-            format!(
-                "SELECT {column} FROM media WHERE {column} IS NOT NULL GROUP BY {column}
-                 HAVING count(*) > 1 AND max(id) >= ?1"
-            )
-        } else {
-            format!(
-                "SELECT {column} FROM media WHERE {column} IN
-                   (SELECT {column} FROM media WHERE id >= ?1 AND {column} IS NOT NULL)
-                 GROUP BY {column} HAVING count(*) > 1"
-            )
-        };
-        tx.execute_batch("DROP TABLE IF EXISTS temp.shared")?;
-        tx.execute(
-            &format!(
-                "CREATE TEMP TABLE shared AS
-                 SELECT m.{column} AS v, {cols} FROM media m WHERE m.{column} IN ({shared})",
-                cols = MEDIA_COLUMNS
-                    .split(", ")
-                    .map(|c| format!("m.{c}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            [base],
-        )?;
-        // Read the snapshot group by group: it lives in the temp database, so changing
-        // media and grades while reading it is safe, and memory holds one group at a time.
-        let mut stmt = tx.prepare(&format!(
-            "SELECT v, {MEDIA_COLUMNS} FROM temp.shared ORDER BY v, id"
-        ))?;
-        let mut rows = stmt.query([])?;
-        let mut value: Vec<u8> = Vec::new();
-        let mut group: Vec<MediaRow> = Vec::new();
-        while let Some(r) = rows.next()? {
-            let v: Vec<u8> = r.get(0)?;
-            if v != value && !group.is_empty() {
-                conflicts += merge_group(tx, group.iter())?;
-                group.clear();
+fn merge_shared_hashes(
+    tx: &Transaction,
+    base: i64,
+    full: bool,
+    filled: ColumnMask,
+    kept_apart: &mut std::collections::HashSet<i64>,
+) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "DROP TABLE IF EXISTS temp.touched; CREATE TEMP TABLE touched (id INTEGER PRIMARY KEY);
+         DROP TABLE IF EXISTS temp.touched_next; CREATE TEMP TABLE touched_next (id INTEGER PRIMARY KEY);",
+    )?;
+    for round in 0..8 {
+        for (i, column) in MERGE_COLUMNS.into_iter().enumerate() {
+            if round == 0 && !filled.has(i) {
+                // No new medium has this hash: nothing new can share it.
+                continue;
             }
-            value = v;
-            group.push(MediaRow::from_row(r, 1)?);
+            let shared = match (round, full) {
+                (0, true) => format!(
+                    "SELECT {column} FROM media WHERE {column} IS NOT NULL GROUP BY {column}
+                     HAVING count(*) > 1 AND max(id) >= ?1"
+                ),
+                (0, false) => format!(
+                    "SELECT {column} FROM media WHERE {column} IN
+                       (SELECT {column} FROM media WHERE id >= ?1 AND {column} IS NOT NULL)
+                     GROUP BY {column} HAVING count(*) > 1"
+                ),
+                _ => format!(
+                    "SELECT {column} FROM media WHERE {column} IN
+                       (SELECT {column} FROM media WHERE id IN (SELECT id FROM temp.touched)
+                          AND {column} IS NOT NULL AND ?1 = ?1)
+                     GROUP BY {column} HAVING count(*) > 1"
+                ),
+            };
+            tx.execute_batch("DROP TABLE IF EXISTS temp.shared")?;
+            tx.execute(
+                &format!(
+                    "CREATE TEMP TABLE shared AS
+                     SELECT m.{column} AS v, {cols} FROM media m WHERE m.{column} IN ({shared})",
+                    cols = MEDIA_COLUMNS
+                        .split(", ")
+                        .map(|c| format!("m.{c}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                [base],
+            )?;
+            // Read the snapshot group by group: it lives in the temp database, so changing
+            // media and grades while reading it is safe, and memory holds one group at a time.
+            let mut stmt = tx.prepare(&format!(
+                "SELECT v, {MEDIA_COLUMNS} FROM temp.shared ORDER BY v, id"
+            ))?;
+            let mut rows = stmt.query([])?;
+            let mut value: Vec<u8> = Vec::new();
+            let mut group: Vec<MediaRow> = Vec::new();
+            while let Some(r) = rows.next()? {
+                let v: Vec<u8> = r.get(0)?;
+                if v != value && !group.is_empty() {
+                    merge_group(tx, &group, kept_apart)?;
+                    group.clear();
+                }
+                value = v;
+                group.push(MediaRow::from_row(r, 1)?);
+            }
+            merge_group(tx, &group, kept_apart)?;
+            drop(rows);
+            drop(stmt);
+            tx.execute_batch("DROP TABLE temp.shared")?;
         }
-        conflicts += merge_group(tx, group.iter())?;
-        drop(rows);
-        drop(stmt);
-        tx.execute_batch("DROP TABLE temp.shared")?;
+        let more: i64 = tx.query_row("SELECT count(*) FROM temp.touched_next", [], |r| r.get(0))?;
+        tx.execute_batch(
+            "DELETE FROM temp.touched; INSERT INTO temp.touched SELECT id FROM temp.touched_next;
+             DELETE FROM temp.touched_next;",
+        )?;
+        if more == 0 {
+            break;
+        }
     }
-    Ok(conflicts)
+    tx.execute_batch("DROP TABLE temp.touched; DROP TABLE temp.touched_next;")?;
+    Ok(())
 }
 
-/// Merges a group of media sharing one hash into its oldest member; returns 1 if some member
-/// disagreed on another hash and was kept apart, else 0.
-fn merge_group<'a>(
+/// Merges a group of media sharing one hash into its oldest member. Members that disagree on
+/// another hash are kept apart (their ids, and the survivor's, go into `kept_apart`); a
+/// survivor that gained a hash is noted in `temp.touched_next` for the next round.
+fn merge_group(
     tx: &Transaction,
-    mut members: impl Iterator<Item = &'a MediaRow>,
-) -> rusqlite::Result<u64> {
-    let Some(first) = members.next() else {
-        return Ok(0);
+    members: &[MediaRow],
+    kept_apart: &mut std::collections::HashSet<i64>,
+) -> rusqlite::Result<()> {
+    let Some(first) = members.first() else {
+        return Ok(());
     };
     let mut survivor = first.clone();
-    let mut conflict = 0;
-    let mut changed = false;
-    for m in members {
+    for m in &members[1..] {
         if !survivor.agrees_with(m) {
-            conflict = 1;
+            kept_apart.insert(m.id.max(survivor.id));
             continue;
         }
         survivor.absorb(m);
-        changed = true;
         move_grades(tx, m.id, survivor.id)?;
         tx.execute("DELETE FROM media WHERE id = ?1", [m.id])?;
     }
-    if changed && survivor != *first {
+    if survivor != *first {
         survivor.write(tx)?;
+        tx.prepare_cached("INSERT OR IGNORE INTO temp.touched_next VALUES (?1)")?
+            .execute([survivor.id])?;
     }
-    Ok(conflict)
+    Ok(())
 }
 
 pub(crate) fn grade_from_row(r: &rusqlite::Row, offset: usize) -> rusqlite::Result<Grade> {
@@ -677,6 +828,7 @@ pub(crate) fn grade_from_row(r: &rusqlite::Row, offset: usize) -> rusqlite::Resu
         },
         series: r.get(offset + 8)?,
         tags: tags_from_sql(r.get(offset + 9)?),
+        file: r.get::<_, i64>(offset + 10)? as u32,
     })
 }
 
