@@ -117,7 +117,7 @@ pub struct ExportArgs {
 pub enum ExportFormatArg {
     /// VICS 2.0 JSON (#Media, US numbering)
     Vics,
-    /// hashdeep listing (media with MD5, SHA-1 and SHA-256 only)
+    /// hashdeep listing (media with MD5, SHA-1, SHA-256 and a size only)
     Hashdeep,
     /// CSV with one row per medium
     Csv,

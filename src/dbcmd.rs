@@ -51,10 +51,26 @@ pub fn run(args: DbArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus> {
 
 fn import(path: &std::path::Path, a: ImportArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus> {
     let first = a.files.first().expect("clap requires one file");
-    let first_format = match a.format {
-        Some(f) => f,
-        None => import::detect::detect(first)?,
-    };
+    let mut formats = Vec::with_capacity(a.files.len());
+    for f in &a.files {
+        formats.push(match a.format {
+            Some(fmt) => fmt,
+            None => import::detect::detect(f)?,
+        });
+    }
+    let first_format = formats[0];
+    if a.profile.is_none() {
+        if let Some(other) = formats
+            .iter()
+            .find(|f| f.default_profile() != first_format.default_profile())
+        {
+            bail!(
+                "the files are {} and {}, which are graded differently by default: import them as separate sets, or name one profile for all with --profile",
+                first_format.name(),
+                other.name()
+            );
+        }
+    }
     let profile_name = a
         .profile
         .clone()
@@ -98,7 +114,35 @@ fn import(path: &std::path::Path, a: ImportArgs, cancel: &Cancel) -> anyhow::Res
             map_columns: a.map_column.clone(),
         },
     };
-    let mut db = KnownDb::open(path, Access::CreateOrWrite)?;
+    // A database this import creates is removed again if the import fails, so that a
+    // rejected import leaves nothing behind.
+    let was_empty_file = std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0);
+    let created = !path.exists();
+    let created_dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+        .map(std::path::Path::to_path_buf);
+    let remove_created = || {
+        if was_empty_file {
+            let _ = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .and_then(|f| f.set_len(0));
+        }
+        if created {
+            let _ = std::fs::remove_file(path);
+            if let Some(d) = &created_dir {
+                let _ = std::fs::remove_dir(d);
+            }
+        }
+    };
+    let mut db = match KnownDb::open(path, Access::CreateOrWrite) {
+        Ok(db) => db,
+        Err(e) => {
+            remove_created();
+            return Err(e.into());
+        }
+    };
     let counters = ImportCounters::new();
     let display = (!a.quiet && std::io::stderr().is_terminal())
         .then(|| ImportDisplay::start(counters.clone()));
@@ -106,6 +150,10 @@ fn import(path: &std::path::Path, a: ImportArgs, cancel: &Cancel) -> anyhow::Res
     let result = import::run(&mut db, &request, &counters, cancel);
     if let Some(d) = display {
         d.finish();
+    }
+    if result.is_err() {
+        drop(db);
+        remove_created();
     }
     let summary = match result {
         Ok(s) => s,
@@ -387,6 +435,15 @@ fn export(db: &KnownDb, a: ExportArgs) -> anyhow::Result<ExitStatus> {
         ExportFormatArg::Hashdeep => ExportFormat::Hashdeep,
         ExportFormatArg::Csv => ExportFormat::Csv,
     };
+    if let (Ok(out), Ok(dbm)) = (std::fs::metadata(&a.output), std::fs::metadata(db.path())) {
+        use std::os::unix::fs::MetadataExt;
+        if out.dev() == dbm.dev() && out.ino() == dbm.ino() {
+            bail!(
+                "refusing to export over the database itself ({})",
+                a.output.display()
+            );
+        }
+    }
     let mut summary = None;
     let mut failure = None;
     hashsift::report::write_atomically(&a.output, |out| match db.export(&scope, format, out) {
@@ -412,7 +469,7 @@ fn export(db: &KnownDb, a: ExportArgs) -> anyhow::Result<ExitStatus> {
         a.output.display(),
         if s.skipped > 0 {
             format!(
-                " ({} left out: a hashdeep listing needs MD5, SHA-1 and SHA-256)",
+                " ({} left out: a hashdeep listing needs MD5, SHA-1, SHA-256 and the size)",
                 s.skipped
             )
         } else {

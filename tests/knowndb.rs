@@ -430,6 +430,28 @@ fn text_variants() -> Vec<Bad> {
             &["record 2", "'7'", "vics-us"],
         ),
         bad(
+            "r.csv",
+            icse(&format!(
+                "{};{SHA1_A};;2;y;n;;S;1;y;image;y",
+                "zz".repeat(16)
+            ))
+            .replace('\n', "\r\n"),
+            &["line 3", "not hexadecimal"],
+        ),
+        bad(
+            "q.csv",
+            format!("md5,series\n{MD5_A},\"{}\"\n", "x\n".repeat(3_000_000)),
+            &["line 2", "spanning lines"],
+        ),
+        bad(
+            "a.json",
+            v(&format!(
+                "{{\"Category\": 2, \"MD5\": \"{MD5_A}\", \"AlternativeHashes\": [{{\"HashName\": \"MD5\", \"HashValue\": \"{}\"}}]}}",
+                "ab".repeat(16)
+            )),
+            &["record 2", "another MD5"],
+        ),
+        bad(
             "h.json",
             huge_line(
                 &format!(
@@ -437,7 +459,7 @@ fn text_variants() -> Vec<Bad> {
                 ),
                 "\"}]}",
             ),
-            &["record 2", "Series is"],
+            &["record 2", "bytes in one record"],
         ),
         bad(
             "u.json",
@@ -619,7 +641,7 @@ fn malformed_sets_are_rejected_with_their_location_and_change_nothing() {
 }
 
 #[test]
-fn an_import_killed_midway_leaves_the_database_as_it_was() {
+fn an_import_interrupted_or_killed_midway_leaves_the_database_as_it_was() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("k.db");
     let good = dir.path().join("good.md5");
@@ -638,10 +660,41 @@ fn an_import_killed_midway_leaves_the_database_as_it_was() {
     writeln!(f, "]}}").unwrap();
     drop(f);
 
+    // Ctrl-C first: the import stops, says so, exits 130 and rolls back.
+    let journal = dir.path().join("k.db-journal");
+    let mut c = db(&p);
+    c.arg("import").arg(&big).arg("-q");
+    c.stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let start = Instant::now();
+    while !journal.exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "import finished before Ctrl-C"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no journal appeared"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    // SAFETY: sends SIGINT to a child process this test started.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_exit(&out, 130);
+    assert!(
+        stderr(&out).contains("database is unchanged"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!journal.exists());
+    assert_eq!(dump(&p), before);
+
+    // Then a kill, which leaves a journal for the next open to roll back.
     let mut c = db(&p);
     c.arg("import").arg(&big).arg("-q");
     let mut child = c.spawn().unwrap();
-    let journal = dir.path().join("k.db-journal");
     let start = Instant::now();
     while !journal.exists() {
         assert!(
@@ -771,9 +824,20 @@ fn media_chained_through_several_sets_merge_and_removal_takes_back_what_a_set_br
         f
     };
     // A knows the MD5, B the SHA-1, C both: all three are one file.
-    let a = write("a.json", vics(&[format!("{{\"Category\": 1, \"MD5\": \"{x}\"}}")]));
-    let b = write("b.json", vics(&[format!("{{\"Category\": 0, \"SHA1\": \"{y}\"}}")]));
-    let c_ = write("c.json", vics(&[format!("{{\"Category\": 1, \"MD5\": \"{x}\", \"SHA1\": \"{y}\", \"MediaSize\": 5}}")]));
+    let a = write(
+        "a.json",
+        vics(&[format!("{{\"Category\": 1, \"MD5\": \"{x}\"}}")]),
+    );
+    let b = write(
+        "b.json",
+        vics(&[format!("{{\"Category\": 0, \"SHA1\": \"{y}\"}}")]),
+    );
+    let c_ = write(
+        "c.json",
+        vics(&[format!(
+            "{{\"Category\": 1, \"MD5\": \"{x}\", \"SHA1\": \"{y}\", \"MediaSize\": 5}}"
+        )]),
+    );
     for f in [&a, &b, &c_] {
         assert_exit(&import(&p, f, &[]), 0);
     }
@@ -781,7 +845,10 @@ fn media_chained_through_several_sets_merge_and_removal_takes_back_what_a_set_br
     let media = found[0]["media"].as_array().unwrap();
     assert_eq!(media.len(), 1, "{found}");
     assert_eq!(media[0]["grades"].as_array().unwrap().len(), 3);
-    assert_eq!(media[0]["conflict"], true, "A and C say csam, B non_pertinent");
+    assert_eq!(
+        media[0]["conflict"], true,
+        "A and C say csam, B non_pertinent"
+    );
 
     // Removing C keeps the medium (A and B still grade it) with what A and B gave; what C
     // alone brought (the size) goes.
@@ -791,5 +858,9 @@ fn media_chained_through_several_sets_merge_and_removal_takes_back_what_a_set_br
     let m = &lookup(&p, &x)[0]["media"][0];
     assert_eq!(m["size"], serde_json::Value::Null, "{m}");
     assert_eq!(m["md5"], x.as_str());
-    assert_eq!(m["sha1"], y.as_str(), "B gave the SHA-1 and is still there: {m}");
+    assert_eq!(
+        m["sha1"],
+        y.as_str(),
+        "B gave the SHA-1 and is still there: {m}"
+    );
 }

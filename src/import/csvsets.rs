@@ -123,20 +123,55 @@ impl Table {
     }
 }
 
-/// Fails a read once a line grows past [`MAX_LINE`], remembering which line it was, so a
-/// hostile 200 MB line is refused without being held in memory.
+/// Watches the bytes the CSV parser reads: fails once a line grows past [`MAX_LINE`] or a
+/// record (a quoted field may span lines) past [`MAX_RECORD`], so hostile input is refused
+/// without being held in memory; and notes where lines end, so that rows get their true line
+/// numbers whatever the line endings.
 struct LineGuard<R> {
     inner: R,
-    line: Rc<Cell<u64>>,
+    shared: Rc<Tracking>,
     since_newline: usize,
 }
+
+/// What [`LineGuard`] and the row loop share.
+#[derive(Default)]
+struct Tracking {
+    /// Newlines read so far (the line being read is this plus one).
+    newlines: Cell<u64>,
+    /// Bytes read so far.
+    read: Cell<u64>,
+    /// Where the parser's next record starts.
+    record_start: Cell<u64>,
+    /// Offsets of newlines read ahead of the row loop, and how many were already passed.
+    pending: std::cell::RefCell<std::collections::VecDeque<u64>>,
+    passed: Cell<u64>,
+}
+
+impl Tracking {
+    /// The line (1-based) of byte `offset`, for offsets in increasing order.
+    fn line_of(&self, offset: u64) -> u64 {
+        let mut pending = self.pending.borrow_mut();
+        // `<=`: after a CR LF the parser may place the next record at the LF itself.
+        while pending.front().is_some_and(|&nl| nl <= offset) {
+            pending.pop_front();
+            self.passed.set(self.passed.get() + 1);
+        }
+        self.passed.get() + 1
+    }
+}
+
+/// The longest record of a table format, quoted fields spanning lines included.
+const MAX_RECORD: u64 = 4 * MAX_LINE as u64;
 
 impl<R: Read> Read for LineGuard<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        for &b in &buf[..n] {
+        let t = &self.shared;
+        let start = t.read.get();
+        for (i, &b) in buf[..n].iter().enumerate() {
             if b == b'\n' {
-                self.line.set(self.line.get() + 1);
+                t.newlines.set(t.newlines.get() + 1);
+                t.pending.borrow_mut().push_back(start + i as u64);
                 self.since_newline = 0;
             } else {
                 self.since_newline += 1;
@@ -148,9 +183,30 @@ impl<R: Read> Read for LineGuard<R> {
                 }
             }
         }
+        t.read.set(start + n as u64);
+        if t.read.get() - t.record_start.get() > MAX_RECORD {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                RecordTooLong,
+            ));
+        }
         Ok(n)
     }
 }
+
+#[derive(Debug)]
+struct RecordTooLong;
+
+impl std::fmt::Display for RecordTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "a record (its quoted fields spanning lines) longer than {MAX_RECORD} bytes"
+        )
+    }
+}
+
+impl std::error::Error for RecordTooLong {}
 
 #[derive(Debug)]
 struct LineTooLong;
@@ -177,10 +233,10 @@ pub fn read(
     let header_peek = reader.fill_buf()?.to_vec();
     let first_line = header_peek.split(|&b| b == b'\n').next().unwrap_or(&[]);
     let delimiter = table.delimiter(first_line);
-    let line = Rc::new(Cell::new(1u64));
+    let shared = Rc::new(Tracking::default());
     let guard = LineGuard {
         inner: reader,
-        line: Rc::clone(&line),
+        shared: Rc::clone(&shared),
         since_newline: 0,
     };
     let mut csv = csv::ReaderBuilder::new()
@@ -188,18 +244,23 @@ pub fn read(
         .has_headers(true)
         .flexible(false)
         .from_reader(guard);
-    let error = |e: csv::Error, line: &Cell<u64>| -> ReadError {
+    let error = |e: csv::Error, t: &Tracking| -> ReadError {
+        let reading = Location::Line(t.newlines.get() + 1);
         let at = e
             .position()
-            .map(|p| Location::Line(p.line()))
-            .unwrap_or(Location::Line(line.get()));
+            .map_or(reading, |p| Location::Line(t.line_of(p.byte())));
         match e.into_kind() {
             csv::ErrorKind::Io(io) => {
-                match io.get_ref().and_then(|i| i.downcast_ref::<LineTooLong>()) {
-                    Some(_) => {
-                        ReadError::malformed(Location::Line(line.get()), LineTooLong.to_string())
-                    }
-                    None => ReadError::Io(io),
+                let inner = io.get_ref();
+                if inner.is_some_and(|i| i.is::<LineTooLong>()) {
+                    ReadError::malformed(reading, LineTooLong.to_string())
+                } else if inner.is_some_and(|i| i.is::<RecordTooLong>()) {
+                    ReadError::malformed(
+                        Location::Line(t.line_of(t.record_start.get())),
+                        RecordTooLong.to_string(),
+                    )
+                } else {
+                    ReadError::Io(io)
                 }
             }
             csv::ErrorKind::UnequalLengths {
@@ -211,7 +272,8 @@ pub fn read(
             other => ReadError::malformed(at, format!("{other:?}")),
         }
     };
-    let headers = csv.byte_headers().map_err(|e| error(e, &line))?.clone();
+    let headers = csv.byte_headers().map_err(|e| error(e, &shared))?.clone();
+    shared.record_start.set(csv.position().byte());
     let mut columns: Vec<Option<Field>> = Vec::with_capacity(headers.len());
     for raw in headers.iter() {
         let name = String::from_utf8_lossy(raw);
@@ -265,9 +327,12 @@ pub fn read(
         match csv.read_byte_record(&mut row) {
             Ok(true) => {}
             Ok(false) => break,
-            Err(e) => return Err(error(e, &line)),
+            Err(e) => return Err(error(e, &shared)),
         }
-        let number = row.position().map_or(line.get(), |p| p.line());
+        shared.record_start.set(csv.position().byte());
+        let number = row
+            .position()
+            .map_or(shared.newlines.get() + 1, |p| shared.line_of(p.byte()));
         let at = Location::Line(number);
         let mut rec = KnownRecord {
             number,

@@ -214,13 +214,15 @@ pub fn detect(file: &Path) -> Result<Format, ImportError> {
     let first = String::from_utf8_lossy(first);
     let first = first.trim_end_matches('\r');
     let lower = first.to_ascii_lowercase();
+    // Some exports quote every header name.
+    let unquoted = lower.replace('"', "");
     if first == "%%%% HASHDEEP-1.0" {
         return Ok(Format::Hashdeep);
     }
     if lower.starts_with("\"sha-1\",\"md5\",\"crc32\",\"filename\"") {
         return Ok(Format::NsrlRds2);
     }
-    if lower.starts_with("md5;sha1;photodna;") {
+    if unquoted.starts_with("md5;sha1;photodna;") {
         return Ok(Format::Icse);
     }
     if lower.starts_with("\"file_id\",\"hashset_id\",\"file_name\"") {

@@ -104,15 +104,21 @@ pub fn size(field: &str) -> Result<u64, String> {
         .map_err(|_| format!("size '{}' is not a whole number of bytes", shorten(t)))
 }
 
-/// SHA-256 of a whole file, kept in the set's provenance.
+/// SHA-256 of a whole file, kept in the set's provenance; `stop` abandons it.
 ///
 /// # Errors
-/// I/O errors.
-pub fn file_sha256(path: &Path) -> std::io::Result<[u8; 32]> {
+/// I/O errors, and stopping.
+pub fn file_sha256(path: &Path, stop: &dyn Fn() -> bool) -> std::io::Result<[u8; 32]> {
     let mut f = std::fs::File::open(path)?;
     let mut h = sha2::Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
+        if stop() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::Interrupted,
+                "stopped",
+            ));
+        }
         let n = f.read(&mut buf)?;
         if n == 0 {
             break;

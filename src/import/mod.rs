@@ -64,14 +64,14 @@ pub enum ImportError {
         at: Location,
         reason: String,
     },
-    #[error("{file}: {source}")]
+    #[error("{file}")]
     Io {
         file: PathBuf,
         source: std::io::Error,
     },
     #[error("{file}: cannot tell the format: {reason} (name it with --format)")]
     Undetected { file: PathBuf, reason: String },
-    #[error("{file}: {source}")]
+    #[error("{file}")]
     Sqlite {
         file: PathBuf,
         source: rusqlite::Error,
@@ -266,12 +266,16 @@ pub fn run(
     counters.set_stage("reading");
     let (tx, rx) = mpsc::sync_channel::<Result<Vec<KnownRecord>, ImportError>>(8);
     let formats = &formats;
+    // Set once the database side is done (or failed): the digest thread stops early.
+    let abandon = std::sync::atomic::AtomicBool::new(false);
+    let stop = || cancel.is_cancelled() || abandon.load(std::sync::atomic::Ordering::Relaxed);
+    let stop = &stop;
     std::thread::scope(|scope| {
         let digests = scope.spawn(move || {
             formats
                 .iter()
                 .map(|(file, _, _)| {
-                    fields::file_sha256(file).map_err(|source| ImportError::Io {
+                    fields::file_sha256(file, stop).map_err(|source| ImportError::Io {
                         file: file.clone(),
                         source,
                     })
@@ -279,7 +283,7 @@ pub fn run(
                 .collect::<Result<Vec<[u8; 32]>, ImportError>>()
         });
         let reader = scope.spawn(move || read_all(formats, req, counters, cancel, tx));
-        let result = db.import_set(&meta, req.replace, rx, counters, || {
+        let result = db.import_set(&meta, req.replace, rx, counters, cancel, || {
             let mut summary = reader
                 .join()
                 .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
@@ -292,8 +296,10 @@ pub fn run(
             Ok(summary)
         });
         counters.set_done();
+        abandon.store(true, std::sync::atomic::Ordering::Relaxed);
         result.map_err(|e| match e {
             WriteError::Source(e) => e,
+            WriteError::Db(DbError::Interrupted) => ImportError::Interrupted,
             WriteError::Db(e) => ImportError::Db(e),
         })
     })

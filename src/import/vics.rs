@@ -89,16 +89,42 @@ pub fn parse_marker(key: &str, value: &str) -> Result<Marker, String> {
 }
 
 /// Counts lines of the bytes serde_json has consumed, for error locations.
+/// Also bounds memory: serde_json holds a whole string before a record sees it, so more than
+/// [`MAX_RECORD`] bytes since the last record ended is refused while it is being read.
 struct LineCounter<R> {
     inner: R,
     line: Rc<Cell<u64>>,
+    /// Bytes read, and the count when the last record ended.
+    bytes: Rc<Cell<u64>>,
+    record_end: Rc<Cell<u64>>,
 }
+
+/// The most a record (or whatever comes between two records) may take.
+const MAX_RECORD: u64 = 16 << 20;
+
+#[derive(Debug)]
+struct RecordTooLong;
+
+impl fmt::Display for RecordTooLong {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "more than {MAX_RECORD} bytes in one record")
+    }
+}
+
+impl std::error::Error for RecordTooLong {}
 
 impl<R: Read> Read for LineCounter<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         let newlines = buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
         self.line.set(self.line.get() + newlines);
+        self.bytes.set(self.bytes.get() + n as u64);
+        if self.bytes.get() - self.record_end.get() > MAX_RECORD {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                RecordTooLong,
+            ));
+        }
         Ok(n)
     }
 }
@@ -109,6 +135,8 @@ struct State<'s, 'a> {
     records: u64,
     line: Rc<Cell<u64>>,
     failed: Option<ReadError>,
+    record_end: Rc<Cell<u64>>,
+    bytes: Rc<Cell<u64>>,
 }
 
 type Shared<'s, 'a> = Rc<RefCell<State<'s, 'a>>>;
@@ -119,15 +147,21 @@ type Shared<'s, 'a> = Rc<RefCell<State<'s, 'a>>>;
 /// Not a VICS file, malformed JSON, a malformed record (with its number and line).
 pub fn read(reader: impl BufRead, sink: &mut Sink) -> Result<(), ReadError> {
     let line = Rc::new(Cell::new(1u64));
+    let record_end = Rc::new(Cell::new(0u64));
+    let bytes = Rc::new(Cell::new(0u64));
     let state = Rc::new(RefCell::new(State {
         sink,
         records: 0,
         line: Rc::clone(&line),
         failed: None,
+        record_end: Rc::clone(&record_end),
+        bytes: Rc::clone(&bytes),
     }));
     let counted = LineCounter {
         inner: reader,
         line: Rc::clone(&line),
+        bytes,
+        record_end,
     };
     let mut de = serde_json::Deserializer::from_reader(counted);
     let result = RootSeed(Rc::clone(&state))
@@ -149,7 +183,14 @@ pub fn read(reader: impl BufRead, sink: &mut Sink) -> Result<(), ReadError> {
         }
         Err(e) => {
             if e.is_io() {
-                return Err(ReadError::Io(e.into()));
+                let io: std::io::Error = e.into();
+                if io.get_ref().is_some_and(|i| i.is::<RecordTooLong>()) {
+                    return Err(ReadError::malformed(
+                        Location::RecordAtLine(st.records + 1, st.line.get()),
+                        RecordTooLong.to_string(),
+                    ));
+                }
+                return Err(ReadError::Io(io));
             }
             let at = if st.records > 0 || e.is_eof() {
                 Location::RecordAtLine(st.records + 1, e.line() as u64)
@@ -280,6 +321,8 @@ impl<'de> DeserializeSeed<'de> for MediaSeed<'_, '_> {
         let media = Media::deserialize(d)?;
         let mut st = self.0.borrow_mut();
         st.records += 1;
+        // The record is complete: the next may take MAX_RECORD bytes from here.
+        st.record_end.set(st.bytes.get());
         let number = st.records;
         let at = Location::RecordAtLine(number, st.line.get());
         let rec = media
@@ -450,8 +493,24 @@ impl Media {
                 .collect();
             let value = value.trim();
             match key.as_str() {
-                "md5" => rec.digests.md5 = Some(Md5(hex(value, "MD5")?)),
-                "sha1" => rec.digests.sha1 = Some(Sha1(hex(value, "SHA-1")?)),
+                "md5" => {
+                    let v = Md5(hex(value, "MD5")?);
+                    if rec.digests.md5.is_some_and(|m| m != v) {
+                        return Err(
+                            "AlternativeHashes gives another MD5 than the record's MD5".into()
+                        );
+                    }
+                    rec.digests.md5 = Some(v);
+                }
+                "sha1" => {
+                    let v = Sha1(hex(value, "SHA-1")?);
+                    if rec.digests.sha1.is_some_and(|m| m != v) {
+                        return Err(
+                            "AlternativeHashes gives another SHA-1 than the record's SHA1".into(),
+                        );
+                    }
+                    rec.digests.sha1 = Some(v);
+                }
                 "sha256" | "sha2256" => rec.digests.sha256 = Some(Sha256(hex(value, "SHA-256")?)),
                 "blake3" => rec.digests.blake3 = Some(Blake3(hex(value, "BLAKE3")?)),
                 "pdq" => {

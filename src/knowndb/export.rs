@@ -333,16 +333,15 @@ impl<'a> Writer<'a> {
                 serde_json::to_writer(&mut *self.out, &Value::Object(m))?;
             }
             ExportFormat::Hashdeep => {
-                let (Some(md5), Some(sha1), Some(sha256)) =
-                    (hex(&row.md5), hex(&row.sha1), hex(&row.sha256))
+                let (Some(md5), Some(sha1), Some(sha256), Some(size)) =
+                    (hex(&row.md5), hex(&row.sha1), hex(&row.sha256), row.size)
                 else {
                     self.summary.skipped += 1;
                     return Ok(());
                 };
                 writeln!(
                     self.out,
-                    "{},{md5},{sha1},{sha256},{}/{md5}",
-                    row.size.unwrap_or(0),
+                    "{size},{md5},{sha1},{sha256},{}/{md5}",
                     g.category
                 )?;
             }

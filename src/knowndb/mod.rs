@@ -30,18 +30,20 @@ pub enum DbError {
     Missing { path: PathBuf },
     #[error("{path}: a database already exists here")]
     Exists { path: PathBuf },
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Schema { path: PathBuf, source: SchemaError },
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Sqlite {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    #[error("interrupted; the database is unchanged")]
+    Interrupted,
     #[error("no hash set named '{0}'")]
     NoSuchSet(String),
     #[error(
@@ -108,7 +110,9 @@ impl KnownDb {
             path: path.to_owned(),
             source,
         };
-        match (access, exists) {
+        // An empty file (as `touch` leaves) is a database not yet created.
+        let empty = exists && std::fs::metadata(path).is_ok_and(|m| m.len() == 0);
+        match (access, exists && !empty) {
             (Access::Create, true) => {
                 return Err(DbError::Exists {
                     path: path.to_owned(),
@@ -119,7 +123,15 @@ impl KnownDb {
                     path: path.to_owned(),
                 });
             }
-            (Access::Create | Access::CreateOrWrite, false) => create_private(path).map_err(io)?,
+            (Access::Create | Access::CreateOrWrite, false) if !empty => {
+                create_private(path).map_err(io)?
+            }
+            (Access::Create | Access::CreateOrWrite, false) => {
+                // An empty file becomes the database: owner-only like a new one.
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                    .map_err(io)?;
+            }
             _ => {}
         }
         let sqlite = |source| DbError::Sqlite {
@@ -145,11 +157,24 @@ impl KnownDb {
             source,
         };
         if access == Access::ReadOnly {
-            schema::check_current(&conn).map_err(schema)?;
+            match schema::check_current(&conn) {
+                Err(SchemaError::Sqlite(rusqlite::Error::SqliteFailure(e, _)))
+                    if e.extended_code == rusqlite::ffi::SQLITE_READONLY_ROLLBACK =>
+                {
+                    // An import was killed and left its journal: a read-write open rolls the
+                    // database back to before it, then the read-only open can go on.
+                    drop(conn);
+                    drop(KnownDb::open(path, Access::Write)?);
+                    return KnownDb::open(path, Access::ReadOnly);
+                }
+                other => other.map_err(schema)?,
+            }
         } else {
+            // Identity and version first: a file that is not a hashsift database is refused
+            // before anything (the journal mode included) is written to it.
+            schema::migrate(&mut conn).map_err(schema)?;
             conn.execute_batch("PRAGMA journal_mode = DELETE; PRAGMA synchronous = NORMAL;")
                 .map_err(sqlite)?;
-            schema::migrate(&mut conn).map_err(schema)?;
         }
         Ok(KnownDb {
             conn,

@@ -41,7 +41,7 @@ pub enum ProfileError {
         "no built-in profile named '{0}' (built in: vics-us, caid-uk, vics-ca, icse, nsrl; or give the path of a .toml file)"
     )]
     Unknown(String),
-    #[error("cannot read the profile {path}: {source}")]
+    #[error("cannot read the profile {path}")]
     Read {
         path: String,
         source: std::io::Error,

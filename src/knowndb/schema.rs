@@ -107,9 +107,11 @@ pub enum SchemaError {
     #[error("the file is an SQLite database, but not a hashsift one")]
     Foreign,
     #[error(
-        "the database has schema version {found} and needs upgrading to {supported}; open it read-write once (for example `hashsift db list`)"
+        "the database has schema version {found} and needs upgrading to {supported}: any `hashsift db import` or `db remove` upgrades it"
     )]
     Older { found: u32, supported: u32 },
+    #[error("the database is empty: create it with `hashsift db init`")]
+    Empty,
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
 }
@@ -159,6 +161,9 @@ pub fn migrate(conn: &mut Connection) -> Result<(), SchemaError> {
 pub fn check_current(conn: &Connection) -> Result<(), SchemaError> {
     let found = check_identity(conn)?;
     let supported = current_version();
+    if found == 0 {
+        return Err(SchemaError::Empty);
+    }
     if found < supported {
         return Err(SchemaError::Older { found, supported });
     }

@@ -13,6 +13,7 @@ use super::category::{Category, Flags};
 use super::record::{Grade, KnownRecord};
 use super::schema::{HASH_INDEXES, create_index_sql};
 use super::{DbError, KnownDb};
+use crate::cancel::Cancel;
 use crate::progress::ImportCounters;
 use crate::utc::Timestamp;
 
@@ -100,6 +101,7 @@ impl KnownDb {
         replace: bool,
         batches: I,
         counters: &ImportCounters,
+        cancel: &Cancel,
         finish: F,
     ) -> Result<ImportSummary, WriteError<E>>
     where
@@ -231,6 +233,15 @@ impl KnownDb {
         }
         drop(seen);
         let source = finish().map_err(WriteError::Source)?;
+        // Ctrl-C is honoured between the stages after reading too (each rolls back).
+        let interrupted = || {
+            if cancel.is_cancelled() {
+                Err(WriteError::Db(DbError::Interrupted))
+            } else {
+                Ok(())
+            }
+        };
+        interrupted()?;
 
         if dropped.any() {
             counters.set_stage("indexing");
@@ -238,10 +249,12 @@ impl KnownDb {
                 if dropped.has(i) {
                     tx.execute_batch(&create_index_sql(name, column))
                         .map_err(db)?;
+                    interrupted()?;
                 }
             }
         }
         counters.set_stage("merging");
+        interrupted()?;
         merge_shared_hashes(&tx, base, bulk, columns, &mut kept_apart).map_err(db)?;
 
         let imported: i64 = tx
@@ -299,6 +312,7 @@ impl KnownDb {
             )
             .map_err(db)?;
         }
+        interrupted()?;
         counters.set_stage("committing");
         tx.commit().map_err(db)?;
         Ok(summary)
