@@ -88,26 +88,21 @@ impl Counters {
     }
 }
 
-/// A progress bar on stderr that follows a [`Counters`] until stopped.
-pub struct Display {
+/// A thread that draws progress on stderr until stopped.
+struct DrawThread {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
-impl Display {
-    /// Starts drawing `counters` on stderr, refreshed a few times a second.
-    pub fn start(counters: Arc<Counters>) -> Display {
+impl DrawThread {
+    fn spawn(draw: impl FnOnce(&AtomicBool) + Send + 'static) -> DrawThread {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || draw(&counters, &flag));
-        Display {
+        let thread = std::thread::spawn(move || draw(&flag));
+        DrawThread {
             stop,
             thread: Some(thread),
         }
-    }
-
-    pub fn finish(mut self) {
-        self.stop_thread();
     }
 
     fn stop_thread(&mut self) {
@@ -118,9 +113,23 @@ impl Display {
     }
 }
 
-impl Drop for Display {
+impl Drop for DrawThread {
     fn drop(&mut self) {
         self.stop_thread();
+    }
+}
+
+/// A progress bar on stderr that follows a [`Counters`] until stopped.
+pub struct Display(DrawThread);
+
+impl Display {
+    /// Starts drawing `counters` on stderr, refreshed a few times a second.
+    pub fn start(counters: Arc<Counters>) -> Display {
+        Display(DrawThread::spawn(move |stop| draw(&counters, stop)))
+    }
+
+    pub fn finish(mut self) {
+        self.0.stop_thread();
     }
 }
 
@@ -234,37 +243,15 @@ impl ImportCounters {
 }
 
 /// A progress bar on stderr that follows an [`ImportCounters`] until stopped.
-pub struct ImportDisplay {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
+pub struct ImportDisplay(DrawThread);
 
 impl ImportDisplay {
     pub fn start(counters: Arc<ImportCounters>) -> ImportDisplay {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || draw_import(&counters, &flag));
-        ImportDisplay {
-            stop,
-            thread: Some(thread),
-        }
+        ImportDisplay(DrawThread::spawn(move |stop| draw_import(&counters, stop)))
     }
 
     pub fn finish(mut self) {
-        self.stop_thread();
-    }
-
-    fn stop_thread(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for ImportDisplay {
-    fn drop(&mut self) {
-        self.stop_thread();
+        self.0.stop_thread();
     }
 }
 

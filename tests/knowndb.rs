@@ -290,6 +290,24 @@ fn replace_swaps_a_set_and_a_duplicate_name_is_refused_unchanged() {
     assert_eq!(media, "", "removing the only set leaves no media or grades");
 }
 
+/// Waits until `child` (an import) has a journal beside the database: it is inside its
+/// transaction.
+fn wait_for_journal(child: &mut std::process::Child, journal: &Path) {
+    let start = Instant::now();
+    while !journal.exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the import finished before it could be stopped"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no journal appeared"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+}
+
 /// A malformed variant of a set: file name, content, and what the error must say.
 struct Bad {
     file: &'static str,
@@ -666,19 +684,7 @@ fn an_import_interrupted_or_killed_midway_leaves_the_database_as_it_was() {
     c.arg("import").arg(&big).arg("-q");
     c.stderr(std::process::Stdio::piped());
     let mut child = c.spawn().unwrap();
-    let start = Instant::now();
-    while !journal.exists() {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "import finished before Ctrl-C"
-        );
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "no journal appeared"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    std::thread::sleep(Duration::from_millis(200));
+    wait_for_journal(&mut child, &journal);
     // SAFETY: sends SIGINT to a child process this test started.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();
@@ -695,19 +701,8 @@ fn an_import_interrupted_or_killed_midway_leaves_the_database_as_it_was() {
     let mut c = db(&p);
     c.arg("import").arg(&big).arg("-q");
     let mut child = c.spawn().unwrap();
-    let start = Instant::now();
-    while !journal.exists() {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "import finished before it could be killed"
-        );
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "no journal appeared"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    std::thread::sleep(Duration::from_millis(300));
+    wait_for_journal(&mut child, &journal);
+    std::thread::sleep(Duration::from_millis(100));
     assert!(
         child.try_wait().unwrap().is_none(),
         "import finished before it could be killed"
