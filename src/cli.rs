@@ -169,6 +169,10 @@ pub struct ImportArgs {
     #[arg(long = "map-value", value_name = "CODE=CATEGORY", value_parser = parse_map_value)]
     pub map_value: Vec<(String, Category)>,
 
+    /// Digest lists: untagged lines of 64 hex digits are BLAKE3 (b3sum output), not SHA-256
+    #[arg(long)]
+    pub blake3: bool,
+
     /// No progress bar and no summary on stderr
     #[arg(short, long)]
     pub quiet: bool,

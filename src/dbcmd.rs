@@ -112,6 +112,7 @@ fn import(path: &std::path::Path, a: ImportArgs, cancel: &Cancel) -> anyhow::Res
         replace: a.replace,
         csv: CsvOptions {
             map_columns: a.map_column.clone(),
+            blake3_lists: a.blake3,
         },
     };
     // A database this import creates is removed again if the import fails, so that a

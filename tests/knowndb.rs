@@ -859,3 +859,27 @@ fn media_chained_through_several_sets_merge_and_removal_takes_back_what_a_set_br
         "B gave the SHA-1 and is still there: {m}"
     );
 }
+
+#[test]
+fn a_b3sum_list_is_read_as_blake3_when_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("image.bin");
+    fs::write(&file, b"synthetic content for a b3sum list").unwrap();
+    let blake3 = common::oracle_digest("b3sum", &file);
+    let list = dir.path().join("list.b3");
+    fs::write(&list, format!("{blake3}  image.bin\n")).unwrap();
+
+    let p = dir.path().join("k.db");
+    assert_exit(&import(&p, &list, &["--blake3", "--category", "csam"]), 0);
+    let m = &lookup(&p, &blake3)[0]["media"][0];
+    assert_eq!(m["blake3"], blake3.as_str());
+    assert_eq!(m["sha256"], serde_json::Value::Null);
+
+    // Untold, the same line is a SHA-256 (the two look alike).
+    let q = dir.path().join("q.db");
+    assert_exit(&import(&q, &list, &[]), 0);
+    assert_eq!(
+        lookup(&q, &blake3)[0]["media"][0]["sha256"],
+        blake3.as_str()
+    );
+}

@@ -96,6 +96,9 @@ impl Field {
 pub struct CsvOptions {
     /// `--map-column FIELD=HEADER`: the column named HEADER holds FIELD.
     pub map_columns: Vec<(Field, String)>,
+    /// `--blake3`: digest-list lines of 64 hex digits without a BSD tag are BLAKE3 (`b3sum`
+    /// output), not SHA-256.
+    pub blake3_lists: bool,
 }
 
 /// The table formats this module reads.

@@ -94,7 +94,7 @@ impl Format {
         match self {
             Format::Vics => vics::read(lines::open(file, counters)?, sink),
             Format::Hashdeep => hashdeep::read(lines::open(file, counters)?, sink),
-            Format::DigestList => lists::read(lines::open(file, counters)?, sink),
+            Format::DigestList => lists::read(lines::open(file, counters)?, csv.blake3_lists, sink),
             Format::Icse => csvsets::read(Table::Icse, lines::open(file, counters)?, csv, sink),
             Format::HashKeeper => {
                 csvsets::read(Table::HashKeeper, lines::open(file, counters)?, csv, sink)

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use sha2::Digest;
 
-use crate::digest::{Md5, Sha1, Sha256};
+use crate::digest::{Blake3, Md5, Sha1, Sha256};
 use crate::knowndb::record::KnownRecord;
 
 /// Decodes exactly `N` bytes of hex (either case, surrounding spaces ignored).
@@ -79,10 +79,15 @@ pub fn shorten(s: &str) -> String {
 ///
 /// # Errors
 /// Any other length, or non-hex text.
-pub fn set_digest_by_length(rec: &mut KnownRecord, field: &str) -> Result<(), String> {
+pub fn set_digest_by_length(
+    rec: &mut KnownRecord,
+    field: &str,
+    blake3: bool,
+) -> Result<(), String> {
     match field.trim().len() {
         32 => rec.digests.md5 = Some(Md5(hex(field, "MD5")?)),
         40 => rec.digests.sha1 = Some(Sha1(hex(field, "SHA-1")?)),
+        64 if blake3 => rec.digests.blake3 = Some(Blake3(hex(field, "BLAKE3")?)),
         64 => rec.digests.sha256 = Some(Sha256(hex(field, "SHA-256")?)),
         n => {
             return Err(format!(
@@ -149,13 +154,17 @@ mod tests {
     #[test]
     fn digest_length_decides_the_algorithm() {
         let mut r = KnownRecord::default();
-        set_digest_by_length(&mut r, &"ab".repeat(16)).unwrap();
-        set_digest_by_length(&mut r, &"cd".repeat(20)).unwrap();
-        set_digest_by_length(&mut r, &"ef".repeat(32)).unwrap();
+        set_digest_by_length(&mut r, &"ab".repeat(16), false).unwrap();
+        set_digest_by_length(&mut r, &"cd".repeat(20), false).unwrap();
+        set_digest_by_length(&mut r, &"ef".repeat(32), false).unwrap();
+        let mut b = KnownRecord::default();
+        set_digest_by_length(&mut b, &"ef".repeat(32), true).unwrap();
+        assert_eq!(b.digests.blake3, Some(Blake3([0xef; 32])));
+        assert_eq!(b.digests.sha256, None);
         assert_eq!(r.digests.md5, Some(Md5([0xab; 16])));
         assert_eq!(r.digests.sha1, Some(Sha1([0xcd; 20])));
         assert_eq!(r.digests.sha256, Some(Sha256([0xef; 32])));
-        assert!(set_digest_by_length(&mut r, "abc").is_err());
+        assert!(set_digest_by_length(&mut r, "abc", false).is_err());
     }
 
     #[test]

@@ -62,7 +62,7 @@ fn parse_line(line: &str) -> Result<(Option<&str>, &str), String> {
 ///
 /// # Errors
 /// A line that is none of the accepted forms, or a digest of the wrong length.
-pub fn read(reader: impl BufRead, sink: &mut Sink) -> Result<(), ReadError> {
+pub fn read(reader: impl BufRead, blake3: bool, sink: &mut Sink) -> Result<(), ReadError> {
     let mut lines = Lines::new(reader);
     while let Some((n, bytes)) = lines.next_line()? {
         let at = Location::Line(n);
@@ -77,7 +77,7 @@ pub fn read(reader: impl BufRead, sink: &mut Sink) -> Result<(), ReadError> {
             ..KnownRecord::default()
         };
         match tag.map(|t| t.to_ascii_uppercase().replace('-', "")) {
-            None => set_digest_by_length(&mut rec, digest).map_err(bad)?,
+            None => set_digest_by_length(&mut rec, digest, blake3).map_err(bad)?,
             Some(t) => match t.as_str() {
                 "MD5" => rec.digests.md5 = Some(Md5(hex(digest, "MD5").map_err(bad)?)),
                 "SHA1" => rec.digests.sha1 = Some(Sha1(hex(digest, "SHA-1").map_err(bad)?)),

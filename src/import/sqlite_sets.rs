@@ -28,12 +28,16 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
         }
     }
     uri.push_str("?immutable=1");
-    Connection::open_with_flags(
+    let conn = Connection::open_with_flags(
         uri,
         OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_URI
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
+    )?;
+    // A hash set is untrusted input: its views and triggers may not call functions with side
+    // effects.
+    conn.pragma_update(None, "trusted_schema", false)?;
+    Ok(conn)
 }
 
 /// The names of the tables and views of a database, lower-cased.
