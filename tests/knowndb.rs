@@ -537,6 +537,40 @@ fn text_variants() -> Vec<Bad> {
             &["line 2", "longer than"],
         ),
     ];
+    // NSRL RDS 2.x and HashKeeper: their own headers, bad hex and a string for a size.
+    let nsrl_head = "\"SHA-1\",\"MD5\",\"CRC32\",\"FileName\",\"FileSize\",\"ProductCode\",\"OpSystemCode\",\"SpecialCode\"\r\n";
+    let nsrl = |sha1: &str, md5: &str, size: &str| {
+        format!(
+            "{nsrl_head}\"{SHA1_A}\",\"{MD5_A}\",\"00\",\"a\",1,1,\"358\",\"\"\r\n\"{sha1}\",\"{md5}\",\"00\",\"b\",{size},1,\"358\",\"\"\r\n"
+        )
+    };
+    out.push(bad(
+        "b.nsrl",
+        nsrl(SHA1_A, &"zz".repeat(16), "1"),
+        &["line 3", "not hexadecimal"],
+    ));
+    out.push(bad(
+        "n.nsrl",
+        nsrl(SHA1_A, MD5_A, "\"big\""),
+        &["line 3", "size 'big'"],
+    ));
+    let hk_head = "\"file_id\",\"hashset_id\",\"file_name\",\"directory\",\"hash\",\"file_size\",\"date_modified\",\"time_modified\",\"time_zone\",\"comments\",\"date_accessed\",\"time_accessed\"\n";
+    let hk = |md5: &str, size: &str| {
+        format!(
+            "{hk_head}\"1\",\"1\",\"a\",\"d\",\"{MD5_A}\",\"1\",\"\",\"\",\"\",\"\",\"\",\"\"\n\"2\",\"1\",\"b\",\"d\",\"{md5}\",\"{size}\",\"\",\"\",\"\",\"\",\"\",\"\"\n"
+        )
+    };
+    out.push(bad(
+        "b.hsh",
+        hk(&MD5_A[..31], "1"),
+        &["line 3", "32 hex digits"],
+    ));
+    out.push(bad("n.hsh", hk(MD5_A, "one"), &["line 3", "size 'one'"]));
+    out.push(bad(
+        "t.hsh",
+        format!("{hk_head}\"1\",\"1\",\"a\""),
+        &["line 2", "fields where the header has 12"],
+    ));
     // Generic CSV: an unknown category code, a string where a size belongs.
     let mut code = bad(
         "c.gen.csv",
