@@ -146,9 +146,10 @@ impl KnownDb {
         let mut conn = Connection::open_with_flags(path, flags).map_err(sqlite)?;
         // The rollback journal (not WAL): an import is one large transaction, and a rollback
         // journal holds only the pages it changes, where WAL would write every new page twice.
-        conn.execute_batch(
-            "PRAGMA foreign_keys = OFF; PRAGMA cache_size = -262144; PRAGMA temp_store = FILE;",
-        )
+        conn.execute_batch(&format!(
+            "PRAGMA foreign_keys = OFF; PRAGMA cache_size = {}; PRAGMA temp_store = FILE;",
+            write::CACHE_SIZE
+        ))
         .map_err(sqlite)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(sqlite)?;
