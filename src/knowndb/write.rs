@@ -11,7 +11,7 @@ use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::category::{Category, Flags};
 use super::record::{Grade, KnownRecord};
-use super::schema::{HASH_INDEXES, create_index_sql};
+use super::schema::{GRADE_INDEXES, HASH_INDEXES, create_index_sql};
 use super::{DbError, KnownDb};
 use crate::cancel::Cancel;
 use crate::progress::ImportCounters;
@@ -146,6 +146,9 @@ impl KnownDb {
         // In bulk mode the index of a hash column is dropped when the set first brings a value
         // for it: a column the set never fills keeps its index, and costs no rebuild.
         let mut bulk = existing == 0;
+        if bulk {
+            drop_grade_indexes(&tx).map_err(db)?;
+        }
         let mut columns = ColumnMask::default();
         let mut dropped = ColumnMask::default();
 
@@ -230,6 +233,7 @@ impl KnownDb {
                 counters.add_written(batch.len() as u64);
                 if !bulk && media_rows >= bulk_at {
                     drop_hash_indexes(&tx, columns, &mut dropped).map_err(db)?;
+                    drop_grade_indexes(&tx).map_err(db)?;
                     bulk = true;
                 }
             }
@@ -246,7 +250,7 @@ impl KnownDb {
         };
         interrupted()?;
 
-        if dropped.any() {
+        if bulk {
             counters.set_stage("indexing");
             // SQLite sorts for CREATE INDEX in runs as large as the page cache. Small runs,
             // sorted by helper threads and merged, build the indexes of a 3 M-row table 2.4x
@@ -262,6 +266,10 @@ impl KnownDb {
                         .map_err(db)?;
                     interrupted()?;
                 }
+            }
+            for (_, sql) in GRADE_INDEXES {
+                tx.execute_batch(sql).map_err(db)?;
+                interrupted()?;
             }
             tx.execute_batch(&format!(
                 "PRAGMA threads = 0; PRAGMA cache_size = {CACHE_SIZE};"
@@ -515,10 +523,13 @@ impl ColumnMask {
     fn has(self, i: usize) -> bool {
         self.0 & (1 << i) != 0
     }
+}
 
-    fn any(self) -> bool {
-        self.0 != 0
+fn drop_grade_indexes(tx: &Transaction) -> rusqlite::Result<()> {
+    for (name, _) in GRADE_INDEXES {
+        tx.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;
     }
+    Ok(())
 }
 
 /// Drops the index of every column in `columns` not dropped yet.
