@@ -8,13 +8,10 @@
 //! `AlternativeHashes[]` (SHA-256, BLAKE3, PDQ and the others by `HashName`). Everything else
 //! (`MediaFiles`, `Exifs`, `Comments`, `odata.*` keys...) is read past.
 
-use std::cell::{Cell, RefCell};
-use std::fmt;
-use std::io::{BufRead, Read};
-use std::rc::Rc;
+use std::io::BufRead;
 
 use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer};
 
 use super::csvsets::photodna;
 use super::fields::{hex, shorten};
@@ -88,253 +85,325 @@ pub fn parse_marker(key: &str, value: &str) -> Result<Marker, String> {
     })
 }
 
-/// Counts lines of the bytes serde_json has consumed, for error locations.
-/// Also bounds memory: serde_json holds a whole string before a record sees it, so more than
-/// [`MAX_RECORD`] bytes since the last record ended is refused while it is being read.
-struct LineCounter<R> {
-    inner: R,
-    line: Rc<Cell<u64>>,
-    /// Bytes read, and the count when the last record ended.
-    bytes: Rc<Cell<u64>>,
-    record_end: Rc<Cell<u64>>,
-}
-
 /// The most a record (or whatever comes between two records) may take.
-const MAX_RECORD: u64 = 16 << 20;
+const MAX_RECORD: usize = 16 << 20;
 
-#[derive(Debug)]
-struct RecordTooLong;
-
-impl fmt::Display for RecordTooLong {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "more than {MAX_RECORD} bytes in one record")
-    }
-}
-
-impl std::error::Error for RecordTooLong {}
-
-impl<R: Read> Read for LineCounter<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let newlines = buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
-        self.line.set(self.line.get() + newlines);
-        self.bytes.set(self.bytes.get() + n as u64);
-        if self.bytes.get() - self.record_end.get() > MAX_RECORD {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                RecordTooLong,
-            ));
-        }
-        Ok(n)
-    }
-}
-
-/// Shared state of one file's walk: the sink, the record count, the first sink error.
-struct State<'s, 'a> {
-    sink: &'s mut Sink<'a>,
+/// Walks the structure of a VICS file over a buffered stream: the root object, `value[]`,
+/// cases and their `Media[]`. Each media record's bytes are gathered (at most [`MAX_RECORD`])
+/// and parsed on their own with `serde_json::from_slice`; everything else is skipped without
+/// being kept, whatever its size. Lines are counted for error locations.
+struct Scanner<'s, 'a, R> {
+    reader: R,
+    line: u64,
     records: u64,
-    line: Rc<Cell<u64>>,
-    failed: Option<ReadError>,
-    record_end: Rc<Cell<u64>>,
-    bytes: Rc<Cell<u64>>,
+    sink: &'s mut Sink<'a>,
+    record: Vec<u8>,
 }
 
-type Shared<'s, 'a> = Rc<RefCell<State<'s, 'a>>>;
+/// How one JSON value is consumed: skipped, or copied into a buffer of bounded size.
+enum Keep<'b> {
+    Skip,
+    Into(&'b mut Vec<u8>, usize),
+}
+
+impl<R: BufRead> Scanner<'_, '_, R> {
+    fn truncated(&self) -> ReadError {
+        let at = if self.records > 0 {
+            Location::RecordAtLine(self.records + 1, self.line)
+        } else {
+            Location::Line(self.line)
+        };
+        ReadError::malformed(at, "truncated: the file ends inside the JSON")
+    }
+
+    fn unexpected(&self, what: &str, found: u8) -> ReadError {
+        let at = if self.records > 0 {
+            Location::RecordAtLine(self.records + 1, self.line)
+        } else {
+            Location::Line(self.line)
+        };
+        ReadError::malformed(
+            at,
+            format!("expected {what}, found '{}'", found.escape_ascii()),
+        )
+    }
+
+    /// The next byte that is not white space, not consumed; `None` at the end.
+    fn peek(&mut self) -> Result<Option<u8>, ReadError> {
+        loop {
+            let buf = self.reader.fill_buf()?;
+            let Some(&b) = buf.first() else {
+                return Ok(None);
+            };
+            match b {
+                b' ' | b'\t' | b'\r' => self.reader.consume(1),
+                b'\n' => {
+                    self.line += 1;
+                    self.reader.consume(1);
+                }
+                _ => return Ok(Some(b)),
+            }
+        }
+    }
+
+    fn expect(&mut self, byte: u8, what: &str) -> Result<(), ReadError> {
+        match self.peek()? {
+            Some(b) if b == byte => {
+                self.reader.consume(1);
+                Ok(())
+            }
+            Some(b) => Err(self.unexpected(what, b)),
+            None => Err(self.truncated()),
+        }
+    }
+
+    /// Consumes one JSON value (string, object, array or literal), keeping its bytes or not.
+    fn value(&mut self, mut keep: Keep) -> Result<(), ReadError> {
+        let first = self.peek()?.ok_or_else(|| self.truncated())?;
+        let literal = !matches!(first, b'"' | b'{' | b'[');
+        let mut depth: usize = 0;
+        let mut in_string = false;
+        let mut escaped = false;
+        let mut started = false;
+        loop {
+            let buf = self.reader.fill_buf()?;
+            if buf.is_empty() {
+                if literal && started {
+                    return Ok(());
+                }
+                return Err(self.truncated());
+            }
+            let mut end = None;
+            let mut newlines = 0;
+            for (i, &b) in buf.iter().enumerate() {
+                if b == b'\n' {
+                    newlines += 1;
+                }
+                if literal {
+                    if matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\r' | b'\n')
+                        && (started || i > 0)
+                    {
+                        if b == b'\n' {
+                            newlines -= 1;
+                        }
+                        end = Some(i);
+                        break;
+                    }
+                    continue;
+                }
+                if in_string {
+                    if escaped {
+                        escaped = false;
+                    } else if b == b'\\' {
+                        escaped = true;
+                    } else if b == b'"' {
+                        in_string = false;
+                        if depth == 0 {
+                            end = Some(i + 1);
+                            break;
+                        }
+                    }
+                    continue;
+                }
+                match b {
+                    b'"' => in_string = true,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            end = Some(i + 1);
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let take = end.unwrap_or(buf.len());
+            if let Keep::Into(out, limit) = &mut keep {
+                if out.len() + take > *limit {
+                    return Err(ReadError::malformed(
+                        Location::RecordAtLine(self.records + 1, self.line),
+                        format!("more than {} bytes in one record", *limit),
+                    ));
+                }
+                out.extend_from_slice(&buf[..take]);
+            }
+            self.reader.consume(take);
+            self.line += newlines;
+            started = true;
+            if end.is_some() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// An object key (a JSON string), decoded.
+    fn key(&mut self) -> Result<String, ReadError> {
+        match self.peek()? {
+            Some(b'"') => {}
+            Some(b) => return Err(self.unexpected("a key", b)),
+            None => return Err(self.truncated()),
+        }
+        let mut raw = Vec::new();
+        self.value(Keep::Into(&mut raw, MAX_STRING))?;
+        let line = self.line;
+        serde_json::from_slice::<String>(&raw)
+            .map_err(|e| ReadError::malformed(Location::Line(line), format!("a key: {e}")))
+    }
+
+    /// After a member or element: `true` if another follows (a comma), `false` at `close`.
+    fn more(&mut self, close: u8) -> Result<bool, ReadError> {
+        match self.peek()? {
+            Some(b',') => {
+                self.reader.consume(1);
+                Ok(true)
+            }
+            Some(b) if b == close => {
+                self.reader.consume(1);
+                Ok(false)
+            }
+            Some(b) => Err(self.unexpected("',' or the end of the list", b)),
+            None => Err(self.truncated()),
+        }
+    }
+
+    /// The members of an object, `on_key` deciding for each key how its value is read.
+    fn object(
+        &mut self,
+        on_key: &mut dyn FnMut(&mut Self, &str) -> Result<(), ReadError>,
+    ) -> Result<(), ReadError> {
+        self.expect(b'{', "an object")?;
+        if self.peek()? == Some(b'}') {
+            self.reader.consume(1);
+            return Ok(());
+        }
+        loop {
+            let key = self.key()?;
+            self.expect(b':', "':'")?;
+            on_key(self, &key)?;
+            if !self.more(b'}')? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// An array of media records (`cases`: of case objects holding `Media[]`).
+    fn array(&mut self, cases: bool) -> Result<(), ReadError> {
+        self.expect(b'[', "an array")?;
+        if self.peek()? == Some(b']') {
+            self.reader.consume(1);
+            return Ok(());
+        }
+        loop {
+            if cases {
+                self.object(&mut |s, key| {
+                    if key == "Media" {
+                        s.array(false)
+                    } else {
+                        s.value(Keep::Skip)
+                    }
+                })?;
+            } else {
+                self.media()?;
+            }
+            if !self.more(b']')? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// One media record: gathered, parsed, converted, handed on.
+    fn media(&mut self) -> Result<(), ReadError> {
+        let start = match self.peek()? {
+            Some(b'{') => self.line,
+            Some(b) => return Err(self.unexpected("a media record (an object)", b)),
+            None => return Err(self.truncated()),
+        };
+        let mut record = std::mem::take(&mut self.record);
+        record.clear();
+        self.value(Keep::Into(&mut record, MAX_RECORD))?;
+        self.records += 1;
+        let number = self.records;
+        let parsed = serde_json::from_slice::<Media>(&record).map_err(|e| {
+            let text = e.to_string();
+            let reason = match text.rfind(" at line ") {
+                Some(i) => text[..i].to_owned(),
+                None => text,
+            };
+            ReadError::malformed(
+                Location::RecordAtLine(number, start + e.line().saturating_sub(1) as u64),
+                reason,
+            )
+        });
+        self.record = record;
+        let rec = parsed?.into_record(number).map_err(|reason| {
+            ReadError::malformed(Location::RecordAtLine(number, start), reason)
+        })?;
+        (self.sink)(rec)
+    }
+}
 
 /// Reads a VICS JSON file.
 ///
 /// # Errors
 /// Not a VICS file, malformed JSON, a malformed record (with its number and line).
 pub fn read(reader: impl BufRead, sink: &mut Sink) -> Result<(), ReadError> {
-    let line = Rc::new(Cell::new(1u64));
-    let record_end = Rc::new(Cell::new(0u64));
-    let bytes = Rc::new(Cell::new(0u64));
-    let state = Rc::new(RefCell::new(State {
-        sink,
+    let mut s = Scanner {
+        reader,
+        line: 1,
         records: 0,
-        line: Rc::clone(&line),
-        failed: None,
-        record_end: Rc::clone(&record_end),
-        bytes: Rc::clone(&bytes),
-    }));
-    let counted = LineCounter {
-        inner: reader,
-        line: Rc::clone(&line),
-        bytes,
-        record_end,
+        sink,
+        record: Vec::new(),
     };
-    let mut de = serde_json::Deserializer::from_reader(counted);
-    let result = RootSeed(Rc::clone(&state))
-        .deserialize(&mut de)
-        .and_then(|found| de.end().map(|()| found));
-    let mut st = state.borrow_mut();
-    if let Some(e) = st.failed.take() {
-        return Err(e);
-    }
-    match result {
-        Ok(found) => {
-            if !found {
-                return Err(ReadError::malformed(
-                    Location::File,
-                    "no \"value\" array: not a VICS file, or truncated",
-                ));
-            }
-            Ok(())
-        }
-        Err(e) => {
-            if e.is_io() {
-                let io: std::io::Error = e.into();
-                if io.get_ref().is_some_and(|i| i.is::<RecordTooLong>()) {
-                    return Err(ReadError::malformed(
-                        Location::RecordAtLine(st.records + 1, st.line.get()),
-                        RecordTooLong.to_string(),
-                    ));
-                }
-                return Err(ReadError::Io(io));
-            }
-            let at = if st.records > 0 || e.is_eof() {
-                Location::RecordAtLine(st.records + 1, e.line() as u64)
-            } else {
-                Location::Line(e.line() as u64)
-            };
-            let reason = if e.is_eof() {
-                format!("truncated: the file ends inside the JSON ({e})")
-            } else {
-                e.to_string()
-            };
-            Err(ReadError::malformed(at, reason))
+    if s.peek()? == Some(0xef) {
+        // A UTF-8 byte-order mark (read byte by byte: the buffer may hold less than three).
+        let mut bom = [0u8; 3];
+        std::io::Read::read_exact(&mut s.reader, &mut bom)?;
+        if bom != *b"\xef\xbb\xbf" {
+            return Err(s.unexpected("'{' (a VICS file is a JSON object)", bom[0]));
         }
     }
-}
-
-/// The root object: the marker first, then `value`; returns whether `value` was found.
-struct RootSeed<'s, 'a>(Shared<'s, 'a>);
-
-impl<'de> DeserializeSeed<'de> for RootSeed<'_, '_> {
-    type Value = bool;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for RootSeed<'_, '_> {
-    type Value = bool;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a VICS root object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-        let Some(key) = map.next_key::<String>()? else {
-            return Err(de::Error::custom("an empty object, not a VICS file"));
-        };
-        let value: String = map.next_value()?;
-        let marker = parse_marker(&key, &value).map_err(de::Error::custom)?;
-        let mut found = false;
-        while let Some(key) = map.next_key::<String>()? {
-            if key == "value" {
-                map.next_value_seed(ArraySeed {
-                    state: Rc::clone(&self.0),
-                    cases: marker.cases,
-                })?;
-                found = true;
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
+    s.expect(b'{', "'{' (a VICS file is a JSON object)")?;
+    let first = s.key()?;
+    s.expect(b':', "':'")?;
+    let mut raw = Vec::new();
+    s.value(Keep::Into(&mut raw, MAX_STRING))?;
+    let line = s.line;
+    let marker_value: String = serde_json::from_slice(&raw).map_err(|_| {
+        ReadError::malformed(
+            Location::Line(line),
+            format!(
+                "the first key '{}' must hold the VICS marker (a string)",
+                shorten(&first)
+            ),
+        )
+    })?;
+    let marker = parse_marker(&first, &marker_value)
+        .map_err(|reason| ReadError::malformed(Location::Line(line), reason))?;
+    let mut found = false;
+    loop {
+        if !s.more(b'}')? {
+            break;
         }
-        Ok(found)
-    }
-}
-
-/// `value[]` of media records or of cases.
-struct ArraySeed<'s, 'a> {
-    state: Shared<'s, 'a>,
-    cases: bool,
-}
-
-impl<'de> DeserializeSeed<'de> for ArraySeed<'_, '_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ArraySeed<'_, '_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(if self.cases {
-            "an array of cases"
+        let key = s.key()?;
+        s.expect(b':', "':'")?;
+        if key == "value" {
+            s.array(marker.cases)?;
+            found = true;
         } else {
-            "an array of media records"
-        })
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        if self.cases {
-            while seq
-                .next_element_seed(CaseSeed(Rc::clone(&self.state)))?
-                .is_some()
-            {}
-        } else {
-            while seq
-                .next_element_seed(MediaSeed(Rc::clone(&self.state)))?
-                .is_some()
-            {}
+            s.value(Keep::Skip)?;
         }
-        Ok(())
     }
-}
-
-/// A case object: its `Media[]` holds records; every other key is read past.
-struct CaseSeed<'s, 'a>(Shared<'s, 'a>);
-
-impl<'de> DeserializeSeed<'de> for CaseSeed<'_, '_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
+    if let Some(b) = s.peek()? {
+        return Err(s.unexpected("the end of the file", b));
     }
-}
-
-impl<'de> Visitor<'de> for CaseSeed<'_, '_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a case object")
+    if !found {
+        return Err(ReadError::malformed(
+            Location::File,
+            "no \"value\" array: not a VICS file, or truncated",
+        ));
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<String>()? {
-            if key == "Media" {
-                map.next_value_seed(ArraySeed {
-                    state: Rc::clone(&self.0),
-                    cases: false,
-                })?;
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// One media record: deserialised, converted, handed to the sink.
-struct MediaSeed<'s, 'a>(Shared<'s, 'a>);
-
-impl<'de> DeserializeSeed<'de> for MediaSeed<'_, '_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        let media = Media::deserialize(d)?;
-        let mut st = self.0.borrow_mut();
-        st.records += 1;
-        // The record is complete: the next may take MAX_RECORD bytes from here.
-        st.record_end.set(st.bytes.get());
-        let number = st.records;
-        let at = Location::RecordAtLine(number, st.line.get());
-        let rec = media
-            .into_record(number)
-            .map_err(|reason| ReadError::malformed(at, reason));
-        let result = rec.and_then(|r| (st.sink)(r));
-        if let Err(e) = result {
-            st.failed = Some(e);
-            return Err(de::Error::custom("stopped"));
-        }
-        Ok(())
-    }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -554,6 +623,58 @@ impl Media {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reads `json` through a buffer of `capacity` bytes, returning each record's MD5 and
+    /// series, or the error.
+    fn records(json: &str, capacity: usize) -> Result<Vec<(String, Option<String>)>, String> {
+        let mut out = Vec::new();
+        let mut sink = |r: KnownRecord| {
+            out.push((r.digests.md5.unwrap().to_string(), r.grade.series));
+            Ok(())
+        };
+        let reader = std::io::BufReader::with_capacity(capacity, json.as_bytes());
+        match read(reader, &mut sink) {
+            Ok(()) => Ok(out),
+            Err(ReadError::Malformed { at, reason }) => Err(format!("{at}: {reason}")),
+            Err(_) => Err("other error".into()),
+        }
+    }
+
+    #[test]
+    fn the_scanner_finds_every_record_whatever_the_buffer_and_the_strings_hold() {
+        let a = "0cc175b9c0f1b6a831c399e269772661";
+        let b = "92eb5ffee6ae2fec3ad71c777531578f";
+        // Braces, brackets, escaped quotes and a `Media` key inside strings and skipped
+        // values must not fool it; numbers and literals end at any delimiter.
+        let json = format!(
+            "\u{feff}{{ \"@odata.context\": \"http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/US/$metadata#Cases\",\n\
+             \"odata.count\":2, \"note\": {{\"x\": [\"}}]\\\"{{\", 1e3, null, true]}},\n\
+             \"value\": [ {{\"CaseID\": 7, \"Comment\": \"Media: [\\\"\", \"Media\": [\n\
+               {{\"MD5\": \"{a}\", \"Series\": \"a \\\"quoted\\\" {{series}}\", \"Category\":1}},\n\
+               {{\"MediaFiles\": [{{\"FileName\": \"]]}}}}\"}}], \"MD5\": \"{b}\", \"Category\": null}}\n\
+             ]}}, {{\"CaseID\": 8, \"Media\": []}} ] }}\n"
+        );
+        let want = vec![
+            (a.to_string(), Some("a \"quoted\" {series}".to_string())),
+            (b.to_string(), None),
+        ];
+        for capacity in [1, 2, 3, 7, 64, 1 << 16] {
+            assert_eq!(
+                records(&json, capacity),
+                Ok(want.clone()),
+                "capacity {capacity}"
+            );
+        }
+        // Cut anywhere inside, it is truncated or malformed, never accepted.
+        for cut in (1..json.len() - 2).step_by(7) {
+            if json.is_char_boundary(cut) {
+                assert!(
+                    records(&json[..cut], 5).is_err(),
+                    "accepted when cut at {cut}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn markers_of_every_version_and_entity() {
