@@ -158,6 +158,7 @@ impl KnownDb {
         let mut kept_apart: std::collections::HashSet<i64> = std::collections::HashSet::new();
         let mut seen = Seen {
             base,
+            complete: true,
             map: std::collections::HashMap::new(),
             keys: std::collections::hash_map::RandomState::new(),
         };
@@ -238,6 +239,10 @@ impl KnownDb {
                 }
             }
         }
+        // Records sharing an MD5 always met in the map (a record with an MD5 is keyed by it):
+        // into a database that held nothing, with every record remembered, the MD5 pass of
+        // the merge would find nothing new.
+        let md5_done = existing == 0 && seen.complete;
         drop(seen);
         let source = finish().map_err(WriteError::Source)?;
         // Ctrl-C is honoured between the stages after reading too (each rolls back).
@@ -278,7 +283,11 @@ impl KnownDb {
         }
         counters.set_stage("merging");
         interrupted()?;
-        merge_shared_hashes(&tx, base, bulk, columns, &mut kept_apart).map_err(db)?;
+        let mut merge_columns = columns;
+        if md5_done {
+            merge_columns.0 &= !1;
+        }
+        merge_shared_hashes(&tx, base, bulk, merge_columns, &mut kept_apart).map_err(db)?;
 
         let imported: i64 = tx
             .query_row(
@@ -554,6 +563,8 @@ fn drop_hash_indexes(
 /// so memory stays bounded.
 struct Seen {
     base: i64,
+    /// Whether every record with a first hash was remembered (the map never filled up).
+    complete: bool,
     /// First 8 bytes of the first hash (mixed with its algorithm) to (id - base, fingerprint
     /// of every hash and the size).
     map: std::collections::HashMap<u64, (u64, u32)>,
@@ -607,10 +618,11 @@ impl Seen {
     }
 
     fn insert(&mut self, k: SeenKey, id: i64) {
-        if self.map.len() < Self::CAPACITY {
-            if let Ok(offset) = u32::try_from(id - self.base) {
+        match u32::try_from(id - self.base) {
+            Ok(offset) if self.map.len() < Self::CAPACITY => {
                 self.map.insert(k.key, (k.fingerprint, offset));
             }
+            _ => self.complete = false,
         }
     }
 }
