@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 
 use hashsift::cancel::Cancel;
 use hashsift::exit::ExitStatus;
-use hashsift::import::{self, Format, Grading, ImportError, ImportRequest, csvsets::CsvOptions};
+use hashsift::import::{self, Grading, ImportError, ImportRequest, csvsets::CsvOptions};
 use hashsift::knowndb::profile::{Profile, built_in_names};
 use hashsift::knowndb::read::MediaView;
 use hashsift::knowndb::write::SetMeta;
@@ -94,7 +94,12 @@ fn import(path: &std::path::Path, a: ImportArgs, cancel: &Cancel) -> anyhow::Res
         }
     }
     let request = ImportRequest {
-        files: a.files.clone(),
+        files: a
+            .files
+            .iter()
+            .cloned()
+            .zip(formats.iter().copied())
+            .collect(),
         meta: SetMeta {
             name: name.clone(),
             source: a.source.clone(),
@@ -103,7 +108,6 @@ fn import(path: &std::path::Path, a: ImportArgs, cancel: &Cancel) -> anyhow::Res
             profile: None,
             default_category: None,
         },
-        format: a.format,
         grading: Grading {
             profile,
             default_category: a.category,
@@ -177,7 +181,7 @@ fn import(path: &std::path::Path, a: ImportArgs, cancel: &Cancel) -> anyhow::Res
             } else {
                 "imported"
             },
-            format_names(&request, first_format),
+            first_format.name(),
             summary.rows_read,
             summary.rows_imported,
             summary.rows_merged,
@@ -194,10 +198,6 @@ fn import(path: &std::path::Path, a: ImportArgs, cancel: &Cancel) -> anyhow::Res
         eprintln!("hashsift: time by stage: {}", stages.join(", "));
     }
     Ok(ExitStatus::Clean)
-}
-
-fn format_names(req: &ImportRequest, first: Format) -> String {
-    req.format.unwrap_or(first).name().to_owned()
 }
 
 fn list(db: &KnownDb, json: bool) -> anyhow::Result<ExitStatus> {

@@ -210,10 +210,9 @@ pub fn is_empty_file(rec: &KnownRecord) -> bool {
 /// What to import and how.
 #[derive(Clone, Debug)]
 pub struct ImportRequest {
-    pub files: Vec<PathBuf>,
+    /// Each file with its format (from `--format`, or [`detect::detect`]).
+    pub files: Vec<(PathBuf, Format)>,
     pub meta: SetMeta,
-    /// `--format`: skip detection.
-    pub format: Option<Format>,
     pub grading: Grading,
     pub replace: bool,
     /// Options of the generic CSV reader.
@@ -235,11 +234,7 @@ pub fn run(
     cancel: &Cancel,
 ) -> Result<ImportSummary, ImportError> {
     let mut formats = Vec::new();
-    for file in &req.files {
-        let format = match req.format {
-            Some(f) => f,
-            None => detect::detect(file)?,
-        };
+    for (file, format) in &req.files {
         let size = std::fs::metadata(file)
             .map_err(|source| ImportError::Io {
                 file: file.clone(),
@@ -247,7 +242,7 @@ pub fn run(
             })?
             .len();
         counters.add_total_bytes(size);
-        formats.push((file.clone(), format, size));
+        formats.push((file.clone(), *format, size));
     }
     let mut meta = req.meta.clone();
     if meta.format.is_empty() {
