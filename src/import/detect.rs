@@ -110,7 +110,7 @@ impl Format {
                 }
             }
             Format::Encase => encase::read(lines::open(file, counters)?, sink),
-            Format::Rdsv3 => sqlite_sets::read_rdsv3(file, counters, sink),
+            Format::Rdsv3 => sqlite_sets::read_rdsv3(file, sink),
             Format::Kdb => sqlite_sets::read_kdb(file, sink),
         }
     }

@@ -11,7 +11,6 @@ use super::fields::{hex, size};
 use super::{Location, ReadError, Sink};
 use crate::digest::{Md5, Sha1, Sha256};
 use crate::knowndb::record::KnownRecord;
-use crate::progress::ImportCounters;
 
 /// Opens a source database read-only and immutable.
 ///
@@ -56,11 +55,7 @@ pub fn objects(conn: &Connection) -> rusqlite::Result<Vec<String>> {
 ///
 /// # Errors
 /// A row with malformed hex or size, SQLite errors.
-pub fn read_rdsv3(
-    path: &Path,
-    counters: &ImportCounters,
-    sink: &mut Sink,
-) -> Result<(), ReadError> {
+pub fn read_rdsv3(path: &Path, sink: &mut Sink) -> Result<(), ReadError> {
     let conn = open(path)?;
     let mut stmt = conn.prepare("SELECT sha256, sha1, md5, file_size FROM FILE")?;
     let mut rows = stmt.query([])?;
@@ -100,9 +95,6 @@ pub fn read_rdsv3(
         }
         if rec.digests == Default::default() {
             return Err(bad("no hash in this row".into()));
-        }
-        if number % 65536 == 0 {
-            counters.add_bytes(0);
         }
         sink(rec)?;
     }

@@ -11,7 +11,7 @@ use super::record::Grade;
 use super::write::grade_from_row;
 use super::{DbError, KnownDb};
 use crate::digest::to_hex;
-use crate::report::text::looks_like_formula;
+use crate::report::text::neutralise;
 
 /// What to export.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -199,14 +199,6 @@ fn flag(v: Option<bool>) -> &'static str {
     }
 }
 
-fn cell(s: &str) -> String {
-    if looks_like_formula(s) {
-        format!("'{s}")
-    } else {
-        s.to_owned()
-    }
-}
-
 fn base64(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
@@ -343,14 +335,14 @@ impl<'a> Writer<'a> {
                     row.photodna.as_deref().map(base64).unwrap_or_default(),
                     row.size.map(|s| s.to_string()).unwrap_or_default(),
                     g.category.name().to_owned(),
-                    cell(g.code.as_deref().unwrap_or("")),
-                    cell(g.label.as_deref().unwrap_or("")),
+                    neutralise(g.code.clone().unwrap_or_default()),
+                    neutralise(g.label.clone().unwrap_or_default()),
                     flag(g.flags.baseline).to_owned(),
                     flag(g.flags.victim_identified).to_owned(),
                     flag(g.flags.offender_identified).to_owned(),
                     flag(g.flags.distributed).to_owned(),
-                    cell(g.series.as_deref().unwrap_or("")),
-                    cell(&g.tags.join("|")),
+                    neutralise(g.series.clone().unwrap_or_default()),
+                    neutralise(g.tags.join("|")),
                 ];
                 self.csv_record(&record)?;
             }

@@ -13,7 +13,7 @@ use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 
 use super::Provenance;
-use super::text::{Text, looks_like_formula};
+use super::text::{Text, looks_like_formula, neutralise};
 use crate::digest::to_hex;
 use crate::record::Item;
 
@@ -90,14 +90,6 @@ pub fn write(p: &Provenance, items: &[Item], out: &mut dyn Write) -> io::Result<
     w.write_record(&row)?;
     w.flush()?;
     Ok(())
-}
-
-fn neutralise(s: String) -> String {
-    if looks_like_formula(&s) {
-        format!("'{s}")
-    } else {
-        s
-    }
 }
 
 /// A name's cell, and its exact bytes in hex when the cell is not exactly the name.

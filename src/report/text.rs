@@ -36,6 +36,15 @@ pub fn looks_like_formula(s: &str) -> bool {
     )
 }
 
+/// `s` as a spreadsheet cell: a leading `'` when it would be taken for a formula.
+pub fn neutralise(s: String) -> String {
+    if looks_like_formula(&s) {
+        format!("'{s}")
+    } else {
+        s
+    }
+}
+
 /// `bytes` made safe for one line of a line-based format: backslash, LF and CR become `\\`,
 /// `\n` and `\r`. Returns `None` when nothing needed escaping.
 pub fn escape_line_breaks(bytes: &[u8]) -> Option<Vec<u8>> {
