@@ -452,6 +452,20 @@ mod tests {
         );
     }
 
+    /// Checks `d` against each crate's one-shot digest of `data` (the independent oracle).
+    pub(super) fn assert_crates_agree(d: &Digests, data: &[u8]) {
+        assert_eq!(d.md5.unwrap().0, <[u8; 16]>::from(md5::Md5::digest(data)));
+        assert_eq!(
+            d.sha1.unwrap().0,
+            <[u8; 20]>::from(sha1::Sha1::digest(data))
+        );
+        assert_eq!(
+            d.sha256.unwrap().0,
+            <[u8; 32]>::from(sha2::Sha256::digest(data))
+        );
+        assert_eq!(d.blake3.unwrap().0, *blake3::hash(data).as_bytes());
+    }
+
     #[test]
     fn chunked_updates_equal_one_update() {
         // Independent oracle: each crate fed directly in one call.
@@ -463,16 +477,7 @@ mod tests {
             h.update(part);
         }
         let d = h.finish();
-        assert_eq!(d.md5.unwrap().0, <[u8; 16]>::from(md5::Md5::digest(&data)));
-        assert_eq!(
-            d.sha1.unwrap().0,
-            <[u8; 20]>::from(sha1::Sha1::digest(&data))
-        );
-        assert_eq!(
-            d.sha256.unwrap().0,
-            <[u8; 32]>::from(sha2::Sha256::digest(&data))
-        );
-        assert_eq!(d.blake3.unwrap().0, *blake3::hash(&data).as_bytes());
+        assert_crates_agree(&d, &data);
     }
 
     #[test]
@@ -524,16 +529,7 @@ mod file_tests {
             let data: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
             let (_d, f) = open(&data);
             let d = hash(&f, len as u64).unwrap();
-            assert_eq!(d.md5.unwrap().0, <[u8; 16]>::from(md5::Md5::digest(&data)));
-            assert_eq!(
-                d.sha1.unwrap().0,
-                <[u8; 20]>::from(sha1::Sha1::digest(&data))
-            );
-            assert_eq!(
-                d.sha256.unwrap().0,
-                <[u8; 32]>::from(sha2::Sha256::digest(&data))
-            );
-            assert_eq!(d.blake3.unwrap().0, *blake3::hash(&data).as_bytes());
+            tests::assert_crates_agree(&d, &data);
         }
     }
 

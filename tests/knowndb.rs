@@ -33,6 +33,20 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Runs one SQL statement on `dbp` with Python's sqlite3 (not hashsift's SQLite).
+fn python_sql(dbp: &Path, sql: &str) {
+    let status = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()",
+        ])
+        .arg(dbp)
+        .arg(sql)
+        .status()
+        .expect("python3");
+    assert!(status.success(), "python3 sqlite3: {sql}");
+}
+
 /// Every row of the database, as Python's sqlite3 dumps it.
 fn dump(dbp: &Path) -> String {
     let out = Command::new("python3")
@@ -126,12 +140,7 @@ fn a_newer_or_foreign_database_is_refused() {
     let mut c = db(&p);
     c.arg("init");
     assert_exit(&run(c), 0);
-    let status = Command::new("python3")
-        .args(["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('PRAGMA user_version=999'); c.commit()"])
-        .arg(&p)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    python_sql(&p, "PRAGMA user_version=999");
     let mut c = db(&p);
     c.arg("list");
     let out = run(c);
@@ -139,12 +148,7 @@ fn a_newer_or_foreign_database_is_refused() {
     assert!(stderr(&out).contains("newer"), "{}", stderr(&out));
 
     let foreign = dir.path().join("other.db");
-    let status = Command::new("python3")
-        .args(["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('CREATE TABLE t(x)'); c.commit()"])
-        .arg(&foreign)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    python_sql(&foreign, "CREATE TABLE t(x)");
     let mut c = db(&foreign);
     c.arg("list");
     let out = run(c);
