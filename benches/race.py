@@ -3,8 +3,9 @@
 
 Corpora come from benches/gen_corpus.py (deterministic by seed). Commands are alternated round
 by round, so a noisy neighbour slows every tool alike; each figure is the median of --runs runs,
-with the range. Warm runs follow each other immediately (this machine evicts pages about 60 s
-after their last use); cold runs evict the corpus first (benches/evict.py).
+with the range. Every warm run follows a read of the whole corpus immediately (this machine
+evicts pages about 60 s after their last use, and a criterion run between rounds takes longer
+than that); cold runs evict the corpus first (benches/evict.py).
 
 Sections:
   warm-mixed  hashsift -c md5,sha1,sha256 vs hashdeep -r -j2 (same algorithms), and hashsift
@@ -44,6 +45,12 @@ def corpus_size(root):
 def evict(root):
     subprocess.run([sys.executable, os.path.join(HERE, "evict.py"), root], check=True,
                    stderr=subprocess.DEVNULL)
+
+
+def warm(root):
+    """Reads every file of the corpus, so the timed run that follows finds all of it cached."""
+    subprocess.run(f"find '{root}' -type f -print0 | xargs -0 -P2 -n256 cat > /dev/null",
+                   shell=True, check=True)
 
 
 def timed(cmd, shell=False):
@@ -129,11 +136,11 @@ def main():
         ]
         labels = [c[0] for c in cmds]
         mbps = lambda s: size / s / 1e6
-        timed([hs, "hash", "-q", "--format", "jsonl", args.mixed])  # warm-up: load the cache
         t = {label: [] for label in labels}
         bounds, two_core, paired = [], [], []
         for _ in range(args.runs):
             for label, cmd in cmds:
+                warm(args.mixed)
                 t[label].append(timed(cmd))
             if not args.no_criterion:
                 # The kernels right after the race round, under the same machine load.
@@ -176,8 +183,7 @@ def main():
             (f"hashdeep -r -j2 -c {three}", ["hashdeep", "-r", "-j2", "-c", three, args.small]),
             ("fclones group", [fclones, "group", args.small]),
         ]
-        timed([hs, "hash", "-q", args.small])
-        t = race(cmds, args.runs)
+        t = race(cmds, args.runs, before=lambda: warm(args.small))
         labels = [c[0] for c in cmds]
         base = summary(t[labels[0]])[0]
         fps = lambda s: files / s
