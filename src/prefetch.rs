@@ -11,7 +11,8 @@
 use std::fs::File;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::thread::Thread;
 use std::time::Duration;
 
 use crate::evidence::{self, FileId};
@@ -22,6 +23,11 @@ const WINDOW_BYTES: u64 = 64 << 20;
 const WINDOW_FILES: usize = 256;
 /// Only the start of a large file is prefetched; the kernel's own readahead follows the reader.
 const PER_FILE_BYTES: u64 = 8 << 20;
+/// A full window waits until the hashers have taken this share of it (in quarters), so the
+/// prefetcher wakes a few times per window rather than once per file.
+const REFILL_QUARTERS: u64 = 1;
+/// Longest sleep of a prefetcher waiting for room, in case a wake-up is missed.
+const MAX_PARK: Duration = Duration::from_millis(100);
 
 /// Indices `0..len` handed out in order to any number of threads.
 #[derive(Debug)]
@@ -40,13 +46,15 @@ impl WorkQueue {
 
     /// The next index to work on, or `None` when all are taken.
     pub fn take(&self) -> Option<usize> {
-        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        // SeqCst: the prefetcher stores its wake-up index and then reads this counter, a hasher
+        // bumps this counter and then reads that index; one of the two must see the other.
+        let i = self.next.fetch_add(1, Ordering::SeqCst);
         (i < self.len).then_some(i)
     }
 
     /// How many indices have been taken.
     pub fn taken(&self) -> usize {
-        self.next.load(Ordering::Relaxed).min(self.len)
+        self.next.load(Ordering::SeqCst).min(self.len)
     }
 }
 
@@ -61,6 +69,11 @@ pub struct OpenAhead {
     ready: Condvar,
     /// Hashers waiting on `ready`: notifying costs a system call, so only when someone waits.
     waiting: AtomicUsize,
+    /// The prefetcher, parked while its window is full, and the queue index whose taking
+    /// makes room enough to wake it, taken by the hasher that takes it (`usize::MAX` when the
+    /// prefetcher is not waiting).
+    prefetcher: OnceLock<Thread>,
+    wake_at: AtomicUsize,
 }
 
 enum Slot {
@@ -76,6 +89,8 @@ impl OpenAhead {
             slots: (0..len).map(|_| Mutex::new(Slot::Empty)).collect(),
             ready: Condvar::new(),
             waiting: AtomicUsize::new(0),
+            prefetcher: OnceLock::new(),
+            wake_at: AtomicUsize::new(usize::MAX),
         }
     }
 
@@ -86,6 +101,12 @@ impl OpenAhead {
     /// Claims index `i` for a hasher: the file opened ahead, or `None` when the hasher must
     /// open it itself.
     pub fn take(&self, i: usize) -> Option<Result<File, ItemError>> {
+        if i >= self.wake_at.load(Ordering::SeqCst) {
+            // Unparking a thread that is not parked is one atomic operation, no system call.
+            if let Some(t) = self.prefetcher.get() {
+                t.unpark();
+            }
+        }
         let mut slot = self.lock(i);
         loop {
             match std::mem::replace(&mut *slot, Slot::Taken) {
@@ -109,17 +130,39 @@ impl OpenAhead {
     /// Opens files ahead of `queue` until every file was opened or taken. `file(i)` gives the
     /// path, identity and listed size of the `i`-th file.
     pub fn run<'a>(&self, queue: &WorkQueue, file: impl Fn(usize) -> (&'a Path, FileId, u64)) {
+        let _ = self.prefetcher.set(std::thread::current());
+        let ahead_of = |i: usize| file(i).2.min(PER_FILE_BYTES);
         let mut ahead = 0usize;
         while ahead < queue.len {
             let taken = queue.taken();
             ahead = ahead.max(taken);
-            let in_flight: u64 = (taken..ahead).map(|i| file(i).2.min(PER_FILE_BYTES)).sum();
-            if ahead < queue.len && ahead - taken < WINDOW_FILES && in_flight < WINDOW_BYTES {
+            if ahead >= queue.len {
+                break; // the hashers took the rest themselves
+            }
+            let in_flight: u64 = (taken..ahead).map(ahead_of).sum();
+            if ahead - taken < WINDOW_FILES && in_flight < WINDOW_BYTES {
                 self.open_ahead(ahead, &file);
                 ahead += 1;
-            } else {
-                std::thread::sleep(Duration::from_micros(500));
+                continue;
             }
+            // The window is full: sleep until the hashers have taken enough of it.
+            let mut wake = taken;
+            let mut left = in_flight;
+            while wake < ahead
+                && (ahead - wake > WINDOW_FILES * (4 - REFILL_QUARTERS as usize) / 4
+                    || left > WINDOW_BYTES * (4 - REFILL_QUARTERS) / 4)
+            {
+                left -= ahead_of(wake);
+                wake += 1;
+            }
+            // Room is made once the hasher that takes index `wake - 1` has it.
+            let last = wake.max(taken + 1) - 1;
+            self.wake_at.store(last, Ordering::SeqCst);
+            // Already taken, perhaps before `wake_at` was set: no one will wake us.
+            if queue.taken() <= last {
+                std::thread::park_timeout(MAX_PARK);
+            }
+            self.wake_at.store(usize::MAX, Ordering::SeqCst);
         }
     }
 
@@ -225,6 +268,57 @@ mod tests {
             woken,
             Ok(true),
             "the waiting hasher must get the opened file"
+        );
+    }
+
+    /// `n` small files in a temporary directory, with their identities and sizes.
+    fn files(n: usize) -> (tempfile::TempDir, Vec<(std::path::PathBuf, FileId, u64)>) {
+        let dir = tempfile::tempdir().unwrap();
+        let list = (0..n)
+            .map(|i| {
+                let p = dir.path().join(i.to_string());
+                std::fs::write(&p, b"x").unwrap();
+                let m = std::fs::metadata(&p).unwrap();
+                (p, FileId::of(&m), m.len())
+            })
+            .collect();
+        (dir, list)
+    }
+
+    #[test]
+    fn the_prefetcher_ends_when_the_hashers_took_every_file_first() {
+        let (_dir, list) = files(5);
+        let queue = WorkQueue::new(list.len());
+        let ahead = OpenAhead::new(list.len());
+        while let Some(i) = queue.take() {
+            assert!(ahead.take(i).is_none());
+        }
+        ahead.run(&queue, |i| (list[i].0.as_path(), list[i].1, list[i].2));
+    }
+
+    #[test]
+    fn a_full_window_is_refilled_as_the_hashers_take_files() {
+        // Four windows of files, taken by one slow hasher: the prefetcher parks each time its
+        // window fills and must be woken by the hasher's takes, long before its fallback
+        // timeout, so the hasher almost never finds a file not opened for it.
+        let n = 4 * WINDOW_FILES;
+        let (_dir, list) = files(n);
+        let queue = WorkQueue::new(n);
+        let ahead = OpenAhead::new(n);
+        let opened_by_hasher = std::thread::scope(|s| {
+            s.spawn(|| ahead.run(&queue, |i| (list[i].0.as_path(), list[i].1, list[i].2)));
+            let mut own = 0;
+            while let Some(i) = queue.take() {
+                if ahead.take(i).is_none() {
+                    own += 1;
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            own
+        });
+        assert!(
+            opened_by_hasher < n / 20,
+            "{opened_by_hasher} of {n} files were not opened ahead"
         );
     }
 

@@ -64,13 +64,12 @@ pub fn read_rdsv3(path: &Path, sink: &mut Sink) -> Result<(), ReadError> {
         number += 1;
         let at = Location::Record(number);
         let bad = |reason: String| ReadError::malformed(at, reason);
-        let text = |i: usize| -> Result<Option<String>, ReadError> {
+        // Borrowed from SQLite's row, copied only when it is not UTF-8 (to say so in an error).
+        let text = |i: usize| -> Result<Option<std::borrow::Cow<'_, str>>, ReadError> {
             match row.get_ref(i)? {
                 rusqlite::types::ValueRef::Null => Ok(None),
-                rusqlite::types::ValueRef::Text(t) => {
-                    Ok(Some(String::from_utf8_lossy(t).into_owned()))
-                }
-                rusqlite::types::ValueRef::Integer(n) => Ok(Some(n.to_string())),
+                rusqlite::types::ValueRef::Text(t) => Ok(Some(String::from_utf8_lossy(t))),
+                rusqlite::types::ValueRef::Integer(n) => Ok(Some(n.to_string().into())),
                 other => Err(ReadError::malformed(
                     at,
                     format!("column {} holds {:?}, not text", i + 1, other.data_type()),
