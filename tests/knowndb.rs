@@ -826,6 +826,55 @@ fn records_of_one_set_sharing_a_hash_merge_and_a_clash_is_kept_apart() {
 }
 
 #[test]
+fn records_sharing_only_a_second_hash_merge_and_values_alike_in_their_first_bytes_do_not() {
+    // Into an empty database the merge looks only at values whose first four bytes several
+    // new media share; these values share those bytes without being equal, and sit at both
+    // ends of the range of four-byte prefixes.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("k.db");
+    let (m1, m2) = (md5_hex(b"one"), md5_hex(b"two"));
+    let s1 = format!("aabbccdd{}", "00".repeat(16));
+    let s2 = format!("aabbccdd{}", "11".repeat(16));
+    let s3 = format!("ffffffff{}", "22".repeat(16));
+    let s4 = format!("ffffffff{}", "33".repeat(16));
+    let s5 = format!("00000000{}", "44".repeat(16));
+    let set = dir.path().join("set.json");
+    fs::write(
+        &set,
+        vics(&[
+            format!("{{\"Category\": 2, \"MD5\": \"{m1}\", \"SHA1\": \"{s1}\"}}"),
+            format!("{{\"Category\": 1, \"SHA1\": \"{s1}\"}}"),
+            format!("{{\"Category\": 0, \"SHA1\": \"{s2}\"}}"),
+            format!("{{\"Category\": 1, \"MD5\": \"{m2}\", \"SHA1\": \"{s3}\"}}"),
+            format!("{{\"Category\": 1, \"SHA1\": \"{s3}\"}}"),
+            format!("{{\"Category\": 0, \"SHA1\": \"{s4}\"}}"),
+            format!("{{\"Category\": 0, \"SHA1\": \"{s5}\"}}"),
+        ]),
+    )
+    .unwrap();
+    assert_exit(&import(&p, &set, &[]), 0);
+    let mut c = db(&p);
+    c.args(["list", "--json"]);
+    let sets: serde_json::Value = serde_json::from_slice(&run(c).stdout).unwrap();
+    assert_eq!(sets[0]["rows_read"], 7);
+    assert_eq!(sets[0]["rows_imported"], 5, "{sets}");
+    for (sha1, md5) in [(&s1, Some(&m1)), (&s3, Some(&m2)), (&s2, None), (&s4, None)] {
+        let found = lookup(&p, sha1);
+        let media = found[0]["media"].as_array().unwrap();
+        assert_eq!(media.len(), 1, "{found}");
+        match md5 {
+            Some(m) => assert_eq!(media[0]["md5"], m.as_str(), "{found}"),
+            None => assert!(media[0]["md5"].is_null(), "{found}"),
+        }
+    }
+    assert_eq!(
+        lookup(&p, &s1)[0]["media"][0]["grades"][0]["category"],
+        "csam",
+        "the merged medium has the MD5 of one record and the grade of the other"
+    );
+}
+
+#[test]
 fn a_set_from_two_files_may_list_a_hash_in_both() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("k.db");

@@ -111,9 +111,9 @@ impl KnownDb {
              FROM grade g JOIN media m ON m.id = g.media_id {}
              ORDER BY g.media_id",
             if set_id.is_some() {
-                "WHERE g.set_id = ?1"
+                format!("WHERE {}", super::schema::set_grades("g"))
             } else {
-                ""
+                String::new()
             }
         );
         let mut stmt = self.conn.prepare(&sql).map_err(e)?;

@@ -20,17 +20,22 @@ pub const HASH_INDEXES: [(&str, &str); 5] = [
 /// The indexes of `grade`, with the statements that create them. Bulk imports drop and build
 /// them again like the hash indexes: appending grade rows to a table without indexes is about
 /// twice as fast as inserting them into a keyed one. `grade_media` covers the category, so
-/// statistics scan the index alone.
-pub const GRADE_INDEXES: [(&str, &str); 2] = [
-    (
-        "grade_media",
-        "CREATE INDEX IF NOT EXISTS grade_media ON grade(media_id, set_id, category)",
-    ),
-    (
-        "grade_set",
-        "CREATE INDEX IF NOT EXISTS grade_set ON grade(set_id)",
-    ),
-];
+/// statistics scan the index alone. A set's own grades need no index: an import appends them,
+/// so they are the rows from `hash_set.grade_first` to `grade_last` (see [`SET_GRADES`]).
+pub const GRADE_INDEXES: [(&str, &str); 1] = [(
+    "grade_media",
+    "CREATE INDEX IF NOT EXISTS grade_media ON grade(media_id, set_id, category)",
+)];
+
+/// The condition on `grade` (named `alias` in the statement) that selects the grades of set
+/// `?1`: its range of ids (an import appends its rows, and a new id is always above every id
+/// in the table, so no other set's row falls inside the range), and the set id to be sure.
+pub fn set_grades(alias: &str) -> String {
+    format!(
+        "{alias}.id BETWEEN (SELECT grade_first FROM hash_set WHERE id = ?1)
+           AND (SELECT grade_last FROM hash_set WHERE id = ?1) AND {alias}.set_id = ?1"
+    )
+}
 
 /// The statement that creates the index on `column`.
 pub fn create_index_sql(name: &str, column: &str) -> String {
@@ -95,18 +100,56 @@ CREATE TABLE grade (
 );
 ";
 
+/// The indexes version 1 created, as it created them.
+const V1_INDEXES: &str = "
+CREATE INDEX IF NOT EXISTS media_md5 ON media(md5) WHERE md5 IS NOT NULL;
+CREATE INDEX IF NOT EXISTS media_sha1 ON media(sha1) WHERE sha1 IS NOT NULL;
+CREATE INDEX IF NOT EXISTS media_sha256 ON media(sha256) WHERE sha256 IS NOT NULL;
+CREATE INDEX IF NOT EXISTS media_blake3 ON media(blake3) WHERE blake3 IS NOT NULL;
+CREATE INDEX IF NOT EXISTS media_pdq ON media(pdq) WHERE pdq IS NOT NULL;
+CREATE INDEX IF NOT EXISTS grade_media ON grade(media_id, set_id, category);
+CREATE INDEX IF NOT EXISTS grade_set ON grade(set_id);
+";
+
+/// Version 2: each set's grades are found by their range of ids instead of an index on
+/// `grade.set_id`, which cost a tenth of a large import to build. The ids become an explicit
+/// `INTEGER PRIMARY KEY`, which `VACUUM` keeps (it may renumber implicit row ids).
+const V2: &str = "
+ALTER TABLE hash_set ADD COLUMN grade_first INTEGER;
+ALTER TABLE hash_set ADD COLUMN grade_last INTEGER;
+UPDATE hash_set SET
+    grade_first = (SELECT min(rowid) FROM grade WHERE set_id = hash_set.id),
+    grade_last = (SELECT max(rowid) FROM grade WHERE set_id = hash_set.id);
+CREATE TABLE grade_v2 (
+    id INTEGER PRIMARY KEY,
+    media_id INTEGER NOT NULL,
+    set_id INTEGER NOT NULL,
+    file INTEGER NOT NULL,
+    record INTEGER NOT NULL,
+    provided INTEGER NOT NULL,
+    code TEXT,
+    label TEXT,
+    category TEXT NOT NULL,
+    baseline INTEGER,
+    victim_identified INTEGER,
+    offender_identified INTEGER,
+    distributed INTEGER,
+    series TEXT,
+    tags TEXT
+);
+INSERT INTO grade_v2 (id, media_id, set_id, file, record, provided, code, label, category,
+        baseline, victim_identified, offender_identified, distributed, series, tags)
+    SELECT rowid, media_id, set_id, file, record, provided, code, label, category,
+        baseline, victim_identified, offender_identified, distributed, series, tags
+    FROM grade ORDER BY rowid;
+DROP TABLE grade;
+ALTER TABLE grade_v2 RENAME TO grade;
+CREATE INDEX grade_media ON grade(media_id, set_id, category);
+";
+
 /// Every migration, in order; migration `i` brings the database to `user_version` `i + 1`.
 fn migrations() -> Vec<String> {
-    let mut v1 = V1.to_owned();
-    for (name, column) in HASH_INDEXES {
-        v1.push_str(&create_index_sql(name, column));
-        v1.push_str(";\n");
-    }
-    for (_, sql) in GRADE_INDEXES {
-        v1.push_str(sql);
-        v1.push_str(";\n");
-    }
-    vec![v1]
+    vec![format!("{V1}{V1_INDEXES}"), V2.to_owned()]
 }
 
 /// The schema version this hashsift writes.
@@ -198,6 +241,65 @@ mod tests {
         assert_eq!(user_version(&conn).unwrap(), current_version());
         migrate(&mut conn).unwrap();
         check_current(&conn).unwrap();
+    }
+
+    #[test]
+    fn version_1_grades_keep_their_ids_and_each_set_its_range() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(&migrations()[0]).unwrap();
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO hash_set (id, name, format, imported_at, hashsift_version, rows_read,
+                 rows_imported, rows_merged, rows_rejected, rows_empty)
+             VALUES (1, 'a', 'vics', 't', 'v', 0, 0, 0, 0, 0),
+                    (2, 'b', 'vics', 't', 'v', 0, 0, 0, 0, 0),
+                    (3, 'empty', 'vics', 't', 'v', 0, 0, 0, 0, 0);
+             INSERT INTO grade (rowid, media_id, set_id, file, record, provided, category)
+             VALUES (5, 1, 1, 0, 1, 1, 'csam'), (6, 2, 1, 0, 2, 1, 'cgi'),
+                    (9, 1, 2, 0, 1, 1, 'csem');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        check_current(&conn).unwrap();
+        let ranges: Vec<(i64, Option<i64>, Option<i64>)> = conn
+            .prepare("SELECT id, grade_first, grade_last FROM hash_set ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            ranges,
+            [
+                (1, Some(5), Some(6)),
+                (2, Some(9), Some(9)),
+                (3, None, None)
+            ]
+        );
+        let of_set = |set: i64| -> Vec<(i64, String)> {
+            conn.prepare(&format!(
+                "SELECT id, category FROM grade WHERE {} ORDER BY id",
+                set_grades("grade")
+            ))
+            .unwrap()
+            .query_map([set], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+        };
+        assert_eq!(of_set(1), [(5, "csam".into()), (6, "cgi".into())]);
+        assert_eq!(of_set(2), [(9, "csem".into())]);
+        assert!(of_set(3).is_empty());
+        let indexes: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'grade'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexes, 1, "grade_media only");
     }
 
     #[test]

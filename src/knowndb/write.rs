@@ -11,7 +11,7 @@ use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::category::{Category, Flags};
 use super::record::{Grade, KnownRecord};
-use super::schema::{GRADE_INDEXES, HASH_INDEXES, create_index_sql};
+use super::schema::{GRADE_INDEXES, HASH_INDEXES, create_index_sql, set_grades};
 use super::{DbError, KnownDb};
 use crate::cancel::Cancel;
 use crate::progress::ImportCounters;
@@ -79,6 +79,10 @@ pub enum WriteError<E: std::error::Error + 'static> {
 /// The page cache of an open database (`PRAGMA cache_size`: negative is KiB).
 pub(crate) const CACHE_SIZE: i64 = -262_144;
 
+/// The page cache while appending to tables without indexes, which needs few pages: the
+/// memory goes to the map of the set's records instead (see [`Seen`]).
+const BULK_CACHE: &str = "PRAGMA cache_size = -32768;";
+
 /// Sets of at least this many records are inserted with the hash indexes dropped.
 const BULK_MIN: u64 = 50_000;
 
@@ -138,6 +142,10 @@ impl KnownDb {
             remove_set_in(&tx, old).map_err(db)?;
         }
         let set_id = insert_set(&tx, meta).map_err(db)?;
+        // The set's grades get the ids after this one (see `schema::set_grades`).
+        let grades_before: i64 = tx
+            .query_row("SELECT coalesce(max(id), 0) FROM grade", [], |r| r.get(0))
+            .map_err(db)?;
         let existing: i64 = tx
             .query_row("SELECT coalesce(max(id), 0) FROM media", [], |r| r.get(0))
             .map_err(db)?;
@@ -148,6 +156,7 @@ impl KnownDb {
         let mut bulk = existing == 0;
         if bulk {
             drop_grade_indexes(&tx).map_err(db)?;
+            tx.execute_batch(BULK_CACHE).map_err(db)?;
         }
         let mut columns = ColumnMask::default();
         let mut dropped = ColumnMask::default();
@@ -162,6 +171,9 @@ impl KnownDb {
             map: std::collections::HashMap::new(),
             keys: std::collections::hash_map::RandomState::new(),
         };
+        // Into an empty database, the only media that can share a hash are the set's own:
+        // their prefixes find them without scanning whole indexes.
+        let mut prefixes = (existing == 0).then(Prefixes::default);
         {
             let mut media = tx
                 .prepare(
@@ -190,22 +202,26 @@ impl KnownDb {
                     let id = match earlier {
                         Some((id, same)) if same => Some(id),
                         Some((id, _)) => {
-                            // Shares its first hash with an earlier record of the set but
-                            // differs in another: the same file described more fully (merge),
-                            // or a genuine clash (kept apart).
+                            // Its first hash starts like an earlier record's, and something
+                            // differs: the same file described more fully (merge), a genuine
+                            // clash (kept apart), or two files alike by chance.
                             let existing = MediaRow::read(&tx, id).map_err(db)?;
                             let incoming = MediaRow::of(rec);
-                            if existing.agrees_with(&incoming) {
+                            let shared = existing.shares_a_hash(&incoming);
+                            if shared && existing.agrees_with(&incoming) {
                                 let mut merged = existing.clone();
                                 merged.absorb(&incoming);
                                 if merged != existing {
                                     merged.write(&tx).map_err(db)?;
+                                    if let Some(p) = &mut prefixes {
+                                        p.add(rec);
+                                    }
                                 }
                                 Some(id)
                             } else {
                                 // Only a clash if they really share a hash (the key is a
-                                // 64-bit prefix).
-                                clash = existing.shares_a_hash(&incoming);
+                                // 32-bit prefix, which thousands of records share by chance).
+                                clash = shared;
                                 None
                             }
                         }
@@ -217,13 +233,24 @@ impl KnownDb {
                             let id = insert_media(&mut media, rec).map_err(db)?;
                             media_rows += 1;
                             kept_apart.insert(id);
+                            // Not remembered: its own duplicates meet in the merge.
+                            seen.complete = false;
+                            if let Some(p) = &mut prefixes {
+                                p.add(rec);
+                            }
                             id
                         }
                         None => {
                             let id = insert_media(&mut media, rec).map_err(db)?;
                             media_rows += 1;
-                            if let (Some(k), None) = (key, earlier) {
-                                seen.insert(k, id);
+                            if let Some(p) = &mut prefixes {
+                                p.add(rec);
+                            }
+                            match (key, earlier) {
+                                (Some(k), None) => seen.insert(k, id),
+                                // Its key is another medium's: not remembered.
+                                (Some(_), Some(_)) => seen.complete = false,
+                                _ => {}
                             }
                             id
                         }
@@ -235,6 +262,7 @@ impl KnownDb {
                 if !bulk && media_rows >= bulk_at {
                     drop_hash_indexes(&tx, columns, &mut dropped).map_err(db)?;
                     drop_grade_indexes(&tx).map_err(db)?;
+                    tx.execute_batch(BULK_CACHE).map_err(db)?;
                     bulk = true;
                 }
             }
@@ -287,11 +315,29 @@ impl KnownDb {
         if md5_done {
             merge_columns.0 &= !1;
         }
-        merge_shared_hashes(&tx, base, bulk, merge_columns, &mut kept_apart).map_err(db)?;
+        let candidates = prefixes.and_then(Prefixes::shared);
+        merge_shared_hashes(
+            &tx,
+            base,
+            bulk,
+            merge_columns,
+            candidates.as_ref(),
+            &mut kept_apart,
+        )
+        .map_err(db)?;
 
+        tx.execute(
+            "UPDATE hash_set SET grade_first = (SELECT min(id) FROM grade WHERE id > ?2),
+                 grade_last = (SELECT max(id) FROM grade WHERE id > ?2) WHERE id = ?1",
+            [set_id, grades_before],
+        )
+        .map_err(db)?;
         let imported: i64 = tx
             .query_row(
-                "SELECT count(DISTINCT media_id) FROM grade WHERE set_id = ?1",
+                &format!(
+                    "SELECT count(DISTINCT media_id) FROM grade WHERE {}",
+                    set_grades("grade")
+                ),
                 [set_id],
                 |r| r.get(0),
             )
@@ -487,20 +533,23 @@ fn remove_set_in(tx: &Transaction, id: i64) -> rusqlite::Result<()> {
             )
         })
         .collect();
+    let of_set = set_grades("grade");
     tx.execute(
         &format!(
-            "UPDATE media SET {} WHERE id IN (SELECT media_id FROM grade WHERE set_id = ?1)
+            "UPDATE media SET {} WHERE id IN (SELECT media_id FROM grade WHERE {of_set})
                AND EXISTS (SELECT 1 FROM grade g WHERE g.media_id = media.id AND g.set_id <> ?1)",
             keep.join(", ")
         ),
         [id],
     )?;
     tx.execute(
-        "DELETE FROM media WHERE id IN (SELECT media_id FROM grade WHERE set_id = ?1)
-           AND NOT EXISTS (SELECT 1 FROM grade g WHERE g.media_id = media.id AND g.set_id <> ?1)",
+        &format!(
+            "DELETE FROM media WHERE id IN (SELECT media_id FROM grade WHERE {of_set})
+               AND NOT EXISTS (SELECT 1 FROM grade g WHERE g.media_id = media.id AND g.set_id <> ?1)"
+        ),
         [id],
     )?;
-    tx.execute("DELETE FROM grade WHERE set_id = ?1", [id])?;
+    tx.execute(&format!("DELETE FROM grade WHERE {of_set}"), [id])?;
     tx.execute("DELETE FROM hash_set_file WHERE set_id = ?1", [id])?;
     tx.execute("DELETE FROM hash_set WHERE id = ?1", [id])?;
     Ok(())
@@ -558,16 +607,16 @@ fn drop_hash_indexes(
 
 /// The records of the set being imported, by their first hash, so that a set's own
 /// duplicates (NSRL lists a file once per product) go to one medium without a database
-/// lookup. 24 bytes an entry (about 200 MB when full); past [`Seen::CAPACITY`] entries new
-/// records are not remembered and their duplicates are merged by the set-wise pass instead,
-/// so memory stays bounded.
+/// lookup. 16 bytes and a control byte an entry (about 285 MB when full); past
+/// [`Seen::CAPACITY`] entries new records are not remembered and their duplicates are merged
+/// by the set-wise pass instead, so memory stays bounded.
 struct Seen {
     base: i64,
     /// Whether every record with a first hash was remembered (the map never filled up).
     complete: bool,
-    /// First 8 bytes of the first hash (mixed with its algorithm) to (id - base, fingerprint
-    /// of every hash and the size).
-    map: std::collections::HashMap<u64, (u64, u32)>,
+    /// First 4 bytes of the first hash (mixed with its algorithm) to [id - base, fingerprint
+    /// of every hash and the size in two halves]: four 32-bit words, so no padding.
+    map: std::collections::HashMap<u32, [u32; 3]>,
     /// Keys the fingerprint with this run's random keys, so that no one can craft a set whose
     /// different files look alike to it.
     keys: std::collections::hash_map::RandomState,
@@ -576,18 +625,18 @@ struct Seen {
 /// What [`Seen`] keeps of a record: its key and fingerprint.
 #[derive(Clone, Copy)]
 struct SeenKey {
-    key: u64,
+    key: u32,
     fingerprint: u64,
 }
 
 impl Seen {
-    /// Just under 7/8 of 2^23, the load at which the table would double again.
-    const CAPACITY: usize = 7_000_000;
+    /// Just under 7/8 of 2^24, the load at which the table would double again.
+    const CAPACITY: usize = 14_600_000;
 
     fn key(&self, rec: &KnownRecord) -> Option<SeenKey> {
         use std::hash::BuildHasher;
         let d = &rec.digests;
-        let (tag, first): (u64, &[u8]) = if let Some(h) = &d.md5 {
+        let (tag, first): (u32, &[u8]) = if let Some(h) = &d.md5 {
             (1, &h.0)
         } else if let Some(h) = &d.sha1 {
             (2, &h.0)
@@ -598,33 +647,129 @@ impl Seen {
         } else {
             return None;
         };
-        let prefix = u64::from_le_bytes(first[..8].try_into().expect("8 bytes"));
+        let prefix = u32::from_le_bytes(first[..4].try_into().expect("4 bytes"));
         let fingerprint = self
             .keys
             .hash_one((d, rec.size, rec.pdq.map(|p| p.hash), &rec.photodna));
         Some(SeenKey {
-            key: prefix ^ tag.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            key: prefix ^ tag.wrapping_mul(0x9E37_79B9),
             fingerprint,
         })
     }
 
-    /// The medium of an earlier record with the same first hash, and whether every hash and
-    /// the size are the same too (compared by a 64-bit fingerprint, keyed at random for this
-    /// run, after the 64-bit key; a mismatch is checked against the database).
+    /// The medium of an earlier record whose first hash starts alike, and whether every hash
+    /// and the size are the same too (compared by a 64-bit fingerprint, keyed at random for
+    /// this run; a mismatch, including two hashes that only start alike, is checked against
+    /// the database).
     fn get(&self, k: SeenKey) -> Option<(i64, bool)> {
-        self.map
-            .get(&k.key)
-            .map(|&(fp, offset)| (self.base + i64::from(offset), fp == k.fingerprint))
+        self.map.get(&k.key).map(|&[offset, lo, hi]| {
+            let fp = u64::from(lo) | u64::from(hi) << 32;
+            (self.base + i64::from(offset), fp == k.fingerprint)
+        })
     }
 
     fn insert(&mut self, k: SeenKey, id: i64) {
         match u32::try_from(id - self.base) {
             Ok(offset) if self.map.len() < Self::CAPACITY => {
-                self.map.insert(k.key, (k.fingerprint, offset));
+                let fp = k.fingerprint;
+                self.map
+                    .insert(k.key, [offset, fp as u32, (fp >> 32) as u32]);
             }
             _ => self.complete = false,
         }
     }
+}
+
+/// The first four bytes of every hash value an import into an empty database inserted, per
+/// merge column. Values that two media share have the same prefix, so after the insert only
+/// the prefixes seen twice need looking up in the hash indexes, instead of grouping whole
+/// indexes: at 10 million values about 12,000 prefixes meet by chance, against 10 million
+/// index entries to group. Memory is bounded: past [`Prefixes::CAPACITY`] values the
+/// prefixes are dropped and the merge groups whole indexes as before.
+#[derive(Default)]
+struct Prefixes {
+    columns: [Vec<u32>; 4],
+    total: usize,
+    overflowed: bool,
+}
+
+impl Prefixes {
+    /// 48 million prefixes: 192 MB.
+    const CAPACITY: usize = 48_000_000;
+
+    fn add(&mut self, rec: &KnownRecord) {
+        if self.overflowed {
+            return;
+        }
+        let d = &rec.digests;
+        let values: [Option<&[u8]>; 4] = [
+            d.md5.as_ref().map(|h| &h.0[..]),
+            d.sha1.as_ref().map(|h| &h.0[..]),
+            d.sha256.as_ref().map(|h| &h.0[..]),
+            d.blake3.as_ref().map(|h| &h.0[..]),
+        ];
+        for (column, value) in self.columns.iter_mut().zip(values) {
+            if let Some(v) = value {
+                column.push(u32::from_be_bytes(v[..4].try_into().expect("4 bytes")));
+                self.total += 1;
+            }
+        }
+        if self.total > Self::CAPACITY {
+            self.overflowed = true;
+            self.columns = Default::default();
+        }
+    }
+
+    /// Per merge column, the prefixes met more than once (sorted), or `None` when the
+    /// prefixes overflowed.
+    fn shared(self) -> Option<[Vec<u32>; 4]> {
+        if self.overflowed {
+            return None;
+        }
+        Some(self.columns.map(|mut c| {
+            c.sort_unstable();
+            let mut twice: Vec<u32> = c
+                .windows(2)
+                .filter(|w| w[0] == w[1])
+                .map(|w| w[0])
+                .collect();
+            twice.dedup();
+            twice
+        }))
+    }
+}
+
+/// Fills `temp.candidates` with the values of `column` that several media hold among those
+/// starting with one of `prefixes` (found by range lookups in the column's index).
+fn shared_values(tx: &Transaction, column: &str, prefixes: &[u32]) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "DROP TABLE IF EXISTS temp.candidates; CREATE TEMP TABLE candidates (v BLOB PRIMARY KEY);",
+    )?;
+    let mut bounded = tx.prepare(&format!(
+        "SELECT {column} FROM media WHERE {column} >= ?1 AND {column} < ?2 ORDER BY {column}"
+    ))?;
+    let mut last = tx.prepare(&format!(
+        "SELECT {column} FROM media WHERE {column} >= ?1 ORDER BY {column}"
+    ))?;
+    let mut insert = tx.prepare("INSERT OR IGNORE INTO temp.candidates VALUES (?1)")?;
+    for &p in prefixes {
+        // A blob that starts with these four bytes sorts at or after them, and before the
+        // next four-byte value.
+        let lo = p.to_be_bytes();
+        let mut rows = match p.checked_add(1) {
+            Some(next) => bounded.query(params![&lo[..], &next.to_be_bytes()[..]])?,
+            None => last.query(params![&lo[..]])?,
+        };
+        let mut previous: Option<Vec<u8>> = None;
+        while let Some(r) = rows.next()? {
+            let v: Vec<u8> = r.get(0)?;
+            if previous.as_ref() == Some(&v) {
+                insert.execute([&v])?;
+            }
+            previous = Some(v);
+        }
+    }
+    Ok(())
 }
 
 /// The hash columns records merge on, in priority order. PDQ is not one: two files with the
@@ -745,13 +890,15 @@ impl MediaRow {
 /// set B a SHA-1, set C both), until nothing changes. The ids of media kept apart because
 /// they disagree on another hash go into `kept_apart`.
 ///
-/// `full`: scan each whole hash index for shared values (cheap after a bulk insert); else
-/// look up each new medium's hashes.
+/// `candidates`: for an import into an empty database, the prefixes of the values new media
+/// may share (see [`Prefixes`]); only those are looked up. Else, `full`: scan each whole hash
+/// index for shared values (cheap after a bulk insert), or look up each new medium's hashes.
 fn merge_shared_hashes(
     tx: &Transaction,
     base: i64,
     full: bool,
     filled: ColumnMask,
+    candidates: Option<&[Vec<u32>; 4]>,
     kept_apart: &mut std::collections::HashSet<i64>,
 ) -> rusqlite::Result<()> {
     tx.execute_batch(
@@ -764,12 +911,16 @@ fn merge_shared_hashes(
                 // No new medium has this hash: nothing new can share it.
                 continue;
             }
-            let shared = match (round, full) {
-                (0, true) => format!(
+            let shared = match (round, full, candidates) {
+                (0, _, Some(prefixes)) => {
+                    shared_values(tx, column, &prefixes[i])?;
+                    "SELECT v FROM temp.candidates WHERE ?1 = ?1".to_owned()
+                }
+                (0, true, None) => format!(
                     "SELECT {column} FROM media WHERE {column} IS NOT NULL GROUP BY {column}
                      HAVING count(*) > 1 AND max(id) >= ?1"
                 ),
-                (0, false) => format!(
+                (0, false, None) => format!(
                     "SELECT {column} FROM media WHERE {column} IN
                        (SELECT {column} FROM media WHERE id >= ?1 AND {column} IS NOT NULL)
                      GROUP BY {column} HAVING count(*) > 1"
@@ -825,7 +976,10 @@ fn merge_shared_hashes(
             break;
         }
     }
-    tx.execute_batch("DROP TABLE temp.touched; DROP TABLE temp.touched_next;")?;
+    tx.execute_batch(
+        "DROP TABLE temp.touched; DROP TABLE temp.touched_next;
+         DROP TABLE IF EXISTS temp.candidates;",
+    )?;
     Ok(())
 }
 
@@ -890,4 +1044,87 @@ fn move_grades(tx: &Transaction, from: i64, to: i64) -> rusqlite::Result<()> {
     tx.prepare_cached("UPDATE grade SET media_id = ?2 WHERE media_id = ?1")?
         .execute([from, to])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::{Digests, Md5, Sha1};
+    use crate::knowndb::Access;
+
+    fn seen() -> Seen {
+        Seen {
+            base: 1,
+            complete: true,
+            map: std::collections::HashMap::new(),
+            keys: std::collections::hash_map::RandomState::new(),
+        }
+    }
+
+    #[test]
+    fn files_whose_first_hashes_only_start_alike_stay_apart() {
+        // An MD5-only and a SHA-1-only record whose keys in the duplicate map are equal: they
+        // give no hash in common, so nothing contradicts a merge, but nothing supports one.
+        let md5 = [0u8; 16];
+        let x_key = seen()
+            .key(&KnownRecord {
+                digests: Digests {
+                    md5: Some(Md5(md5)),
+                    ..Digests::default()
+                },
+                ..KnownRecord::default()
+            })
+            .unwrap()
+            .key;
+        // The SHA-1 whose first four bytes, mixed with the SHA-1 tag, give the same key.
+        let mut sha1 = [7u8; 20];
+        sha1[..4].copy_from_slice(&(x_key ^ 2u32.wrapping_mul(0x9E37_79B9)).to_le_bytes());
+        let records = vec![
+            KnownRecord {
+                number: 1,
+                digests: Digests {
+                    md5: Some(Md5(md5)),
+                    ..Digests::default()
+                },
+                ..KnownRecord::default()
+            },
+            KnownRecord {
+                number: 2,
+                digests: Digests {
+                    sha1: Some(Sha1(sha1)),
+                    ..Digests::default()
+                },
+                ..KnownRecord::default()
+            },
+        ];
+        assert_eq!(
+            seen().key(&records[1]).unwrap().key,
+            x_key,
+            "the records must meet in the map for this test to mean anything"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = KnownDb::open(&dir.path().join("k.db"), Access::Create).unwrap();
+        let meta = SetMeta {
+            name: "set".into(),
+            format: "md5sum".into(),
+            ..SetMeta::default()
+        };
+        let summary = db
+            .import_set(
+                &meta,
+                false,
+                vec![Ok::<_, std::io::Error>(records)],
+                &ImportCounters::new(),
+                &Cancel::new(),
+                || {
+                    Ok(SourceSummary {
+                        rows_read: 2,
+                        ..SourceSummary::default()
+                    })
+                },
+            )
+            .unwrap();
+        assert_eq!(summary.rows_imported, 2, "{summary:?}");
+        assert_eq!(summary.hash_conflicts, 0);
+    }
 }
