@@ -875,6 +875,60 @@ fn records_sharing_only_a_second_hash_merge_and_values_alike_in_their_first_byte
 }
 
 #[test]
+fn repeats_that_carry_no_grade_keep_one_record_and_graded_ones_keep_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("k.db");
+    let (a, b) = (md5_hex(b"a"), md5_hex(b"b"));
+    // A digest list names a file three times (as NSRL lists one file per package): the
+    // repeats say nothing of their own.
+    let list = dir.path().join("list.md5");
+    fs::write(&list, format!("{a}  x\n{b}  y\n{a}  z\n{a}  w\n")).unwrap();
+    assert_exit(&import(&p, &list, &["--name", "list"]), 0);
+    // A VICS set names a file three times: without a grade, graded, without again.
+    let set = dir.path().join("set.json");
+    fs::write(
+        &set,
+        vics(&[
+            format!("{{\"MD5\": \"{b}\"}}"),
+            format!("{{\"Category\": 1, \"MD5\": \"{b}\"}}"),
+            format!("{{\"MD5\": \"{b}\"}}"),
+        ]),
+    )
+    .unwrap();
+    assert_exit(&import(&p, &set, &["--name", "vics"]), 0);
+    let rows = dump(&p);
+    let grades: Vec<&str> = rows
+        .lines()
+        .filter(|l| l.starts_with("INSERT INTO \"grade\""))
+        .collect();
+    // list: a (record 1), b (record 2); vics: records 1 and 2 (the third repeats the first).
+    assert_eq!(grades.len(), 4, "{grades:#?}");
+    let mut c = db(&p);
+    c.args(["list", "--json"]);
+    let sets: serde_json::Value = serde_json::from_slice(&run(c).stdout).unwrap();
+    let list_set = sets
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "list")
+        .unwrap();
+    assert_eq!(list_set["rows_read"], 4);
+    assert_eq!(list_set["rows_imported"], 2);
+    assert_eq!(list_set["rows_merged"], 2);
+    let found = lookup(&p, &a);
+    assert_eq!(found[0]["media"][0]["grades"][0]["record"], 1, "{found}");
+    let found = lookup(&p, &b);
+    let g = &found[0]["media"][0]["grades"];
+    let of_vics = g
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["set"] == "vics")
+        .unwrap();
+    assert_eq!(of_vics["category"], "csam", "{found}");
+}
+
+#[test]
 fn a_set_from_two_files_may_list_a_hash_in_both() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("k.db");

@@ -200,8 +200,14 @@ impl KnownDb {
                     let mut clash = false;
                     let earlier = key.and_then(|k| seen.get(k));
                     let id = match earlier {
-                        Some((id, same)) if same => Some(id),
-                        Some((id, _)) => {
+                        Some(e) if e.same && e.blank && is_blank(&rec.grade) => {
+                            // A repeat of the medium's first record that, like it, says
+                            // nothing but the set's own grade (NSRL lists a file once per
+                            // package): its grade row would add only a record number.
+                            continue;
+                        }
+                        Some(e) if e.same => Some(e.id),
+                        Some(SeenEntry { id, .. }) => {
                             // Its first hash starts like an earlier record's, and something
                             // differs: the same file described more fully (merge), a genuine
                             // clash (kept apart), or two files alike by chance.
@@ -247,7 +253,7 @@ impl KnownDb {
                                 p.add(rec);
                             }
                             match (key, earlier) {
-                                (Some(k), None) => seen.insert(k, id),
+                                (Some(k), None) => seen.insert(k, id, is_blank(&rec.grade)),
                                 // Its key is another medium's: not remembered.
                                 (Some(_), Some(_)) => seen.complete = false,
                                 _ => {}
@@ -615,7 +621,8 @@ struct Seen {
     /// Whether every record with a first hash was remembered (the map never filled up).
     complete: bool,
     /// First 4 bytes of the first hash (mixed with its algorithm) to [id - base, fingerprint
-    /// of every hash and the size in two halves]: four 32-bit words, so no padding.
+    /// of every hash and the size in two halves]: four 32-bit words, so no padding. The top
+    /// bit of the first word says whether that medium's first record was blank ([`is_blank`]).
     map: std::collections::HashMap<u32, [u32; 3]>,
     /// Keys the fingerprint with this run's random keys, so that no one can craft a set whose
     /// different files look alike to it.
@@ -661,23 +668,50 @@ impl Seen {
     /// and the size are the same too (compared by a 64-bit fingerprint, keyed at random for
     /// this run; a mismatch, including two hashes that only start alike, is checked against
     /// the database).
-    fn get(&self, k: SeenKey) -> Option<(i64, bool)> {
-        self.map.get(&k.key).map(|&[offset, lo, hi]| {
+    fn get(&self, k: SeenKey) -> Option<SeenEntry> {
+        self.map.get(&k.key).map(|&[word, lo, hi]| {
             let fp = u64::from(lo) | u64::from(hi) << 32;
-            (self.base + i64::from(offset), fp == k.fingerprint)
+            SeenEntry {
+                id: self.base + i64::from(word & !BLANK),
+                same: fp == k.fingerprint,
+                blank: word & BLANK != 0,
+            }
         })
     }
 
-    fn insert(&mut self, k: SeenKey, id: i64) {
+    fn insert(&mut self, k: SeenKey, id: i64, blank: bool) {
         match u32::try_from(id - self.base) {
-            Ok(offset) if self.map.len() < Self::CAPACITY => {
+            Ok(offset) if offset & BLANK == 0 && self.map.len() < Self::CAPACITY => {
                 let fp = k.fingerprint;
-                self.map
-                    .insert(k.key, [offset, fp as u32, (fp >> 32) as u32]);
+                let word = if blank { offset | BLANK } else { offset };
+                self.map.insert(k.key, [word, fp as u32, (fp >> 32) as u32]);
             }
             _ => self.complete = false,
         }
     }
+}
+
+/// The top bit of a [`Seen`] entry's first word.
+const BLANK: u32 = 1 << 31;
+
+/// What [`Seen`] remembers of a medium: its id, whether the record looked up has the same
+/// hashes and size (by fingerprint), and whether the medium's first record was blank.
+#[derive(Clone, Copy)]
+struct SeenEntry {
+    id: i64,
+    same: bool,
+    blank: bool,
+}
+
+/// Whether a grade says nothing but the set's own grade: no code (so its category is the set's
+/// default for records without one), label, flag, series or tag. Records of formats that carry
+/// no grades (NSRL, hashdeep, digest lists...) are all blank, and all alike.
+fn is_blank(g: &Grade) -> bool {
+    g.code.is_none()
+        && g.label.is_none()
+        && g.flags == Flags::default()
+        && g.series.is_none()
+        && g.tags.is_empty()
 }
 
 /// The first four bytes of every hash value an import into an empty database inserted, per
