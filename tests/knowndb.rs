@@ -641,7 +641,21 @@ fn sqlite_variants(dir: &Path) -> Vec<(PathBuf, Vec<&'static str>)> {
     c.execute("INSERT INTO hashes(md5) VALUES (?1)", [vec![2u8; 15]])
         .unwrap();
     drop(c);
+    // A FILE view that invents rows without end (bounded here, so that an import without the
+    // guard still ends): refused long before, by the rows a file this small can hold.
+    let view = dir.join("endless-rds.db");
+    let c = rusqlite::Connection::open(&view).unwrap();
+    c.execute_batch(
+        "CREATE TABLE PKG(package_id);
+         CREATE VIEW FILE AS WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n LIMIT 3000000)
+           SELECT printf('%064x', x) AS sha256, printf('%040x', x) AS sha1,
+                  printf('%032x', x) AS md5, '00' AS crc32, 'f' AS file_name, 1 AS file_size,
+                  1 AS package_id FROM n;",
+    )
+    .unwrap();
+    drop(c);
     vec![
+        (view, vec!["more rows than a file of", "view"]),
         (rds, vec!["record 2", "md5 must be 32 hex digits"]),
         (size, vec!["record 1", "size 'large'"]),
         (kdb, vec!["record 2", "15 bytes"]),

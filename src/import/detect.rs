@@ -7,6 +7,7 @@ use std::path::Path;
 use super::csvsets::{self, CsvOptions, Table};
 use super::lines::{self, Counting};
 use super::{ImportError, Location, ReadError, Sink, encase, hashdeep, lists, sqlite_sets, vics};
+use crate::cancel::Cancel;
 use crate::progress::ImportCounters;
 
 /// A hash-set format hashsift reads.
@@ -89,6 +90,7 @@ impl Format {
         file: &Path,
         csv: &CsvOptions,
         counters: &ImportCounters,
+        cancel: &Cancel,
         sink: &mut Sink,
     ) -> Result<(), ReadError> {
         match self {
@@ -110,8 +112,8 @@ impl Format {
                 }
             }
             Format::Encase => encase::read(lines::open(file, counters)?, sink),
-            Format::Rdsv3 => sqlite_sets::read_rdsv3(file, sink),
-            Format::Kdb => sqlite_sets::read_kdb(file, sink),
+            Format::Rdsv3 => sqlite_sets::read_rdsv3(file, cancel, sink),
+            Format::Kdb => sqlite_sets::read_kdb(file, cancel, sink),
         }
     }
 }

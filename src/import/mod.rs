@@ -342,7 +342,7 @@ fn read_all(
                 }
                 Ok(())
             };
-            format.read(file, &req.csv, counters, &mut sink)
+            format.read(file, &req.csv, counters, cancel, &mut sink)
         };
         if let Err(e) = result {
             let e = e.with_file(file);

@@ -9,6 +9,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::fields::{hex, size};
 use super::{Location, ReadError, Sink};
+use crate::cancel::Cancel;
 use crate::digest::{Md5, Sha1, Sha256};
 use crate::knowndb::record::KnownRecord;
 
@@ -39,6 +40,52 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+/// How many bytes of the source file a row needs at least: three hex digests take 136 bytes,
+/// three binary ones 68. A source yielding more rows than its size allows has a view that
+/// repeats or invents them (a recursive one never ends): it is refused.
+const MIN_ROW_BYTES: u64 = 32;
+
+/// Guards a read of a source database: Ctrl-C interrupts SQLite even inside one long step
+/// (a hostile view can compute for hours before its first row), and the number of rows is
+/// bounded by the file's size.
+struct Guard {
+    file_size: u64,
+    cancel: Cancel,
+}
+
+impl Guard {
+    fn new(conn: &Connection, path: &Path, cancel: &Cancel) -> Result<Guard, ReadError> {
+        let stop = cancel.clone();
+        conn.progress_handler(100_000, Some(move || stop.is_cancelled()))?;
+        Ok(Guard {
+            file_size: std::fs::metadata(path)?.len(),
+            cancel: cancel.clone(),
+        })
+    }
+
+    /// Checks row `number`, and turns an interruption into a stop.
+    fn row(&self, number: u64) -> Result<(), ReadError> {
+        if number > self.file_size / MIN_ROW_BYTES + 1000 {
+            return Err(ReadError::malformed(
+                Location::Record(number),
+                format!(
+                    "the database yields more rows than a file of {} bytes can hold: a view that repeats or invents rows is refused",
+                    self.file_size
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn step_error(&self, e: rusqlite::Error) -> ReadError {
+        if self.cancel.is_cancelled() {
+            ReadError::Stopped
+        } else {
+            e.into()
+        }
+    }
+}
+
 /// The names of the tables and views of a database, lower-cased.
 ///
 /// # Errors
@@ -55,13 +102,15 @@ pub fn objects(conn: &Connection) -> rusqlite::Result<Vec<String>> {
 ///
 /// # Errors
 /// A row with malformed hex or size, SQLite errors.
-pub fn read_rdsv3(path: &Path, sink: &mut Sink) -> Result<(), ReadError> {
+pub fn read_rdsv3(path: &Path, cancel: &Cancel, sink: &mut Sink) -> Result<(), ReadError> {
     let conn = open(path)?;
+    let guard = Guard::new(&conn, path, cancel)?;
     let mut stmt = conn.prepare("SELECT sha256, sha1, md5, file_size FROM FILE")?;
-    let mut rows = stmt.query([])?;
+    let mut rows = stmt.query([]).map_err(|e| guard.step_error(e))?;
     let mut number = 0u64;
-    while let Some(row) = rows.next()? {
+    while let Some(row) = rows.next().map_err(|e| guard.step_error(e))? {
         number += 1;
+        guard.row(number)?;
         let at = Location::Record(number);
         let bad = |reason: String| ReadError::malformed(at, reason);
         // Borrowed from SQLite's row, copied only when it is not UTF-8 (to say so in an error).
@@ -105,13 +154,15 @@ pub fn read_rdsv3(path: &Path, sink: &mut Sink) -> Result<(), ReadError> {
 ///
 /// # Errors
 /// A digest of the wrong length, SQLite errors.
-pub fn read_kdb(path: &Path, sink: &mut Sink) -> Result<(), ReadError> {
+pub fn read_kdb(path: &Path, cancel: &Cancel, sink: &mut Sink) -> Result<(), ReadError> {
     let conn = open(path)?;
+    let guard = Guard::new(&conn, path, cancel)?;
     let mut stmt = conn.prepare("SELECT md5, sha1, sha2_256 FROM hashes ORDER BY id")?;
-    let mut rows = stmt.query([])?;
+    let mut rows = stmt.query([]).map_err(|e| guard.step_error(e))?;
     let mut number = 0u64;
-    while let Some(row) = rows.next()? {
+    while let Some(row) = rows.next().map_err(|e| guard.step_error(e))? {
         number += 1;
+        guard.row(number)?;
         let at = Location::Record(number);
         fn digest<const N: usize>(
             v: rusqlite::types::ValueRef,
@@ -147,4 +198,37 @@ pub fn read_kdb(path: &Path, sink: &mut Sink) -> Result<(), ReadError> {
         sink(rec)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ctrl_c_interrupts_a_view_that_computes_before_its_first_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("slow.db");
+        let c = Connection::open(&path).unwrap();
+        // A billion steps before the first (and only) row: minutes, unless interrupted.
+        c.execute_batch(
+            "CREATE TABLE PKG(package_id);
+             CREATE VIEW FILE AS WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n LIMIT 1000000000)
+               SELECT printf('%064x', x) AS sha256, NULL AS sha1, NULL AS md5, 1 AS file_size
+               FROM n WHERE x = 1000000000;",
+        )
+        .unwrap();
+        drop(c);
+        let cancel = Cancel::new();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader_cancel = cancel.clone();
+        std::thread::spawn(move || {
+            let mut sink = |_rec: KnownRecord| Ok(());
+            let result = read_rdsv3(&path, &reader_cancel, &mut sink);
+            let _ = tx.send(matches!(result, Err(ReadError::Stopped)));
+        });
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        cancel.cancel();
+        let stopped = rx.recv_timeout(std::time::Duration::from_secs(10));
+        assert_eq!(stopped, Ok(true), "the read must stop soon after Ctrl-C");
+    }
 }
