@@ -335,11 +335,13 @@ impl<R: BufRead> Scanner<'_, '_, R> {
                 reason,
             )
         });
+        let rec = parsed.and_then(|media| {
+            media.into_record(number).map_err(|reason| {
+                ReadError::malformed(Location::RecordAtLine(number, start), reason)
+            })
+        });
         self.record = record;
-        let rec = parsed?.into_record(number).map_err(|reason| {
-            ReadError::malformed(Location::RecordAtLine(number, start), reason)
-        })?;
-        (self.sink)(rec)
+        (self.sink)(rec?)
     }
 }
 
@@ -414,27 +416,41 @@ struct AltHash {
     value: Option<String>,
 }
 
-/// A yes/no that VICS writes as a boolean, a string, or null.
+/// A yes/no that VICS writes as a boolean, a string, 0 or 1, or null. (A visitor, not an
+/// untagged enum: serde buffers an untagged value before trying each variant, which cost more
+/// than the rest of the record.)
 #[derive(Default)]
 struct FlexBool(Option<bool>);
 
 impl<'de> Deserialize<'de> for FlexBool {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            B(bool),
-            S(String),
-            N(i64),
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = FlexBool;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a yes/no value (true, false, \"true\", \"false\", 0, 1) or null")
+            }
+            fn visit_bool<E: de::Error>(self, b: bool) -> Result<FlexBool, E> {
+                Ok(FlexBool(Some(b)))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<FlexBool, E> {
+                match n {
+                    0 => Ok(FlexBool(Some(false))),
+                    1 => Ok(FlexBool(Some(true))),
+                    _ => Err(E::custom(format!("{n} is not a yes/no value"))),
+                }
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<FlexBool, E> {
+                self.visit_i64(i64::try_from(n).unwrap_or(i64::MAX))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<FlexBool, E> {
+                parse_flag(s).map(FlexBool).map_err(E::custom)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<FlexBool, E> {
+                Ok(FlexBool(None))
+            }
         }
-        match Option::<Raw>::deserialize(d)? {
-            None => Ok(FlexBool(None)),
-            Some(Raw::B(b)) => Ok(FlexBool(Some(b))),
-            Some(Raw::N(0)) => Ok(FlexBool(Some(false))),
-            Some(Raw::N(1)) => Ok(FlexBool(Some(true))),
-            Some(Raw::N(n)) => Err(de::Error::custom(format!("{n} is not a yes/no value"))),
-            Some(Raw::S(s)) => parse_flag(&s).map(FlexBool).map_err(de::Error::custom),
-        }
+        d.deserialize_any(V)
     }
 }
 
@@ -444,27 +460,36 @@ struct Tags(Vec<String>);
 
 impl<'de> Deserialize<'de> for Tags {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            One(String),
-            Many(Vec<String>),
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = Tags;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string, an array of strings, or null")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Tags, E> {
+                Ok(Tags(
+                    s.split(',')
+                        .map(str::trim)
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                ))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Tags, A::Error> {
+                let mut tags = Vec::new();
+                while let Some(t) = seq.next_element::<std::borrow::Cow<'de, str>>()? {
+                    let t = t.trim();
+                    if !t.is_empty() {
+                        tags.push(t.to_owned());
+                    }
+                }
+                Ok(Tags(tags))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Tags, E> {
+                Ok(Tags(Vec::new()))
+            }
         }
-        let tags = match Option::<Raw>::deserialize(d)? {
-            None => Vec::new(),
-            Some(Raw::One(s)) => s
-                .split(',')
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            Some(Raw::Many(v)) => v
-                .into_iter()
-                .map(|t| t.trim().to_owned())
-                .filter(|t| !t.is_empty())
-                .collect(),
-        };
-        Ok(Tags(tags))
+        d.deserialize_any(V)
     }
 }
 
@@ -474,28 +499,38 @@ struct Text(Option<String>);
 
 impl<'de> Deserialize<'de> for Text {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            S(String),
-            N(i64),
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = Text;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string, a whole number, or null")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Text, E> {
+                Ok(Text(Some(s.to_owned())))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Text, E> {
+                Ok(Text(Some(n.to_string())))
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Text, E> {
+                Ok(Text(Some(n.to_string())))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Text, E> {
+                Ok(Text(None))
+            }
         }
-        Ok(Text(match Option::<Raw>::deserialize(d)? {
-            None => None,
-            Some(Raw::S(s)) => Some(s),
-            Some(Raw::N(n)) => Some(n.to_string()),
-        }))
+        d.deserialize_any(V)
     }
 }
 
 #[derive(Deserialize)]
-struct Media {
+struct Media<'a> {
     #[serde(rename = "Category", default)]
     category: Option<i64>,
-    #[serde(rename = "MD5", default)]
-    md5: Option<String>,
-    #[serde(rename = "SHA1", default)]
-    sha1: Option<String>,
+    /// Borrowed from the record's bytes (a hex digest has no escapes to undo).
+    #[serde(rename = "MD5", default, borrow)]
+    md5: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "SHA1", default, borrow)]
+    sha1: Option<std::borrow::Cow<'a, str>>,
     #[serde(rename = "PhotoDNA", default)]
     photodna: Option<String>,
     #[serde(rename = "MediaSize", default)]
@@ -528,27 +563,24 @@ fn checked(s: &str, what: &str) -> Result<(), String> {
     }
 }
 
-impl Media {
+impl Media<'_> {
     fn into_record(self, number: u64) -> Result<KnownRecord, String> {
         let mut rec = KnownRecord {
             number,
             size: self.size,
             ..KnownRecord::default()
         };
-        let present = |s: &Option<String>| {
-            s.as_deref()
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned)
-        };
-        if let Some(md5) = present(&self.md5) {
-            rec.digests.md5 = Some(Md5(hex(&md5, "MD5")?));
+        fn present(s: Option<&str>) -> Option<&str> {
+            s.map(str::trim).filter(|v| !v.is_empty())
         }
-        if let Some(sha1) = present(&self.sha1) {
-            rec.digests.sha1 = Some(Sha1(hex(&sha1, "SHA1")?));
+        if let Some(md5) = present(self.md5.as_deref()) {
+            rec.digests.md5 = Some(Md5(hex(md5, "MD5")?));
         }
-        if let Some(p) = present(&self.photodna) {
-            rec.photodna = Some(photodna(&p)?);
+        if let Some(sha1) = present(self.sha1.as_deref()) {
+            rec.digests.sha1 = Some(Sha1(hex(sha1, "SHA1")?));
+        }
+        if let Some(p) = present(self.photodna.as_deref()) {
+            rec.photodna = Some(photodna(p)?);
         }
         for alt in self.alternative.unwrap_or_default() {
             let (Some(name), Some(value)) = (alt.name, alt.value) else {
@@ -638,6 +670,49 @@ mod tests {
             Err(ReadError::Malformed { at, reason }) => Err(format!("{at}: {reason}")),
             Err(_) => Err("other error".into()),
         }
+    }
+
+    #[test]
+    fn flags_series_and_tags_in_every_shape_vics_files_write_them() {
+        let md5 = "0123456789abcdef0123456789abcdef";
+        let parse = |fields: &str| -> Result<KnownRecord, String> {
+            let json = format!("{{\"MD5\": \"{md5}\", {fields}}}");
+            serde_json::from_slice::<Media>(json.as_bytes())
+                .map_err(|e| e.to_string())
+                .and_then(|m| m.into_record(1))
+        };
+        let r = parse(
+            r#""VictimIdentified": true, "OffenderIdentified": "False", "IsDistributed": 1,
+               "Baseline": null, "Series": 7, "Tags": " a, ,b ""#,
+        )
+        .unwrap();
+        let f = r.grade.flags;
+        assert_eq!(
+            (
+                f.victim_identified,
+                f.offender_identified,
+                f.distributed,
+                f.baseline
+            ),
+            (Some(true), Some(false), Some(true), None)
+        );
+        assert_eq!(r.grade.series.as_deref(), Some("7"));
+        assert_eq!(r.grade.tags, ["a", "b"]);
+        let r = parse(r#""IsDistributed": 0, "Series": null, "Tags": ["x", " ", "y "]"#).unwrap();
+        assert_eq!(r.grade.flags.distributed, Some(false));
+        assert_eq!(r.grade.series, None);
+        assert_eq!(r.grade.tags, ["x", "y"]);
+        let r = parse(r#""Tags": null, "VictimIdentified": "yes""#).unwrap();
+        assert!(r.grade.tags.is_empty());
+        assert_eq!(r.grade.flags.victim_identified, Some(true));
+        let e = parse(r#""IsDistributed": 2"#).unwrap_err();
+        assert!(e.contains("2 is not a yes/no value"), "{e}");
+        let e = parse(r#""VictimIdentified": "perhaps""#).unwrap_err();
+        assert!(e.contains("'perhaps' is not a yes/no value"), "{e}");
+        let e = parse(r#""VictimIdentified": {"a": 1}"#).unwrap_err();
+        assert!(e.contains("yes/no"), "{e}");
+        let e = parse(r#""Tags": 3"#).unwrap_err();
+        assert!(e.contains("array of strings"), "{e}");
     }
 
     #[test]
