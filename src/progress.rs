@@ -189,6 +189,11 @@ impl ImportCounters {
         self.bytes_total.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// The size of the files to import, in bytes.
+    pub fn total_bytes(&self) -> u64 {
+        self.bytes_total.load(Ordering::Relaxed)
+    }
+
     pub fn add_bytes(&self, n: u64) {
         self.bytes_read.fetch_add(n, Ordering::Relaxed);
     }

@@ -171,6 +171,13 @@ impl KnownDb {
             map: std::collections::HashMap::new(),
             keys: std::collections::hash_map::RandomState::new(),
         };
+        // Sized once from the files' size (a record takes at least about 100 bytes in every
+        // format but a bare digest list), rather than doubled and rehashed as it fills.
+        seen.map.reserve(
+            usize::try_from(counters.total_bytes() / Seen::BYTES_PER_RECORD)
+                .unwrap_or(usize::MAX)
+                .min(Seen::CAPACITY),
+        );
         // Into an empty database, the only media that can share a hash are the set's own:
         // their prefixes find them without scanning whole indexes.
         let mut prefixes = (existing == 0).then(Prefixes::default);
@@ -639,6 +646,8 @@ struct SeenKey {
 impl Seen {
     /// Just under 7/8 of 2^24, the load at which the table would double again.
     const CAPACITY: usize = 14_600_000;
+    /// Source bytes per record assumed when sizing the map up front.
+    const BYTES_PER_RECORD: u64 = 100;
 
     fn key(&self, rec: &KnownRecord) -> Option<SeenKey> {
         use std::hash::BuildHasher;
