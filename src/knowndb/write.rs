@@ -243,7 +243,7 @@ impl KnownDb {
                     let id = match id {
                         Some(id) => id,
                         None if clash => {
-                            let id = insert_media(&mut media, rec).map_err(db)?;
+                            let id = insert_media(&tx, &mut media, rec).map_err(db)?;
                             media_rows += 1;
                             kept_apart.insert(id);
                             // Not remembered: its own duplicates meet in the merge.
@@ -254,7 +254,7 @@ impl KnownDb {
                             id
                         }
                         None => {
-                            let id = insert_media(&mut media, rec).map_err(db)?;
+                            let id = insert_media(&tx, &mut media, rec).map_err(db)?;
                             media_rows += 1;
                             if let Some(p) = &mut prefixes {
                                 p.add(rec);
@@ -489,18 +489,24 @@ fn provided(rec: &KnownRecord) -> i64 {
         .sum()
 }
 
-fn insert_media(stmt: &mut rusqlite::Statement, rec: &KnownRecord) -> rusqlite::Result<i64> {
+// The two inserts below run once per record: they bind each parameter by its own type
+// (`raw_bind_parameter`) rather than through a slice of `&dyn ToSql`.
+fn insert_media(
+    tx: &Transaction,
+    stmt: &mut rusqlite::Statement,
+    rec: &KnownRecord,
+) -> rusqlite::Result<i64> {
     let d = &rec.digests;
-    stmt.insert(params![
-        d.md5.as_ref().map(|h| &h.0[..]),
-        d.sha1.as_ref().map(|h| &h.0[..]),
-        d.sha256.as_ref().map(|h| &h.0[..]),
-        d.blake3.as_ref().map(|h| &h.0[..]),
-        rec.pdq.as_ref().map(|p| &p.hash[..]),
-        rec.pdq.and_then(|p| p.quality),
-        rec.photodna.as_deref(),
-        rec.size.map(|s| s as i64),
-    ])
+    stmt.raw_bind_parameter(1, d.md5.as_ref().map(|h| &h.0[..]))?;
+    stmt.raw_bind_parameter(2, d.sha1.as_ref().map(|h| &h.0[..]))?;
+    stmt.raw_bind_parameter(3, d.sha256.as_ref().map(|h| &h.0[..]))?;
+    stmt.raw_bind_parameter(4, d.blake3.as_ref().map(|h| &h.0[..]))?;
+    stmt.raw_bind_parameter(5, rec.pdq.as_ref().map(|p| &p.hash[..]))?;
+    stmt.raw_bind_parameter(6, rec.pdq.and_then(|p| p.quality))?;
+    stmt.raw_bind_parameter(7, rec.photodna.as_deref())?;
+    stmt.raw_bind_parameter(8, rec.size.map(|s| s as i64))?;
+    stmt.raw_execute()?;
+    Ok(tx.last_insert_rowid())
 }
 
 fn insert_grade(
@@ -510,22 +516,21 @@ fn insert_grade(
     rec: &KnownRecord,
 ) -> rusqlite::Result<()> {
     let g = &rec.grade;
-    stmt.execute(params![
-        media_id,
-        set_id,
-        g.record as i64,
-        g.code,
-        g.label,
-        g.category.name(),
-        g.flags.baseline,
-        g.flags.victim_identified,
-        g.flags.offender_identified,
-        g.flags.distributed,
-        g.series,
-        tags_to_sql(&g.tags),
-        i64::from(g.file),
-        provided(rec),
-    ])?;
+    stmt.raw_bind_parameter(1, media_id)?;
+    stmt.raw_bind_parameter(2, set_id)?;
+    stmt.raw_bind_parameter(3, g.record as i64)?;
+    stmt.raw_bind_parameter(4, g.code.as_deref())?;
+    stmt.raw_bind_parameter(5, g.label.as_deref())?;
+    stmt.raw_bind_parameter(6, g.category.name())?;
+    stmt.raw_bind_parameter(7, g.flags.baseline)?;
+    stmt.raw_bind_parameter(8, g.flags.victim_identified)?;
+    stmt.raw_bind_parameter(9, g.flags.offender_identified)?;
+    stmt.raw_bind_parameter(10, g.flags.distributed)?;
+    stmt.raw_bind_parameter(11, g.series.as_deref())?;
+    stmt.raw_bind_parameter(12, tags_to_sql(&g.tags))?;
+    stmt.raw_bind_parameter(13, i64::from(g.file))?;
+    stmt.raw_bind_parameter(14, provided(rec))?;
+    stmt.raw_execute()?;
     Ok(())
 }
 
