@@ -45,45 +45,43 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
 /// repeats or invents them (a recursive one never ends): it is refused.
 const MIN_ROW_BYTES: u64 = 32;
 
-/// Guards a read of a source database: Ctrl-C interrupts SQLite even inside one long step
-/// (a hostile view can compute for hours before its first row), and the number of rows is
-/// bounded by the file's size.
-struct Guard {
-    file_size: u64,
-    cancel: Cancel,
-}
-
-impl Guard {
-    fn new(conn: &Connection, path: &Path, cancel: &Cancel) -> Result<Guard, ReadError> {
-        let stop = cancel.clone();
-        conn.progress_handler(100_000, Some(move || stop.is_cancelled()))?;
-        Ok(Guard {
-            file_size: std::fs::metadata(path)?.len(),
-            cancel: cancel.clone(),
-        })
-    }
-
-    /// Checks row `number`, and turns an interruption into a stop.
-    fn row(&self, number: u64) -> Result<(), ReadError> {
-        if number > self.file_size / MIN_ROW_BYTES + 1000 {
-            return Err(ReadError::malformed(
-                Location::Record(number),
-                format!(
-                    "the database yields more rows than a file of {} bytes can hold: a view that repeats or invents rows is refused",
-                    self.file_size
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    fn step_error(&self, e: rusqlite::Error) -> ReadError {
-        if self.cancel.is_cancelled() {
+/// Runs `query` over the source database at `path` and hands each row, numbered from 1, to
+/// `each`. Guarded: Ctrl-C interrupts SQLite even inside one long step (a hostile view can
+/// compute for hours before its first row), and the number of rows is bounded by the file's
+/// size.
+fn each_row(
+    path: &Path,
+    cancel: &Cancel,
+    query: &str,
+    mut each: impl FnMut(u64, &rusqlite::Row) -> Result<(), ReadError>,
+) -> Result<(), ReadError> {
+    let conn = open(path)?;
+    let stop = cancel.clone();
+    conn.progress_handler(100_000, Some(move || stop.is_cancelled()))?;
+    let file_size = std::fs::metadata(path)?.len();
+    let step_error = |e: rusqlite::Error| {
+        if cancel.is_cancelled() {
             ReadError::Stopped
         } else {
             e.into()
         }
+    };
+    let mut stmt = conn.prepare(query)?;
+    let mut rows = stmt.query([]).map_err(step_error)?;
+    let mut number = 0u64;
+    while let Some(row) = rows.next().map_err(step_error)? {
+        number += 1;
+        if number > file_size / MIN_ROW_BYTES + 1000 {
+            return Err(ReadError::malformed(
+                Location::Record(number),
+                format!(
+                    "the database yields more rows than a file of {file_size} bytes can hold: a view that repeats or invents rows is refused"
+                ),
+            ));
+        }
+        each(number, row)?;
     }
+    Ok(())
 }
 
 /// The names of the tables and views of a database, lower-cased.
@@ -103,14 +101,8 @@ pub fn objects(conn: &Connection) -> rusqlite::Result<Vec<String>> {
 /// # Errors
 /// A row with malformed hex or size, SQLite errors.
 pub fn read_rdsv3(path: &Path, cancel: &Cancel, sink: &mut Sink) -> Result<(), ReadError> {
-    let conn = open(path)?;
-    let guard = Guard::new(&conn, path, cancel)?;
-    let mut stmt = conn.prepare("SELECT sha256, sha1, md5, file_size FROM FILE")?;
-    let mut rows = stmt.query([]).map_err(|e| guard.step_error(e))?;
-    let mut number = 0u64;
-    while let Some(row) = rows.next().map_err(|e| guard.step_error(e))? {
-        number += 1;
-        guard.row(number)?;
+    let query = "SELECT sha256, sha1, md5, file_size FROM FILE";
+    each_row(path, cancel, query, |number, row| {
         let at = Location::Record(number);
         let bad = |reason: String| ReadError::malformed(at, reason);
         // Borrowed from SQLite's row, copied only when it is not UTF-8 (to say so in an error).
@@ -144,9 +136,8 @@ pub fn read_rdsv3(path: &Path, cancel: &Cancel, sink: &mut Sink) -> Result<(), R
         if rec.digests == Default::default() {
             return Err(bad("no hash in this row".into()));
         }
-        sink(rec)?;
-    }
-    Ok(())
+        sink(rec)
+    })
 }
 
 /// Reads a Sleuth Kit / Autopsy hash database: `hashes(md5, sha1, sha2_256)`, the digests
@@ -155,14 +146,8 @@ pub fn read_rdsv3(path: &Path, cancel: &Cancel, sink: &mut Sink) -> Result<(), R
 /// # Errors
 /// A digest of the wrong length, SQLite errors.
 pub fn read_kdb(path: &Path, cancel: &Cancel, sink: &mut Sink) -> Result<(), ReadError> {
-    let conn = open(path)?;
-    let guard = Guard::new(&conn, path, cancel)?;
-    let mut stmt = conn.prepare("SELECT md5, sha1, sha2_256 FROM hashes ORDER BY id")?;
-    let mut rows = stmt.query([]).map_err(|e| guard.step_error(e))?;
-    let mut number = 0u64;
-    while let Some(row) = rows.next().map_err(|e| guard.step_error(e))? {
-        number += 1;
-        guard.row(number)?;
+    let query = "SELECT md5, sha1, sha2_256 FROM hashes ORDER BY id";
+    each_row(path, cancel, query, |number, row| {
         let at = Location::Record(number);
         fn digest<const N: usize>(
             v: rusqlite::types::ValueRef,
@@ -195,9 +180,8 @@ pub fn read_kdb(path: &Path, cancel: &Cancel, sink: &mut Sink) -> Result<(), Rea
         if rec.digests == Default::default() {
             return Err(bad("no hash in this row".into()));
         }
-        sink(rec)?;
-    }
-    Ok(())
+        sink(rec)
+    })
 }
 
 #[cfg(test)]
