@@ -165,19 +165,7 @@ impl KnownDb {
         let mut media_rows: u64 = 0;
         // Media kept apart from one sharing a hash with them, because another hash differs.
         let mut kept_apart: std::collections::HashSet<i64> = std::collections::HashSet::new();
-        let mut seen = Seen {
-            base,
-            complete: true,
-            map: std::collections::HashMap::new(),
-            keys: std::collections::hash_map::RandomState::new(),
-        };
-        // Sized once from the files' size (a record takes at least about 100 bytes in every
-        // format but a bare digest list), rather than doubled and rehashed as it fills.
-        seen.map.reserve(
-            usize::try_from(counters.total_bytes() / Seen::BYTES_PER_RECORD)
-                .unwrap_or(usize::MAX)
-                .min(Seen::CAPACITY),
-        );
+        let mut seen = Seen::new(base, counters.total_bytes());
         // Into an empty database, the only media that can share a hash are the set's own:
         // their prefixes find them without scanning whole indexes.
         let mut prefixes = (existing == 0).then(Prefixes::default);
@@ -654,6 +642,24 @@ impl Seen {
     /// Source bytes per record assumed when sizing the map up front.
     const BYTES_PER_RECORD: u64 = 100;
 
+    /// An empty map for media from id `base` on, sized once from the size of the files to
+    /// read (a record takes at least about 100 bytes in every format but a bare digest list),
+    /// rather than doubled and rehashed as it fills.
+    fn new(base: i64, source_bytes: u64) -> Seen {
+        let mut map = std::collections::HashMap::new();
+        map.reserve(
+            usize::try_from(source_bytes / Self::BYTES_PER_RECORD)
+                .unwrap_or(usize::MAX)
+                .min(Self::CAPACITY),
+        );
+        Seen {
+            base,
+            complete: true,
+            map,
+            keys: std::collections::hash_map::RandomState::new(),
+        }
+    }
+
     fn key(&self, rec: &KnownRecord) -> Option<SeenKey> {
         use std::hash::BuildHasher;
         let d = &rec.digests;
@@ -1100,56 +1106,37 @@ mod tests {
     use crate::digest::{Digests, Md5, Sha1};
     use crate::knowndb::Access;
 
-    fn seen() -> Seen {
-        Seen {
-            base: 1,
-            complete: true,
-            map: std::collections::HashMap::new(),
-            keys: std::collections::hash_map::RandomState::new(),
-        }
-    }
-
     #[test]
     fn files_whose_first_hashes_only_start_alike_stay_apart() {
         // An MD5-only and a SHA-1-only record whose keys in the duplicate map are equal: they
         // give no hash in common, so nothing contradicts a merge, but nothing supports one.
-        let md5 = [0u8; 16];
-        let x_key = seen()
-            .key(&KnownRecord {
-                digests: Digests {
-                    md5: Some(Md5(md5)),
-                    ..Digests::default()
-                },
-                ..KnownRecord::default()
-            })
-            .unwrap()
-            .key;
+        let seen = Seen::new(1, 0);
+        let x = KnownRecord {
+            number: 1,
+            digests: Digests {
+                md5: Some(Md5([0u8; 16])),
+                ..Digests::default()
+            },
+            ..KnownRecord::default()
+        };
+        let x_key = seen.key(&x).unwrap().key;
         // The SHA-1 whose first four bytes, mixed with the SHA-1 tag, give the same key.
         let mut sha1 = [7u8; 20];
         sha1[..4].copy_from_slice(&(x_key ^ 2u32.wrapping_mul(0x9E37_79B9)).to_le_bytes());
-        let records = vec![
-            KnownRecord {
-                number: 1,
-                digests: Digests {
-                    md5: Some(Md5(md5)),
-                    ..Digests::default()
-                },
-                ..KnownRecord::default()
+        let y = KnownRecord {
+            number: 2,
+            digests: Digests {
+                sha1: Some(Sha1(sha1)),
+                ..Digests::default()
             },
-            KnownRecord {
-                number: 2,
-                digests: Digests {
-                    sha1: Some(Sha1(sha1)),
-                    ..Digests::default()
-                },
-                ..KnownRecord::default()
-            },
-        ];
+            ..KnownRecord::default()
+        };
         assert_eq!(
-            seen().key(&records[1]).unwrap().key,
+            seen.key(&y).unwrap().key,
             x_key,
             "the records must meet in the map for this test to mean anything"
         );
+        let records = vec![x, y];
         let dir = tempfile::tempdir().unwrap();
         let mut db = KnownDb::open(&dir.path().join("k.db"), Access::Create).unwrap();
         let meta = SetMeta {
