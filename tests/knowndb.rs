@@ -70,6 +70,15 @@ fn dump(dbp: &Path) -> String {
     text
 }
 
+/// `db list --json`: every set with its provenance and counts.
+fn sets(dbp: &Path) -> serde_json::Value {
+    let mut c = db(dbp);
+    c.args(["list", "--json"]);
+    let out = run(c);
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("list output is not JSON ({e}): {}", stderr(&out)))
+}
+
 fn lookup(dbp: &Path, hash: &str) -> serde_json::Value {
     let mut c = db(dbp);
     c.args(["lookup", "--json", hash]);
@@ -275,9 +284,7 @@ fn replace_swaps_a_set_and_a_duplicate_name_is_refused_unchanged() {
     );
     assert_eq!(lookup(&p, &b)[0]["known"], false, "b was only in version 1");
     assert_eq!(lookup(&p, &c_)[0]["media"][0]["triage"], "cgi");
-    let mut c = db(&p);
-    c.args(["list", "--json"]);
-    let sets: serde_json::Value = serde_json::from_slice(&run(c).stdout).unwrap();
+    let sets = sets(&p);
     assert_eq!(sets.as_array().unwrap().len(), 1);
     assert_eq!(sets[0]["version"], "2");
 
@@ -804,9 +811,7 @@ fn records_of_one_set_sharing_a_hash_merge_and_a_clash_is_kept_apart() {
     .unwrap();
     let out = import(&p, &set, &[]);
     assert_exit(&out, 0);
-    let mut c = db(&p);
-    c.args(["list", "--json"]);
-    let sets: serde_json::Value = serde_json::from_slice(&run(c).stdout).unwrap();
+    let sets = sets(&p);
     assert_eq!(sets[0]["rows_read"], 4);
     assert_eq!(sets[0]["rows_imported"], 2, "{sets}");
 
@@ -867,9 +872,7 @@ fn records_sharing_only_a_second_hash_merge_and_values_alike_in_their_first_byte
     )
     .unwrap();
     assert_exit(&import(&p, &set, &[]), 0);
-    let mut c = db(&p);
-    c.args(["list", "--json"]);
-    let sets: serde_json::Value = serde_json::from_slice(&run(c).stdout).unwrap();
+    let sets = sets(&p);
     assert_eq!(sets[0]["rows_read"], 7);
     assert_eq!(sets[0]["rows_imported"], 5, "{sets}");
     for (sha1, md5) in [(&s1, Some(&m1)), (&s3, Some(&m2)), (&s2, None), (&s4, None)] {
@@ -917,9 +920,7 @@ fn repeats_that_carry_no_grade_keep_one_record_and_graded_ones_keep_all() {
         .collect();
     // list: a (record 1), b (record 2); vics: records 1 and 2 (the third repeats the first).
     assert_eq!(grades.len(), 4, "{grades:#?}");
-    let mut c = db(&p);
-    c.args(["list", "--json"]);
-    let sets: serde_json::Value = serde_json::from_slice(&run(c).stdout).unwrap();
+    let sets = sets(&p);
     let list_set = sets
         .as_array()
         .unwrap()
