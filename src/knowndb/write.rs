@@ -168,7 +168,7 @@ impl KnownDb {
         let mut seen = Seen::new(base, counters.total_bytes());
         // Into an empty database, the only media that can share a hash are the set's own:
         // their prefixes find them without scanning whole indexes.
-        let mut prefixes = (existing == 0).then(Prefixes::default);
+        let mut prefixes = (existing == 0).then(|| Prefixes::new(counters.total_bytes()));
         {
             let mut media = tx
                 .prepare(
@@ -190,8 +190,13 @@ impl KnownDb {
                 if bulk {
                     drop_hash_indexes(&tx, columns, &mut dropped).map_err(db)?;
                 }
-                for rec in &batch {
-                    let key = seen.key(rec);
+                let keys: Vec<Option<SeenKey>> = batch.iter().map(|r| seen.key(r)).collect();
+                for (i, rec) in batch.iter().enumerate() {
+                    // The slot of a record a few ahead arrives while this one is inserted.
+                    if let Some(Some(ahead)) = keys.get(i + Seen::PREFETCH_AHEAD) {
+                        seen.prefetch(*ahead);
+                    }
+                    let key = keys[i];
                     let mut clash = false;
                     let earlier = key.and_then(|k| seen.get(k));
                     let id = match earlier {
@@ -613,17 +618,28 @@ fn drop_hash_indexes(
 
 /// The records of the set being imported, by their first hash, so that a set's own
 /// duplicates (NSRL lists a file once per product) go to one medium without a database
-/// lookup. 16 bytes and a control byte an entry (about 285 MB when full); past
-/// [`Seen::CAPACITY`] entries new records are not remembered and their duplicates are merged
-/// by the set-wise pass instead, so memory stays bounded.
+/// lookup. An open-addressing table of 16-byte slots (268 MB at most, 2^24 slots), sized once
+/// from the source's size; past [`Seen::capacity`] entries new records are not remembered and
+/// their duplicates are merged by the set-wise pass instead, so memory stays bounded.
+///
+/// Written by hand rather than with `HashMap` because at 10 million records every access
+/// misses the CPU cache: a slot holds key and value together (one miss, not two), and the
+/// import prefetches the slots of the records it will look up next ([`Seen::prefetch`]).
 struct Seen {
     base: i64,
-    /// Whether every record with a first hash was remembered (the map never filled up).
+    /// Whether every record with a first hash was remembered (the table never filled up).
     complete: bool,
-    /// First 4 bytes of the first hash (mixed with its algorithm) to [id - base, fingerprint
-    /// of every hash and the size in two halves]: four 32-bit words, so no padding. The top
-    /// bit of the first word says whether that medium's first record was blank ([`is_blank`]).
-    map: std::collections::HashMap<u32, [u32; 3]>,
+    /// [key, word, fingerprint low, fingerprint high]: the key is the first 4 bytes of the
+    /// first hash (mixed with its algorithm); the word is id - base, its top bit saying whether
+    /// that medium's first record was blank ([`is_blank`]); `EMPTY` in the word marks a free
+    /// slot (an offset is below 2^31, so no entry has that word).
+    slots: Vec<[u32; 4]>,
+    /// log2 of the number of slots.
+    bits: u32,
+    len: usize,
+    /// Mixes keys into slot numbers; random for this run, so that no one can craft a set whose
+    /// keys all crowd into one run of slots.
+    mix: (u64, u64),
     /// Keys the fingerprint with this run's random keys, so that no one can craft a set whose
     /// different files look alike to it.
     keys: std::collections::hash_map::RandomState,
@@ -636,27 +652,81 @@ struct SeenKey {
     fingerprint: u64,
 }
 
+/// The word of a free slot of [`Seen`].
+const EMPTY: u32 = u32::MAX;
+
 impl Seen {
-    /// Just under 7/8 of 2^24, the load at which the table would double again.
-    const CAPACITY: usize = 14_600_000;
-    /// Source bytes per record assumed when sizing the map up front.
+    /// How many records ahead the import prefetches slots.
+    const PREFETCH_AHEAD: usize = 8;
+    /// At most 2^24 slots (268 MB).
+    const MAX_BITS: u32 = 24;
+    /// Source bytes per record assumed when sizing the table up front.
     const BYTES_PER_RECORD: u64 = 100;
 
-    /// An empty map for media from id `base` on, sized once from the size of the files to
+    /// An empty table for media from id `base` on, sized once from the size of the files to
     /// read (a record takes at least about 100 bytes in every format but a bare digest list),
     /// rather than doubled and rehashed as it fills.
     fn new(base: i64, source_bytes: u64) -> Seen {
-        let mut map = std::collections::HashMap::new();
-        map.reserve(
-            usize::try_from(source_bytes / Self::BYTES_PER_RECORD)
-                .unwrap_or(usize::MAX)
-                .min(Self::CAPACITY),
-        );
+        use std::hash::BuildHasher;
+        let expected = usize::try_from(source_bytes / Self::BYTES_PER_RECORD).unwrap_or(usize::MAX);
+        // Linear probing stays short up to a load of 0.7.
+        let wanted = expected.saturating_mul(10) / 7;
+        let bits = wanted
+            .max(1024)
+            .checked_next_power_of_two()
+            .map_or(Self::MAX_BITS, |n| n.trailing_zeros())
+            .min(Self::MAX_BITS);
+        let keys = std::collections::hash_map::RandomState::new();
+        let mix = (keys.hash_one(1u8) | 1, keys.hash_one(2u8));
         Seen {
             base,
             complete: true,
-            map,
-            keys: std::collections::hash_map::RandomState::new(),
+            slots: vec![[EMPTY; 4]; 1 << bits],
+            bits,
+            len: 0,
+            mix,
+            keys,
+        }
+    }
+
+    /// How many entries the table takes before it stops remembering (a load of 0.7).
+    fn capacity(&self) -> usize {
+        self.slots.len() / 10 * 7
+    }
+
+    /// The slot where the search for `key` starts.
+    fn home(&self, key: u32) -> usize {
+        let h = (u64::from(key) ^ self.mix.1).wrapping_mul(self.mix.0);
+        (h >> (64 - self.bits)) as usize
+    }
+
+    /// Asks the CPU to fetch the slot where the search for `k` starts, ahead of [`Seen::get`].
+    fn prefetch(&self, k: SeenKey) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let slot: *const [u32; 4] = &self.slots[self.home(k.key)];
+            // SAFETY: a prefetch is only a hint; it reads nothing and cannot fault, and the
+            // pointer is to a live element anyway.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                    slot.cast::<i8>(),
+                );
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = k;
+    }
+
+    /// The slot holding `key`, or the free slot where it would go.
+    fn find(&self, key: u32) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(key);
+        loop {
+            let [k, word, ..] = self.slots[i];
+            if word == EMPTY || k == key {
+                return i;
+            }
+            i = (i + 1) & mask;
         }
     }
 
@@ -689,7 +759,8 @@ impl Seen {
     /// this run; a mismatch, including two hashes that only start alike, is checked against
     /// the database).
     fn get(&self, k: SeenKey) -> Option<SeenEntry> {
-        self.map.get(&k.key).map(|&[word, lo, hi]| {
+        let [_, word, lo, hi] = self.slots[self.find(k.key)];
+        (word != EMPTY).then(|| {
             let fp = u64::from(lo) | u64::from(hi) << 32;
             SeenEntry {
                 id: self.base + i64::from(word & !BLANK),
@@ -699,12 +770,16 @@ impl Seen {
         })
     }
 
+    /// Remembers the medium `id` of a record whose key is not in the table yet.
     fn insert(&mut self, k: SeenKey, id: i64, blank: bool) {
         match u32::try_from(id - self.base) {
-            Ok(offset) if offset & BLANK == 0 && self.map.len() < Self::CAPACITY => {
+            Ok(offset) if offset & BLANK == 0 && self.len < self.capacity() => {
                 let fp = k.fingerprint;
                 let word = if blank { offset | BLANK } else { offset };
-                self.map.insert(k.key, [word, fp as u32, (fp >> 32) as u32]);
+                let i = self.find(k.key);
+                debug_assert_eq!(self.slots[i][1], EMPTY, "a key is inserted once");
+                self.slots[i] = [k.key, word, fp as u32, (fp >> 32) as u32];
+                self.len += 1;
             }
             _ => self.complete = false,
         }
@@ -750,6 +825,19 @@ struct Prefixes {
 impl Prefixes {
     /// 48 million prefixes: 192 MB.
     const CAPACITY: usize = 48_000_000;
+
+    /// Room for one prefix per column for every record expected from `source_bytes` of
+    /// input (as [`Seen::new`] estimates it), reserved once rather than grown by copying;
+    /// the memory of a column no record fills is never touched.
+    fn new(source_bytes: u64) -> Prefixes {
+        let expected = usize::try_from(source_bytes / Seen::BYTES_PER_RECORD)
+            .unwrap_or(usize::MAX)
+            .min(Self::CAPACITY / 2);
+        Prefixes {
+            columns: std::array::from_fn(|_| Vec::with_capacity(expected)),
+            ..Prefixes::default()
+        }
+    }
 
     fn add(&mut self, rec: &KnownRecord) {
         if self.overflowed {
@@ -1105,6 +1193,63 @@ mod tests {
     use super::*;
     use crate::digest::{Digests, Md5, Sha1};
     use crate::knowndb::Access;
+
+    #[test]
+    fn the_duplicate_table_finds_what_it_was_given_until_full() {
+        // Keys from a fixed pseudo-random sequence, checked against std's HashMap.
+        let mut seen = Seen::new(100, 0);
+        let capacity = seen.capacity();
+        assert!(capacity >= 700, "{capacity}");
+        let mut oracle = std::collections::HashMap::new();
+        let mut x: u32 = 12_345;
+        while oracle.len() < capacity {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            // Many keys alike in their low bits, so that probes run past each other.
+            let key = x & 0xFFF0_0FFF;
+            if oracle.contains_key(&key) {
+                continue;
+            }
+            let id = 100 + oracle.len() as i64;
+            let blank = key % 3 == 0;
+            let k = SeenKey {
+                key,
+                fingerprint: u64::from(key) * 7,
+            };
+            assert!(
+                seen.get(k).is_none(),
+                "key {key:#x} found before its insert"
+            );
+            seen.insert(k, id, blank);
+            oracle.insert(key, (id, blank));
+        }
+        assert!(seen.complete);
+        for (&key, &(id, blank)) in &oracle {
+            let e = seen
+                .get(SeenKey {
+                    key,
+                    fingerprint: u64::from(key) * 7,
+                })
+                .unwrap_or_else(|| panic!("key {key:#x} lost"));
+            assert_eq!((e.id, e.blank, e.same), (id, blank, true), "key {key:#x}");
+            let other = SeenKey {
+                key,
+                fingerprint: u64::from(key) * 7 + 1,
+            };
+            assert!(
+                !seen.get(other).unwrap().same,
+                "another fingerprint is not the same"
+            );
+        }
+        // Full: the next key is not remembered, and the import is told so.
+        let extra = (0..).find(|k| !oracle.contains_key(k)).unwrap();
+        let k = SeenKey {
+            key: extra,
+            fingerprint: 1,
+        };
+        seen.insert(k, 100 + capacity as i64, false);
+        assert!(!seen.complete);
+        assert!(seen.get(k).is_none());
+    }
 
     #[test]
     fn files_whose_first_hashes_only_start_alike_stay_apart() {
