@@ -27,16 +27,35 @@ pub fn hex<const N: usize>(field: &str, what: &str) -> Result<[u8; N], String> {
     }
     let mut out = [0u8; N];
     let b = t.as_bytes();
-    for (i, o) in out.iter_mut().enumerate() {
-        let hi = nibble(b[2 * i]);
-        let lo = nibble(b[2 * i + 1]);
-        match (hi, lo) {
-            (Some(h), Some(l)) => *o = h << 4 | l,
-            _ => return Err(format!("{what} '{}' is not hexadecimal", shorten(t))),
-        }
+    // Every digit through a table, any bad one remembered in one bit: no branch per digit
+    // (hex decoding was a tenth of the VICS reader's time with one).
+    let mut bad = 0u8;
+    for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
+        let (hi, lo) = (NIBBLE[usize::from(pair[0])], NIBBLE[usize::from(pair[1])]);
+        bad |= hi | lo;
+        *o = hi << 4 | lo & 0x0F;
+    }
+    if bad & NOT_HEX_BIT != 0 {
+        return Err(format!("{what} '{}' is not hexadecimal", shorten(t)));
     }
     Ok(out)
 }
+
+/// Marks a byte that is not a hex digit in [`NIBBLE`].
+const NOT_HEX_BIT: u8 = 0x80;
+
+/// The value of each byte as a hex digit, or [`NOT_HEX_BIT`].
+const NIBBLE: [u8; 256] = {
+    let mut t = [NOT_HEX_BIT; 256];
+    let mut c = 0;
+    while c < 256 {
+        if let Some(v) = nibble(c as u8) {
+            t[c] = v;
+        }
+        c += 1;
+    }
+    t
+};
 
 /// Decodes hex of any even length (PhotoDNA and other opaque values).
 ///
@@ -55,7 +74,7 @@ pub fn hex_bytes(field: &str, what: &str) -> Result<Vec<u8>, String> {
         .collect()
 }
 
-fn nibble(c: u8) -> Option<u8> {
+const fn nibble(c: u8) -> Option<u8> {
     match c {
         b'0'..=b'9' => Some(c - b'0'),
         b'a'..=b'f' => Some(c - b'a' + 10),
@@ -136,6 +155,20 @@ pub fn file_sha256(path: &Path, stop: &dyn Fn() -> bool) -> std::io::Result<[u8;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_agrees_with_from_str_radix_on_every_ascii_pair() {
+        for a in 0u8..128 {
+            for b in 0u8..128 {
+                let s = String::from_utf8(vec![a, b]).unwrap();
+                let expected = s
+                    .bytes()
+                    .all(|c| c.is_ascii_hexdigit())
+                    .then(|| u8::from_str_radix(&s, 16).unwrap());
+                assert_eq!(hex::<1>(&s, "x").ok().map(|v| v[0]), expected, "{s:?}");
+            }
+        }
+    }
 
     #[test]
     fn hex_reads_either_case_and_refuses_bad_digits_and_lengths() {

@@ -106,6 +106,57 @@ enum Keep<'b> {
     Into(&'b mut Vec<u8>, usize),
 }
 
+/// Where [`Scanner::value`] stands inside a string, object or array, across buffer refills.
+#[derive(Default)]
+struct Nesting {
+    depth: usize,
+    in_string: bool,
+    /// The last byte seen was the backslash of an escape inside a string.
+    escaped: bool,
+}
+
+impl Nesting {
+    /// Follows the value through `buf`: the index just past its end, or `None` if it goes on
+    /// past `buf`. Inside strings it jumps from one quote or backslash to the next
+    /// (`memchr2`), rather than looking at every byte of a hash or a name.
+    fn end_in(&mut self, buf: &[u8]) -> Option<usize> {
+        let mut i = 0;
+        while i < buf.len() {
+            if self.escaped {
+                self.escaped = false;
+                i += 1;
+                continue;
+            }
+            if self.in_string {
+                let p = i + memchr::memchr2(b'"', b'\\', &buf[i..])?;
+                i = p + 1;
+                if buf[p] == b'\\' {
+                    self.escaped = true;
+                } else {
+                    self.in_string = false;
+                    if self.depth == 0 {
+                        return Some(i);
+                    }
+                }
+                continue;
+            }
+            match buf[i] {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => {
+                    self.depth -= 1;
+                    if self.depth == 0 {
+                        return Some(i + 1);
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        None
+    }
+}
+
 impl<R: BufRead> Scanner<'_, '_, R> {
     fn truncated(&self) -> ReadError {
         let at = if self.records > 0 {
@@ -161,9 +212,7 @@ impl<R: BufRead> Scanner<'_, '_, R> {
     fn value(&mut self, mut keep: Keep) -> Result<(), ReadError> {
         let first = self.peek()?.ok_or_else(|| self.truncated())?;
         let literal = !matches!(first, b'"' | b'{' | b'[');
-        let mut depth: usize = 0;
-        let mut in_string = false;
-        let mut escaped = false;
+        let mut nesting = Nesting::default();
         let mut started = false;
         loop {
             let buf = self.reader.fill_buf()?;
@@ -173,52 +222,17 @@ impl<R: BufRead> Scanner<'_, '_, R> {
                 }
                 return Err(self.truncated());
             }
-            let mut end = None;
-            let mut newlines = 0;
-            for (i, &b) in buf.iter().enumerate() {
-                if b == b'\n' {
-                    newlines += 1;
-                }
-                if literal {
-                    if matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\r' | b'\n')
+            let end = if literal {
+                // A literal ends before the first delimiter (not consumed).
+                buf.iter().enumerate().position(|(i, &b)| {
+                    matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\r' | b'\n')
                         && (started || i > 0)
-                    {
-                        if b == b'\n' {
-                            newlines -= 1;
-                        }
-                        end = Some(i);
-                        break;
-                    }
-                    continue;
-                }
-                if in_string {
-                    if escaped {
-                        escaped = false;
-                    } else if b == b'\\' {
-                        escaped = true;
-                    } else if b == b'"' {
-                        in_string = false;
-                        if depth == 0 {
-                            end = Some(i + 1);
-                            break;
-                        }
-                    }
-                    continue;
-                }
-                match b {
-                    b'"' => in_string = true,
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            end = Some(i + 1);
-                            break;
-                        }
-                    }
-                    _ => {}
-                }
-            }
+                })
+            } else {
+                nesting.end_in(buf)
+            };
             let take = end.unwrap_or(buf.len());
+            let newlines = memchr::memchr_iter(b'\n', &buf[..take]).count() as u64;
             if let Keep::Into(out, limit) = &mut keep {
                 if out.len() + take > *limit {
                     return Err(ReadError::malformed(
