@@ -240,9 +240,16 @@ impl KnownDb {
         for column in columns {
             let mut stmt = self
                 .conn
-                .prepare_cached(&format!("SELECT id FROM media WHERE {column} = ?1"))
+                .prepare_cached(&format!(
+                    "SELECT id FROM media m WHERE {}",
+                    super::schema::hash_equals("m", column, "?1", "?2")
+                ))
                 .map_err(e)?;
-            for id in stmt.query_map([&bytes], |r| r.get(0)).map_err(e)? {
+            let key = super::schema::hash_key(&bytes);
+            for id in stmt
+                .query_map(rusqlite::params![&bytes, key], |r| r.get(0))
+                .map_err(e)?
+            {
                 let id = id.map_err(e)?;
                 if !ids.contains(&id) {
                     ids.push(id);

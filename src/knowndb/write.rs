@@ -11,7 +11,7 @@ use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::category::{Category, Flags};
 use super::record::{Grade, KnownRecord};
-use super::schema::{GRADE_INDEXES, HASH_INDEXES, create_index_sql, set_grades};
+use super::schema::{GRADE_INDEXES, HASH_INDEXES, KEYED, create_index_sql, hash_key, set_grades};
 use super::{DbError, KnownDb};
 use crate::cancel::Cancel;
 use crate::progress::ImportCounters;
@@ -172,8 +172,9 @@ impl KnownDb {
         {
             let mut media = tx
                 .prepare(
-                    "INSERT INTO media (md5, sha1, sha256, blake3, pdq, pdq_quality, photodna, size)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    "INSERT INTO media (md5, sha1, sha256, blake3, pdq, pdq_quality, photodna, size,
+                         md5_key, sha1_key, sha256_key, blake3_key)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 )
                 .map_err(db)?;
             let mut grade = tx
@@ -498,6 +499,10 @@ fn insert_media(
     stmt.raw_bind_parameter(6, rec.pdq.and_then(|p| p.quality))?;
     stmt.raw_bind_parameter(7, rec.photodna.as_deref())?;
     stmt.raw_bind_parameter(8, rec.size.map(|s| s as i64))?;
+    stmt.raw_bind_parameter(9, d.md5.as_ref().map(|h| hash_key(&h.0)))?;
+    stmt.raw_bind_parameter(10, d.sha1.as_ref().map(|h| hash_key(&h.0)))?;
+    stmt.raw_bind_parameter(11, d.sha256.as_ref().map(|h| hash_key(&h.0)))?;
+    stmt.raw_bind_parameter(12, d.blake3.as_ref().map(|h| hash_key(&h.0)))?;
     stmt.raw_execute()?;
     Ok(tx.last_insert_rowid())
 }
@@ -532,9 +537,14 @@ fn remove_set_in(tx: &Transaction, id: i64) -> rusqlite::Result<()> {
     let keep: Vec<String> = PROVIDED
         .iter()
         .map(|(column, bit)| {
+            // PDQ's quality and each exact hash's key go with the value.
             let quality = if *column == "pdq" {
                 format!(
                     ", pdq_quality = CASE WHEN EXISTS (SELECT 1 FROM grade g WHERE g.media_id = media.id AND g.set_id <> ?1 AND g.provided & {bit}) THEN pdq_quality END"
+                )
+            } else if KEYED.contains(column) {
+                format!(
+                    ", {column}_key = CASE WHEN EXISTS (SELECT 1 FROM grade g WHERE g.media_id = media.id AND g.set_id <> ?1 AND g.provided & {bit}) THEN {column}_key END"
                 )
             } else {
                 String::new()
@@ -881,32 +891,36 @@ impl Prefixes {
     }
 }
 
-/// Fills `temp.candidates` with the values of `column` that several media hold among those
-/// starting with one of `prefixes` (found by range lookups in the column's index).
+/// Fills `temp.candidates` with the (key, value) pairs of `column` that several media hold
+/// among those whose value starts with one of `prefixes` (found by ranges of keys in the
+/// column's index: the values that start with a four-byte prefix are the keys from the
+/// prefix's key to the next one's, [`hash_key`]).
 fn shared_values(tx: &Transaction, column: &str, prefixes: &[u32]) -> rusqlite::Result<()> {
     tx.execute_batch(
-        "DROP TABLE IF EXISTS temp.candidates; CREATE TEMP TABLE candidates (v BLOB PRIMARY KEY);",
+        "DROP TABLE IF EXISTS temp.candidates;
+         CREATE TEMP TABLE candidates (k INTEGER, v BLOB, PRIMARY KEY (k, v));",
     )?;
     let mut bounded = tx.prepare(&format!(
-        "SELECT {column} FROM media WHERE {column} >= ?1 AND {column} < ?2 ORDER BY {column}"
+        "SELECT {column}_key, {column} FROM media WHERE {column}_key >= ?1 AND {column}_key < ?2
+         ORDER BY {column}_key, {column}"
     ))?;
     let mut last = tx.prepare(&format!(
-        "SELECT {column} FROM media WHERE {column} >= ?1 ORDER BY {column}"
+        "SELECT {column}_key, {column} FROM media WHERE {column}_key >= ?1
+         ORDER BY {column}_key, {column}"
     ))?;
-    let mut insert = tx.prepare("INSERT OR IGNORE INTO temp.candidates VALUES (?1)")?;
+    let mut insert = tx.prepare("INSERT OR IGNORE INTO temp.candidates VALUES (?1, ?2)")?;
+    let key = |p: u32| hash_key(&u64::from(p).wrapping_shl(32).to_be_bytes());
     for &p in prefixes {
-        // A blob that starts with these four bytes sorts at or after them, and before the
-        // next four-byte value.
-        let lo = p.to_be_bytes();
         let mut rows = match p.checked_add(1) {
-            Some(next) => bounded.query(params![&lo[..], &next.to_be_bytes()[..]])?,
-            None => last.query(params![&lo[..]])?,
+            Some(next) => bounded.query(params![key(p), key(next)])?,
+            None => last.query(params![key(p)])?,
         };
         let mut previous: Option<Vec<u8>> = None;
         while let Some(r) = rows.next()? {
-            let v: Vec<u8> = r.get(0)?;
+            let k: i64 = r.get(0)?;
+            let v: Vec<u8> = r.get(1)?;
             if previous.as_ref() == Some(&v) {
-                insert.execute([&v])?;
+                insert.execute(params![k, v])?;
             }
             previous = Some(v);
         }
@@ -972,7 +986,8 @@ impl MediaRow {
         let h = &self.hashes;
         tx.prepare_cached(
             "UPDATE media SET md5 = ?2, sha1 = ?3, sha256 = ?4, blake3 = ?5, pdq = ?6,
-                 photodna = ?7, pdq_quality = ?8, size = ?9 WHERE id = ?1",
+                 photodna = ?7, pdq_quality = ?8, size = ?9,
+                 md5_key = ?10, sha1_key = ?11, sha256_key = ?12, blake3_key = ?13 WHERE id = ?1",
         )?
         .execute(params![
             self.id,
@@ -983,7 +998,11 @@ impl MediaRow {
             h[4],
             h[5],
             self.pdq_quality,
-            self.size
+            self.size,
+            h[0].as_deref().map(hash_key),
+            h[1].as_deref().map(hash_key),
+            h[2].as_deref().map(hash_key),
+            h[3].as_deref().map(hash_key),
         ])?;
         Ok(())
     }
@@ -1054,31 +1073,37 @@ fn merge_shared_hashes(
                 continue;
             }
             let shared = match (round, full, candidates) {
+                // Each gives the (key, value) pairs that several media hold; keys lead every
+                // search, as only they are indexed, and the pairs drive the join below (CROSS
+                // JOIN keeps that order: the planner would otherwise scan all of media).
                 (0, _, Some(prefixes)) => {
                     shared_values(tx, column, &prefixes[i])?;
-                    "SELECT v FROM temp.candidates WHERE ?1 = ?1".to_owned()
+                    "SELECT k, v FROM temp.candidates WHERE ?1 = ?1".to_owned()
                 }
                 (0, true, None) => format!(
-                    "SELECT {column} FROM media WHERE {column} IS NOT NULL GROUP BY {column}
-                     HAVING count(*) > 1 AND max(id) >= ?1"
+                    "SELECT {column}_key AS k, {column} AS v FROM media WHERE {column}_key IN
+                       (SELECT {column}_key FROM media WHERE {column}_key IS NOT NULL
+                        GROUP BY {column}_key HAVING count(*) > 1)
+                     GROUP BY k, v HAVING count(*) > 1 AND max(id) >= ?1"
                 ),
                 (0, false, None) => format!(
-                    "SELECT {column} FROM media WHERE {column} IN
-                       (SELECT {column} FROM media WHERE id >= ?1 AND {column} IS NOT NULL)
-                     GROUP BY {column} HAVING count(*) > 1"
+                    "SELECT {column}_key AS k, {column} AS v FROM media WHERE {column}_key IN
+                       (SELECT {column}_key FROM media WHERE id >= ?1 AND {column}_key IS NOT NULL)
+                     GROUP BY k, v HAVING count(*) > 1"
                 ),
                 _ => format!(
-                    "SELECT {column} FROM media WHERE {column} IN
-                       (SELECT {column} FROM media WHERE id IN (SELECT id FROM temp.touched)
-                          AND {column} IS NOT NULL AND ?1 = ?1)
-                     GROUP BY {column} HAVING count(*) > 1"
+                    "SELECT {column}_key AS k, {column} AS v FROM media WHERE {column}_key IN
+                       (SELECT {column}_key FROM media WHERE id IN (SELECT id FROM temp.touched)
+                          AND {column}_key IS NOT NULL AND ?1 = ?1)
+                     GROUP BY k, v HAVING count(*) > 1"
                 ),
             };
             tx.execute_batch("DROP TABLE IF EXISTS temp.shared")?;
             tx.execute(
                 &format!(
                     "CREATE TEMP TABLE shared AS
-                     SELECT m.{column} AS v, {cols} FROM media m WHERE m.{column} IN ({shared})",
+                     SELECT s.v AS v, {cols} FROM ({shared}) s
+                     CROSS JOIN media m ON m.{column}_key = s.k AND m.{column} = s.v",
                     cols = MEDIA_COLUMNS
                         .split(", ")
                         .map(|c| format!("m.{c}"))
