@@ -3,10 +3,12 @@
 //! each medium.
 //!
 //! [`schema`] owns the tables and migrations, [`category`] and [`profile`] the grading model,
-//! [`write`] the atomic set import, [`read`] lookups, listings and statistics.
+//! [`write`] the atomic set import, [`read`] lookups, listings and statistics, [`index`] the
+//! in-memory lookup index a scan builds.
 
 pub mod category;
 pub mod export;
+pub mod index;
 pub mod profile;
 pub mod read;
 pub mod record;
@@ -44,6 +46,8 @@ pub enum DbError {
     },
     #[error("interrupted; the database is unchanged")]
     Interrupted,
+    #[error("{path}: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
     #[error("no hash set named '{0}'")]
     NoSuchSet(String),
     #[error(

@@ -263,6 +263,14 @@ impl KnownDb {
             .map(Ok)
     }
 
+    /// The medium `id` with every set's grade of it.
+    ///
+    /// # Errors
+    /// No such medium; SQLite errors.
+    pub fn medium(&self, id: i64) -> Result<MediaView, DbError> {
+        self.media_view(id).map_err(|e| self.sqlite_error(e))
+    }
+
     fn media_view(&self, id: i64) -> rusqlite::Result<MediaView> {
         let mut view = self.conn.prepare_cached(
             "SELECT md5, sha1, sha256, blake3, pdq, pdq_quality, photodna, size FROM media WHERE id = ?1",

@@ -1,0 +1,233 @@
+//! The lookup index a scan builds once from the database: for each exact algorithm, the key of
+//! every known hash (`{column}_key`, see [`super::schema::hash_key`]) in sorted order beside
+//! its medium's id. The keys are read from the database's key indexes in their order, so
+//! building sorts nothing; each entry takes 12 bytes (about 280 MB for 23 M known hashes).
+//!
+//! A digest is looked up by binary search on its key. A key is only the first 8 bytes of the
+//! hash, so a hit names a candidate medium, which [`KnownDb::medium`] reads and the caller
+//! compares whole.
+
+use super::schema::{KEYED, hash_key};
+use super::{DbError, KnownDb};
+use crate::cancel::Cancel;
+use crate::digest::{Algorithm, Digests};
+
+/// The keys of one algorithm's known hashes, sorted, with their media ids.
+#[derive(Default)]
+struct Column {
+    keys: Vec<i64>,
+    ids: Vec<u32>,
+}
+
+/// The known hashes of a database, for lookups by digest.
+#[derive(Default)]
+pub struct KnownIndex {
+    /// In the order of [`KEYED`]: MD5, SHA-1, SHA-256, BLAKE3.
+    columns: [Column; 4],
+}
+
+/// The algorithms of [`KEYED`], in its order.
+const ALGORITHMS: [Algorithm; 4] = [
+    Algorithm::Md5,
+    Algorithm::Sha1,
+    Algorithm::Sha256,
+    Algorithm::Blake3,
+];
+
+/// How many rows are read between two looks at Ctrl-C.
+const CANCEL_EVERY: usize = 1 << 16;
+
+impl KnownIndex {
+    /// Reads every known hash's key. `on_rows` hears how many were read so far.
+    ///
+    /// # Errors
+    /// SQLite errors; [`DbError::Interrupted`] on Ctrl-C; [`DbError::Corrupt`] for a medium id
+    /// beyond 2^32 (an import assigns ids from 1 up; no database of known material gets there).
+    pub fn build(
+        db: &KnownDb,
+        cancel: &Cancel,
+        on_rows: &dyn Fn(u64),
+    ) -> Result<KnownIndex, DbError> {
+        let e = |s| db.sqlite_error(s);
+        let mut index = KnownIndex::default();
+        let mut read: u64 = 0;
+        for (column, name) in index.columns.iter_mut().zip(KEYED) {
+            let count: i64 = db
+                .conn
+                .query_row(
+                    &format!("SELECT count(*) FROM media WHERE {name}_key IS NOT NULL"),
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(e)?;
+            let count = usize::try_from(count).unwrap_or(0);
+            column.keys.reserve_exact(count);
+            column.ids.reserve_exact(count);
+            // The key index holds (key, id) in this order: a scan of it, no sort.
+            let mut stmt = db
+                .conn
+                .prepare(&format!(
+                    "SELECT {name}_key, id FROM media INDEXED BY media_{name}
+                     WHERE {name}_key IS NOT NULL ORDER BY {name}_key"
+                ))
+                .map_err(e)?;
+            let mut rows = stmt.query([]).map_err(e)?;
+            while let Some(r) = rows.next().map_err(e)? {
+                let key: i64 = r.get(0).map_err(e)?;
+                let id: i64 = r.get(1).map_err(e)?;
+                let id = u32::try_from(id).map_err(|_| DbError::Corrupt {
+                    path: db.path().to_owned(),
+                    reason: format!("medium id {id} is beyond 2^32"),
+                })?;
+                column.keys.push(key);
+                column.ids.push(id);
+                if column.keys.len() % CANCEL_EVERY == 0 {
+                    if cancel.is_cancelled() {
+                        return Err(DbError::Interrupted);
+                    }
+                    on_rows(read + column.keys.len() as u64);
+                }
+            }
+            read += column.keys.len() as u64;
+            on_rows(read);
+        }
+        Ok(index)
+    }
+
+    /// How many hashes of each algorithm are known, as (algorithm, count).
+    pub fn counts(&self) -> Vec<(Algorithm, usize)> {
+        ALGORITHMS
+            .iter()
+            .zip(&self.columns)
+            .map(|(a, c)| (*a, c.keys.len()))
+            .collect()
+    }
+
+    /// The bytes the index holds.
+    pub fn heap_bytes(&self) -> usize {
+        self.columns
+            .iter()
+            .map(|c| c.keys.capacity() * 8 + c.ids.capacity() * 4)
+            .sum()
+    }
+
+    /// The media whose hash of some algorithm starts like the digest's (sorted, each once):
+    /// candidates to compare whole.
+    pub fn candidates(&self, digests: &Digests) -> Vec<i64> {
+        let values: [Option<&[u8]>; 4] = [
+            digests.md5.as_ref().map(|h| &h.0[..]),
+            digests.sha1.as_ref().map(|h| &h.0[..]),
+            digests.sha256.as_ref().map(|h| &h.0[..]),
+            digests.blake3.as_ref().map(|h| &h.0[..]),
+        ];
+        let mut ids: Vec<i64> = Vec::new();
+        for (column, value) in self.columns.iter().zip(values) {
+            let Some(value) = value else { continue };
+            let key = hash_key(value);
+            let start = column.keys.partition_point(|&k| k < key);
+            let end = start + column.keys[start..].partition_point(|&k| k == key);
+            ids.extend(column.ids[start..end].iter().map(|&id| i64::from(id)));
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::{Md5, Sha1, Sha256};
+    use crate::knowndb::Access;
+    use crate::knowndb::record::KnownRecord;
+    use crate::knowndb::write::{SetMeta, SourceSummary};
+    use crate::progress::ImportCounters;
+
+    fn record(
+        number: u64,
+        md5: [u8; 16],
+        sha1: Option<[u8; 20]>,
+        sha256: Option<[u8; 32]>,
+    ) -> KnownRecord {
+        KnownRecord {
+            number,
+            digests: Digests {
+                md5: Some(Md5(md5)),
+                sha1: sha1.map(Sha1),
+                sha256: sha256.map(Sha256),
+                blake3: None,
+            },
+            ..KnownRecord::default()
+        }
+    }
+
+    #[test]
+    fn every_known_hash_is_found_and_a_shared_prefix_is_only_a_candidate() {
+        // Hashes from a simple generator; record 3 shares record 1's first 8 MD5 bytes only.
+        let bytes = |seed: u8, n: usize| -> Vec<u8> {
+            (0..n)
+                .map(|i| seed.wrapping_mul(31).wrapping_add(i as u8 * 7))
+                .collect()
+        };
+        let md5 = |seed| -> [u8; 16] { bytes(seed, 16).try_into().unwrap() };
+        let mut twin = md5(1);
+        twin[15] ^= 0xFF;
+        let records = vec![
+            record(1, md5(1), Some(bytes(1, 20).try_into().unwrap()), None),
+            record(2, md5(2), None, Some(bytes(2, 32).try_into().unwrap())),
+            record(3, twin, None, None),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.db");
+        let mut db = KnownDb::open(&path, Access::Create).unwrap();
+        let meta = SetMeta {
+            name: "set".into(),
+            format: "md5sum".into(),
+            ..SetMeta::default()
+        };
+        db.import_set(
+            &meta,
+            false,
+            vec![Ok::<_, std::io::Error>(records.clone())],
+            &ImportCounters::new(),
+            &Cancel::new(),
+            || {
+                Ok(SourceSummary {
+                    rows_read: 3,
+                    ..SourceSummary::default()
+                })
+            },
+        )
+        .unwrap();
+        drop(db);
+        let db = KnownDb::open(&path, Access::ReadOnly).unwrap();
+        let index = KnownIndex::build(&db, &Cancel::new(), &|_| {}).unwrap();
+        let counts: Vec<usize> = index.counts().into_iter().map(|(_, n)| n).collect();
+        assert_eq!(counts, [3, 1, 1, 0]);
+        for r in &records {
+            let ids = index.candidates(&r.digests);
+            let found: Vec<String> = ids
+                .iter()
+                .map(|&id| db.medium(id).unwrap().md5.unwrap())
+                .collect();
+            assert!(
+                found.contains(&crate::digest::to_hex(&r.digests.md5.unwrap().0)),
+                "record {} not found among {found:?}",
+                r.number
+            );
+        }
+        // Record 1's MD5 and its twin share a key: both are candidates for either.
+        assert_eq!(index.candidates(&records[0].digests).len(), 2);
+        // Found by SHA-256 alone.
+        let by_sha256 = Digests {
+            sha256: records[1].digests.sha256,
+            ..Digests::default()
+        };
+        assert_eq!(index.candidates(&by_sha256).len(), 1);
+        let unknown = Digests {
+            md5: Some(Md5(md5(9))),
+            ..Digests::default()
+        };
+        assert!(index.candidates(&unknown).is_empty());
+    }
+}
