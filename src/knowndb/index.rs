@@ -140,8 +140,6 @@ mod tests {
     use crate::digest::{Md5, Sha1, Sha256};
     use crate::knowndb::Access;
     use crate::knowndb::record::KnownRecord;
-    use crate::knowndb::write::{SetMeta, SourceSummary};
-    use crate::progress::ImportCounters;
 
     fn record(
         number: u64,
@@ -180,25 +178,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k.db");
         let mut db = KnownDb::open(&path, Access::Create).unwrap();
-        let meta = SetMeta {
-            name: "set".into(),
-            format: "md5sum".into(),
-            ..SetMeta::default()
-        };
-        db.import_set(
-            &meta,
-            false,
-            vec![Ok::<_, std::io::Error>(records.clone())],
-            &ImportCounters::new(),
-            &Cancel::new(),
-            || {
-                Ok(SourceSummary {
-                    rows_read: 3,
-                    ..SourceSummary::default()
-                })
-            },
-        )
-        .unwrap();
+        crate::knowndb::write::import_records(&mut db, records.clone());
         drop(db);
         let db = KnownDb::open(&path, Access::ReadOnly).unwrap();
         let index = KnownIndex::build(&db, &Cancel::new(), &|_| {}).unwrap();

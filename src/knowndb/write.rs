@@ -1213,6 +1213,31 @@ fn move_grades(tx: &Transaction, from: i64, to: i64) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Imports `records` as one md5sum-format set named "set", for unit tests.
+#[cfg(test)]
+pub(crate) fn import_records(db: &mut KnownDb, records: Vec<KnownRecord>) -> ImportSummary {
+    let rows_read = records.len() as u64;
+    let meta = SetMeta {
+        name: "set".into(),
+        format: "md5sum".into(),
+        ..SetMeta::default()
+    };
+    db.import_set(
+        &meta,
+        false,
+        vec![Ok::<_, std::io::Error>(records)],
+        &ImportCounters::new(),
+        &Cancel::new(),
+        || {
+            Ok(SourceSummary {
+                rows_read,
+                ..SourceSummary::default()
+            })
+        },
+    )
+    .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1306,29 +1331,9 @@ mod tests {
             x_key,
             "the records must meet in the map for this test to mean anything"
         );
-        let records = vec![x, y];
         let dir = tempfile::tempdir().unwrap();
         let mut db = KnownDb::open(&dir.path().join("k.db"), Access::Create).unwrap();
-        let meta = SetMeta {
-            name: "set".into(),
-            format: "md5sum".into(),
-            ..SetMeta::default()
-        };
-        let summary = db
-            .import_set(
-                &meta,
-                false,
-                vec![Ok::<_, std::io::Error>(records)],
-                &ImportCounters::new(),
-                &Cancel::new(),
-                || {
-                    Ok(SourceSummary {
-                        rows_read: 2,
-                        ..SourceSummary::default()
-                    })
-                },
-            )
-            .unwrap();
+        let summary = import_records(&mut db, vec![x, y]);
         assert_eq!(summary.rows_imported, 2, "{summary:?}");
         assert_eq!(summary.hash_conflicts, 0);
     }
