@@ -29,11 +29,56 @@ pub enum Command {
     /// Exit codes: 0 every item read; 2 some items could not be read (see their records);
     /// 3 fatal error; 64 bad command line; 130 interrupted (output marked incomplete).
     Hash(HashArgs),
+    /// Scan PATH... against the known-material database and write the categorised report into
+    /// OUTDIR: every file hashed (MD5, SHA-1, SHA-256, BLAKE3), its type detected by content,
+    /// every digest looked up, each file graded by the most severe match.
+    ///
+    /// Exit codes: 0 no known csam, csem or cgi material; 1 known csam, csem or cgi material
+    /// found; 2 no such material found but some items could not be read; 3 fatal error;
+    /// 64 bad command line; 130 interrupted.
+    Scan(ScanArgs),
     /// Manage the known-material database: import hash sets, list, look up, export.
     ///
     /// Every subcommand uses the database given by --db, else $HASHSIFT_DB, else
     /// $XDG_DATA_HOME/hashsift/known.db (~/.local/share/hashsift/known.db).
     Db(DbArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Evidence files or directories (a mounted image, an evidence folder).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// The directory to write the report into (created if missing; never inside the
+    /// evidence; refused if it already holds a report)
+    #[arg(short = 'o', long = "out", value_name = "OUTDIR", required = true)]
+    pub out: PathBuf,
+
+    /// The known-material database file [default: $HASHSIFT_DB, else
+    /// $XDG_DATA_HOME/hashsift/known.db]
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// Case number, recorded in the report
+    #[arg(long, value_name = "NUMBER")]
+    pub case: Option<String>,
+
+    /// Identifier of the evidence item (exhibit), recorded in the report
+    #[arg(long, value_name = "ID")]
+    pub evidence_id: Option<String>,
+
+    /// Examiner's name, recorded in the report
+    #[arg(long, value_name = "NAME")]
+    pub examiner: Option<String>,
+
+    /// Worker threads [default: one per core]
+    #[arg(short = 'j', long, value_name = "N")]
+    pub threads: Option<NonZeroUsize>,
+
+    /// No progress bar and no summary on stderr
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

@@ -111,6 +111,7 @@ impl HashSettings {
                 roots,
                 algorithms,
                 threads,
+                sniff: false,
             },
             format,
             output,
@@ -148,6 +149,72 @@ fn check_output(output: &Path, roots: &[PathBuf]) -> Result<PathBuf, ConfigError
         return Err(ConfigError::OutputIsDevice(output.to_owned()));
     }
     Ok(resolved)
+}
+
+/// Everything `hashsift scan` needs to run.
+#[derive(Clone, Debug)]
+pub struct ScanSettings {
+    pub scan: crate::scan::ScanConfig,
+    /// The report directory, resolved; it exists once the settings are made.
+    pub out: PathBuf,
+    pub quiet: bool,
+}
+
+impl ScanSettings {
+    /// Validates raw settings and creates the report directory (owner-only) if missing.
+    ///
+    /// # Errors
+    /// A [`ConfigError`]: the directory is inside (or is) an evidence root, or holds a report
+    /// already, or cannot be created.
+    pub fn new(
+        roots: &[PathBuf],
+        out: &Path,
+        db: PathBuf,
+        threads: Option<usize>,
+        quiet: bool,
+    ) -> Result<Self, ConfigError> {
+        let roots = roots
+            .iter()
+            .map(|r| absolute(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let out = check_output(&absolute(out)?, &roots)?;
+        // The directory itself may be a symlink into the evidence.
+        if let Ok(resolved) = std::fs::canonicalize(&out) {
+            if let Some(root) = roots.iter().find(|r| walk::is_inside(&resolved, r)) {
+                return Err(ConfigError::OutputInsideEvidence {
+                    output: out,
+                    root: root.clone(),
+                });
+            }
+        }
+        let report = crate::report::scan::ITEMS;
+        if out.join(report).exists() {
+            return Err(ConfigError::Invalid(format!(
+                "{} already holds a report ({report}); give a new directory",
+                out.display()
+            )));
+        }
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&out)
+                .map_err(|source| ConfigError::Path {
+                    path: out.clone(),
+                    source,
+                })?;
+        }
+        Ok(ScanSettings {
+            scan: crate::scan::ScanConfig {
+                roots,
+                db,
+                threads: threads.unwrap_or_else(default_threads).max(1),
+            },
+            out,
+            quiet,
+        })
+    }
 }
 
 /// One worker per available core.

@@ -2,25 +2,35 @@
 
 /// How a run ended, as an exit code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
 pub enum ExitStatus {
-    /// The run completed and every item was read.
-    Clean = 0,
+    /// The run completed and every item was read (`scan`: and no known csam, csem or cgi
+    /// material was found).
+    Clean,
     /// `db lookup`: some of the hashes asked for are not in the database.
-    NotFound = 1,
+    NotFound,
+    /// `scan`: known csam, csem or cgi material was found (whether or not some items could
+    /// not be read).
+    KnownIllegal,
     /// The run completed, but some items could not be read (their records say why).
-    ItemErrors = 2,
+    ItemErrors,
     /// Nothing useful was produced: bad settings, output not writable, and the like.
-    Fatal = 3,
+    Fatal,
     /// The command line could not be parsed.
-    Usage = 64,
+    Usage,
     /// Interrupted (Ctrl-C): the output is marked incomplete.
-    Interrupted = 130,
+    Interrupted,
 }
 
 impl ExitStatus {
     pub fn code(self) -> u8 {
-        self as u8
+        match self {
+            ExitStatus::Clean => 0,
+            ExitStatus::NotFound | ExitStatus::KnownIllegal => 1,
+            ExitStatus::ItemErrors => 2,
+            ExitStatus::Fatal => 3,
+            ExitStatus::Usage => 64,
+            ExitStatus::Interrupted => 130,
+        }
     }
 }
 

@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 use crate::cancel::Cancel;
 use crate::digest::{self, AlgorithmSet, Digests, HashFailure};
 use crate::evidence::{self, FileId};
+use crate::media::sniff::{self, ContentType};
 use crate::prefetch::{OpenAhead, WorkQueue};
 use crate::progress::{Counters, Phase};
 use crate::record::{Item, ItemError, Kind, Stage};
@@ -27,6 +28,8 @@ pub struct HashConfig {
     pub algorithms: AlgorithmSet,
     /// Worker threads for walking and hashing.
     pub threads: usize,
+    /// Also detect each file's content type from its first bytes ([`sniff`]).
+    pub sniff: bool,
 }
 
 /// What a `hash` run found.
@@ -103,7 +106,7 @@ pub fn run(
     let on_bytes = |n: u64| counters.add_bytes(n);
     let queue = WorkQueue::new(work.len());
     let ahead = OpenAhead::new(work.len());
-    let slots: Vec<OnceLock<Result<Digests, HashFailure>>> =
+    let slots: Vec<OnceLock<Result<Hashed, HashFailure>>> =
         work.iter().map(|_| OnceLock::new()).collect();
     std::thread::scope(|scope| {
         scope.spawn(|| {
@@ -127,7 +130,9 @@ pub fn run(
                         })
                         .map_err(HashFailure::Item)
                         .and_then(|file| {
+                            let content = config.sniff.then(|| head_type(&file, w.size));
                             digest::hash_file(&file, w.size, config.algorithms, cancel, &on_bytes)
+                                .map(|digests| (digests, content))
                         })
                 };
                 counters.add_file();
@@ -135,7 +140,7 @@ pub fn run(
             }
         });
     });
-    let results: HashMap<FileId, Result<Digests, HashFailure>> = work
+    let results: HashMap<FileId, Result<Hashed, HashFailure>> = work
         .iter()
         .zip(slots)
         .filter_map(|(w, slot)| Some((w.id, slot.into_inner()?)))
@@ -153,7 +158,10 @@ pub fn run(
     for item in items.iter_mut().filter(|i| is_hashable(i)) {
         let Some(id) = item.id else { continue };
         match results.get(&id) {
-            Some(Ok(d)) => item.digests = Some(*d),
+            Some(Ok((d, content))) => {
+                item.digests = Some(*d);
+                item.content = *content;
+            }
             Some(Err(HashFailure::Item(e))) => item.error = Some(e.clone()),
             Some(Err(HashFailure::Cancelled)) | None => {
                 interrupted = true;
@@ -173,6 +181,27 @@ pub fn run(
         files_hashed,
         bytes_hashed,
     })
+}
+
+/// A file's digests, and its content type when asked for.
+type Hashed = (Digests, Option<ContentType>);
+
+/// The content type from the file's first bytes, read with `pread` before hashing reads the
+/// whole (the pages stay in the cache for it). A failed read is left to the hashing, which
+/// reports it.
+fn head_type(file: &std::fs::File, size: u64) -> ContentType {
+    use std::os::unix::fs::FileExt;
+    let mut head = [0u8; sniff::HEAD];
+    let mut filled = 0;
+    while filled < head.len() {
+        match file.read_at(&mut head[filled..], filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    sniff::sniff(&head[..filled], size)
 }
 
 fn is_hashable(item: &Item) -> bool {

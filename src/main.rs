@@ -31,6 +31,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         cli::Command::Hash(args) => run_hash(args),
+        cli::Command::Scan(args) => run_scan(args),
         cli::Command::Db(args) => {
             let cancel = Cancel::new();
             install_interrupt_handler(&cancel);
@@ -65,6 +66,79 @@ fn install_interrupt_handler(cancel: &Cancel) {
     if let Err(e) = result {
         eprintln!("hashsift: warning: Ctrl-C will stop the run without writing output: {e}");
     }
+}
+
+fn run_scan(args: cli::ScanArgs) -> anyhow::Result<ExitStatus> {
+    use hashsift::knowndb::Category;
+    use hashsift::record::Stage;
+    let db = hashsift::knowndb::resolve_path(args.db.as_deref()).context(
+        "no database given: use --db PATH or set HASHSIFT_DB (HOME is not set, so there is no default)",
+    )?;
+    let settings = hashsift::config::ScanSettings::new(
+        &args.paths,
+        &args.out,
+        db,
+        args.threads.map(|n| n.get()),
+        args.quiet,
+    )?;
+    let cancel = Cancel::new();
+    install_interrupt_handler(&cancel);
+    let counters = Counters::new();
+    let display = (!settings.quiet && std::io::stderr().is_terminal())
+        .then(|| Display::start(counters.clone()));
+    let run = hashsift::scan::run(&settings.scan, &cancel, &counters)?;
+    counters.set_phase(Phase::Writing);
+    let provenance = report::scan::ScanProvenance {
+        tool_version: env!("CARGO_PKG_VERSION"),
+        command: std::env::args_os().collect(),
+        cwd: std::env::current_dir().unwrap_or_default(),
+        roots: settings.scan.roots.clone(),
+        db: settings.scan.db.clone(),
+        case: args.case,
+        evidence_id: args.evidence_id,
+        examiner: args.examiner,
+    };
+    report::scan::write(&settings.out, &provenance, &run)
+        .with_context(|| format!("cannot write the report into {}", settings.out.display()))?;
+    counters.set_phase(Phase::Done);
+    if let Some(d) = display {
+        d.finish();
+    }
+    let illegal = run.items.iter().any(|i| {
+        matches!(
+            i.category,
+            Some(Category::Csam | Category::Csem | Category::Cgi)
+        )
+    });
+    let errors = run
+        .items
+        .iter()
+        .filter(|i| matches!(&i.item.error, Some(e) if e.stage != Stage::Interrupted))
+        .count();
+    if !settings.quiet {
+        let graded = run.items.iter().filter(|i| i.category.is_some()).count();
+        eprintln!(
+            "hashsift: {} items, {} files hashed ({} bytes), {graded} graded by the database, {errors} errors{}; report in {}",
+            run.items.len(),
+            run.files_hashed,
+            run.bytes_hashed,
+            if run.complete {
+                ""
+            } else {
+                "; INCOMPLETE (interrupted)"
+            },
+            settings.out.display()
+        );
+    }
+    Ok(if !run.complete {
+        ExitStatus::Interrupted
+    } else if illegal {
+        ExitStatus::KnownIllegal
+    } else if errors > 0 {
+        ExitStatus::ItemErrors
+    } else {
+        ExitStatus::Clean
+    })
 }
 
 fn run_hash(args: cli::HashArgs) -> anyhow::Result<ExitStatus> {

@@ -19,6 +19,10 @@ pub enum Phase {
     Hashing = 1,
     Writing = 2,
     Done = 3,
+    /// A scan loading the known hashes from the database.
+    Loading = 4,
+    /// A scan looking up the digests.
+    Matching = 5,
 }
 
 /// Counters every stage updates; cheap enough to bump per read.
@@ -46,6 +50,8 @@ impl Counters {
             0 => Phase::Walking,
             1 => Phase::Hashing,
             2 => Phase::Writing,
+            4 => Phase::Loading,
+            5 => Phase::Matching,
             _ => Phase::Done,
         }
     }
@@ -158,6 +164,8 @@ fn draw(counters: &Counters, stop: &AtomicBool) {
                 bar.set_message(format!("{files}/{total} files"));
             }
             Phase::Writing => bar.set_message("writing output"),
+            Phase::Loading => bar.set_message("loading the known hashes"),
+            Phase::Matching => bar.set_message("matching against the known hashes"),
             Phase::Done => break,
         }
         shown = phase;

@@ -152,6 +152,8 @@ pub struct Item {
     pub note: Option<String>,
     /// Digests of a regular file's content, when it was read completely.
     pub digests: Option<Digests>,
+    /// What the content is, from its first bytes (when the run asked for it).
+    pub content: Option<crate::media::sniff::ContentType>,
     pub error: Option<ItemError>,
 }
 
@@ -168,6 +170,7 @@ impl Item {
             target: None,
             note: None,
             digests: None,
+            content: None,
             error: Some(error),
         }
     }

@@ -16,6 +16,11 @@ impl Timestamp {
         Self::from_system(SystemTime::now())
     }
 
+    /// Seconds from `earlier` to this time (negative when `earlier` is later).
+    pub fn seconds_since(&self, earlier: &Timestamp) -> f64 {
+        (self.secs - earlier.secs) as f64 + (f64::from(self.nanos) - f64::from(earlier.nanos)) / 1e9
+    }
+
     pub fn from_system(t: SystemTime) -> Self {
         match t.duration_since(UNIX_EPOCH) {
             Ok(d) => Timestamp {

@@ -210,6 +210,7 @@ impl Stat {
             target,
             note: None,
             digests: None,
+            content: None,
             error: None,
         }
     }

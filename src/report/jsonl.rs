@@ -61,7 +61,7 @@ fn write_line(out: &mut dyn Write, value: &Value) -> io::Result<()> {
     out.write_all(b"\n")
 }
 
-fn put_text(obj: &mut Map<String, Value>, key: &str, name: &std::ffi::OsStr) {
+pub(crate) fn put_text(obj: &mut Map<String, Value>, key: &str, name: &std::ffi::OsStr) {
     let t = Text::of(name);
     obj.insert(key.into(), t.text.into());
     if let Some(hex) = t.hex {
@@ -70,6 +70,15 @@ fn put_text(obj: &mut Map<String, Value>, key: &str, name: &std::ffi::OsStr) {
 }
 
 fn item_object(p: &Provenance, item: &Item) -> Map<String, Value> {
+    item_fields(p.algorithms, item)
+}
+
+/// The fields of an item every JSON listing shares: path, kind, size, times, digests of
+/// `algorithms`, error.
+pub(crate) fn item_fields(
+    algorithms: crate::digest::AlgorithmSet,
+    item: &Item,
+) -> Map<String, Value> {
     let mut obj = Map::new();
     obj.insert("type".into(), "item".into());
     put_text(&mut obj, "path", item.path.as_os_str());
@@ -88,7 +97,7 @@ fn item_object(p: &Provenance, item: &Item) -> Map<String, Value> {
         obj.insert("note".into(), n.clone().into());
     }
     if let Some(d) = &item.digests {
-        for alg in p.algorithms.iter() {
+        for alg in algorithms.iter() {
             if let Some(hex) = d.hex(alg) {
                 obj.insert(alg.name().into(), hex.into());
             }

@@ -1,0 +1,227 @@
+//! The report of a scan, in its output directory: `items.jsonl` (one record per item, with
+//! every match) and `summary.json` (counts per category, the review spared, hits per set,
+//! conflicts, errors, time). Formats: `docs/report.md`.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+
+use super::jsonl::{item_fields, put_text};
+use super::text::Text;
+use super::write_atomically;
+use crate::digest::AlgorithmSet;
+use crate::record::{Kind, Stage};
+use crate::scan::{MatchStatus, ScanItem, ScanRun};
+
+/// The names of the files a scan writes into its output directory.
+pub const ITEMS: &str = "items.jsonl";
+pub const SUMMARY: &str = "summary.json";
+
+/// Who ran a scan, over what, against which database.
+#[derive(Clone, Debug)]
+pub struct ScanProvenance {
+    pub tool_version: &'static str,
+    pub command: Vec<OsString>,
+    pub cwd: PathBuf,
+    pub roots: Vec<PathBuf>,
+    pub db: PathBuf,
+    pub case: Option<String>,
+    pub evidence_id: Option<String>,
+    pub examiner: Option<String>,
+}
+
+/// Writes `items.jsonl` and `summary.json` into `dir` (which must exist), each through a
+/// temporary name.
+///
+/// # Errors
+/// Any error writing the files.
+pub fn write(dir: &Path, p: &ScanProvenance, run: &ScanRun) -> io::Result<()> {
+    write_atomically(&dir.join(ITEMS), |out| write_items(p, run, out))?;
+    write_atomically(&dir.join(SUMMARY), |out| {
+        serde_json::to_writer_pretty(&mut *out, &summary(p, run))?;
+        out.write_all(b"\n")
+    })
+}
+
+fn write_items(p: &ScanProvenance, run: &ScanRun, out: &mut dyn Write) -> io::Result<()> {
+    let header = json!({
+        "type": "header",
+        "tool": "hashsift",
+        "tool_version": p.tool_version,
+        "command": p.command.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>(),
+        "roots": p.roots.iter().map(|r| Text::of(r.as_os_str()).text).collect::<Vec<_>>(),
+        "database": Text::of(p.db.as_os_str()).text,
+        "case": p.case,
+        "evidence_id": p.evidence_id,
+        "started": run.started.to_string(),
+    });
+    line(out, &header)?;
+    for item in &run.items {
+        line(out, &Value::Object(item_object(item)))?;
+    }
+    let end = json!({
+        "type": "end",
+        "complete": run.complete,
+        "finished": run.finished.to_string(),
+        "items": run.items.len(),
+    });
+    line(out, &end)?;
+    out.flush()
+}
+
+fn line(out: &mut dyn Write, value: &Value) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, value)?;
+    out.write_all(b"\n")
+}
+
+fn item_object(s: &ScanItem) -> Map<String, Value> {
+    let item = &s.item;
+    let mut obj = Map::new();
+    obj.insert("type".into(), "item".into());
+    obj.extend(item_fields(AlgorithmSet::all(), item));
+    if item.kind == Kind::File {
+        if let Some(ext) = item.path.extension() {
+            put_text(&mut obj, "extension", ext);
+        }
+        if let Some(c) = item.content {
+            obj.insert("detected_type".into(), c.mime.into());
+            obj.insert("class".into(), c.class.name().into());
+        }
+        if item.digests.is_some() {
+            obj.insert("category".into(), category_name(s).into());
+            obj.insert("conflict".into(), s.conflict.into());
+            let matches: Vec<Value> = s
+                .matches
+                .iter()
+                .map(|m| {
+                    json!({
+                        "status": m.status.name(),
+                        "matched": m.matched.iter().map(|a| a.name()).collect::<Vec<_>>(),
+                        "contradicted": m.contradicted.iter().map(|a| a.name()).collect::<Vec<_>>(),
+                        "sets": m.grades,
+                    })
+                })
+                .collect();
+            obj.insert("matches".into(), matches.into());
+        }
+    }
+    obj
+}
+
+/// The item's category as reports name it: `unknown` when nothing grades it.
+pub fn category_name(s: &ScanItem) -> &'static str {
+    s.category.map_or("unknown", |c| c.name())
+}
+
+/// Counts and bytes of a group of items.
+#[derive(Default)]
+struct Tally {
+    items: u64,
+    bytes: u64,
+}
+
+impl Tally {
+    fn add(&mut self, bytes: u64) {
+        self.items += 1;
+        self.bytes += bytes;
+    }
+
+    fn json(&self) -> Value {
+        json!({"items": self.items, "bytes": self.bytes})
+    }
+}
+
+/// The share `part / whole`, 0 when there is no whole.
+fn share(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+/// The contents of `summary.json`.
+pub fn summary(p: &ScanProvenance, run: &ScanRun) -> Value {
+    let mut by_category: BTreeMap<&str, Tally> = BTreeMap::new();
+    let mut to_review: BTreeMap<&str, Tally> = BTreeMap::new();
+    let mut hits_per_set: BTreeMap<String, u64> = BTreeMap::new();
+    let mut errors: BTreeMap<&str, u64> = BTreeMap::new();
+    let (mut files, mut graded, mut media, mut media_graded) = (0u64, 0u64, 0u64, 0u64);
+    let (mut conflicts, mut contradicted, mut size_mismatches) = (0u64, 0u64, 0u64);
+    for s in &run.items {
+        let item = &s.item;
+        if let Some(e) = &item.error {
+            *errors.entry(e.stage.name()).or_default() += 1;
+            if e.stage == Stage::Interrupted {
+                continue;
+            }
+        }
+        if item.kind != Kind::File || item.digests.is_none() {
+            continue;
+        }
+        files += 1;
+        let is_media = item.content.is_some_and(|c| c.class.is_media());
+        media += u64::from(is_media);
+        by_category
+            .entry(category_name(s))
+            .or_default()
+            .add(item.size);
+        if s.category.is_some() {
+            graded += 1;
+            media_graded += u64::from(is_media);
+        } else {
+            let class = item.content.map_or("other", |c| c.class.name());
+            to_review.entry(class).or_default().add(item.size);
+        }
+        conflicts += u64::from(s.conflict);
+        for m in &s.matches {
+            contradicted += u64::from(m.status == MatchStatus::Contradicts);
+            size_mismatches += u64::from(m.status == MatchStatus::SizeMismatch);
+            let mut sets: Vec<&str> = m.grades.iter().map(|g| g.set.as_str()).collect();
+            sets.dedup();
+            for set in sets {
+                *hits_per_set.entry(set.to_owned()).or_default() += 1;
+            }
+        }
+    }
+    let seconds = run.finished.seconds_since(&run.started).max(1e-9);
+    let tally = |m: BTreeMap<&str, Tally>| -> Map<String, Value> {
+        m.into_iter()
+            .map(|(k, t)| (k.to_owned(), t.json()))
+            .collect()
+    };
+    json!({
+        "tool": "hashsift",
+        "tool_version": p.tool_version,
+        "complete": run.complete,
+        "case": p.case,
+        "evidence_id": p.evidence_id,
+        "examiner": p.examiner,
+        "started": run.started.to_string(),
+        "finished": run.finished.to_string(),
+        "duration_seconds": seconds,
+        "items": run.items.len(),
+        "files": files,
+        "bytes_hashed": run.bytes_hashed,
+        "throughput_bytes_per_second": run.bytes_hashed as f64 / seconds,
+        "by_category": tally(by_category),
+        "graded_automatically": {
+            "files": graded,
+            "share_of_files": share(graded, files),
+            "media_files": media,
+            "media_graded": media_graded,
+            "share_of_media": share(media_graded, media),
+        },
+        "to_review_by_class": tally(to_review),
+        "hits_per_set": hits_per_set,
+        "conflicts": conflicts,
+        "contradicted_matches": contradicted,
+        "size_mismatches": size_mismatches,
+        "errors_by_stage": errors,
+        "known_hashes": run.known.iter().map(|(a, n)| (a.name().to_owned(), Value::from(*n))).collect::<Map<String, Value>>(),
+        "index_load_seconds": run.index_time.as_secs_f64(),
+    })
+}

@@ -1,0 +1,245 @@
+//! The `scan` pipeline: walk and hash the evidence (every exact algorithm, content types by
+//! magic bytes), look every distinct content up in the known-material database, and grade
+//! each item by the most severe of its matches.
+//!
+//! The database is opened read-only and its hashes are loaded once into a [`KnownIndex`];
+//! SQLite is asked only about the media a digest's key points to, and each distinct content
+//! (hard links and copies alike) is looked up once.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::cancel::Cancel;
+use crate::digest::{Algorithm, AlgorithmSet, Digests};
+use crate::hash::{self, HashConfig, HashError};
+use crate::knowndb::index::KnownIndex;
+use crate::knowndb::read::{MediaView, SetGrade, conflicting};
+use crate::knowndb::{Access, Category, DbError, KnownDb};
+use crate::progress::{Counters, Phase};
+use crate::record::Item;
+use crate::utc::Timestamp;
+
+/// Validated settings of a `scan` run.
+#[derive(Clone, Debug)]
+pub struct ScanConfig {
+    /// Evidence roots, absolute.
+    pub roots: Vec<PathBuf>,
+    pub db: PathBuf,
+    /// Worker threads for walking and hashing.
+    pub threads: usize,
+}
+
+/// How a known medium's hashes compare with a file's digests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatchStatus {
+    /// Every algorithm both sides have agrees, and so does the size when both have one.
+    AllAgree,
+    /// One algorithm matches and another that both sides have differs (as hashdeep's
+    /// "partial match"): a collision, a forged entry or a damaged set.
+    Contradicts,
+    /// The hashes agree and the sizes differ.
+    SizeMismatch,
+}
+
+impl MatchStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            MatchStatus::AllAgree => "all_agree",
+            MatchStatus::Contradicts => "contradicts",
+            MatchStatus::SizeMismatch => "size_mismatch",
+        }
+    }
+}
+
+/// A known medium a file matched, with every set's grade of it.
+#[derive(Clone, Debug)]
+pub struct Match {
+    /// The algorithms whose hashes are equal.
+    pub matched: Vec<Algorithm>,
+    /// The algorithms both sides have and whose hashes differ.
+    pub contradicted: Vec<Algorithm>,
+    pub status: MatchStatus,
+    pub grades: Vec<SetGrade>,
+}
+
+/// One item of the evidence and what the database says of it.
+#[derive(Clone, Debug)]
+pub struct ScanItem {
+    pub item: Item,
+    pub matches: Vec<Match>,
+    /// The most severe grade of any match; `None` is "unknown" (no match).
+    pub category: Option<Category>,
+    /// Whether the sets that grade it disagree.
+    pub conflict: bool,
+}
+
+/// What a scan found.
+#[derive(Debug)]
+pub struct ScanRun {
+    /// Every item, sorted by path.
+    pub items: Vec<ScanItem>,
+    pub started: Timestamp,
+    pub finished: Timestamp,
+    pub complete: bool,
+    pub nested_roots: Vec<(PathBuf, PathBuf)>,
+    pub files_hashed: u64,
+    pub bytes_hashed: u64,
+    /// Known hashes loaded per algorithm, and how long loading took.
+    pub known: Vec<(Algorithm, usize)>,
+    pub index_time: Duration,
+}
+
+/// Error setting up a scan (per-file failures are records, not errors).
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Hash(#[from] HashError),
+}
+
+/// Runs the scan.
+///
+/// # Errors
+/// The database cannot be opened or read; the worker pool cannot start.
+pub fn run(
+    config: &ScanConfig,
+    cancel: &Cancel,
+    counters: &Counters,
+) -> Result<ScanRun, ScanError> {
+    let started = Timestamp::now();
+    let db = KnownDb::open(&config.db, Access::ReadOnly)?;
+    counters.set_phase(Phase::Loading);
+    let loading = Instant::now();
+    let index = KnownIndex::build(&db, cancel, &|_| {})?;
+    let index_time = loading.elapsed();
+
+    let hashed = hash::run(
+        &HashConfig {
+            roots: config.roots.clone(),
+            algorithms: AlgorithmSet::all(),
+            threads: config.threads,
+            sniff: true,
+        },
+        cancel,
+        counters,
+    )?;
+
+    counters.set_phase(Phase::Matching);
+    // Matches of the contents met so far that some known hash's key points to: a copy of a
+    // known file is looked up once. Contents no key points to cost no query and no memory.
+    let mut known: HashMap<Digests, Vec<Match>> = HashMap::new();
+    let mut items = Vec::with_capacity(hashed.items.len());
+    for item in hashed.items {
+        let Some(digests) = item.digests else {
+            items.push(ScanItem {
+                item,
+                matches: Vec::new(),
+                category: None,
+                conflict: false,
+            });
+            continue;
+        };
+        if cancel.is_cancelled() {
+            return Err(ScanError::Db(DbError::Interrupted));
+        }
+        let matches = match known.get(&digests) {
+            Some(m) => m.clone(),
+            None => {
+                let candidates = index.candidates(&digests);
+                if candidates.is_empty() {
+                    Vec::new()
+                } else {
+                    let m = look_up(&db, &candidates, &digests, item.size)?;
+                    known.insert(digests, m.clone());
+                    m
+                }
+            }
+        };
+        // A contradicted match grades nothing: one hash agreeing while another differs is a
+        // collision or a damaged set, for the examiner to look at.
+        let category = matches
+            .iter()
+            .filter(|m| m.status != MatchStatus::Contradicts)
+            .flat_map(|m| m.grades.iter().map(|g| g.category))
+            .min();
+        let conflict = conflicting(
+            matches
+                .iter()
+                .flat_map(|m| m.grades.iter().map(|g| g.category)),
+        );
+        items.push(ScanItem {
+            item,
+            matches,
+            category,
+            conflict,
+        });
+    }
+    Ok(ScanRun {
+        items,
+        started,
+        finished: Timestamp::now(),
+        complete: hashed.complete,
+        nested_roots: hashed.nested_roots,
+        files_hashed: hashed.files_hashed,
+        bytes_hashed: hashed.bytes_hashed,
+        known: index.counts(),
+        index_time,
+    })
+}
+
+/// The known media matching a content of `size` bytes with these digests.
+fn look_up(
+    db: &KnownDb,
+    candidates: &[i64],
+    digests: &Digests,
+    size: u64,
+) -> Result<Vec<Match>, DbError> {
+    let mut matches = Vec::new();
+    for &id in candidates {
+        let medium = db.medium(id)?;
+        if let Some(m) = compare(&medium, digests, size) {
+            matches.push(m);
+        }
+    }
+    Ok(matches)
+}
+
+/// How `medium` compares with a file: `None` when no hash is equal (the two only share a
+/// key, the first 8 bytes of a hash).
+pub fn compare(medium: &MediaView, digests: &Digests, size: u64) -> Option<Match> {
+    let known = [
+        (Algorithm::Md5, &medium.md5),
+        (Algorithm::Sha1, &medium.sha1),
+        (Algorithm::Sha256, &medium.sha256),
+        (Algorithm::Blake3, &medium.blake3),
+    ];
+    let mut matched = Vec::new();
+    let mut contradicted = Vec::new();
+    for (alg, value) in known {
+        if let (Some(k), Some(d)) = (value, digests.hex(alg)) {
+            if *k == d {
+                matched.push(alg);
+            } else {
+                contradicted.push(alg);
+            }
+        }
+    }
+    if matched.is_empty() {
+        return None;
+    }
+    let status = if !contradicted.is_empty() {
+        MatchStatus::Contradicts
+    } else if medium.size.is_some_and(|s| s != size) {
+        MatchStatus::SizeMismatch
+    } else {
+        MatchStatus::AllAgree
+    };
+    Some(Match {
+        matched,
+        contradicted,
+        status,
+        grades: medium.grades.clone(),
+    })
+}

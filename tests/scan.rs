@@ -1,0 +1,384 @@
+//! `hashsift scan` end to end: an evidence tree with images and other files, nested, with
+//! copies and renamed extensions; hash sets written by the test from coreutils' digests (one
+//! grading some files, one disagreeing about a file, one with a contradicting and a wrong-size
+//! entry); `db import`, `scan`; every item's category and matches, and the summary's totals,
+//! checked against what the test itself expects.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{assert_exit, bytes_of, hashsift, oracle_digest, parse_jsonl, pseudo_random};
+
+/// A file of the evidence: its content starts with `magic`, then pseudo-random bytes.
+struct Fixture {
+    path: &'static str,
+    magic: &'static [u8],
+    len: usize,
+    seed: u64,
+    /// The detected type the test expects.
+    mime: &'static str,
+}
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n";
+const JPEG: &[u8] = b"\xff\xd8\xff\xe0";
+
+const FILES: &[Fixture] = &[
+    // Graded csam by set A; its copy elsewhere, and a copy renamed to .txt, are graded too.
+    Fixture {
+        path: "DCIM/100/a.png",
+        magic: PNG,
+        len: 5000,
+        seed: 1,
+        mime: "image/png",
+    },
+    Fixture {
+        path: "Backup/old/copy-of-a.png",
+        magic: PNG,
+        len: 5000,
+        seed: 1,
+        mime: "image/png",
+    },
+    Fixture {
+        path: "Documents/notes.txt",
+        magic: PNG,
+        len: 5000,
+        seed: 1,
+        mime: "image/png",
+    },
+    // Graded cgi by A and non_pertinent by B: a conflict, triaged as cgi.
+    Fixture {
+        path: "DCIM/100/b.jpg",
+        magic: JPEG,
+        len: 7000,
+        seed: 2,
+        mime: "image/jpeg",
+    },
+    // A's entry has its MD5 and a wrong SHA-1: contradicted, so not graded.
+    Fixture {
+        path: "DCIM/101/c.jpg",
+        magic: JPEG,
+        len: 3000,
+        seed: 3,
+        mime: "image/jpeg",
+    },
+    // A's entry has its hashes and a wrong size: graded, marked.
+    Fixture {
+        path: "DCIM/101/d.png",
+        magic: PNG,
+        len: 4000,
+        seed: 4,
+        mime: "image/png",
+    },
+    // Unknown media and other files.
+    Fixture {
+        path: "DCIM/101/e.png",
+        magic: PNG,
+        len: 6000,
+        seed: 5,
+        mime: "image/png",
+    },
+    Fixture {
+        path: "Downloads/archive.zip",
+        magic: b"PK\x03\x04",
+        len: 900,
+        seed: 6,
+        mime: "application/zip",
+    },
+    Fixture {
+        path: "Downloads/tool.exe",
+        magic: b"MZ",
+        len: 800,
+        seed: 7,
+        mime: "application/vnd.microsoft.portable-executable",
+    },
+    Fixture {
+        path: "Downloads/report.pdf",
+        magic: b"%PDF-1.4\n",
+        len: 700,
+        seed: 8,
+        mime: "application/pdf",
+    },
+    // Known to set B only, as a known file (NSRL-like).
+    Fixture {
+        path: "Windows/system.dll",
+        magic: b"MZ",
+        len: 1200,
+        seed: 9,
+        mime: "application/vnd.microsoft.portable-executable",
+    },
+];
+
+fn build(root: &Path) -> BTreeMap<&'static str, PathBuf> {
+    let mut paths = BTreeMap::new();
+    for f in FILES {
+        let path = root.join(f.path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut content = f.magic.to_vec();
+        content.extend(pseudo_random(f.len - f.magic.len(), f.seed));
+        std::fs::write(&path, content).unwrap();
+        paths.insert(f.path, path);
+    }
+    paths
+}
+
+fn digests(path: &Path) -> (u64, String, String, String) {
+    (
+        std::fs::metadata(path).unwrap().len(),
+        oracle_digest("md5sum", path),
+        oracle_digest("sha1sum", path),
+        oracle_digest("sha256sum", path),
+    )
+}
+
+fn import(db: &Path, set: &Path, name: &str, category: &str) {
+    let out = hashsift()
+        .args(["db", "--db"])
+        .arg(db)
+        .arg("import")
+        .arg(set)
+        .args(["--name", name, "--set-version", "7", "--category", category])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+}
+
+#[test]
+fn a_scan_grades_known_files_and_leaves_the_rest_to_review() {
+    let dir = tempfile::tempdir().unwrap();
+    let evidence = dir.path().join("evidence");
+    let paths = build(&evidence);
+    let d = |p: &str| digests(&paths[p]);
+
+    // Set A (hashdeep): a csam, b cgi, c with a wrong SHA-1, d with a wrong size.
+    let (a, b, c, dd) = (
+        d("DCIM/100/a.png"),
+        d("DCIM/100/b.jpg"),
+        d("DCIM/101/c.jpg"),
+        d("DCIM/101/d.png"),
+    );
+    let wrong_sha1 = "0".repeat(40);
+    let set_a = dir.path().join("a.txt");
+    std::fs::write(
+        &set_a,
+        format!(
+            "%%%% HASHDEEP-1.0\n%%%% size,md5,sha1,sha256,filename\n\
+             {},{},{},{},/x/a.png\n\
+             {},{},{},{},/x/c.jpg\n\
+             {},{},{},{},/x/d.png\n",
+            a.0,
+            a.1,
+            a.2,
+            a.3,
+            c.0,
+            c.1,
+            wrong_sha1,
+            c.3,
+            dd.0 + 1,
+            dd.1,
+            dd.2,
+            dd.3
+        ),
+    )
+    .unwrap();
+    let set_a_cgi = dir.path().join("a-cgi.txt");
+    std::fs::write(
+        &set_a_cgi,
+        format!(
+            "%%%% HASHDEEP-1.0\n%%%% size,md5,sha1,sha256,filename\n{},{},{},{},/x/b.jpg\n",
+            b.0, b.1, b.2, b.3
+        ),
+    )
+    .unwrap();
+    // Set B (md5sum): b non_pertinent; system.dll known_file (as another set).
+    let set_b = dir.path().join("b.md5");
+    std::fs::write(&set_b, format!("{}  b.jpg\n", b.1)).unwrap();
+    let set_nsrl = dir.path().join("nsrl.md5");
+    std::fs::write(
+        &set_nsrl,
+        format!("{}  system.dll\n", d("Windows/system.dll").1),
+    )
+    .unwrap();
+
+    let db = dir.path().join("known.db");
+    import(&db, &set_a, "unit-a", "csam");
+    import(&db, &set_a_cgi, "unit-a-cgi", "cgi");
+    import(&db, &set_b, "unit-b", "non_pertinent");
+    import(&db, &set_nsrl, "reference", "known_file");
+
+    let out_dir = dir.path().join("report");
+    let out = common::run_with_timeout(
+        {
+            let mut cmd = hashsift();
+            cmd.arg("scan")
+                .arg(&evidence)
+                .arg("-o")
+                .arg(&out_dir)
+                .arg("--db")
+                .arg(&db)
+                .args(["--case", "2026-0042", "--evidence-id", "EXH-1", "--quiet"]);
+            cmd
+        },
+        Duration::from_secs(120),
+    );
+    // csam among the matches: exit 1.
+    assert_exit(&out, 1);
+
+    let text = std::fs::read_to_string(out_dir.join("items.jsonl")).unwrap();
+    let (header, items, end) = parse_jsonl(&text);
+    assert_eq!(header["case"], "2026-0042");
+    assert_eq!(end["complete"], true);
+    let item = |p: &str| &items[&bytes_of(&paths[p])];
+
+    // Every file: digests as coreutils computes them, and the detected type.
+    for f in FILES {
+        let v = item(f.path);
+        let (size, md5, sha1, sha256) = d(f.path);
+        assert_eq!(v["size"], size, "{}", f.path);
+        assert_eq!(
+            (v["md5"].as_str(), v["sha1"].as_str(), v["sha256"].as_str()),
+            (
+                Some(md5.as_str()),
+                Some(sha1.as_str()),
+                Some(sha256.as_str())
+            ),
+            "{}",
+            f.path
+        );
+        assert_eq!(v["detected_type"], f.mime, "{}", f.path);
+    }
+    assert_eq!(item("Documents/notes.txt")["extension"], "txt");
+
+    let expected: &[(&str, &str, bool, &[&str])] = &[
+        // path, category, conflict, statuses of its matches
+        ("DCIM/100/a.png", "csam", false, &["all_agree"]),
+        ("Backup/old/copy-of-a.png", "csam", false, &["all_agree"]),
+        ("Documents/notes.txt", "csam", false, &["all_agree"]),
+        ("DCIM/100/b.jpg", "cgi", true, &["all_agree"]),
+        ("DCIM/101/c.jpg", "unknown", false, &["contradicts"]),
+        ("DCIM/101/d.png", "csam", false, &["size_mismatch"]),
+        ("DCIM/101/e.png", "unknown", false, &[]),
+        ("Downloads/archive.zip", "unknown", false, &[]),
+        ("Downloads/tool.exe", "unknown", false, &[]),
+        ("Downloads/report.pdf", "unknown", false, &[]),
+        ("Windows/system.dll", "known_file", false, &["all_agree"]),
+    ];
+    for (path, category, conflict, statuses) in expected {
+        let v = item(path);
+        assert_eq!(v["category"], *category, "{path}: {v}");
+        assert_eq!(v["conflict"], *conflict, "{path}: {v}");
+        let got: Vec<&str> = v["matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["status"].as_str().unwrap())
+            .collect();
+        assert_eq!(got, *statuses, "{path}: {v}");
+    }
+    // The contradicted entry names the algorithm that disagrees.
+    let c_match = &item("DCIM/101/c.jpg")["matches"][0];
+    assert_eq!(c_match["contradicted"], serde_json::json!(["sha1"]));
+    // b is graded by two sets, each with its own view.
+    let b_sets: Vec<(&str, &str)> = item("DCIM/100/b.jpg")["matches"][0]["sets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["set"].as_str().unwrap(), s["category"].as_str().unwrap()))
+        .collect();
+    assert_eq!(b_sets, [("unit-a-cgi", "cgi"), ("unit-b", "non_pertinent")]);
+
+    // The summary adds up: per category, from the expectations above.
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap())
+            .unwrap();
+    let mut per_category: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    for (path, category, _, _) in expected {
+        let e = per_category.entry(category).or_default();
+        e.0 += 1;
+        e.1 += d(path).0;
+    }
+    for (category, (n, bytes)) in &per_category {
+        assert_eq!(summary["by_category"][category]["items"], *n, "{category}");
+        assert_eq!(
+            summary["by_category"][category]["bytes"], *bytes,
+            "{category}"
+        );
+    }
+    assert_eq!(
+        summary["by_category"].as_object().unwrap().len(),
+        per_category.len()
+    );
+    let files = FILES.len() as u64;
+    let graded = expected.iter().filter(|e| e.1 != "unknown").count() as u64;
+    assert_eq!(summary["files"], files);
+    assert_eq!(summary["graded_automatically"]["files"], graded);
+    let media = FILES
+        .iter()
+        .filter(|f| f.mime.starts_with("image/"))
+        .count() as u64;
+    let media_graded = expected
+        .iter()
+        .filter(|e| {
+            e.1 != "unknown"
+                && FILES
+                    .iter()
+                    .any(|f| f.path == e.0 && f.mime.starts_with("image/"))
+        })
+        .count() as u64;
+    assert_eq!(summary["graded_automatically"]["media_files"], media);
+    assert_eq!(
+        summary["graded_automatically"]["media_graded"],
+        media_graded
+    );
+    assert_eq!(summary["conflicts"], 1);
+    assert_eq!(summary["contradicted_matches"], 1);
+    assert_eq!(summary["size_mismatches"], 1);
+    assert_eq!(summary["complete"], true);
+    // a, c, d, b (set B merges into it) and the dll.
+    assert_eq!(summary["known_hashes"]["md5"], 5);
+}
+
+#[test]
+fn a_scan_without_known_illegal_material_exits_0_and_refuses_an_existing_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let evidence = dir.path().join("evidence");
+    common::write_file(&evidence.join("x.bin"), 100, 1);
+    let set = dir.path().join("s.md5");
+    std::fs::write(
+        &set,
+        format!(
+            "{}  x.bin\n",
+            oracle_digest("md5sum", &evidence.join("x.bin"))
+        ),
+    )
+    .unwrap();
+    let db = dir.path().join("k.db");
+    import(&db, &set, "ref", "known_file");
+    let out_dir = dir.path().join("r");
+    let scan = |out_dir: &Path| {
+        hashsift()
+            .arg("scan")
+            .arg(&evidence)
+            .arg("-o")
+            .arg(out_dir)
+            .arg("--db")
+            .arg(&db)
+            .arg("-q")
+            .output()
+            .unwrap()
+    };
+    assert_exit(&scan(&out_dir), 0);
+    // A second scan into the same directory would replace a report: refused (64 or 3).
+    let again = scan(&out_dir);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a report"));
+    // Never inside the evidence.
+    let inside = scan(&evidence.join("report"));
+    assert!(!inside.status.success());
+    assert!(
+        !evidence.join("report").exists(),
+        "nothing created in the evidence"
+    );
+}
