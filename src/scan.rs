@@ -17,7 +17,7 @@ use crate::knowndb::index::KnownIndex;
 use crate::knowndb::read::{MediaView, SetGrade, conflicting};
 use crate::knowndb::{Access, Category, DbError, KnownDb};
 use crate::progress::{Counters, Phase};
-use crate::record::Item;
+use crate::record::{Item, ItemError, Stage};
 use crate::utc::Timestamp;
 
 /// Validated settings of a `scan` run.
@@ -85,7 +85,8 @@ pub struct ScanRun {
     pub nested_roots: Vec<(PathBuf, PathBuf)>,
     pub files_hashed: u64,
     pub bytes_hashed: u64,
-    /// Known hashes loaded per algorithm, and how long loading took.
+    /// Known hashes loaded per algorithm, and how long loading took (while the walk and the
+    /// hashing went on).
     pub known: Vec<(Algorithm, usize)>,
     pub index_time: Duration,
 }
@@ -110,29 +111,48 @@ pub fn run(
 ) -> Result<ScanRun, ScanError> {
     let started = Timestamp::now();
     let db = KnownDb::open(&config.db, Access::ReadOnly)?;
-    counters.set_phase(Phase::Loading);
-    let loading = Instant::now();
-    let index = KnownIndex::build(&db, cancel, &|_| {})?;
-    let index_time = loading.elapsed();
-
-    let hashed = hash::run(
-        &HashConfig {
-            roots: config.roots.clone(),
-            algorithms: AlgorithmSet::all(),
-            threads: config.threads,
-            sniff: true,
-        },
-        cancel,
-        counters,
-    )?;
+    // The known hashes load on a thread of their own (with a connection of its own) while the
+    // evidence is walked and hashed: the walk waits on the disk, and loading 10 M media takes
+    // seconds.
+    let (index, hashed) = std::thread::scope(|scope| {
+        let loader = scope.spawn(|| -> Result<(KnownIndex, Duration), DbError> {
+            let db = KnownDb::open(&config.db, Access::ReadOnly)?;
+            let loading = Instant::now();
+            let index = KnownIndex::build(&db, cancel, &|_| {})?;
+            Ok((index, loading.elapsed()))
+        });
+        let hashed = hash::run(
+            &HashConfig {
+                roots: config.roots.clone(),
+                algorithms: AlgorithmSet::all(),
+                threads: config.threads,
+                sniff: true,
+            },
+            cancel,
+            counters,
+        );
+        counters.set_phase(Phase::Loading);
+        let index = loader.join().expect("the index loader does not panic");
+        (index, hashed)
+    });
+    let hashed = hashed?;
+    // Interrupted while loading: the files read keep their digests, and none is graded.
+    let (index, index_time) = match index {
+        Err(DbError::Interrupted) => (None, Duration::ZERO),
+        other => other.map(|(i, t)| (Some(i), t))?,
+    };
+    let mut complete = hashed.complete && index.is_some();
 
     counters.set_phase(Phase::Matching);
     // Matches of the contents met so far that some known hash's key points to: a copy of a
     // known file is looked up once. Contents no key points to cost no query and no memory.
     let mut known: HashMap<Digests, Vec<Match>> = HashMap::new();
     let mut items = Vec::with_capacity(hashed.items.len());
-    for item in hashed.items {
-        let Some(digests) = item.digests else {
+    for mut item in hashed.items {
+        let (Some(digests), Some(index)) = (item.digests, &index) else {
+            if item.digests.is_some() {
+                item.error = Some(not_looked_up());
+            }
             items.push(ScanItem {
                 item,
                 matches: Vec::new(),
@@ -142,7 +162,16 @@ pub fn run(
             continue;
         };
         if cancel.is_cancelled() {
-            return Err(ScanError::Db(DbError::Interrupted));
+            // Ctrl-C while matching: the rest is listed, not graded, and the report says so.
+            complete = false;
+            item.error = Some(not_looked_up());
+            items.push(ScanItem {
+                item,
+                matches: Vec::new(),
+                category: None,
+                conflict: false,
+            });
+            continue;
         }
         let matches = match known.get(&digests) {
             Some(m) => m.clone(),
@@ -180,13 +209,21 @@ pub fn run(
         items,
         started,
         finished: Timestamp::now(),
-        complete: hashed.complete,
+        complete,
         nested_roots: hashed.nested_roots,
         files_hashed: hashed.files_hashed,
         bytes_hashed: hashed.bytes_hashed,
-        known: index.counts(),
+        known: index.as_ref().map(KnownIndex::counts).unwrap_or_default(),
         index_time,
     })
+}
+
+/// The error of a file read but not looked up, because the scan was interrupted.
+fn not_looked_up() -> ItemError {
+    ItemError::new(
+        Stage::Interrupted,
+        "not looked up in the database: the scan was interrupted".into(),
+    )
 }
 
 /// The known media matching a content of `size` bytes with these digests.

@@ -382,3 +382,62 @@ fn a_scan_without_known_illegal_material_exits_0_and_refuses_an_existing_report(
         "nothing created in the evidence"
     );
 }
+
+#[test]
+fn ctrl_c_leaves_a_report_marked_incomplete() {
+    let dir = tempfile::tempdir().unwrap();
+    let evidence = dir.path().join("evidence");
+    std::fs::create_dir(&evidence).unwrap();
+    // A large sparse file keeps the scan busy.
+    std::fs::File::create(evidence.join("sparse.img"))
+        .unwrap()
+        .set_len(64 << 30)
+        .unwrap();
+    common::write_file(&evidence.join("small"), 10, 1);
+    let set = dir.path().join("s.md5");
+    std::fs::write(
+        &set,
+        format!(
+            "{}  small\n",
+            oracle_digest("md5sum", &evidence.join("small"))
+        ),
+    )
+    .unwrap();
+    let db = dir.path().join("k.db");
+    import(&db, &set, "ref", "csam");
+    let out_dir = dir.path().join("r");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_hashsift"))
+        .args(["scan", "-q", "-j", "1", "--db"])
+        .arg(&db)
+        .arg("-o")
+        .arg(&out_dir)
+        .arg(&evidence)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: sending SIGINT to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let o = child.wait_with_output().unwrap();
+    assert_exit(&o, 130);
+    let (_, items, end) =
+        parse_jsonl(&std::fs::read_to_string(out_dir.join("items.jsonl")).unwrap());
+    assert_eq!(end["complete"], false);
+    let sparse = &items[&bytes_of(&evidence.join("sparse.img"))];
+    assert_eq!(sparse["error"]["stage"], "interrupted");
+    assert!(
+        sparse.get("category").is_none(),
+        "not read, so not graded: {sparse}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["complete"], false);
+    // With one worker the big file is taken first: the small one was never read either.
+    let small = &items[&bytes_of(&evidence.join("small"))];
+    assert_eq!(small["error"]["stage"], "interrupted", "{small}");
+    assert!(small.get("category").is_none(), "{small}");
+    assert_eq!(summary["errors_by_stage"]["interrupted"], 2);
+    assert_eq!(summary["files"], 0);
+}

@@ -90,7 +90,12 @@ fn item_object(s: &ScanItem) -> Map<String, Value> {
             obj.insert("detected_type".into(), c.mime.into());
             obj.insert("class".into(), c.class.name().into());
         }
-        if item.digests.is_some() {
+        // A file not looked up (an interrupted scan) has no grade, not "unknown".
+        let looked_up = item
+            .error
+            .as_ref()
+            .is_none_or(|e| e.stage != Stage::Interrupted);
+        if item.digests.is_some() && looked_up {
             obj.insert("category".into(), category_name(s).into());
             obj.insert("conflict".into(), s.conflict.into());
             let matches: Vec<Value> = s
