@@ -76,9 +76,21 @@ pub struct ScanArgs {
     #[arg(short = 'j', long, value_name = "N")]
     pub threads: Option<NonZeroUsize>,
 
+    /// How digests are looked up: auto (whichever costs less), index (load every known hash
+    /// into memory first), direct (ask the database about each file)
+    #[arg(long, value_enum, default_value_t = LookupArg::Auto)]
+    pub lookup: LookupArg,
+
     /// No progress bar and no summary on stderr
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LookupArg {
+    Auto,
+    Index,
+    Direct,
 }
 
 #[derive(Debug, Args)]

@@ -171,6 +171,7 @@ impl ScanSettings {
         out: &Path,
         db: PathBuf,
         threads: Option<usize>,
+        lookup: crate::scan::LookupChoice,
         quiet: bool,
     ) -> Result<Self, ConfigError> {
         let roots = roots
@@ -210,6 +211,7 @@ impl ScanSettings {
                 roots,
                 db,
                 threads: threads.unwrap_or_else(default_threads).max(1),
+                lookup,
             },
             out,
             quiet,

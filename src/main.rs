@@ -79,6 +79,11 @@ fn run_scan(args: cli::ScanArgs) -> anyhow::Result<ExitStatus> {
         &args.out,
         db,
         args.threads.map(|n| n.get()),
+        match args.lookup {
+            cli::LookupArg::Auto => hashsift::scan::LookupChoice::Auto,
+            cli::LookupArg::Index => hashsift::scan::LookupChoice::Index,
+            cli::LookupArg::Direct => hashsift::scan::LookupChoice::Direct,
+        },
         args.quiet,
     )?;
     let cancel = Cancel::new();

@@ -336,8 +336,39 @@ fn a_scan_grades_known_files_and_leaves_the_rest_to_review() {
     assert_eq!(summary["contradicted_matches"], 1);
     assert_eq!(summary["size_mismatches"], 1);
     assert_eq!(summary["complete"], true);
-    // a, c, d, b (set B merges into it) and the dll.
+    // a, c, d, b (set B merges into it) and the dll: this small database is loaded.
+    assert_eq!(summary["lookup"], "index");
     assert_eq!(summary["known_hashes"]["md5"], 5);
+
+    // Asking the database about each file instead gives the same report.
+    let direct_dir = dir.path().join("report-direct");
+    let out = hashsift()
+        .arg("scan")
+        .arg(&evidence)
+        .arg("-o")
+        .arg(&direct_dir)
+        .arg("--db")
+        .arg(&db)
+        .args([
+            "--lookup",
+            "direct",
+            "--case",
+            "2026-0042",
+            "--evidence-id",
+            "EXH-1",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&out, 1);
+    let (_, direct_items, _) =
+        parse_jsonl(&std::fs::read_to_string(direct_dir.join("items.jsonl")).unwrap());
+    assert_eq!(direct_items, items);
+    let direct_summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(direct_dir.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(direct_summary["lookup"], "direct");
+    assert_eq!(direct_summary["by_category"], summary["by_category"]);
 }
 
 #[test]

@@ -263,6 +263,52 @@ impl KnownDb {
             .map(Ok)
     }
 
+    /// The media whose hash of some algorithm has the key of the digest's (sorted, each
+    /// once), asked of the key indexes one digest at a time: what [`super::index::KnownIndex`]
+    /// answers from memory, for scans too small to be worth loading it.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn candidates(&self, digests: &crate::digest::Digests) -> Result<Vec<i64>, DbError> {
+        let e = |s| self.sqlite_error(s);
+        let values: [Option<&[u8]>; 4] = [
+            digests.md5.as_ref().map(|h| &h.0[..]),
+            digests.sha1.as_ref().map(|h| &h.0[..]),
+            digests.sha256.as_ref().map(|h| &h.0[..]),
+            digests.blake3.as_ref().map(|h| &h.0[..]),
+        ];
+        let mut ids = Vec::new();
+        for (column, value) in super::schema::KEYED.iter().zip(values) {
+            let Some(value) = value else { continue };
+            let mut stmt = self
+                .conn
+                .prepare_cached(&format!("SELECT id FROM media WHERE {column}_key = ?1"))
+                .map_err(e)?;
+            let rows = stmt
+                .query_map([super::schema::hash_key(value)], |r| r.get::<_, i64>(0))
+                .map_err(e)?;
+            for id in rows {
+                ids.push(id.map_err(e)?);
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// The highest medium id: an upper bound of how many media the database holds, found
+    /// without counting them.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn max_media_id(&self) -> Result<u64, DbError> {
+        let max: Option<i64> = self
+            .conn
+            .query_row("SELECT max(id) FROM media", [], |r| r.get(0))
+            .map_err(|e| self.sqlite_error(e))?;
+        Ok(max.map_or(0, |m| m.max(0) as u64))
+    }
+
     /// The medium `id` with every set's grade of it.
     ///
     /// # Errors

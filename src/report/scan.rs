@@ -226,7 +226,8 @@ pub fn summary(p: &ScanProvenance, run: &ScanRun) -> Value {
         "contradicted_matches": contradicted,
         "size_mismatches": size_mismatches,
         "errors_by_stage": errors,
-        "known_hashes": run.known.iter().map(|(a, n)| (a.name().to_owned(), Value::from(*n))).collect::<Map<String, Value>>(),
+        "lookup": if run.known.is_some() { "index" } else { "direct" },
+        "known_hashes": run.known.as_ref().map(|k| k.iter().map(|(a, n)| (a.name().to_owned(), Value::from(*n))).collect::<Map<String, Value>>()),
         "index_load_seconds": run.index_time.as_secs_f64(),
     })
 }
