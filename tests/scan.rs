@@ -101,6 +101,14 @@ const FILES: &[Fixture] = &[
         seed: 8,
         mime: "application/pdf",
     },
+    // A name a spreadsheet would run as a formula.
+    Fixture {
+        path: "Downloads/list.=SUM(A1)",
+        magic: b"",
+        len: 300,
+        seed: 10,
+        mime: "application/octet-stream",
+    },
     // Known to set B only, as a known file (NSRL-like).
     Fixture {
         path: "Windows/system.dll",
@@ -263,6 +271,7 @@ fn a_scan_grades_known_files_and_leaves_the_rest_to_review() {
         ("Downloads/archive.zip", "unknown", false, &[]),
         ("Downloads/tool.exe", "unknown", false, &[]),
         ("Downloads/report.pdf", "unknown", false, &[]),
+        ("Downloads/list.=SUM(A1)", "unknown", false, &[]),
         ("Windows/system.dll", "known_file", false, &["all_agree"]),
     ];
     for (path, category, conflict, statuses) in expected {
@@ -339,6 +348,45 @@ fn a_scan_grades_known_files_and_leaves_the_rest_to_review() {
     // a, c, d, b (set B merges into it) and the dll: this small database is loaded.
     assert_eq!(summary["lookup"], "index");
     assert_eq!(summary["known_hashes"]["md5"], 5);
+
+    // items.csv: the same categories, one column per grading set, formulas neutralised.
+    let mut csv = csv::Reader::from_path(out_dir.join("items.csv")).unwrap();
+    let header: Vec<String> = csv.headers().unwrap().iter().map(String::from).collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("{name} in {header:?}"))
+    };
+    let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
+    let row_of = |p: &str| {
+        let path = paths[p].to_str().unwrap();
+        rows.iter()
+            .find(|r| &r[col("path")] == path)
+            .unwrap_or_else(|| panic!("{p} in items.csv"))
+    };
+    for (path, category, _, _) in expected {
+        assert_eq!(&row_of(path)[col("category")], *category, "{path}");
+    }
+    let b_row = row_of("DCIM/100/b.jpg");
+    assert_eq!(&b_row[col("set: unit-a-cgi")], "cgi");
+    assert_eq!(&b_row[col("set: unit-b")], "non_pertinent");
+    assert_eq!(&b_row[col("set: unit-a")], "");
+    assert_eq!(
+        &row_of("Downloads/list.=SUM(A1)")[col("extension")],
+        "'=SUM(A1)"
+    );
+    assert_eq!(
+        &row_of("DCIM/101/c.jpg")[col("match_status")],
+        "contradicts"
+    );
+    assert_eq!(
+        &row_of("DCIM/101/c.jpg")[col("set: unit-a")],
+        "",
+        "a contradicted match grades nothing"
+    );
+    assert_eq!(&rows.last().unwrap()[col("kind")], "end");
+    assert_eq!(rows.len(), items.len() + 1);
 
     // Asking the database about each file instead gives the same report.
     let direct_dir = dir.path().join("report-direct");

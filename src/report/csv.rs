@@ -93,7 +93,7 @@ pub fn write(p: &Provenance, items: &[Item], out: &mut dyn Write) -> io::Result<
 }
 
 /// A name's cell, and its exact bytes in hex when the cell is not exactly the name.
-fn cell_with_hex(name: &OsStr) -> (String, String) {
+pub(crate) fn cell_with_hex(name: &OsStr) -> (String, String) {
     let t = Text::of(name);
     if looks_like_formula(&t.text) {
         (format!("'{}", t.text), to_hex(name.as_bytes()))

@@ -18,6 +18,7 @@ use crate::scan::{MatchStatus, ScanItem, ScanRun};
 
 /// The names of the files a scan writes into its output directory.
 pub const ITEMS: &str = "items.jsonl";
+pub const ITEMS_CSV: &str = "items.csv";
 pub const SUMMARY: &str = "summary.json";
 
 /// Who ran a scan, over what, against which database.
@@ -40,6 +41,7 @@ pub struct ScanProvenance {
 /// Any error writing the files.
 pub fn write(dir: &Path, p: &ScanProvenance, run: &ScanRun) -> io::Result<()> {
     write_atomically(&dir.join(ITEMS), |out| write_items(p, run, out))?;
+    write_atomically(&dir.join(ITEMS_CSV), |out| write_csv(run, out))?;
     write_atomically(&dir.join(SUMMARY), |out| {
         serde_json::to_writer_pretty(&mut *out, &summary(p, run))?;
         out.write_all(b"\n")
@@ -114,6 +116,143 @@ fn item_object(s: &ScanItem) -> Map<String, Value> {
         }
     }
     obj
+}
+
+/// `items.csv`: one row per item for spreadsheets, with one column per hash set that graded
+/// something (`set: NAME`, that set's category of the item), as review tools lay them out.
+/// Every text cell a spreadsheet would take for a formula starts with `'`.
+fn write_csv(run: &ScanRun, out: &mut dyn Write) -> io::Result<()> {
+    use super::csv::cell_with_hex;
+    use super::text::neutralise;
+    let sets: std::collections::BTreeSet<&str> = run
+        .items
+        .iter()
+        .flat_map(|s| s.matches.iter())
+        .flat_map(|m| m.grades.iter().map(|g| g.set.as_str()))
+        .collect();
+    let mut w = ::csv::Writer::from_writer(out);
+    let mut header: Vec<String> = [
+        "path",
+        "path_hex",
+        "kind",
+        "size",
+        "mtime",
+        "extension",
+        "detected_type",
+        "class",
+        "md5",
+        "sha1",
+        "sha256",
+        "blake3",
+        "category",
+        "conflict",
+        "match_status",
+        "matches",
+    ]
+    .map(String::from)
+    .to_vec();
+    header.extend(sets.iter().map(|s| neutralise(format!("set: {s}"))));
+    header.extend(["error_stage", "error"].map(String::from));
+    w.write_record(&header)?;
+    for s in &run.items {
+        let item = &s.item;
+        let (path, path_hex) = cell_with_hex(item.path.as_os_str());
+        let looked_up = item.digests.is_some()
+            && item
+                .error
+                .as_ref()
+                .is_none_or(|e| e.stage != Stage::Interrupted);
+        let digest = |a| {
+            item.digests
+                .as_ref()
+                .and_then(|d| d.hex(a))
+                .unwrap_or_default()
+        };
+        let mut row = vec![
+            path,
+            path_hex,
+            item.kind.name().to_owned(),
+            item.size.to_string(),
+            item.mtime.map(|m| m.to_string()).unwrap_or_default(),
+            item.path
+                .extension()
+                .map(|e| cell_with_hex(e).0)
+                .unwrap_or_default(),
+            item.content.map(|c| c.mime.to_owned()).unwrap_or_default(),
+            item.content
+                .map(|c| c.class.name().to_owned())
+                .unwrap_or_default(),
+            digest(crate::digest::Algorithm::Md5),
+            digest(crate::digest::Algorithm::Sha1),
+            digest(crate::digest::Algorithm::Sha256),
+            digest(crate::digest::Algorithm::Blake3),
+            if looked_up {
+                category_name(s).to_owned()
+            } else {
+                String::new()
+            },
+            if looked_up {
+                s.conflict.to_string()
+            } else {
+                String::new()
+            },
+            s.matches
+                .iter()
+                .map(|m| m.status.name())
+                .collect::<Vec<_>>()
+                .join(";"),
+            neutralise(
+                s.matches
+                    .iter()
+                    .flat_map(|m| m.grades.iter())
+                    .map(|g| {
+                        let version = g
+                            .set_version
+                            .as_deref()
+                            .map(|v| format!(" {v}"))
+                            .unwrap_or_default();
+                        let code = g
+                            .code
+                            .as_deref()
+                            .map(|c| format!(" code {c}"))
+                            .unwrap_or_default();
+                        let label = g
+                            .label
+                            .as_deref()
+                            .map(|l| format!(" \"{l}\""))
+                            .unwrap_or_default();
+                        format!("{}{version}: {}{code}{label}", g.set, g.category.name())
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+        ];
+        for set in &sets {
+            let grade = s
+                .matches
+                .iter()
+                .filter(|m| m.status != MatchStatus::Contradicts)
+                .flat_map(|m| m.grades.iter())
+                .filter(|g| g.set == *set)
+                .map(|g| g.category)
+                .min();
+            row.push(grade.map(|c| c.name().to_owned()).unwrap_or_default());
+        }
+        match &item.error {
+            Some(e) => {
+                row.push(e.stage.name().to_owned());
+                row.push(neutralise(e.message.clone()));
+            }
+            None => row.extend([String::new(), String::new()]),
+        }
+        w.write_record(&row)?;
+    }
+    let mut end = vec![String::new(); header.len()];
+    end[2] = if run.complete { "end" } else { "incomplete" }.into();
+    end[0] = format!("{} items", run.items.len());
+    w.write_record(&end)?;
+    w.flush()?;
+    Ok(())
 }
 
 /// The item's category as reports name it: `unknown` when nothing grades it.
