@@ -37,6 +37,15 @@ pub enum Command {
     /// found; 2 no such material found but some items could not be read; 3 fatal error;
     /// 64 bad command line; 130 interrupted.
     Scan(ScanArgs),
+    /// Check a scan's report in DIR against its manifest.json: every file's size and SHA-256.
+    ///
+    /// Exit codes: 0 every file matches; 1 some file changed or is missing; 3 the manifest
+    /// cannot be read.
+    Verify {
+        /// The report directory of a scan
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
     /// Manage the known-material database: import hash sets, list, look up, export.
     ///
     /// Every subcommand uses the database given by --db, else $HASHSIFT_DB, else

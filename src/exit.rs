@@ -11,6 +11,8 @@ pub enum ExitStatus {
     /// `scan`: known csam, csem or cgi material was found (whether or not some items could
     /// not be read).
     KnownIllegal,
+    /// `verify`: some report file does not match the manifest.
+    ReportChanged,
     /// The run completed, but some items could not be read (their records say why).
     ItemErrors,
     /// Nothing useful was produced: bad settings, output not writable, and the like.
@@ -25,7 +27,7 @@ impl ExitStatus {
     pub fn code(self) -> u8 {
         match self {
             ExitStatus::Clean => 0,
-            ExitStatus::NotFound | ExitStatus::KnownIllegal => 1,
+            ExitStatus::NotFound | ExitStatus::KnownIllegal | ExitStatus::ReportChanged => 1,
             ExitStatus::ItemErrors => 2,
             ExitStatus::Fatal => 3,
             ExitStatus::Usage => 64,

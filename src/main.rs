@@ -32,6 +32,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Hash(args) => run_hash(args),
         cli::Command::Scan(args) => run_scan(args),
+        cli::Command::Verify { dir } => run_verify(&dir),
         cli::Command::Db(args) => {
             let cancel = Cancel::new();
             install_interrupt_handler(&cancel);
@@ -103,7 +104,7 @@ fn run_scan(args: cli::ScanArgs) -> anyhow::Result<ExitStatus> {
         evidence_id: args.evidence_id,
         examiner: args.examiner,
     };
-    report::scan::write(&settings.out, &provenance, &run)
+    let manifest = report::scan::write(&settings.out, &provenance, &run)
         .with_context(|| format!("cannot write the report into {}", settings.out.display()))?;
     counters.set_phase(Phase::Done);
     if let Some(d) = display {
@@ -134,6 +135,9 @@ fn run_scan(args: cli::ScanArgs) -> anyhow::Result<ExitStatus> {
             },
             settings.out.display()
         );
+        eprintln!(
+            "hashsift: SHA-256 of manifest.json (note it to verify the report later): {manifest}"
+        );
     }
     Ok(if !run.complete {
         ExitStatus::Interrupted
@@ -143,6 +147,31 @@ fn run_scan(args: cli::ScanArgs) -> anyhow::Result<ExitStatus> {
         ExitStatus::ItemErrors
     } else {
         ExitStatus::Clean
+    })
+}
+
+fn run_verify(dir: &std::path::Path) -> anyhow::Result<ExitStatus> {
+    let v = report::manifest::verify(dir)?;
+    for name in &v.good {
+        println!("ok        {name}");
+    }
+    for p in &v.problems {
+        println!("CHANGED   {p}");
+    }
+    println!("manifest.json SHA-256: {}", v.manifest_sha256);
+    Ok(if v.problems.is_empty() {
+        eprintln!(
+            "hashsift: the report in {} matches its manifest",
+            dir.display()
+        );
+        ExitStatus::Clean
+    } else {
+        eprintln!(
+            "hashsift: the report in {} does NOT match its manifest ({} problems)",
+            dir.display(),
+            v.problems.len()
+        );
+        ExitStatus::ReportChanged
     })
 }
 

@@ -14,7 +14,7 @@ use crate::cancel::Cancel;
 use crate::digest::{Algorithm, AlgorithmSet, Digests};
 use crate::hash::{self, HashConfig, HashError};
 use crate::knowndb::index::KnownIndex;
-use crate::knowndb::read::{MediaView, SetGrade, conflicting};
+use crate::knowndb::read::{MediaView, SetGrade, SetInfo, conflicting};
 use crate::knowndb::{Access, Category, DbError, KnownDb};
 use crate::progress::{Counters, Phase};
 use crate::record::{Item, ItemError, Stage};
@@ -102,6 +102,8 @@ pub struct ScanRun {
     /// hashing went on); `None` when the database was asked about each file instead.
     pub known: Option<Vec<(Algorithm, usize)>>,
     pub index_time: Duration,
+    /// The database's sets when the scan began, with their provenance.
+    pub sets: Vec<SetInfo>,
 }
 
 /// Error setting up a scan (per-file failures are records, not errors).
@@ -124,6 +126,7 @@ pub fn run(
 ) -> Result<ScanRun, ScanError> {
     let started = Timestamp::now();
     let db = KnownDb::open(&config.db, Access::ReadOnly)?;
+    let sets = db.sets()?;
     // The known hashes load on a thread of their own (with a connection of its own) while the
     // evidence is hashed, when that is cheaper than asking the database about each file.
     let walked = std::sync::atomic::AtomicBool::new(false);
@@ -230,6 +233,7 @@ pub fn run(
             _ => None,
         },
         index_time,
+        sets,
     })
 }
 

@@ -388,6 +388,46 @@ fn a_scan_grades_known_files_and_leaves_the_rest_to_review() {
     assert_eq!(&rows.last().unwrap()[col("kind")], "end");
     assert_eq!(rows.len(), items.len() + 1);
 
+    // The manifest vouches for every other file (checked with coreutils), names the sets, and
+    // `verify` passes, then fails after one byte of any of them changes.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("manifest.json")).unwrap())
+            .unwrap();
+    for name in ["items.jsonl", "items.csv", "summary.json"] {
+        assert_eq!(
+            manifest["files"][name]["sha256"],
+            oracle_digest("sha256sum", &out_dir.join(name)),
+            "{name}"
+        );
+    }
+    let set_names: Vec<&str> = manifest["database"]["sets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(set_names.len(), 4, "{set_names:?}");
+    assert!(set_names.contains(&"unit-a") && set_names.contains(&"reference"));
+    assert_eq!(manifest["evidence_roots"][0], evidence.to_str().unwrap());
+    let verify = || hashsift().arg("verify").arg(&out_dir).output().unwrap();
+    assert_exit(&verify(), 0);
+    for name in ["items.jsonl", "items.csv", "summary.json"] {
+        let path = out_dir.join(name);
+        let original = std::fs::read(&path).unwrap();
+        let mut changed = original.clone();
+        let middle = changed.len() / 2;
+        changed[middle] ^= 0x01;
+        std::fs::write(&path, &changed).unwrap();
+        let v = verify();
+        assert_exit(&v, 1);
+        assert!(
+            String::from_utf8_lossy(&v.stdout).contains(&format!("CHANGED   {name}")),
+            "{name}"
+        );
+        std::fs::write(&path, &original).unwrap();
+        assert_exit(&verify(), 0);
+    }
+
     // Asking the database about each file instead gives the same report.
     let direct_dir = dir.path().join("report-direct");
     let out = hashsift()
@@ -449,6 +489,18 @@ fn a_scan_without_known_illegal_material_exits_0_and_refuses_an_existing_report(
             .unwrap()
     };
     assert_exit(&scan(&out_dir), 0);
+    let verify = || hashsift().arg("verify").arg(&out_dir).output().unwrap();
+    assert_exit(&verify(), 0);
+    // A missing report file fails verification; a manifest that is not one cannot be checked.
+    let summary = std::fs::read(out_dir.join("summary.json")).unwrap();
+    std::fs::remove_file(out_dir.join("summary.json")).unwrap();
+    assert_exit(&verify(), 1);
+    std::fs::write(out_dir.join("summary.json"), summary).unwrap();
+    let manifest = std::fs::read(out_dir.join("manifest.json")).unwrap();
+    std::fs::write(out_dir.join("manifest.json"), b"{\"tool\": \"other\"}").unwrap();
+    assert_exit(&verify(), 3);
+    std::fs::write(out_dir.join("manifest.json"), manifest).unwrap();
+    assert_exit(&verify(), 0);
     // A second scan into the same directory would replace a report: refused (64 or 3).
     let again = scan(&out_dir);
     assert!(!again.status.success());

@@ -7,6 +7,7 @@
 mod csv;
 mod hashdeep;
 mod jsonl;
+pub mod manifest;
 pub mod scan;
 pub mod text;
 

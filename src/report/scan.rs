@@ -34,18 +34,19 @@ pub struct ScanProvenance {
     pub examiner: Option<String>,
 }
 
-/// Writes `items.jsonl` and `summary.json` into `dir` (which must exist), each through a
-/// temporary name.
+/// Writes `items.jsonl`, `items.csv`, `summary.json` and, last, `manifest.json` into `dir`
+/// (which must exist), each through a temporary name; returns the manifest's SHA-256.
 ///
 /// # Errors
 /// Any error writing the files.
-pub fn write(dir: &Path, p: &ScanProvenance, run: &ScanRun) -> io::Result<()> {
+pub fn write(dir: &Path, p: &ScanProvenance, run: &ScanRun) -> io::Result<String> {
     write_atomically(&dir.join(ITEMS), |out| write_items(p, run, out))?;
     write_atomically(&dir.join(ITEMS_CSV), |out| write_csv(run, out))?;
     write_atomically(&dir.join(SUMMARY), |out| {
         serde_json::to_writer_pretty(&mut *out, &summary(p, run))?;
         out.write_all(b"\n")
-    })
+    })?;
+    super::manifest::write(dir, p, run)
 }
 
 fn write_items(p: &ScanProvenance, run: &ScanRun, out: &mut dyn Write) -> io::Result<()> {

@@ -1,0 +1,187 @@
+//! `manifest.json`, written last into a scan's report directory: who ran the scan, how, over
+//! which evidence, against which database (each set's name, version and source digests), and
+//! the size and SHA-256 of every other report file, so the report can be checked later
+//! ([`verify`], `hashsift verify OUTDIR`).
+//!
+//! The manifest is not signed: anyone able to change a report file can write a new manifest.
+//! The scan prints the manifest's own SHA-256 for the examiner's notes, and `verify` prints it
+//! again.
+
+use std::io::{self, Read};
+use std::path::Path;
+
+use serde_json::{Value, json};
+use sha2::Digest;
+
+use super::scan::{ITEMS, ITEMS_CSV, SUMMARY, ScanProvenance};
+use super::text::Text;
+use super::write_atomically;
+use crate::digest::to_hex;
+use crate::scan::ScanRun;
+
+/// The manifest's file name.
+pub const MANIFEST: &str = "manifest.json";
+
+/// The report files the manifest vouches for, in its order.
+pub const COVERED: [&str; 3] = [ITEMS, ITEMS_CSV, SUMMARY];
+
+/// Size and SHA-256 of a file, read in pieces.
+fn digest_file(path: &Path) -> io::Result<(u64, String)> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((size, to_hex(&h.finalize())))
+}
+
+/// This machine's host name, as `gethostname` gives it.
+fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at most that many bytes.
+    let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if r != 0 {
+        return String::new();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// Writes `manifest.json` into `dir`, after the files it covers; returns its SHA-256.
+///
+/// # Errors
+/// A covered file cannot be read; the manifest cannot be written.
+pub fn write(dir: &Path, p: &ScanProvenance, run: &ScanRun) -> io::Result<String> {
+    let mut files = serde_json::Map::new();
+    for name in COVERED {
+        let (size, sha256) = digest_file(&dir.join(name))?;
+        files.insert(name.into(), json!({"size": size, "sha256": sha256}));
+    }
+    let sets: Vec<Value> = run
+        .sets
+        .iter()
+        .map(|s| {
+            json!({
+                "name": s.name,
+                "version": s.version,
+                "source": s.source,
+                "format": s.format,
+                "profile": s.profile,
+                "imported_at": s.imported_at,
+                "rows_imported": s.rows_imported,
+                "files": s.files.iter().map(|f| json!({"file_name": f.file_name, "sha256": f.sha256})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let manifest = json!({
+        "tool": "hashsift",
+        "tool_version": p.tool_version,
+        "command": p.command.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>(),
+        "cwd": Text::of(p.cwd.as_os_str()).text,
+        "host": host_name(),
+        "started": run.started.to_string(),
+        "finished": run.finished.to_string(),
+        "complete": run.complete,
+        "case": p.case,
+        "evidence_id": p.evidence_id,
+        "examiner": p.examiner,
+        "evidence_roots": p.roots.iter().map(|r| Text::of(r.as_os_str()).text).collect::<Vec<_>>(),
+        "database": {
+            "path": Text::of(p.db.as_os_str()).text,
+            "sets": sets,
+        },
+        "files": files,
+    });
+    let mut bytes = serde_json::to_vec_pretty(&manifest)?;
+    bytes.push(b'\n');
+    write_atomically(&dir.join(MANIFEST), |out| out.write_all(&bytes))?;
+    Ok(to_hex(&sha2::Sha256::digest(&bytes)))
+}
+
+/// What `verify` found.
+#[derive(Debug, Default)]
+pub struct Verification {
+    /// The manifest's own SHA-256.
+    pub manifest_sha256: String,
+    /// Files that match the manifest.
+    pub good: Vec<String>,
+    /// What does not: a file changed, missing or unreadable.
+    pub problems: Vec<String>,
+}
+
+/// Why a report cannot be checked at all.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("{path}: cannot read the manifest: {source}")]
+    Read {
+        path: std::path::PathBuf,
+        source: io::Error,
+    },
+    #[error("{path}: not a hashsift manifest: {reason}")]
+    Malformed {
+        path: std::path::PathBuf,
+        reason: String,
+    },
+}
+
+/// Checks every file the manifest of the report in `dir` lists against its size and SHA-256.
+///
+/// # Errors
+/// The manifest cannot be read or is not one.
+pub fn verify(dir: &Path) -> Result<Verification, VerifyError> {
+    let path = dir.join(MANIFEST);
+    let bytes = std::fs::read(&path).map_err(|source| VerifyError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let malformed = |reason: String| VerifyError::Malformed {
+        path: path.clone(),
+        reason,
+    };
+    let manifest: Value = serde_json::from_slice(&bytes).map_err(|e| malformed(e.to_string()))?;
+    if manifest["tool"] != "hashsift" {
+        return Err(malformed("no \"tool\": \"hashsift\"".into()));
+    }
+    let files = manifest["files"]
+        .as_object()
+        .ok_or_else(|| malformed("no \"files\" object".into()))?;
+    let mut v = Verification {
+        manifest_sha256: to_hex(&sha2::Sha256::digest(&bytes)),
+        ..Verification::default()
+    };
+    for name in COVERED {
+        if !files.contains_key(name) {
+            v.problems
+                .push(format!("{name}: not in the manifest, which should list it"));
+        }
+    }
+    for (name, expected) in files {
+        // Only plain names inside the report directory.
+        if name.contains('/') || name == ".." || name == "." {
+            v.problems
+                .push(format!("{name}: not a file of the report directory"));
+            continue;
+        }
+        let (Some(size), Some(sha256)) = (expected["size"].as_u64(), expected["sha256"].as_str())
+        else {
+            v.problems
+                .push(format!("{name}: the manifest gives no size and SHA-256"));
+            continue;
+        };
+        match digest_file(&dir.join(name)) {
+            Ok((s, h)) if s == size && h == sha256 => v.good.push(name.clone()),
+            Ok((s, h)) => v.problems.push(format!(
+                "{name}: changed since the scan (size {s}, SHA-256 {h}; the manifest says {size}, {sha256})"
+            )),
+            Err(e) => v.problems.push(format!("{name}: {e}")),
+        }
+    }
+    Ok(v)
+}
