@@ -37,6 +37,14 @@ pub enum Command {
     /// found; 2 no such material found but some items could not be read; 3 fatal error;
     /// 64 bad command line; 130 interrupted.
     Scan(ScanArgs),
+    /// Run the main job on built-in synthetic data: lay out a small evidence tree of generated
+    /// images and other files, import two sample hash sets into a new database, scan, and say
+    /// where the report is. Exits 0 when every step worked.
+    Demo {
+        /// The directory to work in (must not exist, or be empty)
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Check a scan's report in DIR against its manifest.json: every file's size and SHA-256.
     ///
     /// Exit codes: 0 every file matches; 1 some file changed or is missing; 3 the manifest

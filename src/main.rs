@@ -3,6 +3,7 @@
 
 mod cli;
 mod dbcmd;
+mod demo;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -29,16 +30,7 @@ fn main() -> ExitCode {
             };
         }
     };
-    let result = match cli.command {
-        cli::Command::Hash(args) => run_hash(args),
-        cli::Command::Scan(args) => run_scan(args),
-        cli::Command::Verify { dir } => run_verify(&dir),
-        cli::Command::Db(args) => {
-            let cancel = Cancel::new();
-            install_interrupt_handler(&cancel);
-            dbcmd::run(args, &cancel)
-        }
-    };
+    let result = dispatch(cli.command);
     match result {
         Ok(status) => status.into(),
         Err(e) => {
@@ -49,6 +41,24 @@ fn main() -> ExitCode {
                 ExitStatus::Fatal.into()
             }
         }
+    }
+}
+
+/// Runs one command. The Ctrl-C handler is installed once for the process, on first use, and
+/// every command after it (the demo runs several) shares its flag.
+fn dispatch(command: cli::Command) -> anyhow::Result<ExitStatus> {
+    static CANCEL: std::sync::OnceLock<Cancel> = std::sync::OnceLock::new();
+    let cancel = CANCEL.get_or_init(|| {
+        let cancel = Cancel::new();
+        install_interrupt_handler(&cancel);
+        cancel
+    });
+    match command {
+        cli::Command::Hash(args) => run_hash(args, cancel),
+        cli::Command::Scan(args) => run_scan(args, cancel),
+        cli::Command::Verify { dir } => run_verify(&dir),
+        cli::Command::Demo { out } => demo::run(out),
+        cli::Command::Db(args) => dbcmd::run(args, cancel),
     }
 }
 
@@ -69,7 +79,7 @@ fn install_interrupt_handler(cancel: &Cancel) {
     }
 }
 
-fn run_scan(args: cli::ScanArgs) -> anyhow::Result<ExitStatus> {
+fn run_scan(args: cli::ScanArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus> {
     use hashsift::knowndb::Category;
     use hashsift::record::Stage;
     let db = hashsift::knowndb::resolve_path(args.db.as_deref()).context(
@@ -87,12 +97,10 @@ fn run_scan(args: cli::ScanArgs) -> anyhow::Result<ExitStatus> {
         },
         args.quiet,
     )?;
-    let cancel = Cancel::new();
-    install_interrupt_handler(&cancel);
     let counters = Counters::new();
     let display = (!settings.quiet && std::io::stderr().is_terminal())
         .then(|| Display::start(counters.clone()));
-    let run = hashsift::scan::run(&settings.scan, &cancel, &counters)?;
+    let run = hashsift::scan::run(&settings.scan, cancel, &counters)?;
     counters.set_phase(Phase::Writing);
     let provenance = report::scan::ScanProvenance {
         tool_version: env!("CARGO_PKG_VERSION"),
@@ -175,7 +183,7 @@ fn run_verify(dir: &std::path::Path) -> anyhow::Result<ExitStatus> {
     })
 }
 
-fn run_hash(args: cli::HashArgs) -> anyhow::Result<ExitStatus> {
+fn run_hash(args: cli::HashArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus> {
     let settings = HashSettings::new(
         &args.paths,
         args.algorithms
@@ -185,13 +193,11 @@ fn run_hash(args: cli::HashArgs) -> anyhow::Result<ExitStatus> {
         args.output.as_deref(),
         args.quiet,
     )?;
-    let cancel = Cancel::new();
-    install_interrupt_handler(&cancel);
     let counters = Counters::new();
     let display = (!settings.quiet && std::io::stderr().is_terminal())
         .then(|| Display::start(counters.clone()));
 
-    let run = hash::run(&settings.hash, &cancel, &counters)?;
+    let run = hash::run(&settings.hash, cancel, &counters)?;
     counters.set_phase(Phase::Writing);
     let provenance = report::Provenance {
         tool_version: env!("CARGO_PKG_VERSION"),

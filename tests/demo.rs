@@ -1,0 +1,105 @@
+//! `hashsift demo`: the README's first command. It must work on a fresh machine, and its
+//! report must say what the sample sets say of the sample images (hashsets/samples/expected.json,
+//! computed with Python's hashlib and the published VICS mapping).
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{assert_exit, hashsift, parse_jsonl};
+
+#[test]
+fn the_demo_scans_its_synthetic_evidence_and_grades_it_as_the_sample_set_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let o = hashsift()
+        .arg("demo")
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_exit(&o, 0);
+
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/hashsets/samples/expected.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    // Image name by MD5, and the sample VICS set's category of each image it grades.
+    let by_md5: BTreeMap<&str, &str> = expected["images"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, v)| (v["md5"].as_str().unwrap(), name.as_str()))
+        .collect();
+    let vics = expected["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["file"] == "vics-2.0-cases.json")
+        .unwrap();
+    let graded: BTreeMap<&str, &str> = vics["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["image"].as_str().unwrap(),
+                r["category"].as_str().unwrap(),
+            )
+        })
+        .collect();
+
+    let (_, items, end) =
+        parse_jsonl(&std::fs::read_to_string(out.join("report/items.jsonl")).unwrap());
+    assert_eq!(end["complete"], true);
+    let mut files = 0;
+    for v in items.values().filter(|v| v["kind"] == "file") {
+        files += 1;
+        let path = v["path"].as_str().unwrap();
+        let want = match by_md5.get(v["md5"].as_str().unwrap()) {
+            Some(image) => graded.get(image).copied().unwrap_or("unknown"),
+            // The demo's reference list knows the notes and the executable, nothing else.
+            None if path.ends_with("notes.txt") || path.ends_with("viewer.exe") => "known_file",
+            None => "unknown",
+        };
+        assert_eq!(v["category"], want, "{path}");
+    }
+    assert_eq!(files, 17);
+    // The copy and the renamed image are graded like their originals.
+    let category_of = |suffix: &str| {
+        items
+            .values()
+            .find(|v| v["path"].as_str().unwrap().ends_with(suffix))
+            .unwrap()["category"]
+            .clone()
+    };
+    assert_eq!(category_of("beach-07 (copy).png"), "csam");
+    assert_eq!(category_of("invoice-2025.pdf"), "csam");
+    assert_eq!(
+        items
+            .values()
+            .find(|v| v["path"].as_str().unwrap().ends_with("invoice-2025.pdf"))
+            .unwrap()["detected_type"],
+        "image/png"
+    );
+    // The report verifies, and a second demo into the same directory is refused.
+    assert_exit(
+        &hashsift()
+            .arg("verify")
+            .arg(out.join("report"))
+            .output()
+            .unwrap(),
+        0,
+    );
+    let again = hashsift()
+        .arg("demo")
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+}
