@@ -393,7 +393,7 @@ fn a_scan_grades_known_files_and_leaves_the_rest_to_review() {
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out_dir.join("manifest.json")).unwrap())
             .unwrap();
-    for name in ["items.jsonl", "items.csv", "summary.json"] {
+    for name in ["items.jsonl", "items.csv", "vics.json", "summary.json"] {
         assert_eq!(
             manifest["files"][name]["sha256"],
             oracle_digest("sha256sum", &out_dir.join(name)),
@@ -411,7 +411,7 @@ fn a_scan_grades_known_files_and_leaves_the_rest_to_review() {
     assert_eq!(manifest["evidence_roots"][0], evidence.to_str().unwrap());
     let verify = || hashsift().arg("verify").arg(&out_dir).output().unwrap();
     assert_exit(&verify(), 0);
-    for name in ["items.jsonl", "items.csv", "summary.json"] {
+    for name in ["items.jsonl", "items.csv", "vics.json", "summary.json"] {
         let path = out_dir.join(name);
         let original = std::fs::read(&path).unwrap();
         let mut changed = original.clone();
@@ -427,6 +427,55 @@ fn a_scan_grades_known_files_and_leaves_the_rest_to_review() {
         std::fs::write(&path, &original).unwrap();
         assert_exit(&verify(), 0);
     }
+
+    // vics.json: one Media per distinct known content or unknown image (a and its two
+    // copies are one), each with its files; hashsift's VICS importer reads it back.
+    let vics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("vics.json")).unwrap()).unwrap();
+    let case = &vics["value"][0];
+    assert_eq!(case["CaseNumber"], "2026-0042");
+    let media = case["Media"].as_array().unwrap();
+    // a, b, c (contradicted: an unknown image), d, e (unknown image), the dll (known).
+    assert_eq!(media.len(), 6, "{media:?}");
+    let a_md5 = d("DCIM/100/a.png").1.to_ascii_uppercase();
+    let a = media.iter().find(|m| m["MD5"] == a_md5.as_str()).unwrap();
+    assert_eq!(a["Category"], 1);
+    assert_eq!(a["MediaFiles"].as_array().unwrap().len(), 3);
+    assert_eq!(a["MediaFiles"][0]["SourceID"], "EXH-1");
+    let e_md5 = d("DCIM/101/e.png").1.to_ascii_uppercase();
+    let e = media.iter().find(|m| m["MD5"] == e_md5.as_str()).unwrap();
+    assert!(
+        e.get("Category").is_none(),
+        "unknown media carry no category: {e}"
+    );
+    let back = dir.path().join("back.db");
+    import(
+        &back,
+        &out_dir.join("vics.json"),
+        "scan-export",
+        "uncategorised",
+    );
+    let lookup = |md5: &str| -> serde_json::Value {
+        let o = hashsift()
+            .args(["db", "--db"])
+            .arg(&back)
+            .args(["lookup", "--json", md5])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    assert_eq!(
+        lookup(&d("DCIM/100/a.png").1)[0]["media"][0]["triage"],
+        "csam"
+    );
+    assert_eq!(
+        lookup(&d("DCIM/100/b.jpg").1)[0]["media"][0]["triage"],
+        "cgi"
+    );
+    assert_eq!(
+        lookup(&d("DCIM/101/e.png").1)[0]["media"][0]["triage"],
+        "uncategorised"
+    );
 
     // Asking the database about each file instead gives the same report.
     let direct_dir = dir.path().join("report-direct");

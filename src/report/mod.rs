@@ -10,6 +10,7 @@ mod jsonl;
 pub mod manifest;
 pub mod scan;
 pub mod text;
+pub mod vics;
 
 use std::ffi::OsString;
 use std::io::{self, Write};

@@ -42,6 +42,9 @@ pub struct ScanProvenance {
 pub fn write(dir: &Path, p: &ScanProvenance, run: &ScanRun) -> io::Result<String> {
     write_atomically(&dir.join(ITEMS), |out| write_items(p, run, out))?;
     write_atomically(&dir.join(ITEMS_CSV), |out| write_csv(run, out))?;
+    write_atomically(&dir.join(super::vics::VICS), |out| {
+        super::vics::write(p, run, out)
+    })?;
     write_atomically(&dir.join(SUMMARY), |out| {
         serde_json::to_writer_pretty(&mut *out, &summary(p, run))?;
         out.write_all(b"\n")

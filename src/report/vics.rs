@@ -1,0 +1,160 @@
+//! `vics.json`: the scan as a Project VIC VICS 2.0 `#Cases` file (US data model), so the result
+//! opens in the review tools the field uses. One case (the scan's case number and examiner,
+//! hashsift as the source application); one `Media` record per distinct content that is known
+//! to the database (with its `Category`) or is an unknown image or video (with no `Category`,
+//! which VICS reads as not yet categorised); a `MediaFiles` entry for every path holding it,
+//! with the evidence id as `SourceID`. hashsift's own VICS importer reads it back.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+
+use serde_json::{Map, Value, json};
+
+use super::scan::ScanProvenance;
+use super::text::Text;
+use crate::digest::{Algorithm, Digests};
+use crate::knowndb::Category;
+use crate::knowndb::export::vics_code;
+use crate::record::Kind;
+use crate::scan::{MatchStatus, ScanItem, ScanRun};
+
+pub const VICS: &str = "vics.json";
+
+/// The VICS 2.0 data model, US flavour, entity `Cases`.
+const CONTEXT: &str =
+    "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/US/$metadata#Cases";
+
+/// Writes `vics.json` for `run` to `out`, one media record at a time.
+///
+/// # Errors
+/// Any error writing.
+pub fn write(p: &ScanProvenance, run: &ScanRun, out: &mut dyn Write) -> io::Result<()> {
+    // Distinct contents in path order of their first file, each with every file holding it.
+    let mut order: Vec<Digests> = Vec::new();
+    let mut files: HashMap<Digests, Vec<&ScanItem>> = HashMap::new();
+    for s in &run.items {
+        let Some(d) = s.item.digests else { continue };
+        if s.item.kind != Kind::File || s.item.error.is_some() {
+            continue;
+        }
+        let media = s.item.content.is_some_and(|c| c.class.is_media());
+        if s.category.is_none() && !media {
+            continue;
+        }
+        files
+            .entry(d)
+            .or_insert_with(|| {
+                order.push(d);
+                Vec::new()
+            })
+            .push(s);
+    }
+    let case = json!({
+        "CaseID": 1,
+        "CaseNumber": p.case.clone().unwrap_or_default(),
+        "ContactName": p.examiner,
+        "SourceApplicationName": "hashsift",
+        "SourceApplicationVersion": p.tool_version,
+    });
+    let mut head = serde_json::to_string(&case)?;
+    head.pop(); // the closing brace: the media follow
+    write!(
+        out,
+        "{{\"@odata.context\":{},\"value\":[{head},\"Media\":[",
+        Value::from(CONTEXT)
+    )?;
+    for (i, d) in order.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",\n")?;
+        }
+        let record = media(i as u64 + 1, d, &files[d], p);
+        serde_json::to_writer(&mut *out, &record)?;
+    }
+    out.write_all(b"]}]}\n")?;
+    out.flush()
+}
+
+/// One `Media` record: the content's hashes, its grade (the most severe of its matches) and
+/// flags (any set's `true` wins over `false`), and its files.
+fn media(id: u64, d: &Digests, files: &[&ScanItem], p: &ScanProvenance) -> Value {
+    let first = files[0];
+    let upper = |a| d.hex(a).map(|h| h.to_ascii_uppercase());
+    let mut m = Map::new();
+    m.insert("MediaID".into(), json!(id));
+    if let Some(c) = first.category {
+        m.insert(
+            "Category".into(),
+            vics_code(c).map_or(Value::Null, Value::from),
+        );
+    }
+    m.insert("MD5".into(), json!(upper(Algorithm::Md5)));
+    m.insert("SHA1".into(), json!(upper(Algorithm::Sha1)));
+    m.insert("MediaSize".into(), json!(first.item.size));
+    if let Some(c) = first.item.content {
+        m.insert("MimeType".into(), json!(c.mime));
+    }
+    let grades: Vec<_> = first
+        .matches
+        .iter()
+        .filter(|m| m.status != MatchStatus::Contradicts)
+        .flat_map(|m| m.grades.iter())
+        .collect();
+    let flag = |f: fn(&crate::knowndb::read::SetGrade) -> Option<bool>| {
+        grades.iter().filter_map(|g| f(g)).reduce(|a, b| a || b)
+    };
+    m.insert(
+        "VictimIdentified".into(),
+        json!(flag(|g| g.victim_identified)),
+    );
+    m.insert(
+        "OffenderIdentified".into(),
+        json!(flag(|g| g.offender_identified)),
+    );
+    m.insert("IsDistributed".into(), json!(flag(|g| g.distributed)));
+    if let Some(b) = flag(|g| g.baseline) {
+        m.insert("Baseline".into(), json!(b));
+    }
+    if let Some(series) = grades.iter().find_map(|g| g.series.clone()) {
+        m.insert("Series".into(), json!(series));
+    }
+    if first.category == Some(Category::KnownFile) {
+        m.insert("Tags".into(), json!(["known_file"]));
+    }
+    m.insert("IsPrecategorized".into(), json!(first.category.is_some()));
+    if first.category.is_some() {
+        let mut sets: Vec<String> = grades
+            .iter()
+            .map(|g| match &g.set_version {
+                Some(v) => format!("{} {v}", g.set),
+                None => g.set.clone(),
+            })
+            .collect();
+        sets.dedup();
+        m.insert(
+            "PrecategorizationSource".into(),
+            json!(format!("hashsift: {}", sets.join(", "))),
+        );
+    }
+    let mut alt = Vec::new();
+    for (name, a) in [("SHA256", Algorithm::Sha256), ("BLAKE3", Algorithm::Blake3)] {
+        if let Some(h) = upper(a) {
+            alt.push(json!({"HashName": name, "HashValue": h}));
+        }
+    }
+    m.insert("AlternativeHashes".into(), Value::Array(alt));
+    let media_files: Vec<Value> = files
+        .iter()
+        .map(|s| {
+            let path = &s.item.path;
+            json!({
+                "MD5": upper(Algorithm::Md5),
+                "FileName": path.file_name().map(|n| Text::of(n).text),
+                "FilePath": path.parent().map(|d| Text::of(d.as_os_str()).text),
+                "Written": s.item.mtime.map(|t| t.to_string()),
+                "SourceID": p.evidence_id,
+            })
+        })
+        .collect();
+    m.insert("MediaFiles".into(), Value::Array(media_files));
+    Value::Object(m)
+}
