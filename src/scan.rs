@@ -87,6 +87,30 @@ pub struct ScanItem {
     pub conflict: bool,
 }
 
+impl ScanItem {
+    /// An item nothing was looked up for (not a file, not read, or the scan interrupted).
+    fn ungraded(item: Item) -> ScanItem {
+        ScanItem {
+            item,
+            matches: Vec::new(),
+            category: None,
+            conflict: false,
+        }
+    }
+
+    /// Whether the item's digests were looked up: it was read and the scan not interrupted
+    /// before its turn. Only then do its category (`unknown` included) and matches mean
+    /// anything.
+    pub fn looked_up(&self) -> bool {
+        self.item.digests.is_some()
+            && self
+                .item
+                .error
+                .as_ref()
+                .is_none_or(|e| e.stage != Stage::Interrupted)
+    }
+}
+
 /// What a scan found.
 #[derive(Debug)]
 pub struct ScanRun {
@@ -165,24 +189,14 @@ pub fn run(
             if item.digests.is_some() {
                 item.error = Some(not_looked_up());
             }
-            items.push(ScanItem {
-                item,
-                matches: Vec::new(),
-                category: None,
-                conflict: false,
-            });
+            items.push(ScanItem::ungraded(item));
             continue;
         };
         if cancel.is_cancelled() {
             // Ctrl-C while matching: the rest is listed, not graded, and the report says so.
             complete = false;
             item.error = Some(not_looked_up());
-            items.push(ScanItem {
-                item,
-                matches: Vec::new(),
-                category: None,
-                conflict: false,
-            });
+            items.push(ScanItem::ungraded(item));
             continue;
         }
         let matches = match known.get(&digests) {

@@ -97,11 +97,7 @@ fn item_object(s: &ScanItem) -> Map<String, Value> {
             obj.insert("class".into(), c.class.name().into());
         }
         // A file not looked up (an interrupted scan) has no grade, not "unknown".
-        let looked_up = item
-            .error
-            .as_ref()
-            .is_none_or(|e| e.stage != Stage::Interrupted);
-        if item.digests.is_some() && looked_up {
+        if s.looked_up() {
             obj.insert("category".into(), category_name(s).into());
             obj.insert("conflict".into(), s.conflict.into());
             let matches: Vec<Value> = s
@@ -161,11 +157,7 @@ fn write_csv(run: &ScanRun, out: &mut dyn Write) -> io::Result<()> {
     for s in &run.items {
         let item = &s.item;
         let (path, path_hex) = cell_with_hex(item.path.as_os_str());
-        let looked_up = item.digests.is_some()
-            && item
-                .error
-                .as_ref()
-                .is_none_or(|e| e.stage != Stage::Interrupted);
+        let looked_up = s.looked_up();
         let digest = |a| {
             item.digests
                 .as_ref()
