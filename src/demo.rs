@@ -154,7 +154,7 @@ pub fn run(out: Option<PathBuf>) -> anyhow::Result<ExitStatus> {
         os("hashsift demo"),
     ])?;
     eprintln!(
-        "hashsift demo: the scan exited {} ({}); the report is in {}: items.jsonl, items.csv, vics.json, summary.json, manifest.json",
+        "hashsift demo: the scan exited {} ({}); the report is in {}: summary.html (open it in a browser), items.jsonl, items.csv, vics.json, summary.json, manifest.json",
         status.code(),
         match status {
             ExitStatus::KnownIllegal =>

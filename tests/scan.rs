@@ -393,7 +393,13 @@ fn a_scan_grades_known_files_and_leaves_the_rest_to_review() {
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out_dir.join("manifest.json")).unwrap())
             .unwrap();
-    for name in ["items.jsonl", "items.csv", "vics.json", "summary.json"] {
+    for name in [
+        "items.jsonl",
+        "items.csv",
+        "vics.json",
+        "summary.json",
+        "summary.html",
+    ] {
         assert_eq!(
             manifest["files"][name]["sha256"],
             oracle_digest("sha256sum", &out_dir.join(name)),
@@ -411,7 +417,13 @@ fn a_scan_grades_known_files_and_leaves_the_rest_to_review() {
     assert_eq!(manifest["evidence_roots"][0], evidence.to_str().unwrap());
     let verify = || hashsift().arg("verify").arg(&out_dir).output().unwrap();
     assert_exit(&verify(), 0);
-    for name in ["items.jsonl", "items.csv", "vics.json", "summary.json"] {
+    for name in [
+        "items.jsonl",
+        "items.csv",
+        "vics.json",
+        "summary.json",
+        "summary.html",
+    ] {
         let path = out_dir.join(name);
         let original = std::fs::read(&path).unwrap();
         let mut changed = original.clone();
@@ -620,4 +632,101 @@ fn ctrl_c_leaves_a_report_marked_incomplete() {
     assert!(small.get("category").is_none(), "{small}");
     assert_eq!(summary["errors_by_stage"]["interrupted"], 2);
     assert_eq!(summary["files"], 0);
+}
+
+/// Chromium, headless, as this machine's notes prescribe (no sandbox as root, no background
+/// networking on a closed network), printing the page's DOM after it loaded.
+fn chromium_dom(page: &Path, profile: &Path) -> String {
+    let o = common::run_with_timeout(
+        {
+            let mut cmd = std::process::Command::new("chromium");
+            cmd.args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg("--dump-dom")
+            .arg(format!("file://{}", page.display()));
+            cmd
+        },
+        Duration::from_secs(120),
+    );
+    assert!(
+        o.status.success(),
+        "chromium: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+#[test]
+fn the_html_page_renders_and_shows_a_hostile_file_name_as_text() {
+    if !common::have_tool("chromium", "chromium") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let evidence = dir.path().join("evidence");
+    let hostile = evidence.join("<script>alert(1)</script>.jpg");
+    common::write_file(&hostile, 2000, 3);
+    common::write_file(
+        &evidence.join("other \"quoted\" & <b>bold</b>.png"),
+        1000,
+        4,
+    );
+    let set = dir.path().join("s.md5");
+    std::fs::write(
+        &set,
+        format!("{}  x.jpg\n", oracle_digest("md5sum", &hostile)),
+    )
+    .unwrap();
+    let db = dir.path().join("k.db");
+    import(&db, &set, "<img src=x onerror=alert(2)>", "csam");
+    let out_dir = dir.path().join("r");
+    let o = hashsift()
+        .arg("scan")
+        .arg(&evidence)
+        .arg("-o")
+        .arg(&out_dir)
+        .arg("--db")
+        .arg(&db)
+        .args(["--case", "<i>42</i>", "-q"])
+        .output()
+        .unwrap();
+    assert_exit(&o, 1);
+    let page = out_dir.join("summary.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        !html.contains("<script"),
+        "no script element, and no raw name"
+    );
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;.jpg"));
+    assert!(
+        !html.contains("src=\"http") && !html.contains("href=\"http"),
+        "no external asset"
+    );
+
+    // Rendered by a browser: the DOM has no element made from a name, and shows it as text.
+    let dom = chromium_dom(&page, &dir.path().join("profile"));
+    assert!(dom.contains("<body>"), "{dom}");
+    assert!(
+        !dom.contains("<script"),
+        "a script element was built from a name: {dom}"
+    );
+    assert!(
+        !dom.contains("<img"),
+        "an img element was built from a set name"
+    );
+    assert!(!dom.contains("<i>42</i>") && !dom.contains("<b>bold</b>"));
+    assert!(
+        dom.contains("&lt;script&gt;alert(1)&lt;/script&gt;.jpg"),
+        "the name shows as text"
+    );
+    assert!(dom.contains("&lt;img src=x onerror=alert(2)&gt;"));
+    assert!(dom.contains("<svg"), "the chart is inline SVG");
 }

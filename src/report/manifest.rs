@@ -23,7 +23,13 @@ use crate::scan::ScanRun;
 pub const MANIFEST: &str = "manifest.json";
 
 /// The report files the manifest vouches for, in its order.
-pub const COVERED: [&str; 4] = [ITEMS, ITEMS_CSV, super::vics::VICS, SUMMARY];
+pub const COVERED: [&str; 5] = [
+    ITEMS,
+    ITEMS_CSV,
+    super::vics::VICS,
+    SUMMARY,
+    super::html::HTML,
+];
 
 /// Size and SHA-256 of a file, read in pieces.
 fn digest_file(path: &Path) -> io::Result<(u64, String)> {

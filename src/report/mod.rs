@@ -6,6 +6,7 @@
 
 mod csv;
 mod hashdeep;
+pub mod html;
 mod jsonl;
 pub mod manifest;
 pub mod scan;

@@ -45,9 +45,13 @@ pub fn write(dir: &Path, p: &ScanProvenance, run: &ScanRun) -> io::Result<String
     write_atomically(&dir.join(super::vics::VICS), |out| {
         super::vics::write(p, run, out)
     })?;
+    let summary = summary(p, run);
     write_atomically(&dir.join(SUMMARY), |out| {
-        serde_json::to_writer_pretty(&mut *out, &summary(p, run))?;
+        serde_json::to_writer_pretty(&mut *out, &summary)?;
         out.write_all(b"\n")
+    })?;
+    write_atomically(&dir.join(super::html::HTML), |out| {
+        super::html::write(p, run, &summary, out)
     })?;
     super::manifest::write(dir, p, run)
 }

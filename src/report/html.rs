@@ -1,0 +1,354 @@
+//! `summary.html`: one self-contained page an examiner or a prosecutor can read offline. No
+//! external asset, no script, no image content: the case details, the files per category with
+//! an inline SVG bar chart, the review spared, what is left to review by type, the files graded
+//! as illegal material, the conflicts and errors, the sets used with their versions, and the
+//! provenance. Every value that comes from the evidence or a hash set (names!) is escaped.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+use serde_json::Value;
+
+use super::scan::{ScanProvenance, category_name};
+use super::text::Text;
+use crate::knowndb::Category;
+use crate::scan::ScanRun;
+
+pub const HTML: &str = "summary.html";
+
+/// At most this many files are listed per table; the rest is counted.
+const LISTED: usize = 200;
+
+/// `s` with the characters HTML gives a meaning escaped, for text and attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The colour of a category's bar.
+fn colour(category: &str) -> &'static str {
+    match category {
+        "csam" => "#9b1c1c",
+        "csem" => "#c2410c",
+        "cgi" => "#a16207",
+        "comparison" => "#6b21a8",
+        "uncategorised" => "#475569",
+        "non_pertinent" => "#15803d",
+        "known_file" => "#0f766e",
+        _ => "#1d4ed8",
+    }
+}
+
+/// Writes the page from the scan and its `summary` (the contents of `summary.json`).
+///
+/// # Errors
+/// Any error writing.
+pub fn write(
+    p: &ScanProvenance,
+    run: &ScanRun,
+    summary: &Value,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let mut h = String::new();
+    let e = |v: &Value| match v {
+        Value::String(s) => escape(s),
+        Value::Null => "&ndash;".into(),
+        other => escape(&other.to_string()),
+    };
+    let title = match &p.case {
+        Some(c) => format!("hashsift scan report, case {}", escape(c)),
+        None => "hashsift scan report".into(),
+    };
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width\">\
+         <title>{title}</title><style>\
+         body{{font-family:system-ui,sans-serif;margin:2em;max-width:70em;color:#111}}\
+         table{{border-collapse:collapse;margin:0.5em 0 1.5em}}\
+         td,th{{border:1px solid #bbb;padding:0.2em 0.6em;text-align:left;vertical-align:top}}\
+         td.n{{text-align:right}} .warn{{color:#9b1c1c;font-weight:bold}}\
+         code{{font-size:0.9em;word-break:break-all}}</style></head><body>\n<h1>{title}</h1>\n"
+    );
+    if !run.complete {
+        h.push_str(
+            "<p class=\"warn\">INCOMPLETE: the scan was interrupted; files not read or not \
+             looked up are not graded.</p>\n",
+        );
+    }
+    h.push_str(
+        "<p>No image content is shown in this report: names, sizes, digests and grades only.</p>\n",
+    );
+
+    // Case details.
+    h.push_str("<h2>Case</h2><table>\n");
+    for (label, value) in [
+        ("Case number", &summary["case"]),
+        ("Evidence item", &summary["evidence_id"]),
+        ("Examiner", &summary["examiner"]),
+        ("Started (UTC)", &summary["started"]),
+        ("Finished (UTC)", &summary["finished"]),
+    ] {
+        let _ = writeln!(h, "<tr><th>{label}</th><td>{}</td></tr>", e(value));
+    }
+    for root in &p.roots {
+        let _ = writeln!(
+            h,
+            "<tr><th>Evidence root</th><td><code>{}</code></td></tr>",
+            escape(&Text::of(root.as_os_str()).text)
+        );
+    }
+    h.push_str("</table>\n");
+
+    // Files per category, with a bar chart.
+    let by_category = summary["by_category"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let mut rows: Vec<(String, u64, u64)> = by_category
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v["items"].as_u64().unwrap_or(0),
+                v["bytes"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    let order = |name: &str| {
+        Category::ALL
+            .iter()
+            .position(|c| c.name() == name)
+            .unwrap_or(Category::ALL.len())
+    };
+    rows.sort_by_key(|r| order(&r.0));
+    let max = rows.iter().map(|r| r.1).max().unwrap_or(1).max(1);
+    h.push_str("<h2>Files by category</h2>\n");
+    let bar_h = 22;
+    let _ = write!(
+        h,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"640\" height=\"{}\" role=\"img\" \
+         aria-label=\"files per category\">",
+        rows.len() * bar_h + 4
+    );
+    for (i, (name, n, _)) in rows.iter().enumerate() {
+        let y = i * bar_h + 2;
+        let w = (*n as f64 / max as f64 * 400.0).max(1.0);
+        let _ = write!(
+            h,
+            "<text x=\"0\" y=\"{}\" font-size=\"13\">{}</text>\
+             <rect x=\"130\" y=\"{y}\" width=\"{w:.1}\" height=\"{}\" fill=\"{}\"/>\
+             <text x=\"{:.1}\" y=\"{}\" font-size=\"13\">{n}</text>",
+            y + 15,
+            escape(name),
+            bar_h - 6,
+            colour(name),
+            136.0 + w,
+            y + 15
+        );
+    }
+    h.push_str("</svg>\n<table><tr><th>category</th><th>files</th><th>bytes</th></tr>\n");
+    for (name, n, bytes) in &rows {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td class=\"n\">{n}</td><td class=\"n\">{bytes}</td></tr>",
+            escape(name)
+        );
+    }
+    h.push_str("</table>\n");
+
+    // Review spared and left.
+    let g = &summary["graded_automatically"];
+    let pct = |v: &Value| format!("{:.1}%", v.as_f64().unwrap_or(0.0) * 100.0);
+    let _ = writeln!(
+        h,
+        "<h2>Review</h2><p>Graded automatically: <b>{}</b> of {} files ({}); \
+         <b>{}</b> of {} images and videos ({}).</p>",
+        e(&g["files"]),
+        e(&summary["files"]),
+        pct(&g["share_of_files"]),
+        e(&g["media_graded"]),
+        e(&g["media_files"]),
+        pct(&g["share_of_media"])
+    );
+    h.push_str("<p>Left to review (unknown to every set), by type:</p><table><tr><th>type</th><th>files</th><th>bytes</th></tr>\n");
+    if let Some(m) = summary["to_review_by_class"].as_object() {
+        for (class, v) in m {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                escape(class),
+                e(&v["items"]),
+                e(&v["bytes"])
+            );
+        }
+    }
+    h.push_str("</table>\n");
+
+    // Files graded as illegal material, conflicts, contradictions, errors.
+    let illegal: Vec<_> = run
+        .items
+        .iter()
+        .filter(|s| {
+            s.looked_up()
+                && matches!(
+                    s.category,
+                    Some(Category::Csam | Category::Csem | Category::Cgi)
+                )
+        })
+        .collect();
+    let _ = writeln!(
+        h,
+        "<h2>Files graded csam, csem or cgi: {}</h2>",
+        illegal.len()
+    );
+    file_table(
+        &mut h,
+        illegal.iter().map(|s| {
+            let sets: Vec<String> = s
+                .matches
+                .iter()
+                .flat_map(|m| m.grades.iter())
+                .map(|g| format!("{}: {}", g.set, g.category.name()))
+                .collect();
+            (&s.item.path, category_name(s).to_owned(), sets.join("; "))
+        }),
+    );
+    let conflicts: Vec<_> = run.items.iter().filter(|s| s.conflict).collect();
+    let _ = writeln!(h, "<h2>Conflicts between sets: {}</h2>", conflicts.len());
+    file_table(
+        &mut h,
+        conflicts.iter().map(|s| {
+            let sets: Vec<String> = s
+                .matches
+                .iter()
+                .flat_map(|m| m.grades.iter())
+                .map(|g| format!("{}: {}", g.set, g.category.name()))
+                .collect();
+            (
+                &s.item.path,
+                format!("triaged {}", category_name(s)),
+                sets.join("; "),
+            )
+        }),
+    );
+    let errors: Vec<_> = run
+        .items
+        .iter()
+        .filter(|s| s.item.error.is_some())
+        .collect();
+    let _ = writeln!(h, "<h2>Errors: {}</h2>", errors.len());
+    file_table(
+        &mut h,
+        errors.iter().map(|s| {
+            let err = s.item.error.as_ref().expect("filtered");
+            (
+                &s.item.path,
+                err.stage.name().to_owned(),
+                err.message.clone(),
+            )
+        }),
+    );
+
+    // Sets and provenance.
+    h.push_str("<h2>Hash sets used</h2><table><tr><th>set</th><th>version</th><th>source</th><th>format</th><th>imported</th><th>media</th><th>files graded here</th></tr>\n");
+    for s in &run.sets {
+        let hits = summary["hits_per_set"][&s.name].as_u64().unwrap_or(0);
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{hits}</td></tr>",
+            escape(&s.name),
+            escape(s.version.as_deref().unwrap_or("")),
+            escape(s.source.as_deref().unwrap_or("")),
+            escape(&s.format),
+            escape(&s.imported_at),
+            s.rows_imported
+        );
+    }
+    h.push_str("</table>\n<h2>Provenance</h2><table>\n");
+    let command: Vec<String> = p
+        .command
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    for (label, value) in [
+        ("Tool", format!("hashsift {}", p.tool_version)),
+        ("Command", command.join(" ")),
+        ("Database", Text::of(p.db.as_os_str()).text),
+        (
+            "Duration",
+            format!(
+                "{:.1} s",
+                summary["duration_seconds"].as_f64().unwrap_or(0.0)
+            ),
+        ),
+        ("Bytes hashed", summary["bytes_hashed"].to_string()),
+    ] {
+        let _ = writeln!(
+            h,
+            "<tr><th>{label}</th><td><code>{}</code></td></tr>",
+            escape(&value)
+        );
+    }
+    h.push_str(
+        "</table>\n<p>The SHA-256 of every report file is in <code>manifest.json</code>; \
+         <code>hashsift verify</code> checks them.</p>\n</body></html>\n",
+    );
+    out.write_all(h.as_bytes())?;
+    out.flush()
+}
+
+/// A table of files: path, a short status, details; at most [`LISTED`] rows.
+fn file_table<'a>(
+    h: &mut String,
+    rows: impl Iterator<Item = (&'a std::path::PathBuf, String, String)>,
+) {
+    let mut rows = rows.peekable();
+    if rows.peek().is_none() {
+        h.push_str("<p>None.</p>\n");
+        return;
+    }
+    h.push_str("<table><tr><th>path</th><th></th><th></th></tr>\n");
+    let mut more = 0;
+    for (i, (path, status, detail)) in rows.enumerate() {
+        if i >= LISTED {
+            more += 1;
+            continue;
+        }
+        let _ = writeln!(
+            h,
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+            escape(&Text::of(path.as_os_str()).text),
+            escape(&status),
+            escape(&detail)
+        );
+    }
+    h.push_str("</table>\n");
+    if more > 0 {
+        let _ = writeln!(h, "<p>and {more} more (see items.jsonl).</p>");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_character_html_gives_a_meaning_is_escaped() {
+        assert_eq!(
+            escape("<script>alert('x' & \"y\")</script>"),
+            "&lt;script&gt;alert(&#39;x&#39; &amp; &quot;y&quot;)&lt;/script&gt;"
+        );
+        assert_eq!(escape("plain ümlaut"), "plain ümlaut");
+    }
+}
