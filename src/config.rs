@@ -178,15 +178,20 @@ impl ScanSettings {
             .iter()
             .map(|r| absolute(r))
             .collect::<Result<Vec<_>, _>>()?;
-        let out = check_output(&absolute(out)?, &roots)?;
-        // The directory itself may be a symlink into the evidence.
-        if let Ok(resolved) = std::fs::canonicalize(&out) {
-            if let Some(root) = roots.iter().find(|r| walk::is_inside(&resolved, r)) {
-                return Err(ConfigError::OutputInsideEvidence {
-                    output: out,
-                    root: root.clone(),
-                });
-            }
+        // The directory and the parents to create may not exist yet: every existing ancestor
+        // is compared with the roots (by device and inode, so symlinks count), and an existing
+        // directory is resolved too, as it may be a symlink into the evidence.
+        let out = absolute(out)?;
+        let resolved = std::fs::canonicalize(&out).ok();
+        let inside = |p: &Path| roots.iter().find(|r| walk::is_inside(p, r)).cloned();
+        if let Some(root) = inside(&out).or_else(|| resolved.as_deref().and_then(inside)) {
+            return Err(ConfigError::OutputInsideEvidence { output: out, root });
+        }
+        if std::fs::metadata(&out).is_ok_and(|m| !m.is_dir()) {
+            return Err(ConfigError::Invalid(format!(
+                "{} exists and is not a directory",
+                out.display()
+            )));
         }
         let report = crate::report::scan::ITEMS;
         if out.join(report).exists() {

@@ -566,13 +566,23 @@ fn a_scan_without_known_illegal_material_exits_0_and_refuses_an_existing_report(
     let again = scan(&out_dir);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a report"));
-    // Never inside the evidence.
+    // Never inside the evidence, also through a symlink or a path still to be created.
     let inside = scan(&evidence.join("report"));
     assert!(!inside.status.success());
     assert!(
         !evidence.join("report").exists(),
         "nothing created in the evidence"
     );
+    std::os::unix::fs::symlink(&evidence, dir.path().join("link")).unwrap();
+    let through_link = scan(&dir.path().join("link/new/report"));
+    assert!(!through_link.status.success());
+    assert!(
+        !evidence.join("new").exists(),
+        "nothing created in the evidence"
+    );
+    // Elsewhere, missing parents are created.
+    assert_exit(&scan(&dir.path().join("cases/2026/r")), 0);
+    assert!(dir.path().join("cases/2026/r/manifest.json").exists());
 }
 
 #[test]
