@@ -5,6 +5,7 @@ Profiles:
   mixed  20,005 files, about 4.4 GiB: 19,700 photo-sized files (10-200 KiB), 300 files of
          1-10 MiB and 5 files of 100-200 MiB, in camera-like folders of 100 files.
   small  50,000 files of 1-8 KiB, in folders of 500 files.
+  million  1,000,000 files of 64-1024 bytes, in folders of 1,000 files (the scan's memory bound).
 
 Content is pseudo-random bytes (Python's Mersenne Twister seeded with --seed), so every file is
 distinct and the same seed always yields byte-identical trees. No real data is involved.
@@ -29,6 +30,9 @@ def sizes(profile, rng):
     elif profile == "small":
         out = [rng.randint(1 << 10, 8 << 10) for _ in range(50_000)]
         per_dir = 500
+    elif profile == "million":
+        out = [rng.randint(64, 1024) for _ in range(1_000_000)]
+        per_dir = 1000
     else:
         sys.exit(f"unknown profile {profile}")
     rng.shuffle(out)
@@ -37,7 +41,7 @@ def sizes(profile, rng):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--profile", choices=["mixed", "small"], default="mixed")
+    ap.add_argument("--profile", choices=["mixed", "small", "million"], default="mixed")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
