@@ -56,18 +56,13 @@ impl KnownIndex {
             .map_err(e)?;
         let mut index = KnownIndex::default();
         let mut read: u64 = 0;
+        // Room for every medium in each column, from the highest id (no count, which would
+        // read each key index a second time); what a column does not fill is never touched,
+        // and is given back below.
+        let media = usize::try_from(db.max_media_id()?).unwrap_or(0);
         for (column, name) in index.columns.iter_mut().zip(KEYED) {
-            let count: i64 = db
-                .conn
-                .query_row(
-                    &format!("SELECT count(*) FROM media WHERE {name}_key IS NOT NULL"),
-                    [],
-                    |r| r.get(0),
-                )
-                .map_err(e)?;
-            let count = usize::try_from(count).unwrap_or(0);
-            column.keys.reserve_exact(count);
-            column.ids.reserve_exact(count);
+            column.keys.reserve_exact(media);
+            column.ids.reserve_exact(media);
             // The key index holds (key, id) in this order: a scan of it, no sort.
             let mut stmt = db
                 .conn
@@ -93,6 +88,8 @@ impl KnownIndex {
                     on_rows(read + column.keys.len() as u64);
                 }
             }
+            column.keys.shrink_to_fit();
+            column.ids.shrink_to_fit();
             read += column.keys.len() as u64;
             on_rows(read);
         }
@@ -106,14 +103,6 @@ impl KnownIndex {
             .zip(&self.columns)
             .map(|(a, c)| (*a, c.keys.len()))
             .collect()
-    }
-
-    /// The bytes the index holds.
-    pub fn heap_bytes(&self) -> usize {
-        self.columns
-            .iter()
-            .map(|c| c.keys.capacity() * 8 + c.ids.capacity() * 4)
-            .sum()
     }
 
     /// The media whose hash of some algorithm starts like the digest's (sorted, each once):
