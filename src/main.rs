@@ -118,12 +118,10 @@ fn run_scan(args: cli::ScanArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus> 
     if let Some(d) = display {
         d.finish();
     }
-    let illegal = run.items.iter().any(|i| {
-        matches!(
-            i.category,
-            Some(Category::Csam | Category::Csem | Category::Cgi)
-        )
-    });
+    let illegal = run
+        .items
+        .iter()
+        .any(|i| i.category.is_some_and(Category::is_illegal_material));
     let errors = run
         .items
         .iter()

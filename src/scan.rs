@@ -119,7 +119,6 @@ pub struct ScanRun {
     pub started: Timestamp,
     pub finished: Timestamp,
     pub complete: bool,
-    pub nested_roots: Vec<(PathBuf, PathBuf)>,
     pub files_hashed: u64,
     pub bytes_hashed: u64,
     /// Known hashes loaded per algorithm, and how long loading took (while the walk and the
@@ -239,7 +238,6 @@ pub fn run(
         started,
         finished: Timestamp::now(),
         complete,
-        nested_roots: hashed.nested_roots,
         files_hashed: hashed.files_hashed,
         bytes_hashed: hashed.bytes_hashed,
         known: match &index {

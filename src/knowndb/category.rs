@@ -52,6 +52,12 @@ impl Category {
         }
     }
 
+    /// `csam`, `csem` and `cgi`: the grades of material a scan reports as found (exit code 1)
+    /// and lists by name.
+    pub fn is_illegal_material(self) -> bool {
+        matches!(self, Category::Csam | Category::Csem | Category::Cgi)
+    }
+
     /// The more severe of two categories.
     pub fn most_severe(self, other: Category) -> Category {
         self.min(other)

@@ -37,15 +37,8 @@ pub fn write(p: &Provenance, items: &[Item], out: &mut dyn Write) -> io::Result<
     w.write_record(&header)?;
     let width = header.len();
     for item in items {
-        let (path, path_hex) = cell_with_hex(item.path.as_os_str());
-        let mut row = vec![
-            path,
-            path_hex,
-            item.kind.name().to_owned(),
-            item.size.to_string(),
-            item.mtime.map(|m| m.to_string()).unwrap_or_default(),
-            item.nlink.to_string(),
-        ];
+        let mut row = leading_cells(item);
+        row.push(item.nlink.to_string());
         for alg in p.algorithms.iter() {
             row.push(
                 item.digests
@@ -90,6 +83,19 @@ pub fn write(p: &Provenance, items: &[Item], out: &mut dyn Write) -> io::Result<
     w.write_record(&row)?;
     w.flush()?;
     Ok(())
+}
+
+/// The cells every CSV listing of items starts with: `path`, `path_hex`, `kind`, `size`,
+/// `mtime`.
+pub(crate) fn leading_cells(item: &Item) -> Vec<String> {
+    let (path, path_hex) = cell_with_hex(item.path.as_os_str());
+    vec![
+        path,
+        path_hex,
+        item.kind.name().to_owned(),
+        item.size.to_string(),
+        item.mtime.map(|m| m.to_string()).unwrap_or_default(),
+    ]
 }
 
 /// A name's cell, and its exact bytes in hex when the cell is not exactly the name.

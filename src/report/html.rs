@@ -199,13 +199,7 @@ pub fn write(
     let illegal: Vec<_> = run
         .items
         .iter()
-        .filter(|s| {
-            s.looked_up()
-                && matches!(
-                    s.category,
-                    Some(Category::Csam | Category::Csem | Category::Cgi)
-                )
-        })
+        .filter(|s| s.looked_up() && s.category.is_some_and(Category::is_illegal_material))
         .collect();
     let _ = writeln!(
         h,
@@ -214,31 +208,19 @@ pub fn write(
     );
     file_table(
         &mut h,
-        illegal.iter().map(|s| {
-            let sets: Vec<String> = s
-                .matches
-                .iter()
-                .flat_map(|m| m.grades.iter())
-                .map(|g| format!("{}: {}", g.set, g.category.name()))
-                .collect();
-            (&s.item.path, category_name(s).to_owned(), sets.join("; "))
-        }),
+        illegal
+            .iter()
+            .map(|s| (&s.item.path, category_name(s).to_owned(), set_views(s))),
     );
     let conflicts: Vec<_> = run.items.iter().filter(|s| s.conflict).collect();
     let _ = writeln!(h, "<h2>Conflicts between sets: {}</h2>", conflicts.len());
     file_table(
         &mut h,
         conflicts.iter().map(|s| {
-            let sets: Vec<String> = s
-                .matches
-                .iter()
-                .flat_map(|m| m.grades.iter())
-                .map(|g| format!("{}: {}", g.set, g.category.name()))
-                .collect();
             (
                 &s.item.path,
                 format!("triaged {}", category_name(s)),
-                sets.join("; "),
+                set_views(s),
             )
         }),
     );
@@ -306,6 +288,17 @@ pub fn write(
     );
     out.write_all(h.as_bytes())?;
     out.flush()
+}
+
+/// Every set's category of an item's matches, as `set: category; ...`.
+fn set_views(s: &crate::scan::ScanItem) -> String {
+    let views: Vec<String> = s
+        .matches
+        .iter()
+        .flat_map(|m| m.grades.iter())
+        .map(|g| format!("{}: {}", g.set, g.category.name()))
+        .collect();
+    views.join("; ")
 }
 
 /// A table of files: path, a short status, details; at most [`LISTED`] rows.

@@ -126,7 +126,7 @@ fn item_object(s: &ScanItem) -> Map<String, Value> {
 /// something (`set: NAME`, that set's category of the item), as review tools lay them out.
 /// Every text cell a spreadsheet would take for a formula starts with `'`.
 fn write_csv(run: &ScanRun, out: &mut dyn Write) -> io::Result<()> {
-    use super::csv::cell_with_hex;
+    use super::csv::{cell_with_hex, leading_cells};
     use super::text::neutralise;
     let sets: std::collections::BTreeSet<&str> = run
         .items
@@ -160,7 +160,6 @@ fn write_csv(run: &ScanRun, out: &mut dyn Write) -> io::Result<()> {
     w.write_record(&header)?;
     for s in &run.items {
         let item = &s.item;
-        let (path, path_hex) = cell_with_hex(item.path.as_os_str());
         let looked_up = s.looked_up();
         let digest = |a| {
             item.digests
@@ -168,12 +167,8 @@ fn write_csv(run: &ScanRun, out: &mut dyn Write) -> io::Result<()> {
                 .and_then(|d| d.hex(a))
                 .unwrap_or_default()
         };
-        let mut row = vec![
-            path,
-            path_hex,
-            item.kind.name().to_owned(),
-            item.size.to_string(),
-            item.mtime.map(|m| m.to_string()).unwrap_or_default(),
+        let mut row = leading_cells(item);
+        row.extend([
             item.path
                 .extension()
                 .map(|e| cell_with_hex(e).0)
@@ -226,7 +221,7 @@ fn write_csv(run: &ScanRun, out: &mut dyn Write) -> io::Result<()> {
                     .collect::<Vec<_>>()
                     .join("; "),
             ),
-        ];
+        ]);
         for set in &sets {
             let grade = s
                 .matches
