@@ -413,23 +413,14 @@ fn ctrl_c_stops_cleanly_with_output_marked_incomplete() {
     big.set_len(64 << 30).unwrap();
     write_file(&tree.join("small"), 10, 1);
     let out = dir.path().join("out.jsonl");
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_hashsift"))
-        .args(["hash", "-q", "-j", "1", "--format", "jsonl", "-o"])
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hashsift"));
+    cmd.args(["hash", "-q", "-j", "1", "--format", "jsonl", "-o"])
         .arg(&out)
-        .arg(&tree)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    // SAFETY: sending SIGINT to our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let start = std::time::Instant::now();
-    let o = child.wait_with_output().unwrap();
+        .arg(&tree);
+    let (o, stopping) = common::interrupt_after(cmd, Duration::from_millis(1500));
     assert!(
-        start.elapsed() < Duration::from_secs(20),
-        "stopping took {:?}",
-        start.elapsed()
+        stopping < Duration::from_secs(20),
+        "stopping took {stopping:?}"
     );
     assert_exit(&o, 130);
     let (_, items, end) = parse_jsonl(&std::fs::read_to_string(&out).unwrap());

@@ -153,6 +153,16 @@ fn import(db: &Path, set: &Path, name: &str, category: &str) {
     assert_exit(&out, 0);
 }
 
+/// A new database in `dir` with one set, `name`, that knows `file` by its MD5 (from coreutils)
+/// and grades it `category`.
+fn db_knowing(dir: &Path, file: &Path, name: &str, category: &str) -> PathBuf {
+    let set = dir.join("s.md5");
+    std::fs::write(&set, format!("{}  known\n", oracle_digest("md5sum", file))).unwrap();
+    let db = dir.join("k.db");
+    import(&db, &set, name, category);
+    db
+}
+
 #[test]
 fn a_scan_grades_known_files_and_leaves_the_rest_to_review() {
     let dir = tempfile::tempdir().unwrap();
@@ -525,17 +535,7 @@ fn a_scan_without_known_illegal_material_exits_0_and_refuses_an_existing_report(
     let dir = tempfile::tempdir().unwrap();
     let evidence = dir.path().join("evidence");
     common::write_file(&evidence.join("x.bin"), 100, 1);
-    let set = dir.path().join("s.md5");
-    std::fs::write(
-        &set,
-        format!(
-            "{}  x.bin\n",
-            oracle_digest("md5sum", &evidence.join("x.bin"))
-        ),
-    )
-    .unwrap();
-    let db = dir.path().join("k.db");
-    import(&db, &set, "ref", "known_file");
+    let db = db_knowing(dir.path(), &evidence.join("x.bin"), "ref", "known_file");
     let out_dir = dir.path().join("r");
     let scan = |out_dir: &Path| {
         hashsift()
@@ -596,32 +596,15 @@ fn ctrl_c_leaves_a_report_marked_incomplete() {
         .set_len(64 << 30)
         .unwrap();
     common::write_file(&evidence.join("small"), 10, 1);
-    let set = dir.path().join("s.md5");
-    std::fs::write(
-        &set,
-        format!(
-            "{}  small\n",
-            oracle_digest("md5sum", &evidence.join("small"))
-        ),
-    )
-    .unwrap();
-    let db = dir.path().join("k.db");
-    import(&db, &set, "ref", "csam");
+    let db = db_knowing(dir.path(), &evidence.join("small"), "ref", "csam");
     let out_dir = dir.path().join("r");
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_hashsift"))
-        .args(["scan", "-q", "-j", "1", "--db"])
+    let mut cmd = hashsift();
+    cmd.args(["scan", "-q", "-j", "1", "--db"])
         .arg(&db)
         .arg("-o")
         .arg(&out_dir)
-        .arg(&evidence)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    // SAFETY: sending SIGINT to our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let o = child.wait_with_output().unwrap();
+        .arg(&evidence);
+    let (o, _) = common::interrupt_after(cmd, Duration::from_millis(1500));
     assert_exit(&o, 130);
     let (_, items, end) =
         parse_jsonl(&std::fs::read_to_string(out_dir.join("items.jsonl")).unwrap());
@@ -689,14 +672,7 @@ fn the_html_page_renders_and_shows_a_hostile_file_name_as_text() {
         1000,
         4,
     );
-    let set = dir.path().join("s.md5");
-    std::fs::write(
-        &set,
-        format!("{}  x.jpg\n", oracle_digest("md5sum", &hostile)),
-    )
-    .unwrap();
-    let db = dir.path().join("k.db");
-    import(&db, &set, "<img src=x onerror=alert(2)>", "csam");
+    let db = db_knowing(dir.path(), &hostile, "<img src=x onerror=alert(2)>", "csam");
     let out_dir = dir.path().join("r");
     let o = hashsift()
         .arg("scan")

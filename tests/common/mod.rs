@@ -42,6 +42,22 @@ pub fn run_with_timeout(mut cmd: Command, limit: Duration) -> Output {
     }
 }
 
+/// Starts `cmd`, sends it SIGINT (Ctrl-C) after `wait`, and waits for it: its output, and how
+/// long it took to stop after the signal.
+pub fn interrupt_after(mut cmd: Command, wait: Duration) -> (Output, Duration) {
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start hashsift");
+    std::thread::sleep(wait);
+    // SAFETY: sending SIGINT to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let signalled = Instant::now();
+    let out = child.wait_with_output().expect("wait");
+    (out, signalled.elapsed())
+}
+
 /// Whether an external oracle tool is on PATH. In CI (`CI=true`) a missing tool fails the test;
 /// elsewhere the test is skipped with a message saying what to install.
 pub fn have_tool(tool: &str, package: &str) -> bool {
