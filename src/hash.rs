@@ -5,7 +5,7 @@
 //! that fails gets its error on its record; the run goes on. On cancellation the files not yet
 //! read keep a record whose error says so, and the run is marked incomplete.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use std::sync::OnceLock;
@@ -69,6 +69,7 @@ pub enum HashError {
 }
 
 /// One distinct content to read: its identity, a path to it, and its size.
+#[derive(Clone, Copy)]
 struct Work {
     id: FileId,
     path_index: usize,
@@ -98,7 +99,7 @@ pub fn run(
     let walked = pool.install(|| walk::walk(&config.roots, cancel, counters));
     let mut items = walked.items;
 
-    let work = plan(&items);
+    let (work, work_of) = plan(&items);
     let bytes_total: u64 = work.iter().map(|w| w.size).sum();
     counters.set_totals(work.len() as u64, bytes_total);
     counters.set_phase(Phase::Hashing);
@@ -140,24 +141,22 @@ pub fn run(
             }
         });
     });
-    let results: HashMap<FileId, Result<Hashed, HashFailure>> = work
-        .iter()
-        .zip(slots)
-        .filter_map(|(w, slot)| Some((w.id, slot.into_inner()?)))
-        .collect();
-
     let mut files_hashed = 0;
     let mut bytes_hashed = 0;
-    for w in &work {
-        if let Some(Ok(_)) = results.get(&w.id) {
+    let outcomes: Vec<Option<Result<Hashed, HashFailure>>> =
+        slots.into_iter().map(OnceLock::into_inner).collect();
+    for (w, outcome) in work.iter().zip(&outcomes) {
+        if let Some(Ok(_)) = outcome {
             files_hashed += 1;
             bytes_hashed += w.size;
         }
     }
     let mut interrupted = walked.interrupted;
-    for item in items.iter_mut().filter(|i| is_hashable(i)) {
-        let Some(id) = item.id else { continue };
-        match results.get(&id) {
+    for (item, &w) in items.iter_mut().zip(&work_of) {
+        let Some(outcome) = outcomes.get(w as usize) else {
+            continue;
+        };
+        match outcome {
             Some(Ok((d, content))) => {
                 item.digests = Some(*d);
                 item.content = *content;
@@ -208,22 +207,44 @@ fn is_hashable(item: &Item) -> bool {
     item.kind == Kind::File && item.error.is_none() && item.id.is_some()
 }
 
-/// The distinct contents to read, largest first (ties by path, for a reproducible order).
-fn plan(items: &[Item]) -> Vec<Work> {
-    let mut seen: HashSet<FileId> = HashSet::new();
-    let mut work: Vec<Work> = items
-        .iter()
-        .enumerate()
-        .filter(|(_, item)| is_hashable(item))
-        .filter_map(|(i, item)| {
-            let id = item.id?;
-            seen.insert(id).then_some(Work {
+/// The distinct contents to read, largest first (ties by path, for a reproducible order), and
+/// for each item the index in that list of the content it shares ([`NO_WORK`] when it is not
+/// read). The index, not a map from file identity, ties results back to items: 4 bytes an
+/// item, where a map would hold a second copy of every result.
+fn plan(items: &[Item]) -> (Vec<Work>, Vec<u32>) {
+    let mut first: HashMap<FileId, usize> = HashMap::new();
+    let mut work: Vec<Work> = Vec::new();
+    let mut content_of = vec![NO_WORK; items.len()];
+    for (i, item) in items.iter().enumerate() {
+        let Some(id) = item.id.filter(|_| is_hashable(item)) else {
+            continue;
+        };
+        let n = *first.entry(id).or_insert_with(|| {
+            work.push(Work {
                 id,
                 path_index: i,
                 size: item.size,
-            })
-        })
-        .collect();
-    work.sort_by(|a, b| b.size.cmp(&a.size).then(a.path_index.cmp(&b.path_index)));
-    work
+            });
+            work.len() - 1
+        });
+        content_of[i] = n as u32;
+    }
+    // Largest first; each item's content index follows its content to its new place.
+    let mut order: Vec<u32> = (0..work.len() as u32).collect();
+    order.sort_by_key(|&n| {
+        let w = &work[n as usize];
+        (std::cmp::Reverse(w.size), w.path_index)
+    });
+    let mut place = vec![0u32; work.len()];
+    for (to, &from) in order.iter().enumerate() {
+        place[from as usize] = to as u32;
+    }
+    for c in content_of.iter_mut().filter(|c| **c != NO_WORK) {
+        *c = place[*c as usize];
+    }
+    let work = order.iter().map(|&from| work[from as usize]).collect();
+    (work, content_of)
 }
+
+/// The content index of an item that is not read.
+const NO_WORK: u32 = u32::MAX;
