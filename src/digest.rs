@@ -153,7 +153,7 @@ digest_newtype!(Sha256, 32, "A SHA-256 digest.");
 digest_newtype!(Blake3, 32, "A BLAKE3 digest (256-bit output).");
 
 /// The digests of one content; an algorithm that was not selected is `None`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Digests {
     pub md5: Option<Md5>,
     pub sha1: Option<Sha1>,

@@ -119,19 +119,17 @@ fn run_scan(args: cli::ScanArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus> 
         d.finish();
     }
     let illegal = run
-        .items
-        .iter()
+        .items()
         .any(|i| i.category.is_some_and(Category::is_illegal_material));
     let errors = run
-        .items
-        .iter()
+        .items()
         .filter(|i| matches!(&i.item.error, Some(e) if e.stage != Stage::Interrupted))
         .count();
     if !settings.quiet {
-        let graded = run.items.iter().filter(|i| i.category.is_some()).count();
+        let graded = run.items().filter(|i| i.category.is_some()).count();
         eprintln!(
             "hashsift: {} items, {} files hashed ({} bytes), {graded} graded by the database, {errors} errors{}; report in {}",
-            run.items.len(),
+            run.len(),
             run.files_hashed,
             run.bytes_hashed,
             if run.complete {

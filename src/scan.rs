@@ -76,28 +76,18 @@ pub struct Match {
     pub grades: Vec<SetGrade>,
 }
 
-/// One item of the evidence and what the database says of it.
-#[derive(Clone, Debug)]
-pub struct ScanItem {
-    pub item: Item,
-    pub matches: Vec<Match>,
+/// One item of the evidence and what the database says of it: a view into a [`ScanRun`].
+#[derive(Clone, Copy, Debug)]
+pub struct ScanItem<'a> {
+    pub item: &'a Item,
+    pub matches: &'a [Match],
     /// The most severe grade of any match; `None` is "unknown" (no match).
     pub category: Option<Category>,
     /// Whether the sets that grade it disagree.
     pub conflict: bool,
 }
 
-impl ScanItem {
-    /// An item nothing was looked up for (not a file, not read, or the scan interrupted).
-    fn ungraded(item: Item) -> ScanItem {
-        ScanItem {
-            item,
-            matches: Vec::new(),
-            category: None,
-            conflict: false,
-        }
-    }
-
+impl ScanItem<'_> {
     /// Whether the item's digests were looked up: it was read and the scan not interrupted
     /// before its turn. Only then do its category (`unknown` included) and matches mean
     /// anything.
@@ -111,11 +101,23 @@ impl ScanItem {
     }
 }
 
+/// What the database says of one item, beside the item: 8 bytes, with the matches of each
+/// distinct known content held once however many copies the evidence has.
+#[derive(Clone, Copy, Debug, Default)]
+struct Grading {
+    /// Index into [`ScanRun::match_lists`]; 0 is the empty list.
+    matches: u32,
+    category: Option<Category>,
+    conflict: bool,
+}
+
 /// What a scan found.
 #[derive(Debug)]
 pub struct ScanRun {
-    /// Every item, sorted by path.
-    pub items: Vec<ScanItem>,
+    /// Every item, sorted by path, and its grading at the same index.
+    items: Vec<Item>,
+    gradings: Vec<Grading>,
+    match_lists: Vec<Vec<Match>>,
     pub started: Timestamp,
     pub finished: Timestamp,
     pub complete: bool,
@@ -127,6 +129,36 @@ pub struct ScanRun {
     pub index_time: Duration,
     /// The database's sets when the scan began, with their provenance.
     pub sets: Vec<SetInfo>,
+}
+
+impl ScanRun {
+    /// Every item, sorted by path, with what the database says of it.
+    pub fn items(&self) -> impl ExactSizeIterator<Item = ScanItem<'_>> + Clone + '_ {
+        (0..self.items.len()).map(|i| self.item(i))
+    }
+
+    /// The item at `index` of the path order.
+    ///
+    /// # Panics
+    /// When `index` is not below [`ScanRun::len`].
+    pub fn item(&self, index: usize) -> ScanItem<'_> {
+        let g = self.gradings[index];
+        ScanItem {
+            item: &self.items[index],
+            matches: &self.match_lists[g.matches as usize],
+            category: g.category,
+            conflict: g.conflict,
+        }
+    }
+
+    /// How many items the evidence has.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
 }
 
 /// Error setting up a scan (per-file failures are records, not errors).
@@ -179,62 +211,68 @@ pub fn run(
     let mut complete = hashed.complete && index.is_some();
 
     counters.set_phase(Phase::Matching);
-    // Matches of the contents met so far that some known hash's key points to: a copy of a
-    // known file is looked up once. Contents no key points to cost no query and no memory.
-    let mut known: HashMap<Digests, Vec<Match>> = HashMap::new();
-    let mut items = Vec::with_capacity(hashed.items.len());
-    for mut item in hashed.items {
+    // The matches of each content met so far that some known hash's key points to: a copy of
+    // a known file is looked up once. Contents no key points to cost no query and no memory.
+    let mut known: HashMap<Digests, u32> = HashMap::new();
+    let mut match_lists: Vec<Vec<Match>> = vec![Vec::new()];
+    let mut items = hashed.items;
+    let mut gradings = vec![Grading::default(); items.len()];
+    for (item, grading) in items.iter_mut().zip(&mut gradings) {
         let (Some(digests), Some(lookup)) = (item.digests, &index) else {
             if item.digests.is_some() {
                 item.error = Some(not_looked_up());
             }
-            items.push(ScanItem::ungraded(item));
             continue;
         };
         if cancel.is_cancelled() {
             // Ctrl-C while matching: the rest is listed, not graded, and the report says so.
             complete = false;
             item.error = Some(not_looked_up());
-            items.push(ScanItem::ungraded(item));
             continue;
         }
-        let matches = match known.get(&digests) {
-            Some(m) => m.clone(),
+        let list = match known.get(&digests) {
+            Some(&list) => list,
             None => {
                 let candidates = match lookup {
                     Lookup::Index(index) => index.candidates(&digests),
                     Lookup::Direct => db.candidates(&digests)?,
                 };
-                if candidates.is_empty() {
+                let matches = if candidates.is_empty() {
                     Vec::new()
                 } else {
-                    let m = look_up(&db, &candidates, &digests, item.size)?;
-                    known.insert(digests, m.clone());
-                    m
+                    look_up(&db, &candidates, &digests, item.size)?
+                };
+                if matches.is_empty() {
+                    0
+                } else {
+                    match_lists.push(matches);
+                    let list = (match_lists.len() - 1) as u32;
+                    known.insert(digests, list);
+                    list
                 }
             }
         };
+        let matches = &match_lists[list as usize];
         // A contradicted match grades nothing: one hash agreeing while another differs is a
         // collision or a damaged set, for the examiner to look at.
-        let category = matches
-            .iter()
-            .filter(|m| m.status != MatchStatus::Contradicts)
-            .flat_map(|m| m.grades.iter().map(|g| g.category))
-            .min();
-        let conflict = conflicting(
-            matches
+        *grading = Grading {
+            matches: list,
+            category: matches
                 .iter()
-                .flat_map(|m| m.grades.iter().map(|g| g.category)),
-        );
-        items.push(ScanItem {
-            item,
-            matches,
-            category,
-            conflict,
-        });
+                .filter(|m| m.status != MatchStatus::Contradicts)
+                .flat_map(|m| m.grades.iter().map(|g| g.category))
+                .min(),
+            conflict: conflicting(
+                matches
+                    .iter()
+                    .flat_map(|m| m.grades.iter().map(|g| g.category)),
+            ),
+        };
     }
     Ok(ScanRun {
         items,
+        gradings,
+        match_lists,
         started,
         finished: Timestamp::now(),
         complete,

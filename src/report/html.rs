@@ -197,8 +197,7 @@ pub fn write(
 
     // Files graded as illegal material, conflicts, contradictions, errors.
     let illegal: Vec<_> = run
-        .items
-        .iter()
+        .items()
         .filter(|s| s.looked_up() && s.category.is_some_and(Category::is_illegal_material))
         .collect();
     let _ = writeln!(
@@ -212,7 +211,7 @@ pub fn write(
             .iter()
             .map(|s| (&s.item.path, category_name(s).to_owned(), set_views(s))),
     );
-    let conflicts: Vec<_> = run.items.iter().filter(|s| s.conflict).collect();
+    let conflicts: Vec<_> = run.items().filter(|s| s.conflict).collect();
     let _ = writeln!(h, "<h2>Conflicts between sets: {}</h2>", conflicts.len());
     file_table(
         &mut h,
@@ -224,11 +223,7 @@ pub fn write(
             )
         }),
     );
-    let errors: Vec<_> = run
-        .items
-        .iter()
-        .filter(|s| s.item.error.is_some())
-        .collect();
+    let errors: Vec<_> = run.items().filter(|s| s.item.error.is_some()).collect();
     let _ = writeln!(h, "<h2>Errors: {}</h2>", errors.len());
     file_table(
         &mut h,

@@ -69,14 +69,14 @@ fn write_items(p: &ScanProvenance, run: &ScanRun, out: &mut dyn Write) -> io::Re
         "started": run.started.to_string(),
     });
     line(out, &header)?;
-    for item in &run.items {
-        line(out, &Value::Object(item_object(item)))?;
+    for item in run.items() {
+        line(out, &Value::Object(item_object(&item)))?;
     }
     let end = json!({
         "type": "end",
         "complete": run.complete,
         "finished": run.finished.to_string(),
-        "items": run.items.len(),
+        "items": run.len(),
     });
     line(out, &end)?;
     out.flush()
@@ -129,8 +129,7 @@ fn write_csv(run: &ScanRun, out: &mut dyn Write) -> io::Result<()> {
     use super::csv::{cell_with_hex, leading_cells};
     use super::text::neutralise;
     let sets: std::collections::BTreeSet<&str> = run
-        .items
-        .iter()
+        .items()
         .flat_map(|s| s.matches.iter())
         .flat_map(|m| m.grades.iter().map(|g| g.set.as_str()))
         .collect();
@@ -158,7 +157,7 @@ fn write_csv(run: &ScanRun, out: &mut dyn Write) -> io::Result<()> {
     header.extend(sets.iter().map(|s| neutralise(format!("set: {s}"))));
     header.extend(["error_stage", "error"].map(String::from));
     w.write_record(&header)?;
-    for s in &run.items {
+    for s in run.items() {
         let item = &s.item;
         let looked_up = s.looked_up();
         let digest = |a| {
@@ -182,7 +181,7 @@ fn write_csv(run: &ScanRun, out: &mut dyn Write) -> io::Result<()> {
             digest(crate::digest::Algorithm::Sha256),
             digest(crate::digest::Algorithm::Blake3),
             if looked_up {
-                category_name(s).to_owned()
+                category_name(&s).to_owned()
             } else {
                 String::new()
             },
@@ -244,7 +243,7 @@ fn write_csv(run: &ScanRun, out: &mut dyn Write) -> io::Result<()> {
     }
     let mut end = vec![String::new(); header.len()];
     end[2] = if run.complete { "end" } else { "incomplete" }.into();
-    end[0] = format!("{} items", run.items.len());
+    end[0] = format!("{} items", run.len());
     w.write_record(&end)?;
     w.flush()?;
     Ok(())
@@ -290,7 +289,7 @@ pub fn summary(p: &ScanProvenance, run: &ScanRun) -> Value {
     let mut errors: BTreeMap<&str, u64> = BTreeMap::new();
     let (mut files, mut graded, mut media, mut media_graded) = (0u64, 0u64, 0u64, 0u64);
     let (mut conflicts, mut contradicted, mut size_mismatches) = (0u64, 0u64, 0u64);
-    for s in &run.items {
+    for s in run.items() {
         let item = &s.item;
         if let Some(e) = &item.error {
             *errors.entry(e.stage.name()).or_default() += 1;
@@ -305,7 +304,7 @@ pub fn summary(p: &ScanProvenance, run: &ScanRun) -> Value {
         let is_media = item.content.is_some_and(|c| c.class.is_media());
         media += u64::from(is_media);
         by_category
-            .entry(category_name(s))
+            .entry(category_name(&s))
             .or_default()
             .add(item.size);
         if s.category.is_some() {
@@ -316,7 +315,7 @@ pub fn summary(p: &ScanProvenance, run: &ScanRun) -> Value {
             to_review.entry(class).or_default().add(item.size);
         }
         conflicts += u64::from(s.conflict);
-        for m in &s.matches {
+        for m in s.matches {
             contradicted += u64::from(m.status == MatchStatus::Contradicts);
             size_mismatches += u64::from(m.status == MatchStatus::SizeMismatch);
             let mut sets: Vec<&str> = m.grades.iter().map(|g| g.set.as_str()).collect();
@@ -342,7 +341,7 @@ pub fn summary(p: &ScanProvenance, run: &ScanRun) -> Value {
         "started": run.started.to_string(),
         "finished": run.finished.to_string(),
         "duration_seconds": seconds,
-        "items": run.items.len(),
+        "items": run.len(),
         "files": files,
         "bytes_hashed": run.bytes_hashed,
         "throughput_bytes_per_second": run.bytes_hashed as f64 / seconds,

@@ -5,7 +5,7 @@
 //! which VICS reads as not yet categorised); a `MediaFiles` entry for every path holding it,
 //! with the evidence id as `SourceID`. hashsift's own VICS importer reads it back.
 
-use std::collections::HashMap;
+use rayon::slice::ParallelSliceMut;
 use std::io::{self, Write};
 
 use serde_json::{Map, Value, json};
@@ -29,26 +29,32 @@ const CONTEXT: &str =
 /// # Errors
 /// Any error writing.
 pub fn write(p: &ScanProvenance, run: &ScanRun, out: &mut dyn Write) -> io::Result<()> {
-    // Distinct contents in path order of their first file, each with every file holding it.
-    let mut order: Vec<Digests> = Vec::new();
-    let mut files: HashMap<Digests, Vec<&ScanItem>> = HashMap::new();
-    for s in &run.items {
-        let Some(d) = s.item.digests else { continue };
-        if s.item.kind != Kind::File || s.item.error.is_some() {
-            continue;
+    // Distinct contents in path order of their first file, each with every file holding it:
+    // the files' indices sorted by content (then path), cut into runs of one content, the
+    // runs put in order of their first file. 12 bytes a file, where a map from contents to
+    // lists of files would hold the digests of each over again.
+    let digests = |i: u32| run.item(i as usize).item.digests;
+    let mut by_content: Vec<u32> = run
+        .items()
+        .enumerate()
+        .filter(|(_, s)| {
+            let media = s.item.content.is_some_and(|c| c.class.is_media());
+            s.item.digests.is_some()
+                && s.item.kind == Kind::File
+                && s.item.error.is_none()
+                && (s.category.is_some() || media)
+        })
+        .map(|(i, _)| i as u32)
+        .collect();
+    by_content.par_sort_unstable_by(|&a, &b| digests(a).cmp(&digests(b)).then(a.cmp(&b)));
+    let mut runs: Vec<std::ops::Range<usize>> = Vec::new();
+    for (i, &file) in by_content.iter().enumerate() {
+        match runs.last_mut() {
+            Some(r) if digests(by_content[r.start]) == digests(file) => r.end = i + 1,
+            _ => runs.push(i..i + 1),
         }
-        let media = s.item.content.is_some_and(|c| c.class.is_media());
-        if s.category.is_none() && !media {
-            continue;
-        }
-        files
-            .entry(d)
-            .or_insert_with(|| {
-                order.push(d);
-                Vec::new()
-            })
-            .push(s);
     }
+    runs.sort_unstable_by_key(|r| by_content[r.start]);
     let case = json!({
         "CaseID": 1,
         "CaseNumber": p.case.clone().unwrap_or_default(),
@@ -63,11 +69,19 @@ pub fn write(p: &ScanProvenance, run: &ScanRun, out: &mut dyn Write) -> io::Resu
         "{{\"@odata.context\":{},\"value\":[{head},\"Media\":[",
         Value::from(CONTEXT)
     )?;
-    for (i, d) in order.iter().enumerate() {
+    for (i, r) in runs.into_iter().enumerate() {
         if i > 0 {
             out.write_all(b",\n")?;
         }
-        let record = media(i as u64 + 1, d, &files[d], p);
+        let files: Vec<ScanItem> = by_content[r]
+            .iter()
+            .map(|&f| run.item(f as usize))
+            .collect();
+        let d = files[0]
+            .item
+            .digests
+            .expect("only files with digests are kept");
+        let record = media(i as u64 + 1, &d, &files, p);
         serde_json::to_writer(&mut *out, &record)?;
     }
     out.write_all(b"]}]}\n")?;
@@ -76,7 +90,7 @@ pub fn write(p: &ScanProvenance, run: &ScanRun, out: &mut dyn Write) -> io::Resu
 
 /// One `Media` record: the content's hashes, its grade (the most severe of its matches) and
 /// flags (any set's `true` wins over `false`), and its files.
-fn media(id: u64, d: &Digests, files: &[&ScanItem], p: &ScanProvenance) -> Value {
+fn media(id: u64, d: &Digests, files: &[ScanItem], p: &ScanProvenance) -> Value {
     let first = files[0];
     let upper = |a| d.hex(a).map(|h| h.to_ascii_uppercase());
     let mut m = Map::new();
