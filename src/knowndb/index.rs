@@ -12,11 +12,64 @@ use super::{DbError, KnownDb};
 use crate::cancel::Cancel;
 use crate::digest::{Algorithm, Digests};
 
-/// The keys of one algorithm's known hashes, sorted, with their media ids.
+/// The keys of one algorithm's known hashes, sorted, with their media ids, and where the keys
+/// of each run of leading bits begin.
 #[derive(Default)]
 struct Column {
     keys: Vec<i64>,
     ids: Vec<u32>,
+    /// `starts[b]` is the position of the first key whose top `bits` bits are `b` or more
+    /// (one entry beyond the last bucket). Hash prefixes are spread evenly, so a bucket holds
+    /// a few keys and a lookup touches two or three cache lines instead of a binary search's
+    /// twenty-odd over the whole column; keys piled into one bucket are still found, by a
+    /// binary search within it.
+    starts: Vec<u32>,
+    bits: u32,
+}
+
+/// Keys per bucket aimed at (eight 8-byte keys fill one cache line), and the most leading
+/// bits a bucket table uses (16 M buckets, 64 MiB, from 128 M keys up).
+const KEYS_PER_BUCKET: usize = 8;
+const MAX_BITS: u32 = 24;
+
+impl Column {
+    /// Fills [`Column::starts`] from the sorted keys.
+    fn index_buckets(&mut self) {
+        let wanted = (self.keys.len() / KEYS_PER_BUCKET).max(1);
+        self.bits = (usize::BITS - wanted.leading_zeros()).min(MAX_BITS);
+        let buckets = 1usize << self.bits;
+        self.starts = Vec::with_capacity(buckets + 1);
+        let mut position = 0;
+        for b in 0..buckets {
+            while position < self.keys.len() && self.bucket(self.keys[position]) < b {
+                position += 1;
+            }
+            self.starts.push(position as u32);
+        }
+        self.starts.push(self.keys.len() as u32);
+    }
+
+    /// The bucket of `key`: the top bits of the hash it was cut from (the key flips the top
+    /// bit so that keys sort like hashes; flipping it back gives the hash's first 8 bytes).
+    fn bucket(&self, key: i64) -> usize {
+        if self.bits == 0 {
+            return 0;
+        }
+        ((key as u64 ^ (1 << 63)) >> (64 - self.bits)) as usize
+    }
+
+    /// The positions of the keys equal to `key`.
+    fn find(&self, key: i64) -> std::ops::Range<usize> {
+        if self.keys.is_empty() {
+            return 0..0;
+        }
+        let b = self.bucket(key);
+        let (from, to) = (self.starts[b] as usize, self.starts[b + 1] as usize);
+        let within = &self.keys[from..to];
+        let start = from + within.partition_point(|&k| k < key);
+        let end = from + within.partition_point(|&k| k <= key);
+        start..end
+    }
 }
 
 /// The known hashes of a database, for lookups by digest.
@@ -90,6 +143,7 @@ impl KnownIndex {
             }
             column.keys.shrink_to_fit();
             column.ids.shrink_to_fit();
+            column.index_buckets();
             read += column.keys.len() as u64;
             on_rows(read);
         }
@@ -118,9 +172,7 @@ impl KnownIndex {
         for (column, value) in self.columns.iter().zip(values) {
             let Some(value) = value else { continue };
             let key = hash_key(value);
-            let start = column.keys.partition_point(|&k| k < key);
-            let end = start + column.keys[start..].partition_point(|&k| k == key);
-            ids.extend(column.ids[start..end].iter().map(|&id| i64::from(id)));
+            ids.extend(column.ids[column.find(key)].iter().map(|&id| i64::from(id)));
         }
         ids.sort_unstable();
         ids.dedup();
@@ -150,6 +202,51 @@ mod tests {
                 blake3: None,
             },
             ..KnownRecord::default()
+        }
+    }
+
+    /// The range plain binary search over the whole column gives: the oracle for buckets.
+    fn search(keys: &[i64], key: i64) -> std::ops::Range<usize> {
+        keys.partition_point(|&k| k < key)..keys.partition_point(|&k| k <= key)
+    }
+
+    #[test]
+    fn buckets_find_what_a_binary_search_over_the_column_finds() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as i64
+        };
+        for size in [0usize, 1, 2, 3, 5, 17, 1000, 20_000] {
+            let mut keys: Vec<i64> = (0..size).map(|_| next()).collect();
+            // Extremes, a duplicate, and a pile of keys in one bucket.
+            if size > 3 {
+                keys.extend([i64::MIN, i64::MAX, keys[0], keys[1]]);
+                keys.extend((0..50).map(|i| 0x1234_5678_0000_0000 + i));
+            }
+            keys.sort_unstable();
+            let mut column = Column {
+                ids: (0..keys.len() as u32).collect(),
+                keys,
+                ..Column::default()
+            };
+            column.index_buckets();
+            let probes: Vec<i64> = column
+                .keys
+                .iter()
+                .flat_map(|&k| [k, k.wrapping_add(1), k.wrapping_sub(1)])
+                .chain((0..1000).map(|_| next()))
+                .chain([i64::MIN, i64::MAX, 0, -1])
+                .collect();
+            for key in probes {
+                assert_eq!(
+                    column.find(key),
+                    search(&column.keys, key),
+                    "{size} keys, key {key:#x}"
+                );
+            }
         }
     }
 
