@@ -101,7 +101,6 @@ fn run_scan(args: cli::ScanArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus> 
     let display = (!settings.quiet && std::io::stderr().is_terminal())
         .then(|| Display::start(counters.clone()));
     let run = hashsift::scan::run(&settings.scan, cancel, &counters)?;
-    counters.set_phase(Phase::Writing);
     let provenance = report::scan::ScanProvenance {
         tool_version: env!("CARGO_PKG_VERSION"),
         command: std::env::args_os().collect(),
@@ -112,7 +111,7 @@ fn run_scan(args: cli::ScanArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus> 
         evidence_id: args.evidence_id,
         examiner: args.examiner,
     };
-    let manifest = report::scan::write(&settings.out, &provenance, &run)
+    let manifest = report::scan::write(&settings.out, &provenance, &run, &counters)
         .with_context(|| format!("cannot write the report into {}", settings.out.display()))?;
     counters.set_phase(Phase::Done);
     if let Some(d) = display {

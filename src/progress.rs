@@ -34,6 +34,11 @@ pub struct Counters {
     bytes_total: AtomicU64,
     files_done: AtomicU64,
     bytes_done: AtomicU64,
+    /// Items done in a phase counted by items (matching, writing each report file), and what
+    /// that step is.
+    step_done: AtomicU64,
+    step_total: AtomicU64,
+    step_name: std::sync::Mutex<&'static str>,
 }
 
 impl Counters {
@@ -73,6 +78,27 @@ impl Counters {
 
     pub fn add_file(&self) {
         self.files_done.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Starts a step of `total` things, `name` saying what they are ("items", "items of
+    /// items.jsonl"), shown after the count.
+    pub fn start_step(&self, name: &'static str, total: u64) {
+        *self.step_name.lock().unwrap_or_else(|e| e.into_inner()) = name;
+        self.step_done.store(0, Ordering::Relaxed);
+        self.step_total.store(total, Ordering::Relaxed);
+    }
+
+    pub fn add_step(&self, n: u64) {
+        self.step_done.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The current step's name, items done and total.
+    pub fn step(&self) -> (&'static str, u64, u64) {
+        (
+            *self.step_name.lock().unwrap_or_else(|e| e.into_inner()),
+            self.step_done.load(Ordering::Relaxed),
+            self.step_total.load(Ordering::Relaxed),
+        )
     }
 
     pub fn found(&self) -> u64 {
@@ -146,29 +172,61 @@ fn draw(counters: &Counters, stop: &AtomicBool) {
     )
     .expect("valid template")
     .progress_chars("=> ");
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    bar.set_style(walking);
-    let mut shown = Phase::Walking;
+    let loading = ProgressStyle::with_template("{spinner} {msg}").expect("valid template");
+    let steps = ProgressStyle::with_template(
+        "{spinner} {prefix}: [{bar:30}] {human_pos}/{human_len} {msg} ETA {eta}",
+    )
+    .expect("valid template")
+    .progress_chars("=> ");
+    // Each phase and step gets a bar of its own, configured before it first draws: its rate
+    // and ETA start afresh, and no frame mixes two phases' figures.
+    let fresh = |style: &ProgressStyle, len: Option<u64>| {
+        ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr()).with_style(style.clone())
+    };
+    let mut bar = fresh(&walking, None);
+    let mut shown = (Phase::Walking, "");
     while !stop.load(Ordering::Relaxed) {
         let phase = counters.phase();
+        let (step, done, total) = counters.step();
+        let now = (phase, step);
+        let changed = now != shown;
+        if changed && phase != Phase::Done {
+            bar.finish_and_clear();
+            bar = match phase {
+                Phase::Walking => fresh(&walking, None),
+                Phase::Hashing => fresh(&hashing, Some(counters.bytes().1)),
+                Phase::Loading => fresh(&loading, None).with_message("loading the known hashes"),
+                Phase::Matching | Phase::Writing => fresh(&steps, Some(total))
+                    .with_prefix(if phase == Phase::Matching {
+                        "matching"
+                    } else {
+                        "writing"
+                    })
+                    .with_message(step),
+                Phase::Done => unreachable!("not drawn"),
+            };
+            // The counts so far arrive at the next frame, a known interval later: the rate
+            // and the ETA are measured from there, not from an instant's jump.
+            shown = now;
+            bar.tick();
+            std::thread::sleep(Duration::from_millis(120));
+            continue;
+        }
         match phase {
             Phase::Walking => bar.set_message(format!("{} items", counters.found())),
             Phase::Hashing => {
-                if shown != Phase::Hashing {
-                    bar.set_style(hashing.clone());
-                    bar.set_length(counters.bytes().1);
-                    bar.reset_eta();
-                }
                 let (files, total) = counters.files();
                 bar.set_position(counters.bytes().0);
                 bar.set_message(format!("{files}/{total} files"));
             }
-            Phase::Writing => bar.set_message("writing output"),
-            Phase::Loading => bar.set_message("loading the known hashes"),
-            Phase::Matching => bar.set_message("matching against the known hashes"),
+            Phase::Loading => {}
+            Phase::Matching | Phase::Writing => {
+                bar.set_length(total);
+                bar.set_position(done);
+            }
             Phase::Done => break,
         }
-        shown = phase;
+        shown = now;
         bar.tick();
         std::thread::sleep(Duration::from_millis(120));
     }

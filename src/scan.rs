@@ -210,14 +210,16 @@ pub fn run(
     };
     let mut complete = hashed.complete && index.is_some();
 
-    counters.set_phase(Phase::Matching);
     // The matches of each content met so far that some known hash's key points to: a copy of
     // a known file is looked up once. Contents no key points to cost no query and no memory.
     let mut known: HashMap<Digests, u32> = HashMap::new();
     let mut match_lists: Vec<Vec<Match>> = vec![Vec::new()];
     let mut items = hashed.items;
     let mut gradings = vec![Grading::default(); items.len()];
+    counters.start_step("items", items.len() as u64);
+    counters.set_phase(Phase::Matching);
     for (item, grading) in items.iter_mut().zip(&mut gradings) {
+        counters.add_step(1);
         let (Some(digests), Some(lookup)) = (item.digests, &index) else {
             if item.digests.is_some() {
                 item.error = Some(not_looked_up());
@@ -290,7 +292,7 @@ pub fn run(
 /// How a scan finds the known media a digest may match.
 enum Lookup {
     /// Every known hash's key, loaded into memory.
-    Index(KnownIndex),
+    Index(Box<KnownIndex>),
     /// The database's key indexes, one query per digest.
     Direct,
 }
@@ -331,7 +333,7 @@ fn load(
     }
     let loading = Instant::now();
     let index = KnownIndex::build(&db, cancel, &|_| {})?;
-    Ok((Lookup::Index(index), loading.elapsed()))
+    Ok((Lookup::Index(Box::new(index)), loading.elapsed()))
 }
 
 /// The error of a file read but not looked up, because the scan was interrupted.

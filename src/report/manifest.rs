@@ -64,11 +64,17 @@ fn host_name() -> String {
 ///
 /// # Errors
 /// A covered file cannot be read; the manifest cannot be written.
-pub fn write(dir: &Path, p: &ScanProvenance, run: &ScanRun) -> io::Result<String> {
+pub fn write(
+    dir: &Path,
+    p: &ScanProvenance,
+    run: &ScanRun,
+    counters: &crate::progress::Counters,
+) -> io::Result<String> {
     let mut files = serde_json::Map::new();
     for name in COVERED {
         let (size, sha256) = digest_file(&dir.join(name))?;
         files.insert(name.into(), json!({"size": size, "sha256": sha256}));
+        counters.add_step(1);
     }
     let sets: Vec<Value> = run
         .sets

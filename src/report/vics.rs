@@ -28,7 +28,12 @@ const CONTEXT: &str =
 ///
 /// # Errors
 /// Any error writing.
-pub fn write(p: &ScanProvenance, run: &ScanRun, out: &mut dyn Write) -> io::Result<()> {
+pub fn write(
+    p: &ScanProvenance,
+    run: &ScanRun,
+    counters: &crate::progress::Counters,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     // Distinct contents in path order of their first file, each with every file holding it:
     // the files' indices sorted by content (then path), cut into runs of one content, the
     // runs put in order of their first file. 12 bytes a file, where a map from contents to
@@ -46,6 +51,8 @@ pub fn write(p: &ScanProvenance, run: &ScanRun, out: &mut dyn Write) -> io::Resu
         })
         .map(|(i, _)| i as u32)
         .collect();
+    // The files left out count as done at once; the rest as their records are written.
+    counters.add_step((run.len() - by_content.len()) as u64);
     by_content.par_sort_unstable_by(|&a, &b| digests(a).cmp(&digests(b)).then(a.cmp(&b)));
     let mut runs: Vec<std::ops::Range<usize>> = Vec::new();
     for (i, &file) in by_content.iter().enumerate() {
@@ -82,6 +89,7 @@ pub fn write(p: &ScanProvenance, run: &ScanRun, out: &mut dyn Write) -> io::Resu
             .digests
             .expect("only files with digests are kept");
         let record = media(i as u64 + 1, &d, &files, p);
+        counters.add_step(files.len() as u64);
         serde_json::to_writer(&mut *out, &record)?;
     }
     out.write_all(b"]}]}\n")?;
