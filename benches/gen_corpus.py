@@ -9,6 +9,10 @@ Profiles:
 
 Content is pseudo-random bytes (Python's Mersenne Twister seeded with --seed), so every file is
 distinct and the same seed always yields byte-identical trees. No real data is involved.
+With --media-magic each file starts with the signature its name promises (JPEG's SOI and JFIF
+marker for .JPG, an MP4 `ftyp` box for .MP4) and random bytes follow: content sniffing then
+classes every file as an image or a video, which is the heavier case for a scan's report
+(every unknown medium is listed in vics.json).
 
 Usage: benches/gen_corpus.py --profile mixed --seed 1 --out /tmp/corpus-mixed
 """
@@ -19,6 +23,8 @@ import random
 import sys
 
 CHUNK = 1 << 20
+JPEG = bytes.fromhex("ffd8ffe000104a46494600010100000100010000")
+MP4 = bytes.fromhex("0000001866747970") + b"isom" + bytes(4) + b"isomiso2"
 
 
 def sizes(profile, rng):
@@ -44,6 +50,7 @@ def main():
     ap.add_argument("--profile", choices=["mixed", "small", "million"], default="mixed")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--media-magic", action="store_true", help="start each file with its type's signature")
     args = ap.parse_args()
 
     rng = random.Random(args.seed)
@@ -58,6 +65,10 @@ def main():
         path = os.path.join(folder, f"IMG_{i:06d}.JPG" if size < (1 << 20) else f"MOV_{i:06d}.MP4")
         with open(path, "wb") as f:
             left = size
+            if args.media_magic:
+                magic = JPEG if size < (1 << 20) else MP4
+                f.write(magic[:size])
+                left -= min(size, len(magic))
             while left:
                 n = min(left, CHUNK)
                 f.write(rng.randbytes(n))
