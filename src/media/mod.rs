@@ -1,4 +1,5 @@
-//! What a file's content is: detection by magic bytes ([`sniff`]). Image decoding and PDQ
-//! will live here too.
+//! What a file's content is: detection by magic bytes ([`sniff`]), and the PDQ perceptual
+//! hash of an image's pixels ([`pdq`]). Image decoding will live here too.
 
+pub mod pdq;
 pub mod sniff;

@@ -1,0 +1,666 @@
+//! PDQ, the perceptual hash of the hash-sharing world, as Meta's reference defines it
+//! (ThreatExchange `pdq/cpp`, as the `pdqhash` binding calls it on a full-size image), bit for
+//! bit: luma, two passes of a box filter along rows and columns, decimation to 64x64, the
+//! image-domain quality metric, a 16x16 DCT, and one bit per coefficient above the median.
+//! The seven other dihedral hashes (rotations and flips) come from the same DCT by sign changes
+//! and transposition.
+//!
+//! Exactness is in the arithmetic, so every step keeps the reference's types and order:
+//! luma in f64 rounded once to f32; the box filter as a running f32 sum (add the new sample,
+//! then subtract the old, divide by the samples in the window); the DCT's sums f32 and in
+//! ascending order. Where this code is arranged differently for speed (the column pass runs
+//! along rows, over every column at once; the DCT's first product runs over rows of the
+//! image), each output value still sees the same operations in the same order.
+
+use std::fmt;
+use std::sync::OnceLock;
+
+/// Images with a side under this many pixels get the zero hash and quality 0.
+pub const MIN_DIMENSION: usize = 5;
+
+/// A 256-bit PDQ hash: word `i` holds the signs of row `i` of the DCT, bit `j` column `j`.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PdqHash(pub [u16; 16]);
+
+impl PdqHash {
+    /// The number of bits in which two hashes differ.
+    pub fn distance(&self, other: &PdqHash) -> u32 {
+        self.0
+            .iter()
+            .zip(&other.0)
+            .map(|(a, b)| (a ^ b).count_ones())
+            .sum()
+    }
+
+    /// Parses the reference's 64 hex digits (the last word first).
+    pub fn from_hex(hex: &str) -> Option<PdqHash> {
+        if hex.len() != 64 || !hex.is_ascii() {
+            return None;
+        }
+        let mut words = [0u16; 16];
+        for (k, chunk) in hex.as_bytes().chunks(4).enumerate() {
+            let text = std::str::from_utf8(chunk).ok()?;
+            words[15 - k] = u16::from_str_radix(text, 16).ok()?;
+        }
+        Some(PdqHash(words))
+    }
+
+    /// The hash as 32 bytes in the order of its hex form.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        for (k, w) in self.0.iter().rev().enumerate() {
+            out[2 * k..2 * k + 2].copy_from_slice(&w.to_be_bytes());
+        }
+        out
+    }
+
+    /// The inverse of [`PdqHash::to_bytes`].
+    pub fn from_bytes(bytes: &[u8; 32]) -> PdqHash {
+        let mut words = [0u16; 16];
+        for (k, pair) in bytes.chunks(2).enumerate() {
+            words[15 - k] = u16::from_be_bytes([pair[0], pair[1]]);
+        }
+        PdqHash(words)
+    }
+}
+
+impl fmt::Display for PdqHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for w in self.0.iter().rev() {
+            write!(f, "{w:04x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for PdqHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PdqHash({self})")
+    }
+}
+
+/// The eight dihedral transforms, in the reference's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Transform {
+    Original,
+    /// 90 degrees counter-clockwise.
+    Rotate90,
+    Rotate180,
+    /// 90 degrees clockwise.
+    Rotate270,
+    /// Top and bottom swapped.
+    FlipX,
+    /// Left and right swapped (a mirror image).
+    FlipY,
+    /// Transposed (upper left and lower right stay).
+    FlipPlus1,
+    /// Anti-transposed (upper right and lower left stay).
+    FlipMinus1,
+}
+
+impl Transform {
+    pub const ALL: [Transform; 8] = [
+        Transform::Original,
+        Transform::Rotate90,
+        Transform::Rotate180,
+        Transform::Rotate270,
+        Transform::FlipX,
+        Transform::FlipY,
+        Transform::FlipPlus1,
+        Transform::FlipMinus1,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Transform::Original => "original",
+            Transform::Rotate90 => "rot90",
+            Transform::Rotate180 => "rot180",
+            Transform::Rotate270 => "rot270",
+            Transform::FlipX => "flipx",
+            Transform::FlipY => "flipy",
+            Transform::FlipPlus1 => "flip_plus1",
+            Transform::FlipMinus1 => "flip_minus1",
+        }
+    }
+}
+
+/// A hash and the reference's quality (0-100; under 50 the hash is too unreliable to match on).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pdq {
+    pub hash: PdqHash,
+    pub quality: u8,
+}
+
+/// The hashes of the eight transforms ([`Transform::ALL`] order) and their one quality.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dihedral {
+    pub hashes: [PdqHash; 8],
+    pub quality: u8,
+}
+
+/// A luma plane: `width * height` values, row by row.
+pub struct Luma {
+    pub width: usize,
+    pub height: usize,
+    pub values: Vec<f32>,
+}
+
+/// The luma of a grey level or an RGB triple as the reference computes it (in f64, R, G, B
+/// weighted and added in that order, rounded once to f32). The products come from tables,
+/// which hold the same f64 values.
+struct LumaWeights {
+    r: [f64; 256],
+    g: [f64; 256],
+    b: [f64; 256],
+    grey: [f32; 256],
+}
+
+fn weights() -> &'static LumaWeights {
+    static W: OnceLock<LumaWeights> = OnceLock::new();
+    W.get_or_init(|| {
+        let mut w = LumaWeights {
+            r: [0.0; 256],
+            g: [0.0; 256],
+            b: [0.0; 256],
+            grey: [0.0; 256],
+        };
+        for v in 0..256 {
+            let x = v as f64;
+            w.r[v] = x * 0.299;
+            w.g[v] = x * 0.587;
+            w.b[v] = x * 0.114;
+            w.grey[v] = ((w.r[v] + w.g[v]) + w.b[v]) as f32;
+        }
+        w
+    })
+}
+
+impl Luma {
+    /// From 8-bit RGB samples, three bytes a pixel.
+    ///
+    /// # Panics
+    /// When `rgb` does not hold `width * height` pixels.
+    pub fn from_rgb8(rgb: &[u8], width: usize, height: usize) -> Luma {
+        assert_eq!(
+            rgb.len(),
+            width * height * 3,
+            "RGB buffer of the wrong size"
+        );
+        let w = weights();
+        let values = rgb
+            .chunks_exact(3)
+            .map(|p| ((w.r[p[0] as usize] + w.g[p[1] as usize]) + w.b[p[2] as usize]) as f32)
+            .collect();
+        Luma {
+            width,
+            height,
+            values,
+        }
+    }
+
+    /// From 8-bit grey levels, as if each were an RGB pixel with three equal channels (what a
+    /// greyscale image becomes when the reference pipeline converts it to RGB).
+    ///
+    /// # Panics
+    /// When `grey` does not hold `width * height` pixels.
+    pub fn from_grey8(grey: &[u8], width: usize, height: usize) -> Luma {
+        assert_eq!(grey.len(), width * height, "grey buffer of the wrong size");
+        let w = weights();
+        Luma {
+            width,
+            height,
+            values: grey.iter().map(|&v| w.grey[v as usize]).collect(),
+        }
+    }
+}
+
+/// The PDQ hash and quality of an image, as the reference's `pdqhash.compute` gives them (a
+/// 64x64 image is used as it is, without the box filter).
+pub fn hash(luma: Luma) -> Pdq {
+    if luma.width < MIN_DIMENSION || luma.height < MIN_DIMENSION {
+        return Pdq {
+            hash: PdqHash::default(),
+            quality: 0,
+        };
+    }
+    let small = if luma.width == 64 && luma.height == 64 {
+        let mut a = [[0f32; 64]; 64];
+        for (row, values) in a.iter_mut().zip(luma.values.chunks_exact(64)) {
+            row.copy_from_slice(values);
+        }
+        Box::new(a)
+    } else {
+        blur_and_decimate(luma)
+    };
+    let dct = dct16(&small);
+    Pdq {
+        hash: bits(&dct),
+        quality: quality(&small),
+    }
+}
+
+/// The eight dihedral hashes and the quality, as the reference's `compute_dihedral` gives
+/// them (which always applies the box filter: for a 64x64 image its first hash can differ from
+/// [`hash`]'s in a few bits).
+pub fn dihedral(luma: Luma) -> Dihedral {
+    if luma.width < MIN_DIMENSION || luma.height < MIN_DIMENSION {
+        return Dihedral {
+            hashes: [PdqHash::default(); 8],
+            quality: 0,
+        };
+    }
+    let small = blur_and_decimate(luma);
+    let dct = dct16(&small);
+    let mut hashes = [PdqHash::default(); 8];
+    for (h, t) in hashes.iter_mut().zip(Transform::ALL) {
+        *h = bits(&transformed(&dct, t));
+    }
+    Dihedral {
+        hashes,
+        quality: quality(&small),
+    }
+}
+
+/// The reference's box-filter window for a side of `dimension` pixels brought to 64:
+/// `ceil(dimension / 128)`.
+fn window(dimension: usize) -> usize {
+    dimension.div_ceil(128)
+}
+
+/// How the reference's running box filter walks a vector of `len` values with a window of
+/// `full`: the phases' repetition counts. The output at `o` averages the inputs from
+/// `o - (full - half)` to `o + half - 1`, cut at the ends.
+struct Phases {
+    /// Samples added before the first output.
+    lead: usize,
+    /// Outputs while the window grows.
+    growing: usize,
+    /// Outputs with a full window.
+    full: usize,
+    /// Outputs while the window shrinks.
+    shrinking: usize,
+}
+
+impl Phases {
+    fn new(len: usize, full: usize) -> Phases {
+        let half = (full + 2) / 2;
+        Phases {
+            lead: half - 1,
+            growing: full - half + 1,
+            full: len - full,
+            shrinking: half - 1,
+        }
+    }
+}
+
+/// One pass of the box filter along a contiguous vector (the reference's `box1DFloat` with
+/// stride 1).
+fn box_row(input: &[f32], output: &mut [f32], full: usize) {
+    let p = Phases::new(input.len(), full);
+    let mut sum = 0.0f32;
+    let mut count = 0usize;
+    let (mut li, mut ri, mut oi) = (0, 0, 0);
+    for _ in 0..p.lead {
+        sum += input[ri];
+        count += 1;
+        ri += 1;
+    }
+    for _ in 0..p.growing {
+        sum += input[ri];
+        count += 1;
+        output[oi] = sum / count as f32;
+        ri += 1;
+        oi += 1;
+    }
+    for _ in 0..p.full {
+        sum += input[ri];
+        sum -= input[li];
+        output[oi] = sum / count as f32;
+        li += 1;
+        ri += 1;
+        oi += 1;
+    }
+    for _ in 0..p.shrinking {
+        sum -= input[li];
+        count -= 1;
+        output[oi] = sum / count as f32;
+        li += 1;
+        oi += 1;
+    }
+}
+
+/// One pass of the box filter along every column of a `width`-wide plane at once: each
+/// column's running sum sees exactly the operations [`box_row`] would give it, while memory is
+/// read row after row.
+fn box_columns(input: &[f32], output: &mut [f32], width: usize, full: usize) {
+    let height = input.len() / width;
+    let p = Phases::new(height, full);
+    let row = |i: usize| i * width..(i + 1) * width;
+    let mut sums = vec![0.0f32; width];
+    let mut count = 0usize;
+    let (mut li, mut ri, mut oi) = (0, 0, 0);
+    let add = |sums: &mut [f32], r: &[f32]| {
+        for (s, x) in sums.iter_mut().zip(r) {
+            *s += x;
+        }
+    };
+    let sub = |sums: &mut [f32], r: &[f32]| {
+        for (s, x) in sums.iter_mut().zip(r) {
+            *s -= x;
+        }
+    };
+    let put = |out: &mut [f32], sums: &[f32], count: usize| {
+        let n = count as f32;
+        for (o, s) in out.iter_mut().zip(sums) {
+            *o = s / n;
+        }
+    };
+    for _ in 0..p.lead {
+        add(&mut sums, &input[row(ri)]);
+        count += 1;
+        ri += 1;
+    }
+    for _ in 0..p.growing {
+        add(&mut sums, &input[row(ri)]);
+        count += 1;
+        put(&mut output[row(oi)], &sums, count);
+        ri += 1;
+        oi += 1;
+    }
+    for _ in 0..p.full {
+        add(&mut sums, &input[row(ri)]);
+        sub(&mut sums, &input[row(li)]);
+        put(&mut output[row(oi)], &sums, count);
+        li += 1;
+        ri += 1;
+        oi += 1;
+    }
+    for _ in 0..p.shrinking {
+        sub(&mut sums, &input[row(li)]);
+        count -= 1;
+        put(&mut output[row(oi)], &sums, count);
+        li += 1;
+        oi += 1;
+    }
+}
+
+/// The reference's two passes of rows then columns, then the 64x64 samples: row
+/// `(2i + 1) * height / 128`, column `(2j + 1) * width / 128`.
+fn blur_and_decimate(luma: Luma) -> Box<[[f32; 64]; 64]> {
+    let Luma {
+        width,
+        height,
+        values: mut a,
+    } = luma;
+    let mut b = vec![0.0f32; a.len()];
+    let (along_rows, along_columns) = (window(width), window(height));
+    for _ in 0..2 {
+        for (input, output) in a.chunks_exact(width).zip(b.chunks_exact_mut(width)) {
+            box_row(input, output, along_rows);
+        }
+        box_columns(&b, &mut a, width, along_columns);
+    }
+    let mut out = Box::new([[0f32; 64]; 64]);
+    for (i, row) in out.iter_mut().enumerate() {
+        let r = (2 * i + 1) * height / 128;
+        for (j, v) in row.iter_mut().enumerate() {
+            *v = a[r * width + (2 * j + 1) * width / 128];
+        }
+    }
+    out
+}
+
+/// The reference's 16x64 DCT matrix: row `i` is frequency `i + 1`.
+fn dct_matrix() -> &'static [[f32; 64]; 16] {
+    static D: OnceLock<[[f32; 64]; 16]> = OnceLock::new();
+    D.get_or_init(|| {
+        let scale = (2.0f64 / 64.0).sqrt() as f32;
+        let mut d = [[0f32; 64]; 16];
+        for (i, row) in d.iter_mut().enumerate() {
+            for (j, v) in row.iter_mut().enumerate() {
+                let arg = (std::f64::consts::PI / 2.0 / 64.0) * (i + 1) as f64 * (2 * j + 1) as f64;
+                *v = (f64::from(scale) * arg.cos()) as f32;
+            }
+        }
+        d
+    })
+}
+
+/// `D * A * D^T`, every sum in f32 from 0 with k ascending, as the reference adds.
+fn dct16(a: &[[f32; 64]; 64]) -> [[f32; 16]; 16] {
+    let d = dct_matrix();
+    // T[i][j] = sum over k of D[i][k] * A[k][j]: run over k outside and j inside, so each
+    // T[i][j] still adds its terms in k order.
+    let mut t = [[0f32; 64]; 16];
+    for (ti, di) in t.iter_mut().zip(d) {
+        for (dik, ak) in di.iter().zip(a) {
+            for (tij, akj) in ti.iter_mut().zip(ak) {
+                *tij += dik * akj;
+            }
+        }
+    }
+    let mut out = [[0f32; 16]; 16];
+    for (oi, ti) in out.iter_mut().zip(&t) {
+        for (oij, dj) in oi.iter_mut().zip(d) {
+            let mut sum = 0.0f32;
+            for (tik, djk) in ti.iter().zip(dj) {
+                sum += tik * djk;
+            }
+            *oij = sum;
+        }
+    }
+    out
+}
+
+/// The reference's quality: the sum of neighbouring differences, each `(u - v) * 100 / 255`
+/// truncated, over 90, at most 100.
+fn quality(a: &[[f32; 64]; 64]) -> u8 {
+    let step = |u: f32, v: f32| (((u - v) * 100.0f32) / 255.0f32) as i32;
+    let mut sum: i64 = 0;
+    for pair in a.windows(2) {
+        for (&u, &v) in pair[0].iter().zip(&pair[1]) {
+            sum += i64::from(step(u, v).abs());
+        }
+    }
+    for row in a {
+        for pair in row.windows(2) {
+            sum += i64::from(step(pair[0], pair[1]).abs());
+        }
+    }
+    (sum / 90).min(100) as u8
+}
+
+/// One bit per coefficient strictly above the median.
+fn bits(dct: &[[f32; 16]; 16]) -> PdqHash {
+    let flat: Vec<f32> = dct.iter().flatten().copied().collect();
+    let median = torben(&flat);
+    let mut words = [0u16; 16];
+    for (w, row) in words.iter_mut().zip(dct) {
+        for (j, &v) in row.iter().enumerate() {
+            if v > median {
+                *w |= 1 << j;
+            }
+        }
+    }
+    PdqHash(words)
+}
+
+/// Torben's median as the reference has it (for 256 values, the 128th smallest).
+fn torben(m: &[f32]) -> f32 {
+    let n = m.len();
+    let half = n.div_ceil(2);
+    let (mut min, mut max) = (m[0], m[0]);
+    for &v in &m[1..] {
+        if v < min {
+            min = v;
+        }
+        if v > max {
+            max = v;
+        }
+    }
+    loop {
+        let guess = (min + max) / 2.0;
+        let (mut less, mut greater, mut equal) = (0usize, 0usize, 0usize);
+        let (mut max_lt, mut min_gt) = (min, max);
+        for &v in m {
+            if v < guess {
+                less += 1;
+                if v > max_lt {
+                    max_lt = v;
+                }
+            } else if v > guess {
+                greater += 1;
+                if v < min_gt {
+                    min_gt = v;
+                }
+            } else {
+                equal += 1;
+            }
+        }
+        if less <= half && greater <= half {
+            return if less >= half {
+                max_lt
+            } else if less + equal >= half {
+                guess
+            } else {
+                min_gt
+            };
+        }
+        if less > greater {
+            max = max_lt;
+        } else {
+            min = min_gt;
+        }
+    }
+}
+
+/// The DCT of the image under transform `t`, from the DCT of the image: reversing a side
+/// changes the sign of its odd frequencies (even indices), turning a quarter swaps the axes.
+fn transformed(a: &[[f32; 16]; 16], t: Transform) -> [[f32; 16]; 16] {
+    let mut b = [[0f32; 16]; 16];
+    for (r, row) in b.iter_mut().enumerate() {
+        for (c, v) in row.iter_mut().enumerate() {
+            let (same, swapped) = (a[r][c], a[c][r]);
+            *v = match t {
+                Transform::Original => same,
+                Transform::Rotate90 => odd_or_negated(r, swapped),
+                Transform::Rotate180 => odd_or_negated(r + c + 1, same),
+                Transform::Rotate270 => odd_or_negated(c, swapped),
+                Transform::FlipX => odd_or_negated(r, same),
+                Transform::FlipY => odd_or_negated(c, same),
+                Transform::FlipPlus1 => swapped,
+                Transform::FlipMinus1 => odd_or_negated(r + c + 1, swapped),
+            };
+        }
+    }
+    b
+}
+
+/// `v` when `index` is odd, `-v` when it is even.
+fn odd_or_negated(index: usize, v: f32) -> f32 {
+    if index % 2 == 1 { v } else { -v }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trips_with_the_last_word_first() {
+        let mut words = [0u16; 16];
+        words[15] = 0xf8f8;
+        words[0] = 0x9b22;
+        let h = PdqHash(words);
+        let hex = h.to_string();
+        assert!(hex.starts_with("f8f8") && hex.ends_with("9b22"), "{hex}");
+        assert_eq!(PdqHash::from_hex(&hex), Some(h));
+        assert_eq!(PdqHash::from_bytes(&h.to_bytes()), h);
+        assert_eq!(&h.to_bytes()[..2], &[0xf8, 0xf8]);
+        assert_eq!(PdqHash::from_hex("xyz"), None);
+        assert_eq!(PdqHash::from_hex(&"g".repeat(64)), None);
+    }
+
+    #[test]
+    fn torben_gives_the_lower_median_as_a_sort_does() {
+        let mut state = 12345u32;
+        for round in 0..200 {
+            let values: Vec<f32> = (0..256)
+                .map(|_| {
+                    state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    // Few distinct values in some rounds, so ties are exercised.
+                    let span = if round % 3 == 0 { 7 } else { 1 << 15 };
+                    ((state >> 8) % span) as f32 - (span / 2) as f32
+                })
+                .collect();
+            let mut sorted = values.clone();
+            sorted.sort_by(f32::total_cmp);
+            assert_eq!(torben(&values), sorted[127], "round {round}");
+        }
+    }
+
+    /// The box filter along columns against [`box_row`] applied to each column copied out.
+    #[test]
+    fn column_pass_equals_the_row_pass_on_each_column() {
+        let (width, height) = (7, 300);
+        let mut state = 1u32;
+        let input: Vec<f32> = (0..width * height)
+            .map(|_| {
+                state = state.wrapping_mul(747_796_405).wrapping_add(2_891_336_453);
+                (state >> 24) as f32 * 0.731
+            })
+            .collect();
+        for full in [1, 2, 3, 4, 5, 8, 33, 300] {
+            let mut out = vec![0.0; input.len()];
+            box_columns(&input, &mut out, width, full);
+            for c in 0..width {
+                let column: Vec<f32> = (0..height).map(|r| input[r * width + c]).collect();
+                let mut expected = vec![0.0; height];
+                box_row(&column, &mut expected, full);
+                let got: Vec<f32> = (0..height).map(|r| out[r * width + c]).collect();
+                assert_eq!(
+                    got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    expected.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    "window {full}, column {c}"
+                );
+            }
+        }
+    }
+
+    /// The row pass against a direct average over the window the reference's phases define.
+    #[test]
+    fn row_pass_averages_the_reference_window() {
+        let input: Vec<f32> = (0..40).map(|i| ((i * 37) % 11) as f32).collect();
+        for full in 1..=12 {
+            let mut out = vec![0.0; input.len()];
+            box_row(&input, &mut out, full);
+            let half = (full + 2) / 2;
+            for (o, got) in out.iter().enumerate() {
+                let lo = o.saturating_sub(full - half);
+                let hi = (o + half - 1).min(input.len() - 1);
+                let mean: f64 = input[lo..=hi].iter().map(|&v| f64::from(v)).sum::<f64>()
+                    / (hi - lo + 1) as f64;
+                assert!(
+                    (f64::from(*got) - mean).abs() < 1e-4,
+                    "window {full} at {o}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn tiny_images_get_the_zero_hash_and_quality_0() {
+        for (w, h) in [(4, 100), (100, 4), (1, 1)] {
+            let luma = Luma::from_grey8(&vec![200; w * h], w, h);
+            assert_eq!(
+                hash(luma),
+                Pdq {
+                    hash: PdqHash::default(),
+                    quality: 0
+                }
+            );
+        }
+        let d = dihedral(Luma::from_grey8(&[9; 16], 4, 4));
+        assert_eq!(d.quality, 0);
+        assert!(d.hashes.iter().all(|h| *h == PdqHash::default()));
+    }
+}
