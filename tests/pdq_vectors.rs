@@ -143,3 +143,59 @@ fn pixels_give_exactly_the_reference_hash_quality_and_dihedral_hashes() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Every image file decoded by hashsift's own decoders, at full scale and in the default fast
+/// mode: within 10 bits of the reference hash wherever its quality is 80 or more, and a mean
+/// distance of at most 1 bit over the set.
+#[test]
+fn image_files_decode_to_hashes_near_the_reference() {
+    use hashsift::media::decode::{self, JpegScale};
+    let Some(dir) = vectors() else { return };
+    let rows = expected(&dir);
+    let mut names: Vec<&String> = rows.keys().collect();
+    names.sort();
+    let mut failures = Vec::new();
+    let mut total = [0u32; 2];
+    let mut undecoded = Vec::new();
+    for name in &names {
+        let e = &rows[*name];
+        let bytes = std::fs::read(dir.join("images").join(name)).expect("read image");
+        for (k, scale) in [JpegScale::Full, JpegScale::Fast].into_iter().enumerate() {
+            let decoded = match decode::decode(&bytes, scale) {
+                Ok(d) => d,
+                Err(err) => {
+                    undecoded.push(format!("{name}: {err}"));
+                    continue;
+                }
+            };
+            assert_eq!(
+                (decoded.width, decoded.height),
+                (e.width, e.height),
+                "{name}"
+            );
+            let got = pdq::hash(decoded.luma);
+            let distance = got.hash.distance(&e.pdq);
+            total[k] += distance;
+            if e.quality >= 80 && distance > 10 {
+                failures.push(format!(
+                    "{name}: {scale:?} distance {distance} (quality {})",
+                    e.quality
+                ));
+            }
+            eprintln!(
+                "{name}: {:?} {} distance {distance}, quality {} (expected {})",
+                scale, decoded.decoder, got.quality, e.quality
+            );
+        }
+    }
+    assert!(undecoded.is_empty(), "{}", undecoded.join("\n"));
+    let mean = total.map(|t| f64::from(t) / names.len() as f64);
+    eprintln!(
+        "mean distance: full {:.2}, fast {:.2} over {} images",
+        mean[0],
+        mean[1],
+        names.len()
+    );
+    assert!(mean[0] <= 1.0 && mean[1] <= 1.0, "mean distances {mean:?}");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
