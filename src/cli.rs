@@ -306,6 +306,31 @@ pub struct HashArgs {
     /// No progress bar and no summary on stderr
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Also decode every image (JPEG, PNG, GIF, BMP, WebP, TIFF, by content) and give its
+    /// PDQ perceptual hash and quality (jsonl and csv only)
+    #[arg(long)]
+    pub pdq: bool,
+
+    /// How --pdq decodes large JPEGs: fast (at a reduced scale, keeping the shorter side at
+    /// 1024 px or more) or full (every pixel, as the reference pipeline)
+    #[arg(long, value_enum, default_value_t = PdqDecodeArg::Fast, value_name = "MODE")]
+    pub pdq_decode: PdqDecodeArg,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PdqDecodeArg {
+    Fast,
+    Full,
+}
+
+impl From<PdqDecodeArg> for hashsift::media::decode::JpegScale {
+    fn from(a: PdqDecodeArg) -> Self {
+        match a {
+            PdqDecodeArg::Fast => hashsift::media::decode::JpegScale::Fast,
+            PdqDecodeArg::Full => hashsift::media::decode::JpegScale::Full,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -30,6 +30,8 @@ pub enum ConfigError {
     },
     #[error("no algorithm selected")]
     NoAlgorithm,
+    #[error("--pdq needs --format jsonl or csv (a hashdeep listing has no place for PDQ)")]
+    PdqFormat,
     #[error("cannot resolve {path}: {source}")]
     Path {
         path: PathBuf,
@@ -80,7 +82,11 @@ impl HashSettings {
         format: Format,
         output: Option<&Path>,
         quiet: bool,
+        pdq: Option<crate::media::decode::JpegScale>,
     ) -> Result<Self, ConfigError> {
+        if pdq.is_some() && format == Format::Hashdeep {
+            return Err(ConfigError::PdqFormat);
+        }
         let supported = format.supported();
         let algorithms = match algorithms {
             None => supported,
@@ -112,6 +118,7 @@ impl HashSettings {
                 algorithms,
                 threads,
                 sniff: false,
+                pdq,
             },
             format,
             output,

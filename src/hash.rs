@@ -13,7 +13,9 @@ use std::sync::OnceLock;
 use crate::cancel::Cancel;
 use crate::digest::{self, AlgorithmSet, Digests, HashFailure};
 use crate::evidence::{self, FileId};
-use crate::media::sniff::{self, ContentType};
+use crate::media::ImageHash;
+use crate::media::decode::{DecodeError, JpegScale};
+use crate::media::sniff::{self, Class, ContentType};
 use crate::prefetch::{OpenAhead, WorkQueue};
 use crate::progress::{Counters, Phase};
 use crate::record::{Item, ItemError, Kind, Stage};
@@ -30,6 +32,8 @@ pub struct HashConfig {
     pub threads: usize,
     /// Also detect each file's content type from its first bytes ([`sniff`]).
     pub sniff: bool,
+    /// Also decode each image (by content type; implies `sniff`) and compute its PDQ hash.
+    pub pdq: Option<JpegScale>,
 }
 
 /// What a `hash` run found.
@@ -131,9 +135,22 @@ pub fn run(
                         })
                         .map_err(HashFailure::Item)
                         .and_then(|file| {
-                            let content = config.sniff.then(|| head_type(&file, w.size));
-                            digest::hash_file(&file, w.size, config.algorithms, cancel, &on_bytes)
-                                .map(|digests| (digests, content))
+                            let sniff = config.sniff || config.pdq.is_some();
+                            let content = sniff.then(|| head_type(&file, w.size));
+                            let digests = digest::hash_file(
+                                &file,
+                                w.size,
+                                config.algorithms,
+                                cancel,
+                                &on_bytes,
+                            )?;
+                            let image = match (config.pdq, content) {
+                                (Some(scale), Some(c)) if c.class == Class::Image => {
+                                    Some(Box::new(image_hash(&file, w.size, scale)))
+                                }
+                                _ => None,
+                            };
+                            Ok((digests, content, image))
                         })
                 };
                 counters.add_file();
@@ -157,9 +174,10 @@ pub fn run(
             continue;
         };
         match outcome {
-            Some(Ok((d, content))) => {
+            Some(Ok((d, content, image))) => {
                 item.digests = Some(*d);
                 item.content = *content;
+                item.image = image.clone();
             }
             Some(Err(HashFailure::Item(e))) => item.error = Some(e.clone()),
             Some(Err(HashFailure::Cancelled)) | None => {
@@ -182,8 +200,32 @@ pub fn run(
     })
 }
 
-/// A file's digests, and its content type when asked for.
-type Hashed = (Digests, Option<ContentType>);
+/// A file's digests, and its content type and image hash when asked for.
+type Hashed = (Digests, Option<ContentType>, Option<Box<ImageHash>>);
+
+/// Reads a whole image file (just hashed: its pages are in the cache) and hashes its pixels.
+fn image_hash(file: &std::fs::File, size: u64, scale: JpegScale) -> ImageHash {
+    use std::os::unix::fs::FileExt;
+    let failed = |e: DecodeError| ImageHash {
+        pdq: Err(e),
+        decoder: None,
+    };
+    if size > crate::media::MAX_IMAGE_FILE {
+        return failed(DecodeError::FileTooLarge(size));
+    }
+    let mut bytes = vec![0u8; size as usize];
+    let mut filled = 0;
+    while filled < bytes.len() {
+        match file.read_at(&mut bytes[filled..], filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return failed(DecodeError::Read(e.to_string())),
+        }
+    }
+    bytes.truncate(filled);
+    ImageHash::of(&bytes, scale)
+}
 
 /// The content type from the file's first bytes, read with `pread` before hashing reads the
 /// whole (the pages stay in the cache for it). A failed read is left to the hashing, which

@@ -187,6 +187,7 @@ fn run_hash(args: cli::HashArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus> 
         args.format.into(),
         args.output.as_deref(),
         args.quiet,
+        args.pdq.then(|| args.pdq_decode.into()),
     )?;
     let counters = Counters::new();
     let display = (!settings.quiet && std::io::stderr().is_terminal())
@@ -200,6 +201,7 @@ fn run_hash(args: cli::HashArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus> 
         cwd: std::env::current_dir().unwrap_or_default(),
         roots: settings.hash.roots.clone(),
         algorithms: settings.hash.algorithms,
+        pdq: settings.hash.pdq.is_some(),
         started: run.started,
         finished: run.finished,
         complete: run.complete,

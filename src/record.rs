@@ -154,6 +154,8 @@ pub struct Item {
     pub digests: Option<Digests>,
     /// What the content is, from its first bytes (when the run asked for it).
     pub content: Option<crate::media::sniff::ContentType>,
+    /// An image's PDQ hash (when the run asked for it), boxed: most files have none.
+    pub image: Option<Box<crate::media::ImageHash>>,
     pub error: Option<ItemError>,
 }
 
@@ -171,6 +173,7 @@ impl Item {
             note: None,
             digests: None,
             content: None,
+            image: None,
             error: Some(error),
         }
     }

@@ -193,6 +193,7 @@ pub fn run(
                 algorithms: AlgorithmSet::all(),
                 threads: config.threads,
                 sniff: true,
+                pdq: None,
             },
             cancel,
             counters,

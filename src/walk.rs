@@ -214,6 +214,7 @@ impl Stat {
             note: None,
             digests: None,
             content: None,
+            image: None,
             error: None,
         }
     }

@@ -61,6 +61,10 @@ pub enum DecodeError {
     TooLarge { width: u64, height: u64 },
     #[error("cannot be decoded: {0}")]
     Corrupt(String),
+    #[error("the file is {0} bytes, over the {max} bytes decoded", max = super::MAX_IMAGE_FILE)]
+    FileTooLarge(u64),
+    #[error("cannot be read: {0}")]
+    Read(String),
 }
 
 /// The format of `bytes`, from its first bytes.

@@ -1,8 +1,8 @@
 //! CSV for spreadsheets: a header row, then one row per item in path order (RFC 4180 quoting,
 //! so commas, quotes and line breaks inside a field are kept).
 //!
-//! Columns: `path, path_hex, kind, size, mtime, nlink, <one per algorithm>, target, target_hex,
-//! note, error_stage, error_os_code, error`. A text cell that a spreadsheet would take for a formula
+//! Columns: `path, path_hex, kind, size, mtime, nlink, <one per algorithm>, [pdq, pdq_quality,
+//! pdq_error with --pdq,] target, target_hex, note, error_stage, error_os_code, error`. A text cell that a spreadsheet would take for a formula
 //! (starting with `=`, `+`, `-`, `@`, tab or CR) is written with a leading `'`. Whenever a
 //! `path` or `target` cell is not the exact name (not valid UTF-8, or neutralised), the `_hex`
 //! column beside it holds the exact bytes. The last row has `kind` `end` (or `incomplete` when the
@@ -23,6 +23,9 @@ pub fn write(p: &Provenance, items: &[Item], out: &mut dyn Write) -> io::Result<
         .map(String::from)
         .to_vec();
     header.extend(p.algorithms.iter().map(|a| a.name().to_owned()));
+    if p.pdq {
+        header.extend(["pdq", "pdq_quality", "pdq_error"].map(String::from));
+    }
     header.extend(
         [
             "target",
@@ -46,6 +49,9 @@ pub fn write(p: &Provenance, items: &[Item], out: &mut dyn Write) -> io::Result<
                     .and_then(|d| d.hex(alg))
                     .unwrap_or_default(),
             );
+        }
+        if p.pdq {
+            row.extend(pdq_cells(item));
         }
         let (target, target_hex) = match &item.target {
             Some(t) => cell_with_hex(t.as_os_str()),
@@ -105,5 +111,14 @@ pub(crate) fn cell_with_hex(name: &OsStr) -> (String, String) {
         (format!("'{}", t.text), to_hex(name.as_bytes()))
     } else {
         (t.text, t.hex.unwrap_or_default())
+    }
+}
+
+/// The `pdq`, `pdq_quality` and `pdq_error` cells of an item (empty when it is not an image).
+fn pdq_cells(item: &Item) -> [String; 3] {
+    match item.image.as_deref().map(|i| &i.pdq) {
+        Some(Ok(p)) => [p.hash.to_string(), p.quality.to_string(), String::new()],
+        Some(Err(e)) => [String::new(), String::new(), neutralise(e.to_string())],
+        None => Default::default(),
     }
 }

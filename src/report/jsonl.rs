@@ -103,6 +103,20 @@ pub(crate) fn item_fields(
             }
         }
     }
+    if let Some(image) = &item.image {
+        match &image.pdq {
+            Ok(p) => {
+                obj.insert("pdq".into(), p.hash.to_string().into());
+                obj.insert("pdq_quality".into(), p.quality.into());
+            }
+            Err(e) => {
+                obj.insert("pdq_error".into(), e.to_string().into());
+            }
+        }
+        if let Some(d) = image.decoder {
+            obj.insert("pdq_decoder".into(), d.into());
+        }
+    }
     if let Some(e) = &item.error {
         let mut err = Map::new();
         err.insert("stage".into(), e.stage.name().into());

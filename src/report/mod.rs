@@ -48,6 +48,8 @@ pub struct Provenance {
     pub cwd: PathBuf,
     pub roots: Vec<PathBuf>,
     pub algorithms: AlgorithmSet,
+    /// Whether images were PDQ-hashed (the listing then has PDQ fields or columns).
+    pub pdq: bool,
     pub started: Timestamp,
     pub finished: Timestamp,
     pub complete: bool,
