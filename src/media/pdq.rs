@@ -267,125 +267,218 @@ fn window(dimension: usize) -> usize {
     dimension.div_ceil(128)
 }
 
-/// How the reference's running box filter walks a vector of `len` values with a window of
-/// `full`: the phases' repetition counts. The output at `o` averages the inputs from
-/// `o - (full - half)` to `o + half - 1`, cut at the ends.
-struct Phases {
-    /// Samples added before the first output.
-    lead: usize,
-    /// Outputs while the window grows.
-    growing: usize,
-    /// Outputs with a full window.
-    full: usize,
-    /// Outputs while the window shrinks.
-    shrinking: usize,
+/// A running box sum the reference's filter drives: add input `i`, take input `i` away, and
+/// give output `o` (the sum over `count` inputs). One sum or many side by side: each sees the
+/// same operations in the same order.
+trait Window {
+    fn add(&mut self, i: usize);
+    fn sub(&mut self, i: usize);
+    fn emit(&mut self, o: usize, count: usize);
 }
 
-impl Phases {
-    fn new(len: usize, full: usize) -> Phases {
-        let half = (full + 2) / 2;
-        Phases {
-            lead: half - 1,
-            growing: full - half + 1,
-            full: len - full,
-            shrinking: half - 1,
+/// Walks a vector of `len` values with a window of `full` as the reference's `box1DFloat`
+/// does: the output at `o` averages the inputs from `o - (full - half)` to `o + half - 1`, cut
+/// at the ends, from a running sum (the new input added before the old one is taken away).
+fn run_window(len: usize, full: usize, w: &mut impl Window) {
+    let half = (full + 2) / 2;
+    let (mut li, mut ri, mut oi, mut count) = (0, 0, 0, 0);
+    for _ in 0..half - 1 {
+        w.add(ri);
+        count += 1;
+        ri += 1;
+    }
+    for _ in 0..full - half + 1 {
+        w.add(ri);
+        count += 1;
+        w.emit(oi, count);
+        ri += 1;
+        oi += 1;
+    }
+    for _ in 0..len - full {
+        w.add(ri);
+        w.sub(li);
+        w.emit(oi, count);
+        li += 1;
+        ri += 1;
+        oi += 1;
+    }
+    for _ in 0..half - 1 {
+        w.sub(li);
+        count -= 1;
+        w.emit(oi, count);
+        li += 1;
+        oi += 1;
+    }
+}
+
+/// `N` rows of a plane filtered side by side (independent sums, so the processor overlaps
+/// them), written whole or only at the sampled columns.
+struct Rows<'a, const N: usize> {
+    input: &'a [f32],
+    output: &'a mut [f32],
+    width: usize,
+    /// The first row, in the input, of the `N`.
+    first: usize,
+    sums: [f32; N],
+    /// When set, outputs go only to these columns (ascending, maybe repeated), `out_width`
+    /// apart in `output`.
+    samples: Option<&'a [usize]>,
+    next: usize,
+}
+
+impl<const N: usize> Window for Rows<'_, N> {
+    #[inline(always)]
+    fn add(&mut self, i: usize) {
+        for (r, s) in self.sums.iter_mut().enumerate() {
+            *s += self.input[(self.first + r) * self.width + i];
+        }
+    }
+    #[inline(always)]
+    fn sub(&mut self, i: usize) {
+        for (r, s) in self.sums.iter_mut().enumerate() {
+            *s -= self.input[(self.first + r) * self.width + i];
+        }
+    }
+    #[inline(always)]
+    fn emit(&mut self, o: usize, count: usize) {
+        let n = count as f32;
+        match self.samples {
+            None => {
+                for (r, s) in self.sums.iter().enumerate() {
+                    self.output[(self.first + r) * self.width + o] = s / n;
+                }
+            }
+            Some(samples) => {
+                let stride = samples.len();
+                while self.next < samples.len() && samples[self.next] == o {
+                    for (r, s) in self.sums.iter().enumerate() {
+                        self.output[(self.first + r) * stride + self.next] = s / n;
+                    }
+                    self.next += 1;
+                }
+            }
         }
     }
 }
 
-/// One pass of the box filter along a contiguous vector (the reference's `box1DFloat` with
-/// stride 1).
-fn box_row(input: &[f32], output: &mut [f32], full: usize) {
-    let p = Phases::new(input.len(), full);
-    let mut sum = 0.0f32;
-    let mut count = 0usize;
-    let (mut li, mut ri, mut oi) = (0, 0, 0);
-    for _ in 0..p.lead {
-        sum += input[ri];
-        count += 1;
-        ri += 1;
+/// One pass along every row of a `width`-wide plane. With `samples`, `output` gets only those
+/// columns (a plane `samples.len()` wide).
+fn box_rows(
+    input: &[f32],
+    output: &mut [f32],
+    width: usize,
+    full: usize,
+    samples: Option<&[usize]>,
+) {
+    const BLOCK: usize = 8;
+    let height = input.len() / width;
+    let mut first = 0;
+    while first + BLOCK <= height {
+        let mut w = Rows::<BLOCK> {
+            input,
+            output: &mut *output,
+            width,
+            first,
+            sums: [0.0; BLOCK],
+            samples,
+            next: 0,
+        };
+        run_window(width, full, &mut w);
+        first += BLOCK;
     }
-    for _ in 0..p.growing {
-        sum += input[ri];
-        count += 1;
-        output[oi] = sum / count as f32;
-        ri += 1;
-        oi += 1;
-    }
-    for _ in 0..p.full {
-        sum += input[ri];
-        sum -= input[li];
-        output[oi] = sum / count as f32;
-        li += 1;
-        ri += 1;
-        oi += 1;
-    }
-    for _ in 0..p.shrinking {
-        sum -= input[li];
-        count -= 1;
-        output[oi] = sum / count as f32;
-        li += 1;
-        oi += 1;
+    for row in first..height {
+        let mut w = Rows::<1> {
+            input,
+            output: &mut *output,
+            width,
+            first: row,
+            sums: [0.0; 1],
+            samples,
+            next: 0,
+        };
+        run_window(width, full, &mut w);
     }
 }
 
-/// One pass of the box filter along every column of a `width`-wide plane at once: each
-/// column's running sum sees exactly the operations [`box_row`] would give it, while memory is
-/// read row after row.
-fn box_columns(input: &[f32], output: &mut [f32], width: usize, full: usize) {
-    let height = input.len() / width;
-    let p = Phases::new(height, full);
-    let row = |i: usize| i * width..(i + 1) * width;
-    let mut sums = vec![0.0f32; width];
-    let mut count = 0usize;
-    let (mut li, mut ri, mut oi) = (0, 0, 0);
-    let add = |sums: &mut [f32], r: &[f32]| {
-        for (s, x) in sums.iter_mut().zip(r) {
+/// Every column of a `width`-wide plane filtered at once, reading row after row; with
+/// `samples`, only those rows are written (`output` then holds `samples.len()` rows).
+struct Columns<'a> {
+    input: &'a [f32],
+    output: &'a mut [f32],
+    width: usize,
+    sums: Vec<f32>,
+    samples: Option<&'a [usize]>,
+    next: usize,
+}
+
+impl Window for Columns<'_> {
+    #[inline(always)]
+    fn add(&mut self, i: usize) {
+        let row = &self.input[i * self.width..(i + 1) * self.width];
+        for (s, x) in self.sums.iter_mut().zip(row) {
             *s += x;
         }
-    };
-    let sub = |sums: &mut [f32], r: &[f32]| {
-        for (s, x) in sums.iter_mut().zip(r) {
+    }
+    #[inline(always)]
+    fn sub(&mut self, i: usize) {
+        let row = &self.input[i * self.width..(i + 1) * self.width];
+        for (s, x) in self.sums.iter_mut().zip(row) {
             *s -= x;
         }
-    };
-    let put = |out: &mut [f32], sums: &[f32], count: usize| {
+    }
+    #[inline(always)]
+    fn emit(&mut self, o: usize, count: usize) {
         let n = count as f32;
-        for (o, s) in out.iter_mut().zip(sums) {
-            *o = s / n;
+        let width = self.width;
+        let put = |out_row: usize, sums: &[f32], output: &mut [f32]| {
+            for (v, s) in output[out_row * width..(out_row + 1) * width]
+                .iter_mut()
+                .zip(sums)
+            {
+                *v = s / n;
+            }
+        };
+        match self.samples {
+            None => put(o, &self.sums, self.output),
+            Some(samples) => {
+                while self.next < samples.len() && samples[self.next] == o {
+                    put(self.next, &self.sums, self.output);
+                    self.next += 1;
+                }
+            }
         }
+    }
+}
+
+fn box_columns(
+    input: &[f32],
+    output: &mut [f32],
+    width: usize,
+    full: usize,
+    samples: Option<&[usize]>,
+) {
+    let height = input.len() / width;
+    let mut w = Columns {
+        input,
+        output,
+        width,
+        sums: vec![0.0; width],
+        samples,
+        next: 0,
     };
-    for _ in 0..p.lead {
-        add(&mut sums, &input[row(ri)]);
-        count += 1;
-        ri += 1;
-    }
-    for _ in 0..p.growing {
-        add(&mut sums, &input[row(ri)]);
-        count += 1;
-        put(&mut output[row(oi)], &sums, count);
-        ri += 1;
-        oi += 1;
-    }
-    for _ in 0..p.full {
-        add(&mut sums, &input[row(ri)]);
-        sub(&mut sums, &input[row(li)]);
-        put(&mut output[row(oi)], &sums, count);
-        li += 1;
-        ri += 1;
-        oi += 1;
-    }
-    for _ in 0..p.shrinking {
-        sub(&mut sums, &input[row(li)]);
-        count -= 1;
-        put(&mut output[row(oi)], &sums, count);
-        li += 1;
-        oi += 1;
-    }
+    run_window(height, full, &mut w);
+}
+
+/// The 64 positions the reference samples along a side of `n`: `(2i + 1) * n / 128`.
+fn samples(n: usize) -> [usize; 64] {
+    std::array::from_fn(|i| (2 * i + 1) * n / 128)
 }
 
 /// The reference's two passes of rows then columns, then the 64x64 samples: row
-/// `(2i + 1) * height / 128`, column `(2j + 1) * width / 128`.
+/// `(2i + 1) * height / 128`, column `(2j + 1) * width / 128`. The second pass computes only
+/// what is sampled: its row sums run over every pixel but are divided out only at the 64
+/// sampled columns, and its column pass runs over those 64 columns only, written at the 64
+/// sampled rows. The values that reach the 64x64 are the same.
 fn blur_and_decimate(luma: Luma) -> Box<[[f32; 64]; 64]> {
     let Luma {
         width,
@@ -394,20 +487,20 @@ fn blur_and_decimate(luma: Luma) -> Box<[[f32; 64]; 64]> {
     } = luma;
     let mut b = vec![0.0f32; a.len()];
     let (along_rows, along_columns) = (window(width), window(height));
-    for _ in 0..2 {
-        for (input, output) in a.chunks_exact(width).zip(b.chunks_exact_mut(width)) {
-            box_row(input, output, along_rows);
-        }
-        box_columns(&b, &mut a, width, along_columns);
+    let (rows, columns) = (samples(height), samples(width));
+    box_rows(&a, &mut b, width, along_rows, None);
+    box_columns(&b, &mut a, width, along_columns, None);
+    drop(b);
+    let mut narrow = vec![0.0f32; height * 64];
+    box_rows(&a, &mut narrow, width, along_rows, Some(&columns));
+    drop(a);
+    let mut out = vec![0.0f32; 64 * 64];
+    box_columns(&narrow, &mut out, 64, along_columns, Some(&rows));
+    let mut small = Box::new([[0f32; 64]; 64]);
+    for (row, values) in small.iter_mut().zip(out.chunks_exact(64)) {
+        row.copy_from_slice(values);
     }
-    let mut out = Box::new([[0f32; 64]; 64]);
-    for (i, row) in out.iter_mut().enumerate() {
-        let r = (2 * i + 1) * height / 128;
-        for (j, v) in row.iter_mut().enumerate() {
-            *v = a[r * width + (2 * j + 1) * width / 128];
-        }
-    }
-    out
+    small
 }
 
 /// The reference's 16x64 DCT matrix: row `i` is frequency `i + 1`.
@@ -598,37 +691,103 @@ mod tests {
         }
     }
 
-    /// The box filter along columns against [`box_row`] applied to each column copied out.
-    #[test]
-    fn column_pass_equals_the_row_pass_on_each_column() {
-        let (width, height) = (7, 300);
+    /// The reference's `box1DFloat` written out literally, one vector at a time: the oracle
+    /// for the filter passes.
+    fn box_row(input: &[f32], output: &mut [f32], full: usize) {
+        let half = (full + 2) / 2;
+        let mut sum = 0.0f32;
+        let mut count = 0usize;
+        let (mut li, mut ri, mut oi) = (0, 0, 0);
+        for _ in 0..half - 1 {
+            sum += input[ri];
+            count += 1;
+            ri += 1;
+        }
+        for _ in 0..full - half + 1 {
+            sum += input[ri];
+            count += 1;
+            output[oi] = sum / count as f32;
+            ri += 1;
+            oi += 1;
+        }
+        for _ in 0..input.len() - full {
+            sum += input[ri];
+            sum -= input[li];
+            output[oi] = sum / count as f32;
+            li += 1;
+            ri += 1;
+            oi += 1;
+        }
+        for _ in 0..half - 1 {
+            sum -= input[li];
+            count -= 1;
+            output[oi] = sum / count as f32;
+            li += 1;
+            oi += 1;
+        }
+    }
+
+    fn plane(width: usize, height: usize) -> Vec<f32> {
         let mut state = 1u32;
-        let input: Vec<f32> = (0..width * height)
+        (0..width * height)
             .map(|_| {
                 state = state.wrapping_mul(747_796_405).wrapping_add(2_891_336_453);
                 (state >> 24) as f32 * 0.731
             })
-            .collect();
-        for full in [1, 2, 3, 4, 5, 8, 33, 300] {
-            let mut out = vec![0.0; input.len()];
-            box_columns(&input, &mut out, width, full);
+            .collect()
+    }
+
+    fn bits_of(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    /// Both passes, whole and sampled, against the literal reference on each vector copied out.
+    #[test]
+    fn passes_equal_the_reference_filter_on_each_row_and_column() {
+        // 19 rows: two blocks of 8 and a tail of 3; 100 columns: sample positions repeat.
+        let (width, height) = (100, 19);
+        let input = plane(width, height);
+        let (rows_s, cols_s) = (samples(height), samples(width));
+        for full in [1, 2, 3, 4, 5, 8, 19] {
+            let mut by_rows = vec![0.0; input.len()];
+            box_rows(&input, &mut by_rows, width, full.min(width), None);
+            let mut narrow = vec![0.0; height * 64];
+            box_rows(&input, &mut narrow, width, full.min(width), Some(&cols_s));
+            for r in 0..height {
+                let row = &input[r * width..(r + 1) * width];
+                let mut expected = vec![0.0; width];
+                box_row(row, &mut expected, full.min(width));
+                assert_eq!(
+                    bits_of(&by_rows[r * width..(r + 1) * width]),
+                    bits_of(&expected)
+                );
+                let sampled: Vec<f32> = cols_s.iter().map(|&c| expected[c]).collect();
+                assert_eq!(bits_of(&narrow[r * 64..(r + 1) * 64]), bits_of(&sampled));
+            }
+            let mut by_columns = vec![0.0; input.len()];
+            box_columns(&input, &mut by_columns, width, full, None);
+            let mut picked = vec![0.0; 64 * width];
+            box_columns(&input, &mut picked, width, full, Some(&rows_s));
             for c in 0..width {
                 let column: Vec<f32> = (0..height).map(|r| input[r * width + c]).collect();
                 let mut expected = vec![0.0; height];
                 box_row(&column, &mut expected, full);
-                let got: Vec<f32> = (0..height).map(|r| out[r * width + c]).collect();
+                let got: Vec<f32> = (0..height).map(|r| by_columns[r * width + c]).collect();
                 assert_eq!(
-                    got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-                    expected.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    bits_of(&got),
+                    bits_of(&expected),
                     "window {full}, column {c}"
                 );
+                let got: Vec<f32> = (0..64).map(|k| picked[k * width + c]).collect();
+                let want: Vec<f32> = rows_s.iter().map(|&r| expected[r]).collect();
+                assert_eq!(bits_of(&got), bits_of(&want), "sampled, window {full}");
             }
         }
     }
 
-    /// The row pass against a direct average over the window the reference's phases define.
+    /// The literal filter against a direct average over the window the phases define.
     #[test]
-    fn row_pass_averages_the_reference_window() {
+    fn the_reference_filter_averages_its_window() {
         let input: Vec<f32> = (0..40).map(|i| ((i * 37) % 11) as f32).collect();
         for full in 1..=12 {
             let mut out = vec![0.0; input.len()];
