@@ -2,10 +2,10 @@
 //!
 //! JPEG goes through libjpeg-turbo's decoder (the `mozjpeg` crate), which can decode in the
 //! DCT domain at 1/2, 1/4 or 1/8 of the size: PDQ averages a large photo down to 64x64 with a
-//! box filter anyway, so [`JpegScale::Fast`] decodes a large JPEG at the smallest scale that
+//! box filter anyway, so [`JpegScale::Fast`] (on request) decodes a large JPEG at the smallest scale that
 //! keeps both sides at [`FAST_MIN_SIDE`] pixels or more, and only its Y channel (JPEG's luma
 //! has PDQ's weights, before RGB's rounding and clamping). Smaller JPEGs, and every JPEG with
-//! [`JpegScale::Full`], are decoded to RGB as the reference pipeline does (libjpeg-turbo,
+//! [`JpegScale::Full`] (the default), are decoded to RGB as the reference pipeline does (libjpeg-turbo,
 //! accurate integer IDCT, fancy upsampling: the pixels Pillow gives). PNG, GIF (the first frame), BMP, WebP and TIFF go through the `image` crate.
 //!
 //! Limits against decompression bombs: at most [`MAX_PIXELS`] pixels declared, checked from the
@@ -33,10 +33,12 @@ pub const FAST_MIN_SIDE: usize = 1024;
 /// How large JPEGs are decoded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum JpegScale {
-    /// In the DCT domain at a reduced scale when the image is large, luma only.
-    #[default]
+    /// In the DCT domain at a reduced scale when the image is large, luma only: 2-3x faster on
+    /// camera photos, within 8 bits of the reference there but with a mean distance that can
+    /// exceed 2 bits (`docs/benchmarks.md`), so not the default.
     Fast,
-    /// Every pixel, to RGB, as the reference pipeline decodes.
+    /// Every pixel, to RGB, as the reference pipeline decodes: the reference's hashes.
+    #[default]
     Full,
 }
 
