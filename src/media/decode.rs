@@ -194,17 +194,23 @@ fn decode_jpeg(bytes: &[u8], scale: JpegScale) -> Result<Decoded, DecodeError> {
     let luma = if numerator < 8 {
         let mut s = d.grayscale().map_err(corrupt)?;
         let (w, h) = (s.width(), s.height());
-        let grey: Vec<u8> = s.read_scanlines().map_err(corrupt)?;
+        let mut grey = super::pdq::take_u8(w * h);
+        s.read_scanlines_into(&mut grey).map_err(corrupt)?;
         s.finish().map_err(corrupt)?;
         // JPEG's Y is PDQ's luma; taken as a grey level it goes through the same table.
-        Luma::from_grey8(&grey, w, h)
+        let luma = Luma::from_grey8(&grey, w, h);
+        super::pdq::give_u8(grey);
+        luma
     } else {
         d.do_fancy_upsampling(true);
         let mut s = d.rgb().map_err(corrupt)?;
         let (w, h) = (s.width(), s.height());
-        let rgb: Vec<u8> = s.read_scanlines().map_err(corrupt)?;
+        let mut rgb = super::pdq::take_u8(w * h * 3);
+        s.read_scanlines_into(&mut rgb).map_err(corrupt)?;
         s.finish().map_err(corrupt)?;
-        Luma::from_rgb8(&rgb, w, h)
+        let luma = Luma::from_rgb8(&rgb, w, h);
+        super::pdq::give_u8(rgb);
+        luma
     };
     if let Some(warning) = JPEG_WARNING.with(|w| w.borrow_mut().take()) {
         return Err(DecodeError::Corrupt(format!(
