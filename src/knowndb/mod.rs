@@ -9,6 +9,7 @@
 pub mod category;
 pub mod export;
 pub mod index;
+pub mod pdq_index;
 pub mod profile;
 pub mod read;
 pub mod record;
