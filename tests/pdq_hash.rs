@@ -142,6 +142,103 @@ fn images_get_their_pdq_hash_and_damaged_ones_a_reason() {
         .expect("photo.jpg row");
     assert_eq!(&row[col("pdq")], photo["pdq"].as_str().unwrap());
     assert_eq!(&row[col("pdq_quality")], photo["pdq_quality"].to_string());
+    // The hashes as a ThreatExchange-style PDQ list (`hash,quality,name`) import into the
+    // database and export back; a bad line is refused with its number.
+    let list = dir.path().join("pdq-list.txt");
+    let lines: Vec<String> = ["photo.jpg", "holiday.dat"]
+        .iter()
+        .map(|n| {
+            let i = item(n);
+            format!("{},{},{n}", i["pdq"].as_str().unwrap(), i["pdq_quality"])
+        })
+        .collect();
+    std::fs::write(&list, lines.join("\n") + "\n").unwrap();
+    let db = dir.path().join("known.db");
+    let run = |args: &[&std::ffi::OsStr]| {
+        let mut cmd = hashsift();
+        cmd.args(args);
+        run_with_timeout(cmd, std::time::Duration::from_secs(60))
+    };
+    let os = |s: &str| std::ffi::OsString::from(s);
+    let out = run(&[
+        os("db").as_os_str(),
+        os("init").as_os_str(),
+        os("--db").as_os_str(),
+        db.as_os_str(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&[
+        os("db").as_os_str(),
+        os("import").as_os_str(),
+        os("-q").as_os_str(),
+        os("--db").as_os_str(),
+        db.as_os_str(),
+        os("--category").as_os_str(),
+        os("csam").as_os_str(),
+        list.as_os_str(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let exported = dir.path().join("export.csv");
+    let out = run(&[
+        os("db").as_os_str(),
+        os("export").as_os_str(),
+        os("--db").as_os_str(),
+        db.as_os_str(),
+        os("--format").as_os_str(),
+        os("csv").as_os_str(),
+        os("-o").as_os_str(),
+        exported.as_os_str(),
+        os("pdq-list").as_os_str(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut reader = csv::Reader::from_path(&exported).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let mut got: Vec<(String, String)> = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[at("pdq")].to_owned(), r[at("pdq_quality")].to_owned())
+        })
+        .collect();
+    got.sort();
+    let mut expected: Vec<(String, String)> = ["photo.jpg", "holiday.dat"]
+        .iter()
+        .map(|n| {
+            (
+                item(n)["pdq"].as_str().unwrap().to_owned(),
+                item(n)["pdq_quality"].to_string(),
+            )
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(got, expected);
+    std::fs::write(&list, format!("{}\nnot a pdq line\n", lines[0])).unwrap();
+    let out = run(&[
+        os("db").as_os_str(),
+        os("import").as_os_str(),
+        os("-q").as_os_str(),
+        os("--db").as_os_str(),
+        db.as_os_str(),
+        os("--name").as_os_str(),
+        os("bad").as_os_str(),
+        list.as_os_str(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2"));
+
     let mut cmd = hashsift();
     cmd.args(["hash", "-q", "--pdq"]).arg(&evidence);
     let out = run_with_timeout(cmd, std::time::Duration::from_secs(60));

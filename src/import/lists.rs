@@ -1,7 +1,9 @@
 //! Plain digest lists: `md5sum`/`sha1sum`/`sha256sum` output (`<hex>  <name>`,
 //! `<hex> *<name>`, and the `\<hex>` form coreutils writes for names with backslashes or
 //! newlines), BSD style `MD5 (name) = <hex>`, and one bare digest per line. Each line's
-//! algorithm comes from its BSD tag or its length. Names are not kept; blank lines and `#`
+//! algorithm comes from its BSD tag or its length. PDQ lists as ThreatExchange's tools write
+//! them (`<64 hex>,<quality>[,<name>]`, `pdq-photo-hasher`'s output) are read too: the comma
+//! and the quality tell them from a SHA-256 line. Names are not kept; blank lines and `#`
 //! comments are skipped.
 
 use std::io::BufRead;
@@ -10,11 +12,23 @@ use super::fields::{hex, set_digest_by_length, shorten};
 use super::lines::{Lines, text};
 use super::{Location, ReadError, Sink};
 use crate::digest::{Blake3, Md5, Sha1, Sha256};
-use crate::knowndb::record::KnownRecord;
+use crate::knowndb::record::{KnownRecord, PdqHash};
 
 /// Whether `line` looks like a line of a digest list (used by detection).
 pub fn looks_like(line: &str) -> bool {
-    parse_line(line).is_ok()
+    parse_pdq(line).is_some() || parse_line(line).is_ok()
+}
+
+/// A PDQ line: `<64 hex>,<quality 0-100>` and optionally `,<name>`.
+fn parse_pdq(line: &str) -> Option<([u8; 32], u8)> {
+    let t = line.trim_end();
+    let mut fields = t.splitn(3, ',');
+    let (digest, quality) = (fields.next()?, fields.next()?);
+    if digest.len() != 64 || !is_hex(digest) {
+        return None;
+    }
+    let quality: u8 = quality.trim().parse().ok().filter(|q| *q <= 100)?;
+    Some((hex(digest, "PDQ").ok()?, quality))
 }
 
 fn is_hex(s: &str) -> bool {
@@ -71,11 +85,19 @@ pub fn read(reader: impl BufRead, blake3: bool, sink: &mut Sink) -> Result<(), R
             continue;
         }
         let bad = |reason: String| ReadError::malformed(at, reason);
-        let (tag, digest) = parse_line(line).map_err(bad)?;
         let mut rec = KnownRecord {
             number: n,
             ..KnownRecord::default()
         };
+        if let Some((hash, quality)) = parse_pdq(line) {
+            rec.pdq = Some(PdqHash {
+                hash,
+                quality: Some(quality),
+            });
+            sink(rec)?;
+            continue;
+        }
+        let (tag, digest) = parse_line(line).map_err(bad)?;
         match tag.map(|t| t.to_ascii_uppercase().replace('-', "")) {
             None => set_digest_by_length(&mut rec, digest, blake3).map_err(bad)?,
             Some(t) => match t.as_str() {
@@ -117,5 +139,22 @@ mod tests {
         }
         assert!(parse_line("hello world").is_err());
         assert!(parse_line(&format!("{md5}x  name")).is_err());
+    }
+
+    #[test]
+    fn pdq_lines_are_told_from_sha256_lines() {
+        let h = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22";
+        let (bytes, q) = parse_pdq(&format!("{h},100,bridge.jpg")).expect("pdq line");
+        assert_eq!((bytes[0], bytes[31], q), (0xf8, 0x22, 100));
+        assert_eq!(parse_pdq(&format!("{h},49")).map(|p| p.1), Some(49));
+        for not in [
+            format!("{h}  name"),
+            format!("{h},101"),
+            format!("{h},high"),
+            format!("{},90", &h[..62]),
+        ] {
+            assert!(parse_pdq(&not).is_none(), "{not}");
+        }
+        assert!(looks_like(&format!("{h},90")));
     }
 }
