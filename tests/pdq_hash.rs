@@ -13,21 +13,9 @@ use common::{hashsift, parse_jsonl, run_with_timeout};
 /// The reference `pdqhash` (PyPI) on a PPM: (hash, quality), or `None` when it is not
 /// installed (skipped, except in CI).
 fn reference(ppm: &Path) -> Option<(String, u8)> {
-    let python = std::env::var("HASHSIFT_PYTHON").unwrap_or_else(|_| "python3".into());
-    let have = Command::new(&python)
-        .args(["-c", "import numpy, pdqhash"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must provide Python with pdqhash and numpy (PyPI); see .ci/run"
-        );
-        eprintln!("SKIPPED: {python} cannot import pdqhash and numpy (pip install pdqhash numpy)");
-        return None;
-    }
+    let python = common::pdq_python()?;
     let out = Command::new(&python)
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/pdq_reference.py"))
+        .arg(common::pdq_reference_script())
         .arg(ppm)
         .output()
         .expect("run the reference");

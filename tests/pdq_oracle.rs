@@ -11,24 +11,6 @@ use std::process::Command;
 
 use hashsift::media::pdq::{self, Luma, PdqHash};
 
-/// The Python with `pdqhash` and numpy: `HASHSIFT_PYTHON`, else `python3`.
-fn python() -> Option<String> {
-    let python = std::env::var("HASHSIFT_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = Command::new(&python)
-        .args(["-c", "import numpy, pdqhash"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must provide Python with pdqhash and numpy (PyPI); see .ci/run"
-        );
-        eprintln!("SKIPPED: {python} cannot import pdqhash and numpy (pip install pdqhash numpy)");
-        return None;
-    }
-    Some(python)
-}
-
 /// A synthetic picture: smooth gradients, a few rectangles and noise, different per seed.
 fn picture(width: usize, height: usize, seed: u64) -> Vec<u8> {
     let noise = common::pseudo_random(width * height * 3, seed);
@@ -57,7 +39,9 @@ fn write_ppm(path: &Path, width: usize, height: usize, rgb: &[u8]) {
 
 #[test]
 fn hashes_equal_the_reference_binding_on_the_same_pixels() {
-    let Some(python) = python() else { return };
+    let Some(python) = common::pdq_python() else {
+        return;
+    };
     let dir = tempfile::tempdir().expect("temp dir");
     let sizes: [(usize, usize); 16] = [
         (5, 5),
@@ -98,7 +82,7 @@ fn hashes_equal_the_reference_binding_on_the_same_pixels() {
     images.push((path, 300, 200, grey));
 
     let out = Command::new(&python)
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/pdq_reference.py"))
+        .arg(common::pdq_reference_script())
         .args(images.iter().map(|i| &i.0))
         .output()
         .expect("run the reference");

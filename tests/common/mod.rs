@@ -269,3 +269,27 @@ pub fn assert_exit(out: &Output, code: i32) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The Python with PyPI's `pdqhash` (Meta's C++ PDQ core) and numpy: `HASHSIFT_PYTHON`, else
+/// `python3`. In CI a missing one fails the test; elsewhere `None`, with a message.
+pub fn pdq_python() -> Option<String> {
+    let python = std::env::var("HASHSIFT_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = Command::new(&python)
+        .args(["-c", "import numpy, pdqhash"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must provide Python with pdqhash and numpy (PyPI); see .ci/run"
+        );
+        eprintln!("SKIPPED: {python} cannot import pdqhash and numpy (pip install pdqhash numpy)");
+        return None;
+    }
+    Some(python)
+}
+
+/// `tests/support/pdq_reference.py`: the reference PDQ of PPM files, one line each.
+pub fn pdq_reference_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/pdq_reference.py")
+}
