@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{hashsift, parse_jsonl, run_with_timeout};
+use common::{assert_exit, hashsift, parse_jsonl, run_with_timeout};
 
 /// The reference `pdqhash` (PyPI) on a PPM: (hash, quality), or `None` when it is not
 /// installed (skipped, except in CI).
@@ -142,54 +142,29 @@ fn images_get_their_pdq_hash_and_damaged_ones_a_reason() {
         .collect();
     std::fs::write(&list, lines.join("\n") + "\n").unwrap();
     let db = dir.path().join("known.db");
-    let run = |args: &[&std::ffi::OsStr]| {
+    // `hashsift db SUBCOMMAND --db DB ARGS...`
+    let db_cmd = |args: &[&dyn AsRef<std::ffi::OsStr>]| {
         let mut cmd = hashsift();
-        cmd.args(args);
+        cmd.arg("db").arg(args[0]).arg("--db").arg(&db);
+        cmd.args(args[1..].iter().map(|a| a.as_ref()));
         run_with_timeout(cmd, std::time::Duration::from_secs(60))
     };
-    let os = |s: &str| std::ffi::OsString::from(s);
-    let out = run(&[
-        os("db").as_os_str(),
-        os("init").as_os_str(),
-        os("--db").as_os_str(),
-        db.as_os_str(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = run(&[
-        os("db").as_os_str(),
-        os("import").as_os_str(),
-        os("-q").as_os_str(),
-        os("--db").as_os_str(),
-        db.as_os_str(),
-        os("--category").as_os_str(),
-        os("csam").as_os_str(),
-        list.as_os_str(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    assert_exit(&db_cmd(&[&"init"]), 0);
+    assert_exit(
+        &db_cmd(&[&"import", &"-q", &"--category", &"csam", &list]),
+        0,
     );
     let exported = dir.path().join("export.csv");
-    let out = run(&[
-        os("db").as_os_str(),
-        os("export").as_os_str(),
-        os("--db").as_os_str(),
-        db.as_os_str(),
-        os("--format").as_os_str(),
-        os("csv").as_os_str(),
-        os("-o").as_os_str(),
-        exported.as_os_str(),
-        os("pdq-list").as_os_str(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    assert_exit(
+        &db_cmd(&[
+            &"export",
+            &"--format",
+            &"csv",
+            &"-o",
+            &exported,
+            &"pdq-list",
+        ]),
+        0,
     );
     let mut reader = csv::Reader::from_path(&exported).unwrap();
     let header = reader.headers().unwrap().clone();
@@ -214,16 +189,7 @@ fn images_get_their_pdq_hash_and_damaged_ones_a_reason() {
     expected.sort();
     assert_eq!(got, expected);
     std::fs::write(&list, format!("{}\nnot a pdq line\n", lines[0])).unwrap();
-    let out = run(&[
-        os("db").as_os_str(),
-        os("import").as_os_str(),
-        os("-q").as_os_str(),
-        os("--db").as_os_str(),
-        db.as_os_str(),
-        os("--name").as_os_str(),
-        os("bad").as_os_str(),
-        list.as_os_str(),
-    ]);
+    let out = db_cmd(&[&"import", &"-q", &"--name", &"bad", &list]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 2"));
 
