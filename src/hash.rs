@@ -205,7 +205,6 @@ type Hashed = (Digests, Option<ContentType>, Option<Box<ImageHash>>);
 
 /// Reads a whole image file (just hashed: its pages are in the cache) and hashes its pixels.
 fn image_hash(file: &std::fs::File, size: u64, scale: JpegScale) -> ImageHash {
-    use std::os::unix::fs::FileExt;
     let failed = |e: DecodeError| ImageHash {
         pdq: Err(e),
         decoder: None,
@@ -214,15 +213,10 @@ fn image_hash(file: &std::fs::File, size: u64, scale: JpegScale) -> ImageHash {
         return failed(DecodeError::FileTooLarge(size));
     }
     let mut bytes = vec![0u8; size as usize];
-    let mut filled = 0;
-    while filled < bytes.len() {
-        match file.read_at(&mut bytes[filled..], filled as u64) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return failed(DecodeError::Read(e.to_string())),
-        }
-    }
+    let filled = match read_start(file, &mut bytes) {
+        (_, Some(e)) => return failed(DecodeError::Read(e.to_string())),
+        (n, None) => n,
+    };
     bytes.truncate(filled);
     ImageHash::of(&bytes, scale)
 }
@@ -231,18 +225,25 @@ fn image_hash(file: &std::fs::File, size: u64, scale: JpegScale) -> ImageHash {
 /// whole (the pages stay in the cache for it). A failed read is left to the hashing, which
 /// reports it.
 fn head_type(file: &std::fs::File, size: u64) -> ContentType {
-    use std::os::unix::fs::FileExt;
     let mut head = [0u8; sniff::HEAD];
+    let (filled, _) = read_start(file, &mut head);
+    sniff::sniff(&head[..filled], size)
+}
+
+/// Fills `buf` from the start of `file` with `pread` (the file offset is untouched): the bytes
+/// read, fewer at the end of the file, and the error that stopped the reading, if one did.
+fn read_start(file: &std::fs::File, buf: &mut [u8]) -> (usize, Option<std::io::Error>) {
+    use std::os::unix::fs::FileExt;
     let mut filled = 0;
-    while filled < head.len() {
-        match file.read_at(&mut head[filled..], filled as u64) {
+    while filled < buf.len() {
+        match file.read_at(&mut buf[filled..], filled as u64) {
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => break,
+            Err(e) => return (filled, Some(e)),
         }
     }
-    sniff::sniff(&head[..filled], size)
+    (filled, None)
 }
 
 fn is_hashable(item: &Item) -> bool {
