@@ -98,6 +98,27 @@ pub struct ScanArgs {
     #[arg(long, value_enum, default_value_t = LookupArg::Auto)]
     pub lookup: LookupArg,
 
+    /// Hash no image with PDQ (and suggest nothing from near matches)
+    #[arg(long)]
+    pub no_pdq: bool,
+
+    /// How images are decoded for PDQ: full (every pixel, as the reference pipeline: its
+    /// hashes) or fast (large JPEGs at a reduced scale, luma only: 2-3x faster, a few bits
+    /// from the reference's hash)
+    #[arg(long, value_enum, default_value_t = PdqDecodeArg::Full, value_name = "MODE")]
+    pub pdq_decode: PdqDecodeArg,
+
+    /// The farthest a known PDQ hash may be (bits of 256, at most 64) from one of an image's
+    /// eight rotations and mirror images to be suggested
+    #[arg(long, value_name = "BITS", default_value_t = 31,
+          value_parser = clap::value_parser!(u32).range(0..=64))]
+    pub pdq_distance: u32,
+
+    /// The lowest PDQ quality (0-100) of an image searched for near matches
+    #[arg(long, value_name = "Q", default_value_t = 50,
+          value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub pdq_quality: u8,
+
     /// No progress bar and no summary on stderr
     #[arg(short, long)]
     pub quiet: bool,

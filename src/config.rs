@@ -118,7 +118,10 @@ impl HashSettings {
                 algorithms,
                 threads,
                 sniff: false,
-                pdq,
+                pdq: pdq.map(|scale| crate::hash::PdqConfig {
+                    scale,
+                    dihedral: false,
+                }),
             },
             format,
             output,
@@ -179,6 +182,7 @@ impl ScanSettings {
         db: PathBuf,
         threads: Option<usize>,
         lookup: crate::scan::LookupChoice,
+        pdq: Option<crate::scan::PdqMatching>,
         quiet: bool,
     ) -> Result<Self, ConfigError> {
         let roots = roots
@@ -224,6 +228,7 @@ impl ScanSettings {
                 db,
                 threads: threads.unwrap_or_else(default_threads).max(1),
                 lookup,
+                pdq,
             },
             out,
             quiet,

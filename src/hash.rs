@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::cancel::Cancel;
 use crate::digest::{self, AlgorithmSet, Digests, HashFailure};
@@ -33,7 +33,15 @@ pub struct HashConfig {
     /// Also detect each file's content type from its first bytes ([`sniff`]).
     pub sniff: bool,
     /// Also decode each image (by content type; implies `sniff`) and compute its PDQ hash.
-    pub pdq: Option<JpegScale>,
+    pub pdq: Option<PdqConfig>,
+}
+
+/// How images are hashed with PDQ.
+#[derive(Clone, Copy, Debug)]
+pub struct PdqConfig {
+    pub scale: JpegScale,
+    /// Also the eight dihedral hashes, for matching.
+    pub dihedral: bool,
 }
 
 /// What a `hash` run found.
@@ -145,8 +153,8 @@ pub fn run(
                                 &on_bytes,
                             )?;
                             let image = match (config.pdq, content) {
-                                (Some(scale), Some(c)) if c.class == Class::Image => {
-                                    Some(Box::new(image_hash(&file, w.size, scale)))
+                                (Some(pdq), Some(c)) if c.class == Class::Image => {
+                                    Some(Arc::new(image_hash(&file, w.size, pdq)))
                                 }
                                 _ => None,
                             };
@@ -201,24 +209,21 @@ pub fn run(
 }
 
 /// A file's digests, and its content type and image hash when asked for.
-type Hashed = (Digests, Option<ContentType>, Option<Box<ImageHash>>);
+type Hashed = (Digests, Option<ContentType>, Option<Arc<ImageHash>>);
 
 /// Reads a whole image file (just hashed: its pages are in the cache) and hashes its pixels.
-fn image_hash(file: &std::fs::File, size: u64, scale: JpegScale) -> ImageHash {
-    let failed = |e: DecodeError| ImageHash {
-        pdq: Err(e),
-        decoder: None,
-    };
+fn image_hash(file: &std::fs::File, size: u64, pdq: PdqConfig) -> ImageHash {
+    let failed = ImageHash::failed;
     if size > crate::media::MAX_IMAGE_FILE {
         return failed(DecodeError::FileTooLarge(size));
     }
     let mut bytes = vec![0u8; size as usize];
     let filled = match read_start(file, &mut bytes) {
-        (_, Some(e)) => return failed(DecodeError::Read(e.to_string())),
+        (_, Some(e)) => return failed(DecodeError::Read(e.to_string().into())),
         (n, None) => n,
     };
     bytes.truncate(filled);
-    ImageHash::of(&bytes, scale)
+    ImageHash::of(&bytes, pdq.scale, pdq.dihedral)
 }
 
 /// The content type from the file's first bytes, read with `pread` before hashing reads the

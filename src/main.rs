@@ -95,6 +95,11 @@ fn run_scan(args: cli::ScanArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus> 
             cli::LookupArg::Index => hashsift::scan::LookupChoice::Index,
             cli::LookupArg::Direct => hashsift::scan::LookupChoice::Direct,
         },
+        (!args.no_pdq).then(|| hashsift::scan::PdqMatching {
+            scale: args.pdq_decode.into(),
+            min_quality: args.pdq_quality,
+            max_distance: args.pdq_distance,
+        }),
         args.quiet,
     )?;
     let counters = Counters::new();
@@ -126,8 +131,9 @@ fn run_scan(args: cli::ScanArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus> 
         .count();
     if !settings.quiet {
         let graded = run.items().filter(|i| i.category.is_some()).count();
+        let suggested = run.items().filter(|i| i.suggested.is_some()).count();
         eprintln!(
-            "hashsift: {} items, {} files hashed ({} bytes), {graded} graded by the database, {errors} errors{}; report in {}",
+            "hashsift: {} items, {} files hashed ({} bytes), {graded} graded by exact hash, {suggested} suggested by PDQ, {errors} errors{}; report in {}",
             run.len(),
             run.files_hashed,
             run.bytes_hashed,

@@ -154,8 +154,9 @@ pub struct Item {
     pub digests: Option<Digests>,
     /// What the content is, from its first bytes (when the run asked for it).
     pub content: Option<crate::media::sniff::ContentType>,
-    /// An image's PDQ hash (when the run asked for it), boxed: most files have none.
-    pub image: Option<Box<crate::media::ImageHash>>,
+    /// An image's PDQ hash (when the run asked for it), apart: most files have none, and hard
+    /// links share it.
+    pub image: Option<std::sync::Arc<crate::media::ImageHash>>,
     pub error: Option<ItemError>,
 }
 

@@ -14,8 +14,11 @@ use crate::cancel::Cancel;
 use crate::digest::{Algorithm, AlgorithmSet, Digests};
 use crate::hash::{self, HashConfig, HashError};
 use crate::knowndb::index::KnownIndex;
+use crate::knowndb::pdq_index::PdqIndex;
 use crate::knowndb::read::{MediaView, SetGrade, SetInfo, conflicting};
 use crate::knowndb::{Access, Category, DbError, KnownDb};
+use crate::media::decode::JpegScale;
+use crate::media::pdq::{PdqHash, Transform};
 use crate::progress::{Counters, Phase};
 use crate::record::{Item, ItemError, Stage};
 use crate::utc::Timestamp;
@@ -29,7 +32,39 @@ pub struct ScanConfig {
     /// Worker threads for walking and hashing.
     pub threads: usize,
     pub lookup: LookupChoice,
+    /// How images are hashed and matched with PDQ; `None` hashes no image.
+    pub pdq: Option<PdqMatching>,
 }
+
+/// How a scan hashes images with PDQ and suggests categories from near matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PdqMatching {
+    pub scale: JpegScale,
+    /// Images of lower quality (flat, nearly blank) are hashed but not matched: their hashes
+    /// say little about the picture.
+    pub min_quality: u8,
+    /// The farthest (in bits of 256) a known hash may be from one of an image's eight
+    /// dihedral hashes to be suggested.
+    pub max_distance: u32,
+}
+
+impl Default for PdqMatching {
+    fn default() -> Self {
+        PdqMatching {
+            scale: JpegScale::Full,
+            min_quality: 50,
+            max_distance: 31,
+        }
+    }
+}
+
+/// The farthest distance a scan may be asked to match at: beyond it, PDQ tells no picture
+/// from its neighbours (unrelated images are about 128 bits apart), and a search costs more
+/// than it finds.
+pub const MAX_PDQ_DISTANCE: u32 = 64;
+
+/// The nearest known images reported for one image.
+pub const MAX_SUGGESTIONS: usize = 8;
 
 /// How a scan looks digests up.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -76,6 +111,19 @@ pub struct Match {
     pub grades: Vec<SetGrade>,
 }
 
+/// A known image whose PDQ hash is near one of an image's dihedral hashes: a suggestion,
+/// for the examiner to confirm, never a grade.
+#[derive(Clone, Debug)]
+pub struct PdqMatch {
+    /// Bits of 256 that differ.
+    pub distance: u32,
+    /// The transform of the image whose hash is the nearest (`rot90`: the evidence image,
+    /// turned 90 degrees counter-clockwise, looks like the known one).
+    pub transform: Transform,
+    /// The known medium: its hashes and every set's grade of it.
+    pub medium: MediaView,
+}
+
 /// One item of the evidence and what the database says of it: a view into a [`ScanRun`].
 #[derive(Clone, Copy, Debug)]
 pub struct ScanItem<'a> {
@@ -85,6 +133,11 @@ pub struct ScanItem<'a> {
     pub category: Option<Category>,
     /// Whether the sets that grade it disagree.
     pub conflict: bool,
+    /// Known images near this one by PDQ, nearest first (an image no exact hash grades).
+    pub suggestions: &'a [PdqMatch],
+    /// The category the nearest suggestions propose (the most severe among those at the
+    /// nearest distance), to confirm.
+    pub suggested: Option<Category>,
 }
 
 impl ScanItem<'_> {
@@ -101,13 +154,17 @@ impl ScanItem<'_> {
     }
 }
 
-/// What the database says of one item, beside the item: 8 bytes, with the matches of each
-/// distinct known content held once however many copies the evidence has.
+/// What the database says of one item, beside the item: 12 bytes, with the matches of each
+/// distinct known content (and the suggestions of each distinct PDQ hash) held once however
+/// many copies the evidence has.
 #[derive(Clone, Copy, Debug, Default)]
 struct Grading {
     /// Index into [`ScanRun::match_lists`]; 0 is the empty list.
     matches: u32,
+    /// Index into [`ScanRun::suggestion_lists`]; 0 is the empty list.
+    suggestions: u32,
     category: Option<Category>,
+    suggested: Option<Category>,
     conflict: bool,
 }
 
@@ -118,6 +175,7 @@ pub struct ScanRun {
     items: Vec<Item>,
     gradings: Vec<Grading>,
     match_lists: Vec<Vec<Match>>,
+    suggestion_lists: Vec<Vec<PdqMatch>>,
     pub started: Timestamp,
     pub finished: Timestamp,
     pub complete: bool,
@@ -129,6 +187,21 @@ pub struct ScanRun {
     pub index_time: Duration,
     /// The database's sets when the scan began, with their provenance.
     pub sets: Vec<SetInfo>,
+    /// What PDQ matching was asked for, how many known PDQ hashes were loaded and how long
+    /// that took; `None` when images were not hashed.
+    pub pdq: Option<PdqRun>,
+}
+
+/// The PDQ side of a scan.
+#[derive(Clone, Copy, Debug)]
+pub struct PdqRun {
+    pub settings: PdqMatching,
+    pub known: usize,
+    pub load_time: Duration,
+    /// Images hashed whose quality was high enough to match, and how many distinct hashes
+    /// they had (copies are searched once).
+    pub searched: u64,
+    pub distinct: u64,
 }
 
 impl ScanRun {
@@ -148,6 +221,8 @@ impl ScanRun {
             matches: &self.match_lists[g.matches as usize],
             category: g.category,
             conflict: g.conflict,
+            suggestions: &self.suggestion_lists[g.suggestions as usize],
+            suggested: g.suggested,
         }
     }
 
@@ -193,7 +268,10 @@ pub fn run(
                 algorithms: AlgorithmSet::all(),
                 threads: config.threads,
                 sniff: true,
-                pdq: None,
+                pdq: config.pdq.map(|p| hash::PdqConfig {
+                    scale: p.scale,
+                    dihedral: true,
+                }),
             },
             cancel,
             counters,
@@ -205,9 +283,9 @@ pub fn run(
     });
     let hashed = hashed?;
     // Interrupted while loading: the files read keep their digests, and none is graded.
-    let (index, index_time) = match lookup {
-        Err(DbError::Interrupted) => (None, Duration::ZERO),
-        other => other.map(|(i, t)| (Some(i), t))?,
+    let (index, index_time, pdq_index) = match lookup {
+        Err(DbError::Interrupted) => (None, Duration::ZERO, None),
+        other => other.map(|l| (Some(l.lookup), l.index_time, l.pdq))?,
     };
     let mut complete = hashed.complete && index.is_some();
 
@@ -270,12 +348,46 @@ pub fn run(
                     .iter()
                     .flat_map(|m| m.grades.iter().map(|g| g.category)),
             ),
+            ..Grading::default()
         };
     }
+    let mut suggestion_lists = vec![Vec::new()];
+    let pdq = match (config.pdq, pdq_index) {
+        (Some(settings), Some((pdq_index, load_time))) if complete => {
+            let (searched, distinct) = suggest(
+                &db,
+                &pdq_index,
+                settings,
+                config.threads,
+                &items,
+                &mut gradings,
+                &mut suggestion_lists,
+                cancel,
+                counters,
+            )?;
+            complete = !cancel.is_cancelled();
+            Some(PdqRun {
+                settings,
+                known: pdq_index.len(),
+                load_time,
+                searched,
+                distinct,
+            })
+        }
+        (Some(settings), _) => Some(PdqRun {
+            settings,
+            known: 0,
+            load_time: Duration::ZERO,
+            searched: 0,
+            distinct: 0,
+        }),
+        (None, _) => None,
+    };
     Ok(ScanRun {
         items,
         gradings,
         match_lists,
+        suggestion_lists,
         started,
         finished: Timestamp::now(),
         complete,
@@ -287,7 +399,126 @@ pub fn run(
         },
         index_time,
         sets,
+        pdq,
     })
+}
+
+/// Searches the known PDQ hashes for every image no exact hash graded (quality high enough;
+/// each distinct hash once, on `threads` threads) and records what the nearest propose.
+/// Returns how many images were searched and how many distinct hashes they had.
+#[allow(clippy::too_many_arguments)]
+fn suggest(
+    db: &KnownDb,
+    index: &PdqIndex,
+    settings: PdqMatching,
+    threads: usize,
+    items: &[Item],
+    gradings: &mut [Grading],
+    lists: &mut Vec<Vec<PdqMatch>>,
+    cancel: &Cancel,
+    counters: &Counters,
+) -> Result<(u64, u64), DbError> {
+    use rayon::prelude::*;
+    // The images to search, and their distinct dihedral hashes.
+    let mut distinct: HashMap<PdqHash, u32> = HashMap::new();
+    let mut queries: Vec<&[PdqHash; 8]> = Vec::new();
+    let mut searched: Vec<(usize, u32)> = Vec::new();
+    for (i, (item, g)) in items.iter().zip(gradings.iter()).enumerate() {
+        let Some(image) = &item.image else { continue };
+        let (Ok(pdq), Some(all)) = (&image.pdq, &image.dihedral) else {
+            continue;
+        };
+        if g.category.is_some() || pdq.quality < settings.min_quality || item.error.is_some() {
+            continue;
+        }
+        let q = *distinct.entry(all[0]).or_insert_with(|| {
+            queries.push(all);
+            (queries.len() - 1) as u32
+        });
+        searched.push((i, q));
+    }
+    counters.start_step("images searched by PDQ", queries.len() as u64);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| DbError::Corrupt {
+            path: db.path().to_owned(),
+            reason: format!("cannot start the PDQ search threads: {e}"),
+        })?;
+    let found: Vec<Vec<(u32, u32, Transform)>> = pool.install(|| {
+        queries
+            .par_iter()
+            .map(|all| {
+                counters.add_step(1);
+                if cancel.is_cancelled() {
+                    return Vec::new();
+                }
+                nearest(index, all, settings.max_distance)
+            })
+            .collect()
+    });
+    if cancel.is_cancelled() {
+        return Ok((searched.len() as u64, queries.len() as u64));
+    }
+    // Each known medium found is read once, however many images it is near.
+    let mut media: HashMap<u32, MediaView> = HashMap::new();
+    let mut list_of: Vec<u32> = vec![0; found.len()];
+    for (q, near) in found.iter().enumerate() {
+        if near.is_empty() {
+            continue;
+        }
+        let mut list = Vec::with_capacity(near.len());
+        for &(id, distance, transform) in near {
+            let medium = match media.get(&id) {
+                Some(m) => m.clone(),
+                None => {
+                    let m = db.medium(i64::from(id))?;
+                    media.insert(id, m.clone());
+                    m
+                }
+            };
+            list.push(PdqMatch {
+                distance,
+                transform,
+                medium,
+            });
+        }
+        lists.push(list);
+        list_of[q] = (lists.len() - 1) as u32;
+    }
+    for &(i, q) in &searched {
+        let list = list_of[q as usize];
+        let nearest = &lists[list as usize];
+        gradings[i].suggestions = list;
+        gradings[i].suggested = nearest.first().and_then(|first| {
+            nearest
+                .iter()
+                .take_while(|m| m.distance == first.distance)
+                .flat_map(|m| m.medium.grades.iter().map(|g| g.category))
+                .min()
+        });
+    }
+    Ok((searched.len() as u64, queries.len() as u64))
+}
+
+/// The known hashes within `max_distance` of any of an image's eight dihedral hashes, each
+/// medium once at its nearest (and the transform that brought it there), nearest first, at
+/// most [`MAX_SUGGESTIONS`]: (medium id, distance, transform).
+fn nearest(index: &PdqIndex, all: &[PdqHash; 8], max_distance: u32) -> Vec<(u32, u32, Transform)> {
+    let mut best: HashMap<u32, (u32, Transform)> = HashMap::new();
+    for (hash, transform) in all.iter().zip(Transform::ALL) {
+        for n in index.within(hash, max_distance) {
+            let entry = best.entry(n.id).or_insert((n.distance, transform));
+            if n.distance < entry.0 {
+                *entry = (n.distance, transform);
+            }
+        }
+    }
+    let mut near: Vec<(u32, u32, Transform)> =
+        best.into_iter().map(|(id, (d, t))| (id, d, t)).collect();
+    near.sort_unstable_by_key(|&(id, d, t)| (d, t as u8, id));
+    near.truncate(MAX_SUGGESTIONS);
+    near
 }
 
 /// How a scan finds the known media a digest may match.
@@ -303,17 +534,34 @@ enum Lookup {
 const QUERY_NS: u64 = 10_000;
 const LOAD_NS: u64 = 150;
 
-/// Loads the known hashes, once the walk says how many files there are to look up, unless
-/// asking the database about each of them costs less: a scan of 20,000 files against 10 M
-/// known media makes 60,000 queries (about 0.6 s) instead of loading 30 M keys (about 3.5 s
-/// of a core the hashing needs).
+/// What the loader thread made ready while the evidence was hashed.
+struct Loaded {
+    lookup: Lookup,
+    index_time: Duration,
+    /// The known PDQ hashes and how long they took to load (when images are matched).
+    pdq: Option<(PdqIndex, Duration)>,
+}
+
+/// Loads the known PDQ hashes when images are matched (at once: every image needs them),
+/// then the exact hashes' keys, once the walk says how many files there are to look up,
+/// unless asking the database about each of them costs less: a scan of 20,000 files against
+/// 10 M known media makes 60,000 queries (about 0.6 s) instead of loading 30 M keys (about
+/// 3.5 s of a core the hashing needs).
 fn load(
     config: &ScanConfig,
     cancel: &Cancel,
     counters: &Counters,
     walked: &std::sync::atomic::AtomicBool,
-) -> Result<(Lookup, Duration), DbError> {
+) -> Result<Loaded, DbError> {
     let db = KnownDb::open(&config.db, Access::ReadOnly)?;
+    let pdq = match config.pdq {
+        Some(_) => {
+            let loading = Instant::now();
+            let index = db.pdq_index(cancel)?;
+            Some((index, loading.elapsed()))
+        }
+        None => None,
+    };
     while counters.phase() == Phase::Walking && !walked.load(std::sync::atomic::Ordering::Relaxed) {
         if cancel.is_cancelled() {
             return Err(DbError::Interrupted);
@@ -330,11 +578,19 @@ fn load(
         LookupChoice::Direct => true,
     };
     if direct {
-        return Ok((Lookup::Direct, Duration::ZERO));
+        return Ok(Loaded {
+            lookup: Lookup::Direct,
+            index_time: Duration::ZERO,
+            pdq,
+        });
     }
     let loading = Instant::now();
     let index = KnownIndex::build(&db, cancel, &|_| {})?;
-    Ok((Lookup::Index(Box::new(index)), loading.elapsed()))
+    Ok(Loaded {
+        lookup: Lookup::Index(Box::new(index)),
+        index_time: loading.elapsed(),
+        pdq,
+    })
 }
 
 /// The error of a file read but not looked up, because the scan was interrupted.

@@ -309,6 +309,43 @@ impl KnownDb {
         Ok(max.map_or(0, |m| m.max(0) as u64))
     }
 
+    /// Every known PDQ hash, indexed for near-neighbour search by medium id.
+    ///
+    /// # Errors
+    /// SQLite errors; [`DbError::Interrupted`] on Ctrl-C; [`DbError::Corrupt`] for a medium id
+    /// beyond 2^32.
+    pub fn pdq_index(
+        &self,
+        cancel: &crate::cancel::Cancel,
+    ) -> Result<super::pdq_index::PdqIndex, DbError> {
+        use crate::media::pdq::PdqHash;
+        let e = |s| self.sqlite_error(s);
+        // The partial index holds every PDQ hash with its medium id: read, not the table.
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, pdq FROM media INDEXED BY media_pdq WHERE pdq IS NOT NULL")
+            .map_err(e)?;
+        let mut rows = stmt.query([]).map_err(e)?;
+        let mut pairs: Vec<(u32, PdqHash)> = Vec::new();
+        while let Some(r) = rows.next().map_err(e)? {
+            let id: i64 = r.get(0).map_err(e)?;
+            let id = u32::try_from(id).map_err(|_| DbError::Corrupt {
+                path: self.path().to_owned(),
+                reason: format!("medium id {id} is beyond 2^32"),
+            })?;
+            let bytes: Vec<u8> = r.get(1).map_err(e)?;
+            let bytes: [u8; 32] = bytes.as_slice().try_into().map_err(|_| DbError::Corrupt {
+                path: self.path().to_owned(),
+                reason: format!("medium {id} has a PDQ hash of {} bytes", bytes.len()),
+            })?;
+            pairs.push((id, PdqHash::from_bytes(&bytes)));
+            if pairs.len() % (1 << 16) == 0 && cancel.is_cancelled() {
+                return Err(DbError::Interrupted);
+            }
+        }
+        Ok(super::pdq_index::PdqIndex::build(pairs))
+    }
+
     /// The medium `id` with every set's grade of it.
     ///
     /// # Errors

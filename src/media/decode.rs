@@ -30,6 +30,20 @@ pub const MAX_ALLOC: u64 = 1 << 30;
 /// The shorter side a fast JPEG decode keeps at least.
 pub const FAST_MIN_SIDE: usize = 1024;
 
+/// The decoders images go through, as items name them (`pdq_decoder`, scale aside), and what
+/// each is, for a report's provenance. The versions are the locked dependencies' (a test
+/// holds them to `Cargo.lock`).
+pub const DECODERS: [(&str, &str); 2] = [
+    (
+        "libjpeg-turbo",
+        "JPEG: libjpeg-turbo's decoder as MozJPEG 4 carries it, crates mozjpeg 0.10.13 and mozjpeg-sys 2.2.3",
+    ),
+    (
+        "image-rs",
+        "PNG, GIF, BMP, WebP, TIFF and CMYK JPEG: crate image 0.25.9",
+    ),
+];
+
 /// How large JPEGs are decoded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum JpegScale {
@@ -40,6 +54,16 @@ pub enum JpegScale {
     /// Every pixel, to RGB, as the reference pipeline decodes: the reference's hashes.
     #[default]
     Full,
+}
+
+impl JpegScale {
+    /// The name on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            JpegScale::Fast => "fast",
+            JpegScale::Full => "full",
+        }
+    }
 }
 
 /// The pixels an image decoded to, as PDQ luma, and how they were obtained.
@@ -58,15 +82,62 @@ pub struct Decoded {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     #[error("not an image format hashsift decodes ({0})")]
-    Unsupported(String),
+    Unsupported(Reason),
     #[error("declares {width}x{height} pixels, over the limit of {MAX_PIXELS}")]
     TooLarge { width: u64, height: u64 },
     #[error("cannot be decoded: {0}")]
-    Corrupt(String),
+    Corrupt(Reason),
     #[error("the file is {0} bytes, over the {max} bytes decoded", max = super::MAX_IMAGE_FILE)]
     FileTooLarge(u64),
     #[error("cannot be read: {0}")]
-    Read(String),
+    Read(Reason),
+}
+
+/// A decoder's message, held once however many images fail with it: a scan of a million
+/// damaged images keeps a pointer per image, not a copy of the same few sentences.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason(std::sync::Arc<str>);
+
+/// How many distinct messages are shared; past that (hostile input making every message
+/// different) each is kept on its own, as it would be without sharing.
+const SHARED_REASONS: usize = 4096;
+
+impl Reason {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Reason {
+    fn from(s: String) -> Reason {
+        use std::collections::HashSet;
+        use std::sync::{Arc, Mutex, OnceLock};
+        static SHARED: OnceLock<Mutex<HashSet<Arc<str>>>> = OnceLock::new();
+        let mut shared = SHARED
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(r) = shared.get(s.as_str()) {
+            return Reason(Arc::clone(r));
+        }
+        let r: Arc<str> = s.into();
+        if shared.len() < SHARED_REASONS {
+            shared.insert(Arc::clone(&r));
+        }
+        Reason(r)
+    }
+}
+
+impl From<&str> for Reason {
+    fn from(s: &str) -> Reason {
+        Reason::from(s.to_owned())
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// The format of `bytes`, from its first bytes.
@@ -87,7 +158,7 @@ pub fn decode(bytes: &[u8], scale: JpegScale) -> Result<Decoded, DecodeError> {
         | image::ImageFormat::Bmp
         | image::ImageFormat::WebP
         | image::ImageFormat::Tiff => decode_other(bytes, format),
-        other => Err(DecodeError::Unsupported(format!("{other:?}"))),
+        other => Err(DecodeError::Unsupported(format!("{other:?}").into())),
     }));
     outcome.unwrap_or_else(|panic| {
         let why = panic
@@ -95,7 +166,7 @@ pub fn decode(bytes: &[u8], scale: JpegScale) -> Result<Decoded, DecodeError> {
             .cloned()
             .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
             .unwrap_or_else(|| "the decoder failed".into());
-        Err(DecodeError::Corrupt(why))
+        Err(DecodeError::Corrupt(why.into()))
     })
 }
 
@@ -167,7 +238,7 @@ fn fast_numerator(width: usize, height: usize) -> u8 {
 
 fn decode_jpeg(bytes: &[u8], scale: JpegScale) -> Result<Decoded, DecodeError> {
     JPEG_WARNING.with(|w| w.borrow_mut().take());
-    let corrupt = |e: std::io::Error| DecodeError::Corrupt(e.to_string());
+    let corrupt = |e: std::io::Error| DecodeError::Corrupt(e.to_string().into());
     let mut d = mozjpeg::decompress::DecompressBuilder::new()
         .with_err(jpeg_error_mgr())
         .from_mem(bytes)
@@ -213,9 +284,9 @@ fn decode_jpeg(bytes: &[u8], scale: JpegScale) -> Result<Decoded, DecodeError> {
         luma
     };
     if let Some(warning) = JPEG_WARNING.with(|w| w.borrow_mut().take()) {
-        return Err(DecodeError::Corrupt(format!(
-            "damaged JPEG data: {warning}"
-        )));
+        return Err(DecodeError::Corrupt(
+            format!("damaged JPEG data: {warning}").into(),
+        ));
     }
     if luma.values.len() != luma.width * luma.height {
         return Err(DecodeError::Corrupt("short JPEG scanlines".into()));
@@ -241,7 +312,7 @@ fn decode_other(bytes: &[u8], format: image::ImageFormat) -> Result<Decoded, Dec
     reader.limits(limits);
     let (width, height) = reader
         .into_dimensions()
-        .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
+        .map_err(|e| DecodeError::Corrupt(e.to_string().into()))?;
     check_size(u64::from(width), u64::from(height))?;
     let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
     let mut limits = image::Limits::default();
@@ -249,7 +320,7 @@ fn decode_other(bytes: &[u8], format: image::ImageFormat) -> Result<Decoded, Dec
     reader.limits(limits);
     let image = reader
         .decode()
-        .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
+        .map_err(|e| DecodeError::Corrupt(e.to_string().into()))?;
     let (w, h) = (image.width() as usize, image.height() as usize);
     let luma = match image {
         image::DynamicImage::ImageLuma8(g) => Luma::from_grey8(g.as_raw(), w, h),
@@ -267,6 +338,32 @@ fn decode_other(bytes: &[u8], format: image::ImageFormat) -> Result<Decoded, Dec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decoder_provenance_names_the_locked_versions() {
+        let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.lock"))
+            .expect("Cargo.lock");
+        for (_, what) in DECODERS {
+            for named in what.split(", ").flat_map(|part| {
+                let words: Vec<&str> = part.split(' ').collect();
+                words
+                    .windows(2)
+                    .filter(|w| w[1].starts_with(|c: char| c.is_ascii_digit()))
+                    .map(|w| (w[0].to_owned(), w[1].to_owned()))
+                    .collect::<Vec<_>>()
+            }) {
+                let (name, version) = named;
+                if name == "MozJPEG" {
+                    continue; // the C library's major version, not a crate
+                }
+                let entry = format!("name = \"{name}\"\nversion = \"{version}\"\n");
+                assert!(
+                    lock.contains(&entry),
+                    "{name} {version} is not the locked version"
+                );
+            }
+        }
+    }
 
     #[test]
     fn fast_scale_keeps_the_shorter_side_at_1024() {

@@ -272,41 +272,64 @@ pub fn hash(luma: Luma) -> Pdq {
             quality: 0,
         };
     }
-    let small = if luma.width == 64 && luma.height == 64 {
-        let mut a = [[0f32; 64]; 64];
-        for (row, values) in a.iter_mut().zip(luma.values.chunks_exact(64)) {
-            row.copy_from_slice(values);
-        }
-        Box::new(a)
-    } else {
-        blur_and_decimate(luma)
-    };
-    let dct = dct16(&small);
-    Pdq {
-        hash: bits(&dct),
-        quality: quality(&small),
-    }
+    let small = bypassed(&luma).unwrap_or_else(|| blur_and_decimate(luma));
+    pdq_of(&small, &dct16(&small))
 }
 
 /// The eight dihedral hashes and the quality, as the reference's `compute_dihedral` gives
 /// them (which always applies the box filter: for a 64x64 image its first hash can differ from
 /// [`hash`]'s in a few bits).
 pub fn dihedral(luma: Luma) -> Dihedral {
+    hash_and_dihedral(luma).1
+}
+
+/// [`hash`] and [`dihedral`] of one image, from one filter pass (two for a 64x64 image).
+pub fn hash_and_dihedral(luma: Luma) -> (Pdq, Dihedral) {
     if luma.width < MIN_DIMENSION || luma.height < MIN_DIMENSION {
-        return Dihedral {
-            hashes: [PdqHash::default(); 8],
-            quality: 0,
-        };
+        let zero = PdqHash::default();
+        return (
+            Pdq {
+                hash: zero,
+                quality: 0,
+            },
+            Dihedral {
+                hashes: [zero; 8],
+                quality: 0,
+            },
+        );
     }
+    let bypass = bypassed(&luma).map(|small| pdq_of(&small, &dct16(&small)));
     let small = blur_and_decimate(luma);
     let dct = dct16(&small);
     let mut hashes = [PdqHash::default(); 8];
     for (h, t) in hashes.iter_mut().zip(Transform::ALL) {
         *h = bits(&transformed(&dct, t));
     }
-    Dihedral {
-        hashes,
-        quality: quality(&small),
+    let quality = quality(&small);
+    let pdq = bypass.unwrap_or(Pdq {
+        hash: hashes[0],
+        quality,
+    });
+    (pdq, Dihedral { hashes, quality })
+}
+
+/// A 64x64 image as `compute` takes it, unfiltered; `None` for any other size.
+fn bypassed(luma: &Luma) -> Option<Box<[[f32; 64]; 64]>> {
+    if luma.width != 64 || luma.height != 64 {
+        return None;
+    }
+    let mut a = Box::new([[0f32; 64]; 64]);
+    for (row, values) in a.iter_mut().zip(luma.values.chunks_exact(64)) {
+        row.copy_from_slice(values);
+    }
+    Some(a)
+}
+
+/// The hash and quality of a 64x64 image whose DCT is `dct`.
+fn pdq_of(small: &[[f32; 64]; 64], dct: &[[f32; 16]; 16]) -> Pdq {
+    Pdq {
+        hash: bits(dct),
+        quality: quality(small),
     }
 }
 

@@ -115,7 +115,7 @@ pub(crate) fn cell_with_hex(name: &OsStr) -> (String, String) {
 }
 
 /// The `pdq`, `pdq_quality` and `pdq_error` cells of an item (empty when it is not an image).
-fn pdq_cells(item: &Item) -> [String; 3] {
+pub fn pdq_cells(item: &Item) -> [String; 3] {
     match item.image.as_deref().map(|i| &i.pdq) {
         Some(Ok(p)) => [p.hash.to_string(), p.quality.to_string(), String::new()],
         Some(Err(e)) => [String::new(), String::new(), neutralise(e.to_string())],

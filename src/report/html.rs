@@ -181,6 +181,15 @@ pub fn write(
         e(&g["media_files"]),
         pct(&g["share_of_media"])
     );
+    let t = &summary["triage"];
+    let _ = writeln!(
+        h,
+        "<p>Files graded by exact hash: <b>{}</b>; suggested by PDQ (a known image's near \
+         copy, category proposed, to confirm): <b>{}</b>; unknown: <b>{}</b>.</p>",
+        e(&t["graded_by_exact_hash"]["items"]),
+        e(&t["suggested_by_pdq"]["items"]),
+        e(&t["unknown"]["items"]),
+    );
     h.push_str("<p>Left to review (unknown to every set), by type:</p><table><tr><th>type</th><th>files</th><th>bytes</th></tr>\n");
     if let Some(m) = summary["to_review_by_class"].as_object() {
         for (class, v) in m {
@@ -210,6 +219,34 @@ pub fn write(
         illegal
             .iter()
             .map(|s| (&s.item.path, category_name(s).to_owned(), set_views(s))),
+    );
+    let suggested: Vec<_> = run.items().filter(|s| s.suggested.is_some()).collect();
+    let _ = writeln!(
+        h,
+        "<h2>Images suggested by PDQ, to confirm: {}</h2>",
+        suggested.len()
+    );
+    file_table(
+        &mut h,
+        suggested.iter().map(|s| {
+            let nearest = &s.suggestions[0];
+            (
+                &s.item.path,
+                format!("suggested {}", s.suggested.map_or("unknown", |c| c.name())),
+                format!(
+                    "nearest {} bits ({}): {}",
+                    nearest.distance,
+                    nearest.transform.name(),
+                    nearest
+                        .medium
+                        .grades
+                        .iter()
+                        .map(|g| format!("{}: {}", g.set, g.category.name()))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            )
+        }),
     );
     let conflicts: Vec<_> = run.items().filter(|s| s.conflict).collect();
     let _ = writeln!(h, "<h2>Conflicts between sets: {}</h2>", conflicts.len());

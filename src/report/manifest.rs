@@ -109,6 +109,15 @@ pub fn write(
             "path": Text::of(p.db.as_os_str()).text,
             "sets": sets,
         },
+        "pdq": run.pdq.map(|pdq| json!({
+            "decode": pdq.settings.scale.name(),
+            "min_quality": pdq.settings.min_quality,
+            "max_distance": pdq.settings.max_distance,
+            "decoders": crate::media::decode::DECODERS
+                .iter()
+                .map(|(name, what)| (name.to_string(), Value::from(*what)))
+                .collect::<serde_json::Map<String, Value>>(),
+        })),
         "files": files,
     });
     let mut bytes = serde_json::to_vec_pretty(&manifest)?;

@@ -149,16 +149,46 @@ fn item_object(s: &ScanItem) -> Map<String, Value> {
                 })
                 .collect();
             obj.insert("matches".into(), matches.into());
+            if !s.suggestions.is_empty() {
+                if let Some(c) = s.suggested {
+                    obj.insert("suggested_category".into(), c.name().into());
+                }
+                let near: Vec<Value> = s.suggestions.iter().map(pdq_match_object).collect();
+                obj.insert("pdq_matches".into(), near.into());
+            }
         }
     }
     obj
+}
+
+/// A known image near this one by PDQ: how near, through which transform, and what it is.
+fn pdq_match_object(m: &crate::scan::PdqMatch) -> Value {
+    let k = &m.medium;
+    let mut obj = Map::new();
+    obj.insert("distance".into(), m.distance.into());
+    obj.insert("transform".into(), m.transform.name().into());
+    for (name, value) in [
+        ("pdq", &k.pdq),
+        ("md5", &k.md5),
+        ("sha1", &k.sha1),
+        ("sha256", &k.sha256),
+    ] {
+        if let Some(v) = value {
+            obj.insert(name.into(), v.clone().into());
+        }
+    }
+    if let Some(q) = k.pdq_quality {
+        obj.insert("pdq_quality".into(), q.into());
+    }
+    obj.insert("sets".into(), json!(k.grades));
+    Value::Object(obj)
 }
 
 /// `items.csv`: one row per item for spreadsheets, with one column per hash set that graded
 /// something (`set: NAME`, that set's category of the item), as review tools lay them out.
 /// Every text cell a spreadsheet would take for a formula starts with `'`.
 fn write_csv(run: &ScanRun, counters: &Counters, out: &mut dyn Write) -> io::Result<()> {
-    use super::csv::{cell_with_hex, leading_cells};
+    use super::csv::{cell_with_hex, leading_cells, pdq_cells};
     use super::text::neutralise;
     let sets: std::collections::BTreeSet<&str> = run
         .items()
@@ -179,10 +209,17 @@ fn write_csv(run: &ScanRun, counters: &Counters, out: &mut dyn Write) -> io::Res
         "sha1",
         "sha256",
         "blake3",
+        "pdq",
+        "pdq_quality",
+        "pdq_error",
         "category",
         "conflict",
         "match_status",
         "matches",
+        "suggested_category",
+        "pdq_distance",
+        "pdq_transform",
+        "pdq_matches",
     ]
     .map(String::from)
     .to_vec();
@@ -213,6 +250,9 @@ fn write_csv(run: &ScanRun, counters: &Counters, out: &mut dyn Write) -> io::Res
             digest(crate::digest::Algorithm::Sha1),
             digest(crate::digest::Algorithm::Sha256),
             digest(crate::digest::Algorithm::Blake3),
+        ]);
+        row.extend(pdq_cells(item));
+        row.extend([
             if looked_up {
                 category_name(&s).to_owned()
             } else {
@@ -228,30 +268,29 @@ fn write_csv(run: &ScanRun, counters: &Counters, out: &mut dyn Write) -> io::Res
                 .map(|m| m.status.name())
                 .collect::<Vec<_>>()
                 .join(";"),
+            neutralise(grades_text(s.matches.iter().flat_map(|m| m.grades.iter()))),
+            s.suggested.map(|c| c.name().to_owned()).unwrap_or_default(),
+            s.suggestions
+                .first()
+                .map(|m| m.distance.to_string())
+                .unwrap_or_default(),
+            s.suggestions
+                .first()
+                .map(|m| m.transform.name().to_owned())
+                .unwrap_or_default(),
             neutralise(
-                s.matches
+                s.suggestions
                     .iter()
-                    .flat_map(|m| m.grades.iter())
-                    .map(|g| {
-                        let version = g
-                            .set_version
-                            .as_deref()
-                            .map(|v| format!(" {v}"))
-                            .unwrap_or_default();
-                        let code = g
-                            .code
-                            .as_deref()
-                            .map(|c| format!(" code {c}"))
-                            .unwrap_or_default();
-                        let label = g
-                            .label
-                            .as_deref()
-                            .map(|l| format!(" \"{l}\""))
-                            .unwrap_or_default();
-                        format!("{}{version}: {}{code}{label}", g.set, g.category.name())
+                    .map(|m| {
+                        format!(
+                            "{} bits {}: {}",
+                            m.distance,
+                            m.transform.name(),
+                            grades_text(m.medium.grades.iter())
+                        )
                     })
                     .collect::<Vec<_>>()
-                    .join("; "),
+                    .join(" | "),
             ),
         ]);
         for set in &sets {
@@ -280,6 +319,31 @@ fn write_csv(run: &ScanRun, counters: &Counters, out: &mut dyn Write) -> io::Res
     w.write_record(&end)?;
     w.flush()?;
     Ok(())
+}
+
+/// Grades as one cell: `SET VERSION: category code C "label"`, separated by `; `.
+fn grades_text<'a>(grades: impl Iterator<Item = &'a crate::knowndb::read::SetGrade>) -> String {
+    grades
+        .map(|g| {
+            let version = g
+                .set_version
+                .as_deref()
+                .map(|v| format!(" {v}"))
+                .unwrap_or_default();
+            let code = g
+                .code
+                .as_deref()
+                .map(|c| format!(" code {c}"))
+                .unwrap_or_default();
+            let label = g
+                .label
+                .as_deref()
+                .map(|l| format!(" \"{l}\""))
+                .unwrap_or_default();
+            format!("{}{version}: {}{code}{label}", g.set, g.category.name())
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The item's category as reports name it: `unknown` when nothing grades it.
@@ -322,6 +386,13 @@ pub fn summary(p: &ScanProvenance, run: &ScanRun) -> Value {
     let mut errors: BTreeMap<&str, u64> = BTreeMap::new();
     let (mut files, mut graded, mut media, mut media_graded) = (0u64, 0u64, 0u64, 0u64);
     let (mut conflicts, mut contradicted, mut size_mismatches) = (0u64, 0u64, 0u64);
+    let mut triage: BTreeMap<&str, Tally> = ["graded_by_exact_hash", "suggested_by_pdq", "unknown"]
+        .into_iter()
+        .map(|k| (k, Tally::default()))
+        .collect();
+    let mut suggested: BTreeMap<&str, Tally> = BTreeMap::new();
+    let (mut images_hashed, mut images_failed) = (0u64, 0u64);
+    let mut decoders: BTreeMap<&str, u64> = BTreeMap::new();
     for s in run.items() {
         let item = &s.item;
         if let Some(e) = &item.error {
@@ -334,6 +405,22 @@ pub fn summary(p: &ScanProvenance, run: &ScanRun) -> Value {
             continue;
         }
         files += 1;
+        if let Some(image) = &item.image {
+            images_hashed += u64::from(image.pdq.is_ok());
+            images_failed += u64::from(image.pdq.is_err());
+            if let Some(d) = image.decoder {
+                *decoders.entry(d).or_default() += 1;
+            }
+        }
+        let way = match (s.category, s.suggested) {
+            (Some(_), _) => "graded_by_exact_hash",
+            (None, Some(c)) => {
+                suggested.entry(c.name()).or_default().add(item.size);
+                "suggested_by_pdq"
+            }
+            (None, None) => "unknown",
+        };
+        triage.entry(way).or_default().add(item.size);
         let is_media = item.content.is_some_and(|c| c.class.is_media());
         media += u64::from(is_media);
         by_category
@@ -379,6 +466,8 @@ pub fn summary(p: &ScanProvenance, run: &ScanRun) -> Value {
         "bytes_hashed": run.bytes_hashed,
         "throughput_bytes_per_second": run.bytes_hashed as f64 / seconds,
         "by_category": tally(by_category),
+        "triage": tally(triage),
+        "suggested_by_category": tally(suggested),
         "graded_automatically": {
             "files": graded,
             "share_of_files": share(graded, files),
@@ -395,5 +484,17 @@ pub fn summary(p: &ScanProvenance, run: &ScanRun) -> Value {
         "lookup": if run.known.is_some() { "index" } else { "direct" },
         "known_hashes": run.known.as_ref().map(|k| k.iter().map(|(a, n)| (a.name().to_owned(), Value::from(*n))).collect::<Map<String, Value>>()),
         "index_load_seconds": run.index_time.as_secs_f64(),
+        "pdq": run.pdq.map(|p| json!({
+            "decode": p.settings.scale.name(),
+            "min_quality": p.settings.min_quality,
+            "max_distance": p.settings.max_distance,
+            "known_hashes": p.known,
+            "load_seconds": p.load_time.as_secs_f64(),
+            "images_hashed": images_hashed,
+            "images_not_decoded": images_failed,
+            "images_searched": p.searched,
+            "distinct_hashes_searched": p.distinct,
+            "images_by_decoder": decoders,
+        })),
     })
 }

@@ -163,6 +163,13 @@ fn media(id: u64, d: &Digests, files: &[ScanItem], p: &ScanProvenance) -> Value 
             alt.push(json!({"HashName": name, "HashValue": h}));
         }
     }
+    // As the database's own VICS export writes it: the hash, a comma, the quality.
+    if let Some(Ok(pdq)) = first.item.image.as_deref().map(|i| &i.pdq) {
+        alt.push(json!({
+            "HashName": "PDQ",
+            "HashValue": format!("{},{}", pdq.hash, pdq.quality),
+        }));
+    }
     m.insert("AlternativeHashes".into(), Value::Array(alt));
     let media_files: Vec<Value> = files
         .iter()
