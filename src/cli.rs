@@ -173,6 +173,14 @@ pub enum DbCommand {
         /// JSON instead of text
         #[arg(long)]
         json: bool,
+        /// Each HASH is a PDQ hash: list the known media within --pdq-distance bits of it,
+        /// nearest first, with their distances (exit code 1 if some HASH has none)
+        #[arg(long)]
+        pdq: bool,
+        /// With --pdq: the farthest a known hash may be (bits of 256)
+        #[arg(long, value_name = "BITS", default_value_t = 31, requires = "pdq",
+              value_parser = clap::value_parser!(u32).range(0..=256))]
+        pdq_distance: u32,
     },
     /// Write one set, or every medium with its triage grade (--all), as VICS 2.0 JSON, a
     /// hashdeep listing, or CSV (VICS and CSV exports import back)

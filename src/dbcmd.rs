@@ -41,9 +41,24 @@ pub fn run(args: DbArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus> {
             Ok(ExitStatus::Clean)
         }
         DbCommand::Stats { json } => stats(&KnownDb::open(&path, Access::ReadOnly)?, json),
-        DbCommand::Lookup { hashes, json } => {
-            lookup(&KnownDb::open(&path, Access::ReadOnly)?, &hashes, json)
-        }
+        DbCommand::Lookup {
+            hashes,
+            json,
+            pdq: false,
+            ..
+        } => lookup(&KnownDb::open(&path, Access::ReadOnly)?, &hashes, json),
+        DbCommand::Lookup {
+            hashes,
+            json,
+            pdq: true,
+            pdq_distance,
+        } => lookup_pdq(
+            &KnownDb::open(&path, Access::ReadOnly)?,
+            &hashes,
+            pdq_distance,
+            json,
+            cancel,
+        ),
         DbCommand::Profile { name } => profile(name.as_deref()),
         DbCommand::Export(a) => export(&KnownDb::open(&path, Access::ReadOnly)?, a),
     }
@@ -319,65 +334,130 @@ fn lookup(db: &KnownDb, hashes: &[String], json: bool) -> anyhow::Result<ExitSta
                 continue;
             }
             for m in found {
-                writeln!(
-                    out,
-                    "{q}: {}{}",
-                    m.triage,
-                    if m.conflict {
-                        "  CONFLICT: the sets disagree, triaged as the most severe"
-                    } else {
-                        ""
-                    }
-                )?;
-                for (name, v) in [
-                    ("md5", &m.md5),
-                    ("sha1", &m.sha1),
-                    ("sha256", &m.sha256),
-                    ("blake3", &m.blake3),
-                    ("pdq", &m.pdq),
-                ] {
-                    if let Some(v) = v {
-                        writeln!(out, "  {name:<7} {v}")?;
-                    }
-                }
-                if let Some(s) = m.size {
-                    writeln!(out, "  size    {s}")?;
-                }
-                for g in &m.grades {
-                    writeln!(
-                        out,
-                        "  set {}{}: {} (code {}{}); baseline {}, victim identified {}, offender identified {}, distributed {}{}{}; record {}",
-                        g.set,
-                        g.set_version
-                            .as_deref()
-                            .map(|v| format!(" {v}"))
-                            .unwrap_or_default(),
-                        g.category,
-                        g.code.as_deref().unwrap_or("none"),
-                        g.label
-                            .as_deref()
-                            .map(|l| format!(" \"{l}\""))
-                            .unwrap_or_default(),
-                        yes_no(g.baseline),
-                        yes_no(g.victim_identified),
-                        yes_no(g.offender_identified),
-                        yes_no(g.distributed),
-                        g.series
-                            .as_deref()
-                            .map(|s| format!(", series {s}"))
-                            .unwrap_or_default(),
-                        if g.tags.is_empty() {
-                            String::new()
-                        } else {
-                            format!(", tags {}", g.tags.join(", "))
-                        },
-                        g.record,
-                    )?;
-                }
+                writeln!(out, "{q}: {}", triage_line(m))?;
+                write_medium(&mut out, m)?;
             }
         }
     }
     Ok(if all_known {
+        ExitStatus::Clean
+    } else {
+        ExitStatus::NotFound
+    })
+}
+
+/// A medium's triage grade, and a warning when its sets disagree.
+fn triage_line(m: &MediaView) -> String {
+    format!(
+        "{}{}",
+        m.triage,
+        if m.conflict {
+            "  CONFLICT: the sets disagree, triaged as the most severe"
+        } else {
+            ""
+        }
+    )
+}
+
+/// A medium's hashes, size and every set's grade, indented under its heading line.
+fn write_medium(out: &mut dyn Write, m: &MediaView) -> std::io::Result<()> {
+    for (name, v) in [
+        ("md5", &m.md5),
+        ("sha1", &m.sha1),
+        ("sha256", &m.sha256),
+        ("blake3", &m.blake3),
+        ("pdq", &m.pdq),
+    ] {
+        if let Some(v) = v {
+            writeln!(out, "  {name:<7} {v}")?;
+        }
+    }
+    if let Some(s) = m.size {
+        writeln!(out, "  size    {s}")?;
+    }
+    for g in &m.grades {
+        writeln!(
+            out,
+            "  set {}{}: {} (code {}{}); baseline {}, victim identified {}, offender identified {}, distributed {}{}{}; record {}",
+            g.set,
+            g.set_version
+                .as_deref()
+                .map(|v| format!(" {v}"))
+                .unwrap_or_default(),
+            g.category,
+            g.code.as_deref().unwrap_or("none"),
+            g.label
+                .as_deref()
+                .map(|l| format!(" \"{l}\""))
+                .unwrap_or_default(),
+            yes_no(g.baseline),
+            yes_no(g.victim_identified),
+            yes_no(g.offender_identified),
+            yes_no(g.distributed),
+            g.series
+                .as_deref()
+                .map(|s| format!(", series {s}"))
+                .unwrap_or_default(),
+            if g.tags.is_empty() {
+                String::new()
+            } else {
+                format!(", tags {}", g.tags.join(", "))
+            },
+            g.record,
+        )?;
+    }
+    Ok(())
+}
+
+/// `db lookup --pdq`: the known media near each PDQ hash.
+fn lookup_pdq(
+    db: &KnownDb,
+    hashes: &[String],
+    max_distance: u32,
+    json: bool,
+    cancel: &Cancel,
+) -> anyhow::Result<ExitStatus> {
+    use hashsift::media::pdq::PdqHash;
+    let mut queries = Vec::new();
+    for h in hashes {
+        let hex = h.trim().to_ascii_lowercase();
+        let q = PdqHash::from_hex(&hex).ok_or_else(|| {
+            hashsift::config::ConfigError::Invalid(format!(
+                "'{h}' is not a PDQ hash (64 hexadecimal digits)"
+            ))
+        })?;
+        queries.push((hex, q));
+    }
+    let hashes: Vec<PdqHash> = queries.iter().map(|(_, q)| *q).collect();
+    let found = db.pdq_neighbours(&hashes, max_distance, cancel)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if json {
+        let v: Vec<serde_json::Value> = queries
+            .iter()
+            .zip(&found)
+            .map(|((q, _), near)| {
+                serde_json::json!({
+                    "query": q,
+                    "max_distance": max_distance,
+                    "neighbours": near.iter().map(|(d, m)| serde_json::json!({"distance": d, "medium": m})).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &v)?;
+        writeln!(out)?;
+    } else {
+        for ((q, _), near) in queries.iter().zip(&found) {
+            if near.is_empty() {
+                writeln!(out, "{q}: no known PDQ hash within {max_distance} bits")?;
+            }
+            for (d, m) in near {
+                writeln!(out, "{q}: {d} bits: {}", triage_line(m))?;
+                write_medium(&mut out, m)?;
+            }
+        }
+    }
+    Ok(if found.iter().all(|n| !n.is_empty()) {
         ExitStatus::Clean
     } else {
         ExitStatus::NotFound

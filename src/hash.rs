@@ -154,7 +154,7 @@ pub fn run(
                             )?;
                             let image = match (config.pdq, content) {
                                 (Some(pdq), Some(c)) if c.class == Class::Image => {
-                                    Some(Arc::new(image_hash(&file, w.size, pdq)))
+                                    Some(image_hash(&file, w.size, pdq))
                                 }
                                 _ => None,
                             };
@@ -212,8 +212,8 @@ pub fn run(
 type Hashed = (Digests, Option<ContentType>, Option<Arc<ImageHash>>);
 
 /// Reads a whole image file (just hashed: its pages are in the cache) and hashes its pixels.
-fn image_hash(file: &std::fs::File, size: u64, pdq: PdqConfig) -> ImageHash {
-    let failed = ImageHash::failed;
+fn image_hash(file: &std::fs::File, size: u64, pdq: PdqConfig) -> Arc<ImageHash> {
+    let failed = ImageHash::failed_shared;
     if size > crate::media::MAX_IMAGE_FILE {
         return failed(DecodeError::FileTooLarge(size));
     }
@@ -223,7 +223,7 @@ fn image_hash(file: &std::fs::File, size: u64, pdq: PdqConfig) -> ImageHash {
         (n, None) => n,
     };
     bytes.truncate(filled);
-    ImageHash::of(&bytes, pdq.scale, pdq.dihedral)
+    ImageHash::of_shared(&bytes, pdq.scale, pdq.dihedral)
 }
 
 /// The content type from the file's first bytes, read with `pread` before hashing reads the

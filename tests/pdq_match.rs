@@ -169,6 +169,38 @@ fn altered_copies_are_suggested_with_their_category_and_unrelated_images_are_not
         assert_exit(&out, 0);
     }
 
+    // `db lookup --pdq`: a known hash with 5 bits flipped is 5 bits from its medium.
+    let mut near = known[0].0.clone().into_bytes();
+    for k in [0, 13, 27, 40, 63] {
+        let v = u8::from_str_radix(std::str::from_utf8(&near[k..=k]).unwrap(), 16).unwrap();
+        near[k] = format!("{:x}", v ^ 1).as_bytes()[0];
+    }
+    let near = String::from_utf8(near).unwrap();
+    let out = hashsift()
+        .args(["db", "--db"])
+        .arg(&db)
+        .args(["lookup", "--json", "--pdq", &near, "--pdq-distance", "10"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let found: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let neighbours = found[0]["neighbours"].as_array().unwrap();
+    assert_eq!(neighbours.len(), 1, "{found}");
+    assert_eq!(neighbours[0]["distance"], 5);
+    assert_eq!(neighbours[0]["medium"]["pdq"], known[0].0.as_str());
+    assert_eq!(neighbours[0]["medium"]["triage"], categories[0]);
+    let out = hashsift()
+        .args(["db", "--db"])
+        .arg(&db)
+        .args(["lookup", "--pdq", &near, "--pdq-distance", "4"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 1);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("no known PDQ hash within 4 bits"),
+        "{out:?}"
+    );
+
     // The altered copies, each with the category it must be suggested and the transform of
     // the copy that brings it back to the original.
     let mut expected: BTreeMap<String, (&str, &str)> = BTreeMap::new();

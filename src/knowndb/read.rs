@@ -346,6 +346,57 @@ impl KnownDb {
         Ok(super::pdq_index::PdqIndex::build(pairs))
     }
 
+    /// For each of `queries`, every known medium whose PDQ hash is within `max_distance` bits,
+    /// nearest first (ties by medium id), as (distance, medium): one pass over the database's
+    /// PDQ hashes, nothing loaded into memory.
+    ///
+    /// # Errors
+    /// SQLite errors; [`DbError::Interrupted`] on Ctrl-C.
+    pub fn pdq_neighbours(
+        &self,
+        queries: &[crate::media::pdq::PdqHash],
+        max_distance: u32,
+        cancel: &crate::cancel::Cancel,
+    ) -> Result<Vec<Vec<(u32, MediaView)>>, DbError> {
+        use crate::media::pdq::PdqHash;
+        let e = |s| self.sqlite_error(s);
+        let mut found: Vec<Vec<(u32, i64)>> = vec![Vec::new(); queries.len()];
+        {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT id, pdq FROM media INDEXED BY media_pdq WHERE pdq IS NOT NULL")
+                .map_err(e)?;
+            let mut rows = stmt.query([]).map_err(e)?;
+            let mut read = 0u64;
+            while let Some(r) = rows.next().map_err(e)? {
+                let bytes: Vec<u8> = r.get(1).map_err(e)?;
+                let Ok(bytes) = <[u8; 32]>::try_from(bytes.as_slice()) else {
+                    continue; // the schema's CHECK keeps every PDQ hash at 32 bytes
+                };
+                let known = PdqHash::from_bytes(&bytes);
+                for (q, out) in queries.iter().zip(&mut found) {
+                    let d = q.distance(&known);
+                    if d <= max_distance {
+                        out.push((d, r.get(0).map_err(e)?));
+                    }
+                }
+                read += 1;
+                if read % (1 << 16) == 0 && cancel.is_cancelled() {
+                    return Err(DbError::Interrupted);
+                }
+            }
+        }
+        found
+            .into_iter()
+            .map(|mut near| {
+                near.sort_unstable();
+                near.into_iter()
+                    .map(|(d, id)| Ok((d, self.medium(id)?)))
+                    .collect()
+            })
+            .collect()
+    }
+
     /// The medium `id` with every set's grade of it.
     ///
     /// # Errors

@@ -79,7 +79,7 @@ pub struct Decoded {
 }
 
 /// Why an image has no PDQ hash.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum DecodeError {
     #[error("not an image format hashsift decodes ({0})")]
     Unsupported(Reason),
@@ -95,12 +95,13 @@ pub enum DecodeError {
 
 /// A decoder's message, held once however many images fail with it: a scan of a million
 /// damaged images keeps a pointer per image, not a copy of the same few sentences.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Reason(std::sync::Arc<str>);
 
-/// How many distinct messages are shared; past that (hostile input making every message
-/// different) each is kept on its own, as it would be without sharing.
-const SHARED_REASONS: usize = 4096;
+/// How many distinct messages (and failures, [`super::ImageHash::failed_shared`]) are shared;
+/// past that (hostile input making every message different) each is kept on its own, as it
+/// would be without sharing.
+pub const SHARED_REASONS: usize = 4096;
 
 impl Reason {
     pub fn as_str(&self) -> &str {
@@ -189,8 +190,17 @@ fn jpeg_message(cinfo: &mut mozjpeg_sys::jpeg_common_struct) -> String {
         let err = &*cinfo.err;
         match err.format_message {
             Some(format) => {
-                let buffer = [0u8; 80];
-                format(cinfo, &buffer);
+                // The binding declares the buffer `&[u8; 80]`, but libjpeg writes the message
+                // into it: called through a shared reference, the compiler may take the buffer
+                // to stay zeroed (and did: empty messages). The same function, given a
+                // pointer to a buffer it may write.
+                type Format = unsafe extern "C-unwind" fn(
+                    &mut mozjpeg_sys::jpeg_common_struct,
+                    *mut [u8; 80],
+                );
+                let format: Format = std::mem::transmute(format);
+                let mut buffer = [0u8; 80];
+                format(cinfo, &mut buffer);
                 let end = buffer.iter().position(|&c| c == 0).unwrap_or(buffer.len());
                 String::from_utf8_lossy(&buffer[..end]).into_owned()
             }
@@ -416,6 +426,7 @@ mod tests {
             .err()
             .expect("truncated JPEG refused");
         assert!(matches!(err, DecodeError::Corrupt(_)), "{err}");
+        assert_has_reason(&err);
         // The SOF0 marker's height and width patched to 65,000 x 65,000: refused from the header.
         let mut huge = jpeg.clone();
         let sof = huge
@@ -437,10 +448,11 @@ mod tests {
             x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
             (x >> 24) as u8
         }));
-        assert!(matches!(
-            decode(&noise, JpegScale::Fast),
-            Err(DecodeError::Corrupt(_))
-        ));
+        let err = decode(&noise, JpegScale::Fast)
+            .err()
+            .expect("noise refused");
+        assert!(matches!(err, DecodeError::Corrupt(_)), "{err}");
+        assert_has_reason(&err);
         // Truncated PNG, GIF and BMP.
         for format in [
             image::ImageFormat::Png,
@@ -449,11 +461,21 @@ mod tests {
         ] {
             let bytes = encoded(format, 300, 200);
             let cut = &bytes[..bytes.len() / 2];
-            assert!(
-                matches!(decode(cut, JpegScale::Fast), Err(DecodeError::Corrupt(_))),
-                "{format:?}"
-            );
+            let err = decode(cut, JpegScale::Fast)
+                .err()
+                .expect("truncated image refused");
+            assert!(matches!(err, DecodeError::Corrupt(_)), "{format:?}: {err}");
+            assert_has_reason(&err);
         }
+    }
+
+    /// A decoder's message is there: the examiner reads why.
+    fn assert_has_reason(err: &DecodeError) {
+        let reason = match err {
+            DecodeError::Corrupt(r) | DecodeError::Unsupported(r) | DecodeError::Read(r) => r,
+            _ => return,
+        };
+        assert!(reason.as_str().trim().len() > 5, "no reason given: {err:?}");
     }
 
     #[test]

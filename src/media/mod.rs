@@ -1,6 +1,8 @@
 //! What a file's content is: detection by magic bytes ([`sniff`]); image decoding with limits
 //! ([`decode`]); and the PDQ perceptual hash of an image's pixels ([`pdq`]).
 
+use std::sync::Arc;
+
 pub mod decode;
 pub mod pdq;
 pub mod sniff;
@@ -48,6 +50,35 @@ impl ImageHash {
             pdq: Err(e),
             dihedral: None,
             decoder: None,
+        }
+    }
+
+    /// The same, shared by every image that fails for the same reason: a million damaged
+    /// images hold a pointer each, not a record each.
+    pub fn failed_shared(e: decode::DecodeError) -> Arc<ImageHash> {
+        use std::collections::HashMap;
+        use std::sync::{Mutex, OnceLock};
+        static SHARED: OnceLock<Mutex<HashMap<decode::DecodeError, Arc<ImageHash>>>> =
+            OnceLock::new();
+        let mut shared = SHARED
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(f) = shared.get(&e) {
+            return Arc::clone(f);
+        }
+        let f = Arc::new(ImageHash::failed(e.clone()));
+        if shared.len() < decode::SHARED_REASONS {
+            shared.insert(e, Arc::clone(&f));
+        }
+        f
+    }
+
+    /// [`ImageHash::of`], shared when it failed ([`ImageHash::failed_shared`]).
+    pub fn of_shared(bytes: &[u8], scale: decode::JpegScale, dihedral: bool) -> Arc<ImageHash> {
+        match ImageHash::of(bytes, scale, dihedral) {
+            ImageHash { pdq: Err(e), .. } => ImageHash::failed_shared(e),
+            ok => Arc::new(ok),
         }
     }
 }
