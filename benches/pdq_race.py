@@ -8,9 +8,9 @@ hashsift), warm (the corpus is read before every timed run), alternated round by
              pipeline the PDQ reference vectors were made with.
   draft      the same, with Pillow's reduced-scale JPEG decoding: `Image.draft("RGB", size)` to
              the smallest DCT scale that keeps both sides >= 1024 px, then `pdqhash`.
-  hashsift   `hashsift hash -q -j 2 --pdq --format jsonl -c blake3 -o FILE CORPUS` (default fast
-             decoding; it also computes BLAKE3 of every file, which the others do not), and the
-             same with `--pdq-decode full`.
+  hashsift   `hashsift hash -q -j 2 --pdq --pdq-decode fast --format jsonl -c blake3 -o FILE
+             CORPUS` (it also computes BLAKE3 of every file, which the others do not), and the
+             same with `--pdq-decode full`, the default.
 
 Prints images per second (median and range over the rounds) and the ratios hashsift / reference
 and hashsift / draft, then the agreement: the Hamming distance of each pipeline's hash from the
