@@ -102,6 +102,28 @@ pub fn run(out: Option<PathBuf>) -> anyhow::Result<ExitStatus> {
     }
     write(&sets.join("vics-sample.json"), VICS_SET)?;
     write(&sets.join("reference.md5"), reference.as_bytes())?;
+    // A picture the unit knows by its PDQ hash only; the evidence holds a copy of it that was
+    // mirrored, shrunk and re-compressed on its way (no exact hash can know it).
+    let known = scene(640, 480, 2026);
+    let pdq = {
+        let luma = hashsift::media::pdq::Luma::from_rgb8(known.as_raw(), 640, 480);
+        hashsift::media::pdq::hash(luma)
+    };
+    write(
+        &sets.join("unit-pdq.txt"),
+        format!("{},{}\n", pdq.hash, pdq.quality).as_bytes(),
+    )?;
+    let copy = image::imageops::resize(
+        &image::imageops::flip_horizontal(&known),
+        320,
+        240,
+        image::imageops::FilterType::Triangle,
+    );
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 75)
+        .encode_image(&copy)
+        .context("encode the demo's altered copy")?;
+    write(&evidence.join(FORWARDED), &jpeg)?;
     eprintln!(
         "hashsift demo: synthetic evidence in {}, hash sets in {}",
         evidence.display(),
@@ -120,6 +142,11 @@ pub fn run(out: Option<PathBuf>) -> anyhow::Result<ExitStatus> {
             "reference.md5",
             "demo-reference",
             vec![os("--category"), os("known_file")],
+        ),
+        (
+            "unit-pdq.txt",
+            "demo-unit-pdq",
+            vec![os("--category"), os("csam")],
         ),
     ] {
         let mut args = vec![
@@ -168,6 +195,46 @@ pub fn run(out: Option<PathBuf>) -> anyhow::Result<ExitStatus> {
         ExitStatus::KnownIllegal | ExitStatus::Clean => ExitStatus::Clean,
         other => other,
     })
+}
+
+/// Where the demo's altered copy of a picture known by PDQ lies in the evidence.
+pub const FORWARDED: &str = "Downloads/forwarded/IMG-20251103-WA0007.jpg";
+
+/// A synthetic picture for the PDQ part of the demo: a gradient and coloured rectangles laid
+/// out by a small deterministic generator (xorshift), so every demo builds the same one.
+fn scene(width: u32, height: u32, seed: u64) -> image::RgbImage {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut below = |n: u32| {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        (state.wrapping_mul(0x2545_F491_4F6C_DD1D) % u64::from(n)) as u32
+    };
+    let (from, to) = (
+        [below(256), below(256), below(256)],
+        [below(256), below(256), below(256)],
+    );
+    let mut img = image::RgbImage::from_fn(width, height, |x, _| {
+        let t = f64::from(x) / f64::from(width);
+        image::Rgb(
+            [0, 1, 2]
+                .map(|c| (f64::from(from[c]) + (f64::from(to[c]) - f64::from(from[c])) * t) as u8),
+        )
+    });
+    for _ in 0..30 {
+        let colour = image::Rgb([below(256) as u8, below(256) as u8, below(256) as u8]);
+        let (x0, y0) = (below(width), below(height));
+        let (w, h) = (
+            width / 20 + below(width / 6),
+            height / 20 + below(height / 6),
+        );
+        for y in y0..(y0 + h).min(height) {
+            for x in x0..(x0 + w).min(width) {
+                img.put_pixel(x, y, colour);
+            }
+        }
+    }
+    img
 }
 
 fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {

@@ -68,7 +68,28 @@ fn the_demo_scans_its_synthetic_evidence_and_grades_it_as_the_sample_set_says() 
         };
         assert_eq!(v["category"], want, "{path}");
     }
-    assert_eq!(files, 17);
+    assert_eq!(files, 18);
+    // The mirrored, shrunk JPEG of the picture the unit's PDQ list knows is suggested, not
+    // graded: its PDQ hash (flipped back) is near the known one.
+    let forwarded = items
+        .values()
+        .find(|v| {
+            v["path"]
+                .as_str()
+                .unwrap()
+                .ends_with("IMG-20251103-WA0007.jpg")
+        })
+        .unwrap();
+    assert_eq!(forwarded["category"], "unknown", "{forwarded}");
+    assert_eq!(forwarded["suggested_category"], "csam", "{forwarded}");
+    assert_eq!(
+        forwarded["pdq_matches"][0]["transform"], "flipy",
+        "{forwarded}"
+    );
+    assert_eq!(
+        forwarded["pdq_matches"][0]["sets"][0]["set"], "demo-unit-pdq",
+        "{forwarded}"
+    );
     // The copy and the renamed image are graded like their originals.
     let category_of = |suffix: &str| {
         items

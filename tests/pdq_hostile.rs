@@ -108,7 +108,10 @@ fn damaged_and_hostile_images_get_a_reason_and_the_scan_goes_on() {
             .clone()
     };
     let sound = item("sound.png");
-    assert!(sound["pdq"].is_string() && sound.get("pdq_error").is_none(), "{sound}");
+    assert!(
+        sound["pdq"].is_string() && sound.get("pdq_error").is_none(),
+        "{sound}"
+    );
     for (name, reason) in [
         ("truncated.jpg", "cannot be decoded: "),
         ("truncated.png", "cannot be decoded: "),
@@ -124,7 +127,9 @@ fn damaged_and_hostile_images_get_a_reason_and_the_scan_goes_on() {
         assert!(v["sha256"].is_string(), "{name}: digests kept: {v}");
         assert_eq!(v["class"], "image", "{name}: {v}");
         assert!(v.get("pdq").is_none(), "{name}: no hash: {v}");
-        let error = v["pdq_error"].as_str().unwrap_or_else(|| panic!("{name}: {v}"));
+        let error = v["pdq_error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: {v}"));
         assert!(error.starts_with(reason), "{name}: {error}");
         assert!(error.len() > reason.len() + 3, "{name}: a reason: {error}");
         assert!(v.get("error").is_none(), "{name}: read fine: {v}");
@@ -133,7 +138,10 @@ fn damaged_and_hostile_images_get_a_reason_and_the_scan_goes_on() {
     for name in ["empty.jpg", "random.jpg"] {
         let v = item(name);
         assert!(v["sha256"].is_string(), "{name}: {v}");
-        assert!(v.get("pdq").is_none() && v.get("pdq_error").is_none(), "{name}: {v}");
+        assert!(
+            v.get("pdq").is_none() && v.get("pdq_error").is_none(),
+            "{name}: {v}"
+        );
     }
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(report.join("summary.json")).unwrap()).unwrap();
