@@ -152,6 +152,8 @@ fn format_of(bytes: &[u8]) -> Option<image::ImageFormat> {
 /// [`DecodeError`] for formats not decoded, images over the limits and damaged data.
 pub fn decode(bytes: &[u8], scale: JpegScale) -> Result<Decoded, DecodeError> {
     let format = format_of(bytes).ok_or_else(|| DecodeError::Unsupported("unknown".into()))?;
+    quiet_panics();
+    DECODING.with(|d| d.set(true));
     let outcome = catch_unwind(AssertUnwindSafe(|| match format {
         image::ImageFormat::Jpeg => decode_jpeg(bytes, scale),
         image::ImageFormat::Png
@@ -161,6 +163,7 @@ pub fn decode(bytes: &[u8], scale: JpegScale) -> Result<Decoded, DecodeError> {
         | image::ImageFormat::Tiff => decode_other(bytes, format),
         other => Err(DecodeError::Unsupported(format!("{other:?}").into())),
     }));
+    DECODING.with(|d| d.set(false));
     outcome.unwrap_or_else(|panic| {
         let why = panic
             .downcast_ref::<String>()
@@ -169,6 +172,26 @@ pub fn decode(bytes: &[u8], scale: JpegScale) -> Result<Decoded, DecodeError> {
             .unwrap_or_else(|| "the decoder failed".into());
         Err(DecodeError::Corrupt(why.into()))
     })
+}
+
+thread_local! {
+    /// Whether this thread is inside a decoder, where a panic is an image's error.
+    static DECODING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Installs (once) a panic hook that keeps quiet about panics inside a decoder: hostile input
+/// making a decoder panic is caught and becomes the image's reason, and should not print a
+/// panic message over the progress display. Every other panic is reported as before.
+fn quiet_panics() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !DECODING.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
 }
 
 fn check_size(width: u64, height: u64) -> Result<(), DecodeError> {
