@@ -38,8 +38,9 @@ pub enum Command {
     /// 64 bad command line; 130 interrupted.
     Scan(ScanArgs),
     /// Run the main job on built-in synthetic data: lay out a small evidence tree of generated
-    /// images and other files, import two sample hash sets into a new database, scan, and say
-    /// where the report is. Exits 0 when every step worked.
+    /// images and other files, import three sample hash sets (VICS, a reference list, a unit's
+    /// PDQ list) into a new database, scan, and say where the report is. Exits 0 when every
+    /// step worked.
     Demo {
         /// The directory to work in (must not exist, or be empty)
         #[arg(long, value_name = "DIR")]
@@ -177,9 +178,9 @@ pub enum DbCommand {
         /// nearest first, with their distances (exit code 1 if some HASH has none)
         #[arg(long)]
         pdq: bool,
-        /// With --pdq: the farthest a known hash may be (bits of 256)
+        /// With --pdq: the farthest a known hash may be (bits of 256, at most 64)
         #[arg(long, value_name = "BITS", default_value_t = 31, requires = "pdq",
-              value_parser = clap::value_parser!(u32).range(0..=256))]
+              value_parser = clap::value_parser!(u32).range(0..=64))]
         pdq_distance: u32,
     },
     /// Write one set, or every medium with its triage grade (--all), as VICS 2.0 JSON, a

@@ -135,8 +135,8 @@ pub struct ScanItem<'a> {
     pub conflict: bool,
     /// Known images near this one by PDQ, nearest first (an image no exact hash grades).
     pub suggestions: &'a [PdqMatch],
-    /// The category the nearest suggestions propose (the most severe among those at the
-    /// nearest distance), to confirm.
+    /// The category the suggestions propose (the most severe grade of any of them), to
+    /// confirm.
     pub suggested: Option<Category>,
 }
 
@@ -198,10 +198,12 @@ pub struct PdqRun {
     pub settings: PdqMatching,
     pub known: usize,
     pub load_time: Duration,
-    /// Images hashed whose quality was high enough to match, and how many distinct hashes
-    /// they had (copies are searched once).
+    /// Images searched (no exact grade, quality high enough), and how many distinct hashes
+    /// they had (copies are searched once); 0 when the search did not run to its end.
     pub searched: u64,
     pub distinct: u64,
+    /// Whether every image to search was searched (not interrupted).
+    pub completed: bool,
 }
 
 impl ScanRun {
@@ -352,36 +354,27 @@ pub fn run(
         };
     }
     let mut suggestion_lists = vec![Vec::new()];
-    let pdq = match (config.pdq, pdq_index) {
-        (Some(settings), Some((pdq_index, load_time))) if complete => {
-            let (searched, distinct) = suggest(
+    let pdq = match config.pdq {
+        Some(settings) => {
+            let run = suggest(
                 &db,
-                &pdq_index,
+                pdq_index.as_ref().filter(|_| complete),
                 settings,
                 config.threads,
-                &items,
+                &mut items,
                 &mut gradings,
                 &mut suggestion_lists,
                 cancel,
                 counters,
             )?;
-            complete = !cancel.is_cancelled();
+            complete = complete && run.completed;
             Some(PdqRun {
-                settings,
-                known: pdq_index.len(),
-                load_time,
-                searched,
-                distinct,
+                known: pdq_index.as_ref().map_or(0, |(i, _)| i.len()),
+                load_time: pdq_index.as_ref().map_or(Duration::ZERO, |(_, t)| *t),
+                ..run
             })
         }
-        (Some(settings), _) => Some(PdqRun {
-            settings,
-            known: 0,
-            load_time: Duration::ZERO,
-            searched: 0,
-            distinct: 0,
-        }),
-        (None, _) => None,
+        None => None,
     };
     Ok(ScanRun {
         items,
@@ -404,39 +397,64 @@ pub fn run(
 }
 
 /// Searches the known PDQ hashes for every image no exact hash graded (quality high enough;
-/// each distinct hash once, on `threads` threads) and records what the nearest propose.
-/// Returns how many images were searched and how many distinct hashes they had.
+/// each distinct set of dihedral hashes once, on `threads` threads) and records what the near
+/// ones propose. Without an index (the scan was interrupted before), or when interrupted
+/// during the search, the images that were to be searched are marked interrupted: not
+/// searched is not "nothing near".
 #[allow(clippy::too_many_arguments)]
 fn suggest(
     db: &KnownDb,
-    index: &PdqIndex,
+    index: Option<&(PdqIndex, Duration)>,
     settings: PdqMatching,
     threads: usize,
-    items: &[Item],
+    items: &mut [Item],
     gradings: &mut [Grading],
     lists: &mut Vec<Vec<PdqMatch>>,
     cancel: &Cancel,
     counters: &Counters,
-) -> Result<(u64, u64), DbError> {
+) -> Result<PdqRun, DbError> {
     use rayon::prelude::*;
-    // The images to search, and their distinct dihedral hashes.
-    let mut distinct: HashMap<PdqHash, u32> = HashMap::new();
-    let mut queries: Vec<&[PdqHash; 8]> = Vec::new();
+    // The images to search, and their distinct dihedral hashes. Two images may share their
+    // first hash and not the others (each is cut at its own transform's median), so all
+    // eight are the key.
+    let mut distinct: HashMap<[PdqHash; 8], u32> = HashMap::new();
+    let mut queries: Vec<[PdqHash; 8]> = Vec::new();
     let mut searched: Vec<(usize, u32)> = Vec::new();
     for (i, (item, g)) in items.iter().zip(gradings.iter()).enumerate() {
         let Some(image) = &item.image else { continue };
         let (Ok(pdq), Some(all)) = (&image.pdq, &image.dihedral) else {
             continue;
         };
-        if g.category.is_some() || pdq.quality < settings.min_quality || item.error.is_some() {
+        // Quality 0 is a flat image or one under 5 pixels: its hash is all zeros or noise.
+        let too_poor = pdq.quality == 0 || pdq.quality < settings.min_quality;
+        if g.category.is_some() || too_poor || item.error.is_some() {
             continue;
         }
-        let q = *distinct.entry(all[0]).or_insert_with(|| {
-            queries.push(all);
+        let q = *distinct.entry(**all).or_insert_with(|| {
+            queries.push(**all);
             (queries.len() - 1) as u32
         });
         searched.push((i, q));
     }
+    let not_searched = |items: &mut [Item]| {
+        for &(i, _) in &searched {
+            items[i].error = Some(ItemError::new(
+                Stage::Interrupted,
+                "not searched among the known PDQ hashes: the scan was interrupted".into(),
+            ));
+        }
+        PdqRun {
+            settings,
+            known: 0,
+            load_time: Duration::ZERO,
+            searched: 0,
+            distinct: 0,
+            completed: false,
+        }
+    };
+    let Some((index, _)) = index.filter(|_| !cancel.is_cancelled()) else {
+        return Ok(not_searched(items));
+    };
     counters.start_step("images searched by PDQ", queries.len() as u64);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -458,7 +476,7 @@ fn suggest(
             .collect()
     });
     if cancel.is_cancelled() {
-        return Ok((searched.len() as u64, queries.len() as u64));
+        return Ok(not_searched(items));
     }
     // Each known medium found is read once, however many images it is near.
     let mut media: HashMap<u32, MediaView> = HashMap::new();
@@ -488,17 +506,22 @@ fn suggest(
     }
     for &(i, q) in &searched {
         let list = list_of[q as usize];
-        let nearest = &lists[list as usize];
         gradings[i].suggestions = list;
-        gradings[i].suggested = nearest.first().and_then(|first| {
-            nearest
-                .iter()
-                .take_while(|m| m.distance == first.distance)
-                .flat_map(|m| m.medium.grades.iter().map(|g| g.category))
-                .min()
-        });
+        // The most severe grade of any near known image: a milder one nearer does not hide
+        // it (the examiner confirms either way, and sees the nearest first).
+        gradings[i].suggested = lists[list as usize]
+            .iter()
+            .flat_map(|m| m.medium.grades.iter().map(|g| g.category))
+            .min();
     }
-    Ok((searched.len() as u64, queries.len() as u64))
+    Ok(PdqRun {
+        settings,
+        known: index.len(),
+        load_time: Duration::ZERO,
+        searched: searched.len() as u64,
+        distinct: queries.len() as u64,
+        completed: true,
+    })
 }
 
 /// The known hashes within `max_distance` of any of an image's eight dihedral hashes, each

@@ -89,6 +89,15 @@ fn save_jpeg(img: &RgbImage, path: &Path, quality: u8) {
 
 /// The reference's hash and quality of each image, from its pixels written as a PPM.
 fn reference_pdq(python: &str, dir: &Path, images: &[RgbImage]) -> Vec<(String, u8)> {
+    reference_rows(python, dir, images)
+        .into_iter()
+        .map(|f| (f[1].clone(), f[2].parse().unwrap()))
+        .collect()
+}
+
+/// The reference script's fields for each image: path, hash, quality, the eight dihedral
+/// hashes (comma-separated), their quality.
+fn reference_rows(python: &str, dir: &Path, images: &[RgbImage]) -> Vec<Vec<String>> {
     let mut paths = Vec::new();
     for (i, img) in images.iter().enumerate() {
         let path = dir.join(format!("{i}.ppm"));
@@ -110,11 +119,18 @@ fn reference_pdq(python: &str, dir: &Path, images: &[RgbImage]) -> Vec<(String, 
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            (f[1].to_owned(), f[2].parse().unwrap())
-        })
+        .map(|l| l.split('\t').map(str::to_owned).collect())
         .collect()
+}
+
+/// `hex` with one bit flipped in each of the hex digits at `digits`.
+fn flip_bits(hex: &str, digits: &[usize]) -> String {
+    let mut out = hex.as_bytes().to_vec();
+    for &k in digits {
+        let v = u8::from_str_radix(&hex[k..=k], 16).unwrap();
+        out[k] = format!("{:x}", v ^ 1).as_bytes()[0];
+    }
+    String::from_utf8(out).unwrap()
 }
 
 #[test]
@@ -139,12 +155,34 @@ fn altered_copies_are_suggested_with_their_category_and_unrelated_images_are_not
             "the generated originals are good pictures: {known:?}"
         );
     }
+    // A flat picture (quality under 50): known, but too poor a hash to be searched with.
+    let flat = RgbImage::from_fn(400, 300, |x, y| {
+        let n = ((x * 7 + y * 13) % 3) as u8;
+        image::Rgb([127 + n, 127 + n, 127 + n])
+    });
+    std::fs::create_dir(work.join("flat")).unwrap();
+    let flat_known = reference_pdq(&python, &work.join("flat"), std::slice::from_ref(&flat));
+    assert!(
+        flat_known[0].1 < 50,
+        "the flat picture is poor: {flat_known:?}"
+    );
+    flat.save(evidence.join("flat.png")).unwrap();
+    // Original 4 (non_pertinent) has a neighbour 12 bits away that a set grades csem: its
+    // copies are suggested csem, whichever of the two is nearer.
+    let severe_neighbour = flip_bits(&known[4].0, &[1, 6, 11, 16, 21, 26, 31, 36, 41, 46, 51, 56]);
+    let suggested = ["csam", "csam", "csem", "cgi", "csem", "csem"];
+
     let db = dir.path().join("k.db");
     let mut filler = Rng::new(99);
     for category in ["csam", "csem", "cgi", "non_pertinent"] {
         let mut lines = String::new();
         for ((hash, quality), _) in known.iter().zip(categories).filter(|(_, c)| *c == category) {
             lines.push_str(&format!("{hash},{quality}\n"));
+        }
+        match category {
+            "csam" => lines.push_str(&format!("{},{}\n", flat_known[0].0, flat_known[0].1)),
+            "csem" => lines.push_str(&format!("{severe_neighbour},90\n")),
+            _ => {}
         }
         // Unrelated known hashes (random bits: about 128 from anything) fill the index.
         for _ in 0..500 {
@@ -169,13 +207,28 @@ fn altered_copies_are_suggested_with_their_category_and_unrelated_images_are_not
         assert_exit(&out, 0);
     }
 
+    // An exact copy of original 0, known by its MD5 (coreutils) to a set grading it csem: graded
+    // by that, and not searched by PDQ though its PDQ hash is known too.
+    let exact = evidence.join("copies").join("0-exact.png");
+    originals[0].save(&exact).unwrap();
+    let md5_set = work.join("exact.md5");
+    std::fs::write(
+        &md5_set,
+        format!("{}  exact\n", common::oracle_digest("md5sum", &exact)),
+    )
+    .unwrap();
+    let out = hashsift()
+        .args(["db", "--db"])
+        .arg(&db)
+        .arg("import")
+        .arg(&md5_set)
+        .args(["--name", "unit-md5", "--category", "csem"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+
     // `db lookup --pdq`: a known hash with 5 bits flipped is 5 bits from its medium.
-    let mut near = known[0].0.clone().into_bytes();
-    for k in [0, 13, 27, 40, 63] {
-        let v = u8::from_str_radix(std::str::from_utf8(&near[k..=k]).unwrap(), 16).unwrap();
-        near[k] = format!("{:x}", v ^ 1).as_bytes()[0];
-    }
-    let near = String::from_utf8(near).unwrap();
+    let near = flip_bits(&known[0].0, &[0, 13, 27, 40, 63]);
     let out = hashsift()
         .args(["db", "--db"])
         .arg(&db)
@@ -203,8 +256,8 @@ fn altered_copies_are_suggested_with_their_category_and_unrelated_images_are_not
 
     // The altered copies, each with the category it must be suggested and the transform of
     // the copy that brings it back to the original.
-    let mut expected: BTreeMap<String, (&str, &str)> = BTreeMap::new();
-    for (i, (img, category)) in originals.iter().zip(categories).enumerate() {
+    let mut expected: BTreeMap<String, (usize, &str)> = BTreeMap::new();
+    for (i, img) in originals.iter().enumerate() {
         let copy = |name: &str| evidence.join("copies").join(format!("{i}-{name}"));
         let quality = [50u8, 60, 70, 80, 90][i % 5];
         save_jpeg(img, &copy("reencoded.jpg"), quality);
@@ -226,7 +279,7 @@ fn altered_copies_are_suggested_with_their_category_and_unrelated_images_are_not
             ("rotated.jpg", "rot90"),
         ] {
             let path = copy(name).to_string_lossy().into_owned();
-            expected.insert(path, (category, transform));
+            expected.insert(path, (i, transform));
         }
     }
     for k in 0..1000u64 {
@@ -244,8 +297,8 @@ fn altered_copies_are_suggested_with_their_category_and_unrelated_images_are_not
         .arg(&evidence)
         .output()
         .unwrap();
-    // Suggestions are not grades: nothing known by exact hash, so the scan exits 0.
-    assert_exit(&out, 0);
+    // Suggestions are not grades: the exact copy graded csem is what makes the exit code 1.
+    assert_exit(&out, 1);
     let text = std::fs::read_to_string(out_dir.join("items.jsonl")).unwrap();
     let (_, items, _) = parse_jsonl(&text);
     let mut copies = 0;
@@ -256,17 +309,44 @@ fn altered_copies_are_suggested_with_their_category_and_unrelated_images_are_not
             continue;
         }
         let path = item["path"].as_str().unwrap();
-        assert_eq!(item["category"], "unknown", "{path}: no exact match");
         assert!(item["pdq"].is_string(), "{path}: hashed: {item}");
-        if let Some((category, transform)) = expected.get(path) {
+        let not_searched =
+            item.get("pdq_matches").is_none() && item.get("suggested_category").is_none();
+        if path.ends_with("0-exact.png") {
+            assert_eq!(
+                item["category"], "csem",
+                "{path}: graded by its MD5: {item}"
+            );
+            assert!(not_searched, "{path}: graded, so not searched: {item}");
+            continue;
+        }
+        assert_eq!(item["category"], "unknown", "{path}: no exact match");
+        if path.ends_with("flat.png") {
+            assert!(
+                not_searched,
+                "{path}: quality under 50, not searched: {item}"
+            );
+            continue;
+        }
+        if let Some(&(i, transform)) = expected.get(path) {
             copies += 1;
-            assert_eq!(item["suggested_category"], *category, "{path}: {item}");
-            let nearest = &item["pdq_matches"][0];
-            let distance = nearest["distance"].as_u64().unwrap();
+            assert_eq!(item["suggested_category"], suggested[i], "{path}: {item}");
+            // The original's own entry is among the matches, through the transform that undoes
+            // the change, with its set's category.
+            let original = item["pdq_matches"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["pdq"] == known[i].0.as_str())
+                .unwrap_or_else(|| panic!("{path}: the original is not among the matches: {item}"));
+            let distance = original["distance"].as_u64().unwrap();
             assert!(distance <= 31, "{path}: {item}");
             farthest = farthest.max(distance);
-            assert_eq!(nearest["transform"], *transform, "{path}: {item}");
-            assert_eq!(nearest["sets"][0]["category"], *category, "{path}: {item}");
+            assert_eq!(original["transform"], transform, "{path}: {item}");
+            assert_eq!(
+                original["sets"][0]["category"], categories[i],
+                "{path}: {item}"
+            );
         } else {
             unrelated += 1;
             assert!(
@@ -282,9 +362,127 @@ fn altered_copies_are_suggested_with_their_category_and_unrelated_images_are_not
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("summary.json")).unwrap()).unwrap();
     let triage = &summary["triage"];
-    assert_eq!(triage["graded_by_exact_hash"]["items"], 0);
+    assert_eq!(triage["graded_by_exact_hash"]["items"], 1);
     assert_eq!(triage["suggested_by_pdq"]["items"], expected.len());
-    assert_eq!(triage["unknown"]["items"], 1000);
-    assert_eq!(summary["pdq"]["known_hashes"], 2000 + originals.len());
+    assert_eq!(triage["unknown"]["items"], 1000 + 1);
+    // The originals, the flat picture, the severe neighbour and the 2,000 fillers.
+    assert_eq!(summary["pdq"]["known_hashes"], 2000 + originals.len() + 2);
     assert_eq!(summary["pdq"]["images_searched"], expected.len() + 1000);
+    assert_eq!(summary["pdq"]["search_complete"], true);
+}
+
+/// Each image's nearest suggestion in a scan of `evidence`, by file name: (distance,
+/// transform), or `None`.
+fn nearest_by_name(
+    db: &Path,
+    evidence: &Path,
+    report: &Path,
+) -> BTreeMap<String, Option<(u64, String)>> {
+    let out = hashsift()
+        .args(["scan", "-q", "--db"])
+        .arg(db)
+        .arg("-o")
+        .arg(report)
+        .arg(evidence)
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let (_, items, _) = parse_jsonl(&std::fs::read_to_string(report.join("items.jsonl")).unwrap());
+    items
+        .values()
+        .filter(|v| v["kind"] == "file")
+        .map(|v| {
+            let name = Path::new(v["path"].as_str().unwrap())
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            let near = v.get("pdq_matches").map(|m| {
+                (
+                    m[0]["distance"].as_u64().unwrap(),
+                    m[0]["transform"].as_str().unwrap().to_owned(),
+                )
+            });
+            (name, near)
+        })
+        .collect()
+}
+
+/// Slightly different copies of one picture can share their first PDQ hash and differ in the
+/// others (each transform's bits are cut at its own median). What a scan suggests for an image
+/// must not depend on which other images the evidence holds.
+#[test]
+fn an_images_suggestions_do_not_depend_on_the_other_images() {
+    let Some(python) = common::pdq_python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    let together = dir.path().join("together");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::create_dir_all(&together).unwrap();
+    let base = scene(128, 128, 77);
+    let variants: Vec<RgbImage> = (0..60u64)
+        .map(|k| {
+            let mut r = Rng::new(1000 + k);
+            let mut img = base.clone();
+            for p in img.pixels_mut() {
+                let n = r.below(5) as i32 - 2;
+                for c in &mut p.0 {
+                    *c = (i32::from(*c) + n).clamp(0, 255) as u8;
+                }
+            }
+            img
+        })
+        .collect();
+    // The test can only fail if some variants share their first hash and not all eight.
+    let rows = reference_rows(&python, &work, &variants);
+    let mut by_first: BTreeMap<&str, std::collections::BTreeSet<&str>> = BTreeMap::new();
+    for f in &rows {
+        by_first
+            .entry(f[1].as_str())
+            .or_default()
+            .insert(f[3].as_str());
+    }
+    let mixed = by_first.values().filter(|d| d.len() > 1).count();
+    assert!(
+        mixed > 0,
+        "no two variants share a first hash with other dihedral hashes"
+    );
+
+    // The database knows the picture by its quarter-turned hash only.
+    std::fs::create_dir(work.join("base")).unwrap();
+    let base_row = &reference_rows(&python, &work.join("base"), std::slice::from_ref(&base))[0];
+    let rot90 = base_row[3].split(',').nth(1).unwrap();
+    let set = work.join("rot.pdq");
+    std::fs::write(&set, format!("{rot90},{}\n", base_row[4])).unwrap();
+    let db = dir.path().join("k.db");
+    let out = hashsift()
+        .args(["db", "--db"])
+        .arg(&db)
+        .arg("import")
+        .arg(&set)
+        .args(["--name", "unit-rot", "--category", "csam"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+
+    for (k, img) in variants.iter().enumerate() {
+        img.save(together.join(format!("v{k:02}.png"))).unwrap();
+    }
+    let all = nearest_by_name(&db, &together, &dir.path().join("report-all"));
+    assert_eq!(all.len(), variants.len());
+    for (k, img) in variants.iter().enumerate() {
+        let alone = dir.path().join(format!("alone-{k}"));
+        std::fs::create_dir(&alone).unwrap();
+        let name = format!("v{k:02}.png");
+        img.save(alone.join(&name)).unwrap();
+        let one = nearest_by_name(&db, &alone, &dir.path().join(format!("report-{k}")));
+        assert_eq!(one[&name], all[&name], "{name}: alone and among the others");
+    }
+    eprintln!(
+        "{mixed} first hashes shared by variants with other dihedral hashes; {} of {} suggested",
+        all.values().filter(|n| n.is_some()).count(),
+        all.len()
+    );
 }

@@ -206,6 +206,9 @@ thread_local! {
     static JPEG_WARNING: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
+/// The size of the buffer libjpeg formats a message into (`jpeglib.h`).
+const JMSG_LENGTH_MAX: usize = 200;
+
 /// libjpeg's message for the error or warning it holds.
 fn jpeg_message(cinfo: &mut mozjpeg_sys::jpeg_common_struct) -> String {
     // SAFETY: libjpeg calls the handlers with a valid struct whose `err` it set up.
@@ -214,16 +217,15 @@ fn jpeg_message(cinfo: &mut mozjpeg_sys::jpeg_common_struct) -> String {
         match err.format_message {
             Some(format) => {
                 // The binding declares the buffer `&[u8; 80]`, but libjpeg writes the message
-                // into it: called through a shared reference, the compiler may take the buffer
-                // to stay zeroed (and did: empty messages). The same function, given a
-                // pointer to a buffer it may write.
-                type Format = unsafe extern "C-unwind" fn(
-                    &mut mozjpeg_sys::jpeg_common_struct,
-                    *mut [u8; 80],
-                );
+                // into it, up to JMSG_LENGTH_MAX (200) bytes: called through a shared
+                // reference, the compiler may take the buffer to stay zeroed (and did: empty
+                // messages). The same function, given a pointer to a buffer of libjpeg's size
+                // that it may write.
+                type Format =
+                    unsafe extern "C-unwind" fn(&mut mozjpeg_sys::jpeg_common_struct, *mut u8);
                 let format: Format = std::mem::transmute(format);
-                let mut buffer = [0u8; 80];
-                format(cinfo, &mut buffer);
+                let mut buffer = [0u8; JMSG_LENGTH_MAX];
+                format(cinfo, buffer.as_mut_ptr());
                 let end = buffer.iter().position(|&c| c == 0).unwrap_or(buffer.len());
                 String::from_utf8_lossy(&buffer[..end]).into_owned()
             }

@@ -494,6 +494,7 @@ pub fn summary(p: &ScanProvenance, run: &ScanRun) -> Value {
             "images_not_decoded": images_failed,
             "images_searched": p.searched,
             "distinct_hashes_searched": p.distinct,
+            "search_complete": p.completed,
             "images_by_decoder": decoders,
         })),
     })

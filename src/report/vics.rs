@@ -163,8 +163,15 @@ fn media(id: u64, d: &Digests, files: &[ScanItem], p: &ScanProvenance) -> Value 
             alt.push(json!({"HashName": name, "HashValue": h}));
         }
     }
-    // As the database's own VICS export writes it: the hash, a comma, the quality.
-    if let Some(Ok(pdq)) = first.item.image.as_deref().map(|i| &i.pdq) {
+    // As the database's own VICS export writes it: the hash, a comma, the quality. Not the
+    // zero hash of quality 0 (an image under 5 pixels or flat): it would match nothing real.
+    if let Some(Ok(pdq)) = first
+        .item
+        .image
+        .as_deref()
+        .map(|i| &i.pdq)
+        .filter(|p| p.as_ref().is_ok_and(|p| p.quality > 0))
+    {
         alt.push(json!({
             "HashName": "PDQ",
             "HashValue": format!("{},{}", pdq.hash, pdq.quality),
