@@ -43,7 +43,11 @@ fn hashes_equal_the_reference_binding_on_the_same_pixels() {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
-    let sizes: [(usize, usize); 16] = [
+    let sizes: [(usize, usize); 19] = [
+        // Under the 5-pixel minimum: the reference gives the zero hash and quality 0.
+        (1, 1),
+        (4, 9),
+        (9, 4),
         (5, 5),
         (5, 9),
         (17, 6),
