@@ -38,6 +38,8 @@ import numpy as np
 import pdqhash
 from PIL import Image
 
+from pdq_race import hex_of  # the same directory: the hex order of the reference's bits
+
 WHEELS = ["scikit-image==0.26.0", "scikit-learn==1.9.1"]
 
 # The photographs among the wheels' sample images (drawings, charts, synthetic patterns and
@@ -100,11 +102,6 @@ def build_corpus(photos, corpus):
             image.save(path, fmt, **opts)
             made.append(path)
     return made
-
-
-def hex_of(vector):
-    bits = "".join("1" if b else "0" for b in vector)
-    return "".join(f"{int(bits[k:k + 4], 2):x}" for k in range(0, 256, 4))
 
 
 def reference(path):

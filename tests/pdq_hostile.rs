@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{assert_exit, hashsift, parse_jsonl, pseudo_random, run_with_timeout};
+use common::{assert_exit, hashsift, import_graded, parse_jsonl, pseudo_random, run_with_timeout};
 
 fn encoded(format: image::ImageFormat) -> Vec<u8> {
     let img = image::RgbImage::from_fn(300, 200, |x, y| {
@@ -79,15 +79,7 @@ fn damaged_and_hostile_images_get_a_reason_and_the_scan_goes_on() {
     let db = dir.path().join("k.db");
     let set = dir.path().join("set.md5");
     std::fs::write(&set, format!("{:032x}  nothing\n", 1)).unwrap();
-    let out = hashsift()
-        .args(["db", "--db"])
-        .arg(&db)
-        .arg("import")
-        .arg(&set)
-        .args(["--name", "unit", "--category", "csam"])
-        .output()
-        .unwrap();
-    assert_exit(&out, 0);
+    import_graded(&db, &set, "unit", "csam");
 
     let report = dir.path().join("report");
     let mut cmd = hashsift();

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use common::{assert_exit, hashsift, parse_jsonl};
+use common::{assert_exit, hashsift, import_graded, parse_jsonl};
 use image::{RgbImage, imageops};
 
 /// A small deterministic generator (xorshift64*), so every run builds the same pictures.
@@ -191,20 +191,7 @@ fn altered_copies_are_suggested_with_their_category_and_unrelated_images_are_not
         }
         let set = work.join(format!("{category}.pdq"));
         std::fs::write(&set, lines).unwrap();
-        let out = hashsift()
-            .args(["db", "--db"])
-            .arg(&db)
-            .arg("import")
-            .arg(&set)
-            .args([
-                "--name",
-                &format!("unit-{category}"),
-                "--category",
-                category,
-            ])
-            .output()
-            .unwrap();
-        assert_exit(&out, 0);
+        import_graded(&db, &set, &format!("unit-{category}"), category);
     }
 
     // An exact copy of original 0, known by its MD5 (coreutils) to a set grading it csem: graded
@@ -217,15 +204,7 @@ fn altered_copies_are_suggested_with_their_category_and_unrelated_images_are_not
         format!("{}  exact\n", common::oracle_digest("md5sum", &exact)),
     )
     .unwrap();
-    let out = hashsift()
-        .args(["db", "--db"])
-        .arg(&db)
-        .arg("import")
-        .arg(&md5_set)
-        .args(["--name", "unit-md5", "--category", "csem"])
-        .output()
-        .unwrap();
-    assert_exit(&out, 0);
+    import_graded(&db, &md5_set, "unit-md5", "csem");
 
     // `db lookup --pdq`: a known hash with 5 bits flipped is 5 bits from its medium.
     let near = flip_bits(&known[0].0, &[0, 13, 27, 40, 63]);
@@ -457,15 +436,7 @@ fn an_images_suggestions_do_not_depend_on_the_other_images() {
     let set = work.join("rot.pdq");
     std::fs::write(&set, format!("{rot90},{}\n", base_row[4])).unwrap();
     let db = dir.path().join("k.db");
-    let out = hashsift()
-        .args(["db", "--db"])
-        .arg(&db)
-        .arg("import")
-        .arg(&set)
-        .args(["--name", "unit-rot", "--category", "csam"])
-        .output()
-        .unwrap();
-    assert_exit(&out, 0);
+    import_graded(&db, &set, "unit-rot", "csam");
 
     for (k, img) in variants.iter().enumerate() {
         img.save(together.join(format!("v{k:02}.png"))).unwrap();

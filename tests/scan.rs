@@ -19,7 +19,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{assert_exit, bytes_of, hashsift, oracle_digest, parse_jsonl, pseudo_random};
+use common::{
+    assert_exit, bytes_of, hashsift, import_graded as import, oracle_digest, parse_jsonl,
+    pseudo_random,
+};
 
 /// A file of the evidence: its content starts with `magic`, then pseudo-random bytes.
 struct Fixture {
@@ -148,18 +151,6 @@ fn digests(path: &Path) -> (u64, String, String, String) {
         oracle_digest("sha1sum", path),
         oracle_digest("sha256sum", path),
     )
-}
-
-fn import(db: &Path, set: &Path, name: &str, category: &str) {
-    let out = hashsift()
-        .args(["db", "--db"])
-        .arg(db)
-        .arg("import")
-        .arg(set)
-        .args(["--name", name, "--set-version", "7", "--category", category])
-        .output()
-        .unwrap();
-    assert_exit(&out, 0);
 }
 
 /// A new database in `dir` with one set, `name`, that knows `file` by its MD5 (from coreutils)

@@ -270,6 +270,20 @@ pub fn assert_exit(out: &Output, code: i32) {
     );
 }
 
+/// Imports `set` into the database `db` as set `name`, version 7, grading what it lists
+/// `category`; the import must succeed.
+pub fn import_graded(db: &Path, set: &Path, name: &str, category: &str) {
+    let out = hashsift()
+        .args(["db", "--db"])
+        .arg(db)
+        .arg("import")
+        .arg(set)
+        .args(["--name", name, "--set-version", "7", "--category", category])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+}
+
 /// The Python with PyPI's `pdqhash` (Meta's C++ PDQ core) and numpy: `HASHSIFT_PYTHON`, else
 /// `python3`. In CI a missing one fails the test; elsewhere `None`, with a message.
 pub fn pdq_python() -> Option<String> {
