@@ -8,9 +8,10 @@ use std::ffi::OsStr;
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// The hashsift binary under test.
 pub fn hashsift() -> Command {
@@ -306,4 +307,69 @@ pub fn pdq_python() -> Option<String> {
 /// `tests/support/pdq_reference.py`: the reference PDQ of PPM files, one line each.
 pub fn pdq_reference_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/pdq_reference.py")
+}
+
+/// Size, mtime, atime and ctime of each path, by `lstat` only (which changes nothing).
+pub type Times = (u64, i64, i64, i64, i64, i64, i64);
+pub fn stat_snapshot(paths: &[PathBuf]) -> BTreeMap<PathBuf, Times> {
+    paths
+        .iter()
+        .map(|p| {
+            let m = std::fs::symlink_metadata(p).unwrap();
+            let t = (
+                m.len(),
+                m.mtime(),
+                m.mtime_nsec(),
+                m.atime(),
+                m.atime_nsec(),
+                m.ctime(),
+                m.ctime_nsec(),
+            );
+            (p.clone(), t)
+        })
+        .collect()
+}
+
+/// SHA-256 (coreutils) of every regular file.
+pub fn content_digests(paths: &[PathBuf]) -> BTreeMap<PathBuf, String> {
+    paths
+        .iter()
+        .filter(|p| std::fs::symlink_metadata(p).unwrap().is_file())
+        .map(|p| (p.clone(), oracle_digest("sha256sum", p)))
+        .collect()
+}
+
+/// Sets the access time of `paths` (files, directories and symlinks) two days back, so that a `relatime`
+/// mount records the next read.
+pub fn age_access_times(paths: &[PathBuf]) {
+    let past = SystemTime::now() - Duration::from_secs(2 * 86_400);
+    for p in paths {
+        let m = std::fs::symlink_metadata(p).unwrap();
+        if m.is_file() || m.is_dir() {
+            let f = std::fs::File::open(p).unwrap();
+            f.set_times(std::fs::FileTimes::new().set_accessed(past))
+                .unwrap();
+        } else if m.file_type().is_symlink() {
+            set_link_atime(p, 2 * 86_400);
+        }
+    }
+}
+
+/// Whether a plain read on the filesystem of `dir` updates an access time set in the past (a
+/// `relatime` or `strictatime` mount): if not, a test that access times stay unchanged proves
+/// nothing, and says so.
+pub fn records_access_times(dir: &Path) -> bool {
+    let control = dir.join("atime-control");
+    write_file(&control, 10, 1);
+    age_access_times(std::slice::from_ref(&control));
+    let aged = std::fs::metadata(&control).unwrap().atime();
+    std::fs::read(&control).unwrap();
+    let records = std::fs::metadata(&control).unwrap().atime() != aged;
+    std::fs::remove_file(&control).unwrap();
+    if !records {
+        eprintln!(
+            "SKIPPED: this filesystem does not record access times (noatime), so the test would prove nothing"
+        );
+    }
+    records
 }
