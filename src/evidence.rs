@@ -3,7 +3,9 @@
 //! Files and directories are opened read-only with `O_NOATIME` (so reading does not update the
 //! access time), `O_NOFOLLOW` (a path swapped for a symlink after the walk is not followed) and
 //! `O_NONBLOCK` (a path swapped for a FIFO cannot block the run). Where the kernel refuses
-//! `O_NOATIME`, see [`open_read_only`].
+//! `O_NOATIME`, see [`open_read_only`]. A path longer than the kernel takes in one call
+//! (PATH_MAX, 4096 bytes: trees thousands of directories deep, long names) is opened a piece at
+//! a time, each relative to the directory before.
 
 use std::fs::File;
 use std::io;
@@ -37,11 +39,58 @@ fn open_flags(extra: i32, noatime: bool) -> i32 {
     }
 }
 
+/// Paths at least this long are opened a piece at a time: the kernel refuses a path of
+/// PATH_MAX (4096) bytes or more in one call, and evidence trees go deeper than that.
+const LONG_PATH: usize = 4000;
+
 fn open_with(path: &Path, extra: i32, noatime: bool) -> io::Result<File> {
-    std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(open_flags(extra, noatime))
-        .open(path)
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    if bytes.len() < LONG_PATH {
+        return std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(open_flags(extra, noatime))
+            .open(path);
+    }
+    open_long(bytes, extra, noatime)
+}
+
+/// Opens a path of [`LONG_PATH`] bytes or more: its leading directories a piece (shorter than
+/// PATH_MAX, cut at a `/`) at a time, each piece relative to the directory before, then the
+/// last piece with the flags asked for. Opening a directory reads nothing and changes no
+/// access time; the walker listed every one of them as a directory, not a link.
+fn open_long(path: &[u8], extra: i32, noatime: bool) -> io::Result<File> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let openat = |dir: Option<&OwnedFd>, piece: &[u8], flags: i32| -> io::Result<OwnedFd> {
+        let c = std::ffi::CString::new(piece)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a NUL byte in a path"))?;
+        let at = dir.map_or(libc::AT_FDCWD, std::os::fd::AsRawFd::as_raw_fd);
+        // SAFETY: `c` is NUL-terminated; the descriptor returned is owned from here on.
+        let fd = unsafe { libc::openat(at, c.as_ptr(), flags, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just opened and nothing else owns it.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    };
+    let dir_flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC | libc::O_NONBLOCK;
+    let mut dir: Option<OwnedFd> = None;
+    let mut rest = path;
+    while rest.len() >= LONG_PATH {
+        let cut = rest[..LONG_PATH]
+            .iter()
+            .rposition(|&b| b == b'/')
+            .filter(|&c| c > 0)
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENAMETOOLONG))?;
+        dir = Some(openat(dir.as_ref(), &rest[..cut], dir_flags)?);
+        rest = &rest[cut + 1..];
+    }
+    let fd = openat(
+        dir.as_ref(),
+        rest,
+        libc::O_RDONLY | open_flags(extra, noatime),
+    )?;
+    Ok(File::from(fd))
 }
 
 /// Whether the filesystem holding `path` cannot update access times: mounted read-only or
