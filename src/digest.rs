@@ -21,6 +21,10 @@ pub const MMAP_THRESHOLD: u64 = 1 << 20;
 
 /// Size of the per-thread read buffer.
 const CHUNK: usize = 256 << 10;
+const _: () = assert!(
+    CHUNK % 65_536 == 0,
+    "mapped pieces start on page boundaries"
+);
 
 /// Size of the slices fed to each hasher in turn: small enough that the next algorithm finds
 /// the bytes still in the L1 cache (measured: 16 KiB slices hash all four 2.7% faster than
@@ -418,6 +422,19 @@ fn hash_mapped(
             }
             hasher.update(piece);
             on_bytes(piece.len() as u64);
+            // Pages hashed are let go of: otherwise every page of the file stays mapped until
+            // the end (a 10 GiB file showed 10 GiB resident). They are the file's, in the page
+            // cache; only this mapping's hold on them goes, and nothing reads them again.
+            // SAFETY: `piece` lies within the mapping and starts on a page boundary (the
+            // mapping does, and pieces are whole pages); MADV_DONTNEED on a private read-only
+            // file mapping only drops page table entries, refilled from the file if touched.
+            unsafe {
+                libc::madvise(
+                    piece.as_ptr() as *mut libc::c_void,
+                    piece.len(),
+                    libc::MADV_DONTNEED,
+                );
+            }
         }
         Ok(())
     })?;

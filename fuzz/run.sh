@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs one fuzz target for SECONDS (default 600), its corpus seeded from the samples:
+#   fuzz/run.sh TARGET [SECONDS]
+# Needs the nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`). A crash leaves its
+# input in fuzz/artifacts/TARGET/; turn it into a regression test (tests/fuzz_regressions.rs)
+# named after what it found, with the input under fuzz/regressions/TARGET/.
+set -euo pipefail
+cd "$(dirname "$0")"
+target="$1"
+seconds="${2:-600}"
+corpus="corpus/$target"
+mkdir -p "$corpus"
+samples=../hashsets/samples
+case "$target" in
+    import_vics) cp "$samples"/vics-*.json "$corpus"/ ;;
+    import_tables)
+        # The first byte picks the table: 0 ICSE, 1 NSRL RDS 2.x, 2 HashKeeper, 3 generic CSV.
+        for pair in "0 icse-export.csv" "1 NSRLFile.txt" "2 hashkeeper.hsh" "3 generic.csv"; do
+            set -- $pair
+            { printf "\\x0$1"; cat "$samples/$2"; } > "$corpus/seed-$2"
+        done ;;
+    import_lists)
+        # 0 hashdeep, 1 digest list, 2 digest list with --blake3.
+        { printf '\x00'; cat "$samples/hashdeep.txt"; } > "$corpus/seed-hashdeep"
+        for f in md5sum.txt sha256-bsd.txt bare-sha1.txt; do
+            { printf '\x01'; cat "$samples/$f"; } > "$corpus/seed-$f"
+        done ;;
+    import_encase) cp "$samples/encase.hash" "$corpus"/ ;;
+    sniff | decode_pdq)
+        cp "$samples"/images/*.png "$corpus"/
+        if [ -d ../../shared/pdq-vectors ]; then
+            find ../../shared/pdq-vectors -type f \( -name '*.jpg' -o -name '*.png' -o -name '*.gif' \) \
+                -size -400k -exec cp {} "$corpus"/ \;
+        fi ;;
+    *) echo "unknown target $target" >&2; exit 64 ;;
+esac
+exec cargo +nightly fuzz run "$target" "$corpus" -- -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=1048576
