@@ -46,17 +46,7 @@ fn evidence_is_untouched_by_hashing() {
         assert_exit(&o, 0);
         assert!(out.is_file());
     }
-    let after = stat_snapshot(&paths);
-    for (path, t) in &before {
-        assert_eq!(
-            t,
-            &after[path],
-            "size or times of {} changed (size, mtime, atime, ctime)",
-            path.display()
-        );
-    }
-    assert_eq!(all_paths(&tree), paths, "entries were added or removed");
-    assert_eq!(content_digests(&paths), contents, "content changed");
+    assert_untouched(&tree, &paths, &before, &contents);
 }
 
 #[test]

@@ -34,7 +34,8 @@ pub struct Entry {
     pub expect: Expect,
 }
 
-fn encoded(format: image::ImageFormat) -> Vec<u8> {
+/// A 300x200 synthetic picture in `format`, by the `image` crate's encoder.
+pub fn encoded(format: image::ImageFormat) -> Vec<u8> {
     let img = image::RgbImage::from_fn(300, 200, |x, y| {
         image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x * y) % 256) as u8])
     });
@@ -57,6 +58,29 @@ pub fn crc32(bytes: &[u8]) -> u32 {
         }
     }
     !crc
+}
+
+/// The first half of `bytes`: a file cut short.
+pub fn half(bytes: &[u8]) -> Vec<u8> {
+    bytes[..bytes.len() / 2].to_vec()
+}
+
+/// `jpeg` with its frame header (SOF0) saying 65,000 x 65,000 pixels (4.2 gigapixels).
+pub fn jpeg_bomb(jpeg: &[u8]) -> Vec<u8> {
+    let mut bomb = jpeg.to_vec();
+    let sof = bomb.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+    bomb[sof + 5..sof + 9].copy_from_slice(&[0xFD, 0xE8, 0xFD, 0xE8]);
+    bomb
+}
+
+/// `png` with its IHDR saying 100,000 x 100,000 pixels, its CRC made right so that only the
+/// size is wrong.
+pub fn png_bomb(png: &[u8]) -> Vec<u8> {
+    let mut bomb = png.to_vec();
+    bomb[16..24].copy_from_slice(&[0, 1, 0x86, 0xA0, 0, 1, 0x86, 0xA0]);
+    let crc = crc32(&bomb[12..29]);
+    bomb[29..33].copy_from_slice(&crc.to_be_bytes());
+    bomb
 }
 
 /// A GIF of `frames` frames of 16x16 (only the first is hashed).
@@ -116,7 +140,6 @@ pub fn build(root: &Path) -> Vec<Entry> {
     };
     let jpeg = encoded(image::ImageFormat::Jpeg);
     let png = encoded(image::ImageFormat::Png);
-    let half = |b: &[u8]| b[..b.len() / 2].to_vec();
     const BAD: &str = "cannot be decoded: ";
     put(b"truncated.jpg", &half(&jpeg), Expect::Undecodable(BAD));
     put(b"truncated.png", &half(&png), Expect::Undecodable(BAD));
@@ -135,21 +158,14 @@ pub fn build(root: &Path) -> Vec<Entry> {
         &half(&encoded(image::ImageFormat::Tiff)),
         Expect::Undecodable(BAD),
     );
-    let mut bomb = jpeg.clone();
-    let sof = bomb.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
-    bomb[sof + 5..sof + 9].copy_from_slice(&[0xFD, 0xE8, 0xFD, 0xE8]);
     put(
         b"bomb.jpg",
-        &bomb,
+        &jpeg_bomb(&jpeg),
         Expect::Undecodable("declares 65000x65000"),
     );
-    let mut bomb = png.clone();
-    bomb[16..24].copy_from_slice(&[0, 1, 0x86, 0xA0, 0, 1, 0x86, 0xA0]);
-    let crc = crc32(&bomb[12..29]);
-    bomb[29..33].copy_from_slice(&crc.to_be_bytes());
     put(
         b"bomb.png",
-        &bomb,
+        &png_bomb(&png),
         Expect::Undecodable("declares 100000x100000"),
     );
     put(b"frames.gif", &many_frames(2000), Expect::Hashed);

@@ -273,6 +273,38 @@ pub fn assert_exit(out: &Output, code: i32) {
     );
 }
 
+/// `hashsift scan -q --db DB -o OUT ROOT`, killed after two minutes.
+pub fn scan_quietly(db: &Path, out: &Path, root: &Path) -> Output {
+    let mut cmd = hashsift();
+    cmd.args(["scan", "-q", "--db"])
+        .arg(db)
+        .arg("-o")
+        .arg(out)
+        .arg(root);
+    run_with_timeout(cmd, Duration::from_secs(120))
+}
+
+/// Asserts that the tree whose `paths` had the times `before` and contents `contents` is as
+/// it was: the same entries, sizes, times and contents.
+pub fn assert_untouched(
+    tree: &Path,
+    paths: &[PathBuf],
+    before: &BTreeMap<PathBuf, Times>,
+    contents: &BTreeMap<PathBuf, String>,
+) {
+    let after = stat_snapshot(paths);
+    for (path, t) in before {
+        assert_eq!(
+            t,
+            &after[path],
+            "size or times of {} changed (size, mtime, atime, ctime)",
+            path.display()
+        );
+    }
+    assert_eq!(all_paths(tree), paths, "entries were added or removed");
+    assert_eq!(&content_digests(paths), contents, "content changed");
+}
+
 /// Imports `set` into the database `db` as set `name`, version 7, grading what it lists
 /// `category`; the import must succeed.
 pub fn import_graded(db: &Path, set: &Path, name: &str, category: &str) {
