@@ -356,7 +356,7 @@ pub fn run(
     let mut suggestion_lists = vec![Vec::new()];
     let pdq = match config.pdq {
         Some(settings) => {
-            let run = suggest(
+            let search = suggest(
                 &db,
                 pdq_index.as_ref().filter(|_| complete),
                 settings,
@@ -367,11 +367,14 @@ pub fn run(
                 cancel,
                 counters,
             )?;
-            complete = complete && run.completed;
+            complete = complete && search.completed;
             Some(PdqRun {
+                settings,
                 known: pdq_index.as_ref().map_or(0, |(i, _)| i.len()),
                 load_time: pdq_index.as_ref().map_or(Duration::ZERO, |(_, t)| *t),
-                ..run
+                searched: search.searched,
+                distinct: search.distinct,
+                completed: search.completed,
             })
         }
         None => None,
@@ -412,7 +415,7 @@ fn suggest(
     lists: &mut Vec<Vec<PdqMatch>>,
     cancel: &Cancel,
     counters: &Counters,
-) -> Result<PdqRun, DbError> {
+) -> Result<Search, DbError> {
     use rayon::prelude::*;
     // The images to search, and their distinct dihedral hashes. Two images may share their
     // first hash and not the others (each is cut at its own transform's median), so all
@@ -443,14 +446,7 @@ fn suggest(
                 "not searched among the known PDQ hashes: the scan was interrupted".into(),
             ));
         }
-        PdqRun {
-            settings,
-            known: 0,
-            load_time: Duration::ZERO,
-            searched: 0,
-            distinct: 0,
-            completed: false,
-        }
+        Search::default()
     };
     let Some((index, _)) = index.filter(|_| !cancel.is_cancelled()) else {
         return Ok(not_searched(items));
@@ -514,14 +510,20 @@ fn suggest(
             .flat_map(|m| m.medium.grades.iter().map(|g| g.category))
             .min();
     }
-    Ok(PdqRun {
-        settings,
-        known: index.len(),
-        load_time: Duration::ZERO,
+    Ok(Search {
         searched: searched.len() as u64,
         distinct: queries.len() as u64,
         completed: true,
     })
+}
+
+/// What [`suggest`] did: images searched and their distinct hashes (0 when it did not run to
+/// its end), and whether it did.
+#[derive(Default)]
+struct Search {
+    searched: u64,
+    distinct: u64,
+    completed: bool,
 }
 
 /// The known hashes within `max_distance` of any of an image's eight dihedral hashes, each
