@@ -93,14 +93,13 @@ pub enum DecodeError {
     Read(Reason),
 }
 
-/// A decoder's message, held once however many images fail with it: a scan of a million
-/// damaged images keeps a pointer per image, not a copy of the same few sentences.
+/// A decoder's message. Cheap to clone: images failing alike share one failure record
+/// ([`super::ImageHash::failed_shared`]), keyed by the error.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Reason(std::sync::Arc<str>);
 
-/// How many distinct messages (and failures, [`super::ImageHash::failed_shared`]) are shared;
-/// past that (hostile input making every message different) each is kept on its own, as it
-/// would be without sharing.
+/// How many distinct failures are shared; past that (hostile input making every message
+/// different) each is kept on its own, as it would be without sharing.
 pub const SHARED_REASONS: usize = 4096;
 
 impl Reason {
@@ -111,21 +110,7 @@ impl Reason {
 
 impl From<String> for Reason {
     fn from(s: String) -> Reason {
-        use std::collections::HashSet;
-        use std::sync::{Arc, Mutex, OnceLock};
-        static SHARED: OnceLock<Mutex<HashSet<Arc<str>>>> = OnceLock::new();
-        let mut shared = SHARED
-            .get_or_init(Default::default)
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(r) = shared.get(s.as_str()) {
-            return Reason(Arc::clone(r));
-        }
-        let r: Arc<str> = s.into();
-        if shared.len() < SHARED_REASONS {
-            shared.insert(Arc::clone(&r));
-        }
-        Reason(r)
+        Reason(s.into())
     }
 }
 
