@@ -130,6 +130,28 @@ fn nest(dir: &Path, name: &str, depth: usize, leaf: &str) -> Vec<PathBuf> {
     made
 }
 
+/// The directory `top` under `root`, [`nest`]ed `depth` deep with `leaf` at the bottom: every
+/// directory an item of its kind, the leaf a file read.
+fn nested_tree(root: &Path, top: &str, name: &str, depth: usize, leaf: &str) -> Vec<Entry> {
+    let top = root.join(top);
+    std::fs::create_dir(&top).unwrap();
+    let mut entries = vec![Entry {
+        path: top.clone(),
+        expect: Expect::Kind("dir"),
+    }];
+    let mut made = nest(&top, name, depth, leaf);
+    let bottom = made.pop().expect("the leaf comes last");
+    entries.extend(made.into_iter().map(|path| Entry {
+        path,
+        expect: Expect::Kind("dir"),
+    }));
+    entries.push(Entry {
+        path: bottom,
+        expect: Expect::Read,
+    });
+    entries
+}
+
 /// Builds the tree under `root` (which must exist) and returns its entries (not `root`).
 pub fn build(root: &Path) -> Vec<Entry> {
     let mut entries = Vec::new();
@@ -222,36 +244,9 @@ pub fn build(root: &Path) -> Vec<Entry> {
         });
     }
     // 2,100 directories deep, two bytes a level: past PATH_MAX (4096) about halfway down.
-    let deep = root.join("deep");
-    std::fs::create_dir(&deep).unwrap();
-    entries.push(Entry {
-        path: deep.clone(),
-        expect: Expect::Kind("dir"),
-    });
-    for p in nest(&deep, "d", 2100, "bottom.txt") {
-        let expect = if p.file_name() == Some(OsStr::new("bottom.txt")) {
-            Expect::Read
-        } else {
-            Expect::Kind("dir")
-        };
-        entries.push(Entry { path: p, expect });
-    }
+    entries.extend(nested_tree(root, "deep", "d", 2100, "bottom.txt"));
     // One path longer than 4096 bytes in few levels: 200-byte names.
-    let long = root.join("long");
-    std::fs::create_dir(&long).unwrap();
-    entries.push(Entry {
-        path: long.clone(),
-        expect: Expect::Kind("dir"),
-    });
-    let name = "n".repeat(200);
-    for p in nest(&long, &name, 22, "leaf.txt") {
-        let expect = if p.file_name() == Some(OsStr::new("leaf.txt")) {
-            Expect::Read
-        } else {
-            Expect::Kind("dir")
-        };
-        entries.push(Entry { path: p, expect });
-    }
+    entries.extend(nested_tree(root, "long", &"n".repeat(200), 22, "leaf.txt"));
     // Unreadable: mode 000 (the test drops root's power to override it; see `deny_root`). The
     // file is named as markup: the report's error list shows it.
     let file = root.join(UNREADABLE_FILE);
