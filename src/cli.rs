@@ -65,13 +65,29 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ScanArgs {
     /// Evidence files or directories (a mounted image, an evidence folder).
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(required_unless_present = "resume", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
     /// The directory to write the report into (created if missing; never inside the
     /// evidence; refused if it already holds a report)
-    #[arg(short = 'o', long = "out", value_name = "OUTDIR", required = true)]
-    pub out: PathBuf,
+    #[arg(
+        short = 'o',
+        long = "out",
+        value_name = "OUTDIR",
+        required_unless_present = "resume"
+    )]
+    pub out: Option<PathBuf>,
+
+    /// Resume the interrupted scan whose report directory is OUTDIR (Ctrl-C, a kill, a power
+    /// cut): its evidence, database and settings are the journal's; what was hashed before is
+    /// not read again. Only -j, -q and --db (the database moved since) may be given with it.
+    #[arg(
+        long,
+        value_name = "OUTDIR",
+        conflicts_with_all = ["paths", "out", "case", "evidence_id", "examiner",
+                              "lookup", "no_pdq", "pdq_decode", "pdq_distance", "pdq_quality"]
+    )]
+    pub resume: Option<PathBuf>,
 
     /// The known-material database file [default: $HASHSIFT_DB, else
     /// $XDG_DATA_HOME/hashsift/known.db]

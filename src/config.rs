@@ -204,6 +204,13 @@ impl ScanSettings {
                 out.display()
             )));
         }
+        if out.join(crate::journal::JOURNAL).exists() {
+            return Err(ConfigError::Invalid(format!(
+                "{} holds the journal of an interrupted scan: resume it with `hashsift scan --resume {}`, or give a new directory",
+                out.display(),
+                out.display()
+            )));
+        }
         let report = crate::report::scan::ITEMS;
         if out.join(report).exists() {
             return Err(ConfigError::Invalid(format!(
@@ -229,6 +236,77 @@ impl ScanSettings {
                 threads: threads.unwrap_or_else(default_threads).max(1),
                 lookup,
                 pdq,
+            },
+            out,
+            quiet,
+        })
+    }
+}
+
+impl ScanSettings {
+    /// Checks that the report directory `dir` holds a scan to resume: its journal, and no
+    /// complete report. Returns the directory, absolute.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] saying why there is nothing to resume.
+    pub fn resumable(dir: &Path) -> Result<PathBuf, ConfigError> {
+        let dir = absolute(dir)?;
+        let manifest = dir.join(crate::report::manifest::MANIFEST);
+        let complete = std::fs::read(&manifest)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v.get("complete").and_then(serde_json::Value::as_bool));
+        if complete == Some(true) {
+            return Err(ConfigError::Invalid(format!(
+                "the scan in {} is complete (its {} says so): there is nothing to resume",
+                dir.display(),
+                crate::report::manifest::MANIFEST
+            )));
+        }
+        if !dir.join(crate::journal::JOURNAL).exists() {
+            return Err(ConfigError::Invalid(format!(
+                "{} holds no scan journal ({}) to resume from",
+                dir.display(),
+                crate::journal::JOURNAL
+            )));
+        }
+        Ok(dir)
+    }
+
+    /// The settings of the scan a journal records, to resume it into `out` (from
+    /// [`ScanSettings::resumable`]) with `threads` workers, against the database `db` when
+    /// given (it moved since), else the journal's.
+    ///
+    /// # Errors
+    /// The report directory is now inside an evidence root.
+    pub fn resumed(
+        out: PathBuf,
+        start: &crate::journal::Start,
+        db: Option<PathBuf>,
+        threads: Option<usize>,
+        quiet: bool,
+    ) -> Result<Self, ConfigError> {
+        let resolved = std::fs::canonicalize(&out).unwrap_or_else(|_| out.clone());
+        if let Some(root) = start
+            .roots
+            .iter()
+            .find(|r| walk::is_inside(&out, r) || walk::is_inside(&resolved, r))
+        {
+            return Err(ConfigError::OutputInsideEvidence {
+                output: out,
+                root: root.clone(),
+            });
+        }
+        Ok(ScanSettings {
+            scan: crate::scan::ScanConfig {
+                roots: start.roots.clone(),
+                db: match db {
+                    Some(db) => absolute(&db)?,
+                    None => start.db.clone(),
+                },
+                threads: threads.unwrap_or_else(default_threads).max(1),
+                lookup: start.lookup,
+                pdq: start.pdq,
             },
             out,
             quiet,

@@ -11,8 +11,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use crate::cancel::Cancel;
-use crate::digest::{self, AlgorithmSet, Digests, HashFailure};
+use crate::digest::{self, AlgorithmSet, HashFailure};
 use crate::evidence::{self, FileId};
+use crate::journal::{Carried, Hashed, Journal, Session};
 use crate::media::ImageHash;
 use crate::media::decode::{DecodeError, JpegScale};
 use crate::media::sniff::{self, Class, ContentType};
@@ -58,6 +59,9 @@ pub struct HashRun {
     /// Distinct contents read (hard links count once) and their bytes.
     pub files_hashed: u64,
     pub bytes_hashed: u64,
+    /// When the run resumed an interrupted one from its journal: this session, and how many
+    /// contents it carried over.
+    pub session: Option<Session>,
 }
 
 impl HashRun {
@@ -97,6 +101,20 @@ pub fn run(
     cancel: &Cancel,
     counters: &Counters,
 ) -> Result<HashRun, HashError> {
+    run_journaled(config, cancel, counters, None)
+}
+
+/// [`run`], recording what each content gave in `journal`, and taking from it what an earlier
+/// session of the same scan recorded of the contents that have not changed since.
+///
+/// # Errors
+/// [`HashError::ThreadPool`] when the worker pool cannot be started.
+pub fn run_journaled(
+    config: &HashConfig,
+    cancel: &Cancel,
+    counters: &Counters,
+    journal: Option<&Journal>,
+) -> Result<HashRun, HashError> {
     let started = Timestamp::now();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(config.threads)
@@ -112,32 +130,54 @@ pub fn run(
     let mut items = walked.items;
 
     let (work, work_of) = plan(&items);
-    let bytes_total: u64 = work.iter().map(|w| w.size).sum();
-    counters.set_totals(work.len() as u64, bytes_total);
+    let slots: Vec<OnceLock<Result<Hashed, HashFailure>>> =
+        work.iter().map(|_| OnceLock::new()).collect();
+    // The contents to read: all, or those the journal has no record of as they are now.
+    let (mut carried, mut changed) = (0, 0);
+    let pending: Vec<usize> = (0..work.len())
+        .filter(|&i| {
+            let Some(j) = journal else { return true };
+            match j.carried(&items[work[i].path_index]) {
+                Carried::Same(outcome) => {
+                    carried += 1;
+                    let _ = slots[i].set(outcome.map_err(HashFailure::Item));
+                    false
+                }
+                Carried::Changed => {
+                    changed += 1;
+                    true
+                }
+                Carried::New => true,
+            }
+        })
+        .collect();
+    let session = journal.and_then(|j| j.begin(Timestamp::now(), carried, changed));
+    counters.set_contents(work.len() as u64);
+    let bytes_total: u64 = pending.iter().map(|&i| work[i].size).sum();
+    counters.set_totals(pending.len() as u64, bytes_total);
     counters.set_phase(Phase::Hashing);
 
     let on_bytes = |n: u64| counters.add_bytes(n);
-    let queue = WorkQueue::new(work.len());
-    let ahead = OpenAhead::new(work.len());
-    let slots: Vec<OnceLock<Result<Hashed, HashFailure>>> =
-        work.iter().map(|_| OnceLock::new()).collect();
+    let queue = WorkQueue::new(pending.len());
+    let ahead = OpenAhead::new(pending.len());
     std::thread::scope(|scope| {
         scope.spawn(|| {
-            ahead.run(&queue, |i| {
-                let w = &work[i];
+            ahead.run(&queue, |p| {
+                let w = &work[pending[p]];
                 (items[w.path_index].path.as_path(), w.id, w.size)
             });
         });
         // Every worker takes files in queue order, so the largest start first and no thread is
         // left alone with a big file at the end.
         pool.broadcast(|_| {
-            while let Some(i) = queue.take() {
+            while let Some(p) = queue.take() {
+                let i = pending[p];
                 let w = &work[i];
                 let outcome = if cancel.is_cancelled() {
                     Err(HashFailure::Cancelled)
                 } else {
                     ahead
-                        .take(i)
+                        .take(p)
                         .unwrap_or_else(|| {
                             evidence::open_regular(&items[w.path_index].path, w.id, w.size)
                         })
@@ -161,6 +201,13 @@ pub fn run(
                             Ok((digests, content, image))
                         })
                 };
+                if let Some(j) = journal {
+                    match &outcome {
+                        Ok(hashed) => j.record(&items[w.path_index], Ok(hashed)),
+                        Err(HashFailure::Item(e)) => j.record(&items[w.path_index], Err(e)),
+                        Err(HashFailure::Cancelled) => {}
+                    }
+                }
                 counters.add_file();
                 let _ = slots[i].set(outcome);
             }
@@ -205,11 +252,9 @@ pub fn run(
         nested_roots: walked.nested_roots,
         files_hashed,
         bytes_hashed,
+        session,
     })
 }
-
-/// A file's digests, and its content type and image hash when asked for.
-type Hashed = (Digests, Option<ContentType>, Option<Arc<ImageHash>>);
 
 /// Reads a whole image file (just hashed: its pages are in the cache) and hashes its pixels.
 fn image_hash(file: &std::fs::File, size: u64, pdq: PdqConfig) -> Arc<ImageHash> {

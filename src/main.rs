@@ -80,47 +80,137 @@ fn install_interrupt_handler(cancel: &Cancel) {
 }
 
 fn run_scan(args: cli::ScanArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus> {
+    use hashsift::journal::{Journal, Start};
     use hashsift::knowndb::Category;
     use hashsift::record::Stage;
-    let db = hashsift::knowndb::resolve_path(args.db.as_deref()).context(
-        "no database given: use --db PATH or set HASHSIFT_DB (HOME is not set, so there is no default)",
-    )?;
-    let settings = hashsift::config::ScanSettings::new(
-        &args.paths,
-        &args.out,
-        db,
-        args.threads.map(|n| n.get()),
-        match args.lookup {
-            cli::LookupArg::Auto => hashsift::scan::LookupChoice::Auto,
-            cli::LookupArg::Index => hashsift::scan::LookupChoice::Index,
-            cli::LookupArg::Direct => hashsift::scan::LookupChoice::Direct,
-        },
-        (!args.no_pdq).then(|| hashsift::scan::PdqMatching {
-            scale: args.pdq_decode.into(),
-            min_quality: args.pdq_quality,
-            max_distance: args.pdq_distance,
-        }),
-        args.quiet,
-    )?;
+    let threads = args.threads.map(|n| n.get());
+    let (settings, journal) = match &args.resume {
+        Some(dir) => {
+            let out = hashsift::config::ScanSettings::resumable(dir)?;
+            let journal = Journal::resume(&out, std::env::args_os().collect())
+                .context("cannot resume the scan")?;
+            let settings = hashsift::config::ScanSettings::resumed(
+                out,
+                journal.start(),
+                args.db.clone(),
+                threads,
+                args.quiet,
+            )?;
+            // A session killed while writing the report leaves its temporary files.
+            report::remove_partial_files(&settings.out).with_context(|| {
+                format!(
+                    "cannot clear {} of unfinished files",
+                    settings.out.display()
+                )
+            })?;
+            if !settings.quiet {
+                let start = journal.start();
+                eprintln!(
+                    "hashsift: resuming the scan started {} ({} records in the journal{})",
+                    start.started,
+                    journal.records_read,
+                    if journal.torn_bytes > 0 {
+                        format!(
+                            "; {} bytes after the last whole record, left by the interruption, dropped",
+                            journal.torn_bytes
+                        )
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            (settings, journal)
+        }
+        None => {
+            let db = hashsift::knowndb::resolve_path(args.db.as_deref()).context(
+                "no database given: use --db PATH or set HASHSIFT_DB (HOME is not set, so there is no default)",
+            )?;
+            let settings = hashsift::config::ScanSettings::new(
+                &args.paths,
+                args.out
+                    .as_deref()
+                    .expect("clap requires --out without --resume"),
+                db,
+                threads,
+                match args.lookup {
+                    cli::LookupArg::Auto => hashsift::scan::LookupChoice::Auto,
+                    cli::LookupArg::Index => hashsift::scan::LookupChoice::Index,
+                    cli::LookupArg::Direct => hashsift::scan::LookupChoice::Direct,
+                },
+                (!args.no_pdq).then(|| hashsift::scan::PdqMatching {
+                    scale: args.pdq_decode.into(),
+                    min_quality: args.pdq_quality,
+                    max_distance: args.pdq_distance,
+                }),
+                args.quiet,
+            )?;
+            // A database that cannot be opened stops the scan before it has a journal, so that
+            // the scan can be run again into the same directory.
+            hashsift::knowndb::KnownDb::open(
+                &settings.scan.db,
+                hashsift::knowndb::Access::ReadOnly,
+            )?;
+            let start = Start {
+                tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+                started: hashsift::utc::Timestamp::now(),
+                command: std::env::args_os().collect(),
+                cwd: std::env::current_dir().unwrap_or_default(),
+                roots: settings.scan.roots.clone(),
+                db: settings.scan.db.clone(),
+                case: args.case,
+                evidence_id: args.evidence_id,
+                examiner: args.examiner,
+                lookup: settings.scan.lookup,
+                pdq: settings.scan.pdq,
+            };
+            let journal = Journal::create(&settings.out, start).with_context(|| {
+                format!(
+                    "cannot start the scan's journal in {}",
+                    settings.out.display()
+                )
+            })?;
+            (settings, journal)
+        }
+    };
     let counters = Counters::new();
     let display = (!settings.quiet && std::io::stderr().is_terminal())
         .then(|| Display::start(counters.clone()));
-    let run = hashsift::scan::run(&settings.scan, cancel, &counters)?;
+    let run = hashsift::scan::run(&settings.scan, cancel, &counters, Some(&journal))?;
+    // The journal's records are all on disk before the report is: a kill while writing the
+    // report loses no hashing.
+    let journaled = journal.finish();
+    let start = journal.start();
     let provenance = report::scan::ScanProvenance {
         tool_version: env!("CARGO_PKG_VERSION"),
-        command: std::env::args_os().collect(),
-        cwd: std::env::current_dir().unwrap_or_default(),
+        command: start.command.clone(),
+        cwd: start.cwd.clone(),
         roots: settings.scan.roots.clone(),
+        // The database as this session read it (a resume may name it anew).
         db: settings.scan.db.clone(),
-        case: args.case,
-        evidence_id: args.evidence_id,
-        examiner: args.examiner,
+        case: start.case.clone(),
+        evidence_id: start.evidence_id.clone(),
+        examiner: start.examiner.clone(),
     };
     let manifest = report::scan::write(&settings.out, &provenance, &run, &counters)
         .with_context(|| format!("cannot write the report into {}", settings.out.display()))?;
     counters.set_phase(Phase::Done);
     if let Some(d) = display {
         d.finish();
+    }
+    // A complete report supersedes the journal; an incomplete one keeps it, to resume from.
+    if let Err(e) = journaled {
+        eprintln!(
+            "hashsift: warning: the journal {} could not be written to the end ({e}): a resumed scan reads those files again",
+            journal.path().display()
+        );
+    } else if run.complete {
+        let path = journal.path().to_owned();
+        if let Err(e) = journal.remove() {
+            eprintln!(
+                "hashsift: warning: cannot remove the journal {} of this complete scan: {e}",
+                path.display()
+            );
+        }
     }
     let illegal = run
         .items()
@@ -132,6 +222,12 @@ fn run_scan(args: cli::ScanArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus> 
     if !settings.quiet {
         let graded = run.items().filter(|i| i.category.is_some()).count();
         let suggested = run.items().filter(|i| i.suggested.is_some()).count();
+        if run.carried > 0 {
+            eprintln!(
+                "hashsift: {} files' hashes carried over from the journal, not read again",
+                run.carried
+            );
+        }
         eprintln!(
             "hashsift: {} items, {} files hashed ({} bytes), {graded} graded by exact hash, {suggested} suggested by PDQ, {errors} errors{}; report in {}",
             run.len(),

@@ -30,6 +30,9 @@ pub enum Phase {
 pub struct Counters {
     phase: AtomicU8,
     found: AtomicU64,
+    /// Distinct contents the walk found (hard links once), hashed now or carried over from a
+    /// journal.
+    contents: AtomicU64,
     files_total: AtomicU64,
     bytes_total: AtomicU64,
     files_done: AtomicU64,
@@ -64,6 +67,15 @@ impl Counters {
     /// Items found by the walker so far.
     pub fn add_found(&self, n: u64) {
         self.found.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The distinct contents the walk found: what the scan looks up.
+    pub fn set_contents(&self, n: u64) {
+        self.contents.store(n, Ordering::Relaxed);
+    }
+
+    pub fn contents(&self) -> u64 {
+        self.contents.load(Ordering::Relaxed)
     }
 
     /// The work the hashing phase will do, known once the walk is over.

@@ -83,6 +83,16 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// Every stage, in declaration order.
+    pub const ALL: [Stage; 6] = [
+        Stage::Stat,
+        Stage::ListDir,
+        Stage::ReadLink,
+        Stage::Open,
+        Stage::Read,
+        Stage::Interrupted,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Stage::Stat => "stat",

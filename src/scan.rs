@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use crate::cancel::Cancel;
 use crate::digest::{Algorithm, AlgorithmSet, Digests};
 use crate::hash::{self, HashConfig, HashError};
+use crate::journal::{Journal, Session};
 use crate::knowndb::index::KnownIndex;
 use crate::knowndb::pdq_index::PdqIndex;
 use crate::knowndb::read::{MediaView, SetGrade, SetInfo, conflicting};
@@ -190,6 +191,10 @@ pub struct ScanRun {
     /// What PDQ matching was asked for, how many known PDQ hashes were loaded and how long
     /// that took; `None` when images were not hashed.
     pub pdq: Option<PdqRun>,
+    /// The sessions that resumed this scan after an interruption, this one last if it is one.
+    pub resumed: Vec<Session>,
+    /// Contents whose hashes this session took from the journal (hashed by an earlier one).
+    pub carried: u64,
 }
 
 /// The PDQ side of a scan.
@@ -247,7 +252,8 @@ pub enum ScanError {
     Hash(#[from] HashError),
 }
 
-/// Runs the scan.
+/// Runs the scan, recording in `journal` what it hashes, and taking from it what an earlier
+/// session of the same scan hashed (see [`crate::journal`]).
 ///
 /// # Errors
 /// The database cannot be opened or read; the worker pool cannot start.
@@ -255,8 +261,9 @@ pub fn run(
     config: &ScanConfig,
     cancel: &Cancel,
     counters: &Counters,
+    journal: Option<&Journal>,
 ) -> Result<ScanRun, ScanError> {
-    let started = Timestamp::now();
+    let started = journal.map_or_else(Timestamp::now, |j| j.start().started);
     let db = KnownDb::open(&config.db, Access::ReadOnly)?;
     let sets = db.sets()?;
     // The known hashes load on a thread of their own (with a connection of its own) while the
@@ -264,7 +271,7 @@ pub fn run(
     let walked = std::sync::atomic::AtomicBool::new(false);
     let (lookup, hashed) = std::thread::scope(|scope| {
         let loader = scope.spawn(|| load(config, cancel, counters, &walked));
-        let hashed = hash::run(
+        let hashed = hash::run_journaled(
             &HashConfig {
                 roots: config.roots.clone(),
                 algorithms: AlgorithmSet::all(),
@@ -277,6 +284,7 @@ pub fn run(
             },
             cancel,
             counters,
+            journal,
         );
         walked.store(true, std::sync::atomic::Ordering::Relaxed);
         counters.set_phase(Phase::Loading);
@@ -396,6 +404,13 @@ pub fn run(
         index_time,
         sets,
         pdq,
+        resumed: journal
+            .map(|j| j.sessions().to_vec())
+            .unwrap_or_default()
+            .into_iter()
+            .chain(hashed.session.clone())
+            .collect(),
+        carried: hashed.session.as_ref().map_or(0, |s| s.carried),
     })
 }
 
@@ -593,7 +608,8 @@ fn load(
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    let files = counters.files().1;
+    // Every content is looked up, whether this session hashes it or a journal carried it over.
+    let files = counters.contents();
     let media = db.max_media_id()?;
     // Each file costs a query per algorithm (three hold keys in most databases); each medium
     // as many keys to load.

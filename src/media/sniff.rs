@@ -24,6 +24,20 @@ pub enum Class {
 }
 
 impl Class {
+    /// Every class, in declaration order.
+    pub const ALL: [Class; 10] = [
+        Class::Image,
+        Class::Video,
+        Class::Audio,
+        Class::Archive,
+        Class::Document,
+        Class::Executable,
+        Class::Database,
+        Class::Text,
+        Class::Empty,
+        Class::Other,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Class::Image => "image",

@@ -101,6 +101,13 @@ pub fn write(
     ] {
         let _ = writeln!(h, "<tr><th>{label}</th><td>{}</td></tr>", e(value));
     }
+    for at in &run.resumed {
+        let _ = writeln!(
+            h,
+            "<tr><th>Resumed (UTC)</th><td>{} (after an interruption)</td></tr>",
+            at.at
+        );
+    }
     for root in &p.roots {
         let _ = writeln!(
             h,

@@ -101,6 +101,12 @@ pub fn write(
         "started": run.started.to_string(),
         "finished": run.finished.to_string(),
         "complete": run.complete,
+        "resumed": run.resumed.iter().map(|s| json!({
+            "at": s.at.to_string(),
+            "command": s.command.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>(),
+            "contents_carried_over": s.carried,
+            "contents_changed_since": s.changed,
+        })).collect::<Vec<_>>(),
         "case": p.case,
         "evidence_id": p.evidence_id,
         "examiner": p.examiner,

@@ -75,6 +75,31 @@ pub fn write(
     }
 }
 
+/// Removes from `dir` the temporary files [`write_atomically`] leaves when the process is
+/// killed while writing; returns how many there were.
+///
+/// # Errors
+/// The directory cannot be listed, or a file removed.
+pub fn remove_partial_files(dir: &std::path::Path) -> io::Result<usize> {
+    let mut removed = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.as_encoded_bytes();
+        if name.starts_with(PARTIAL_PREFIX.as_bytes())
+            && name.ends_with(PARTIAL_SUFFIX.as_bytes())
+            && entry.file_type()?.is_file()
+        {
+            std::fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+const PARTIAL_PREFIX: &str = ".hashsift-";
+const PARTIAL_SUFFIX: &str = ".partial";
+
 /// Writes a file through a temporary name in the same directory and renames it into place only
 /// once `fill` succeeded, so a crash never leaves a half-written file under the final name.
 /// A path that exists and is not a regular file (`/dev/null`, a FIFO) is written in place.
@@ -95,13 +120,14 @@ pub fn write_atomically(
     }
     let dir = path.parent().unwrap_or(std::path::Path::new("."));
     let tmp = tempfile::Builder::new()
-        .prefix(".hashsift-")
-        .suffix(".partial")
+        .prefix(PARTIAL_PREFIX)
+        .suffix(PARTIAL_SUFFIX)
         .tempfile_in(dir)?;
     let mut w = io::BufWriter::with_capacity(1 << 20, tmp);
     fill(&mut w)?;
     let tmp = w.into_inner().map_err(io::IntoInnerError::into_error)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    // The rename itself reaches the disk only with the directory.
+    std::fs::File::open(dir)?.sync_all()
 }

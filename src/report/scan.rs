@@ -460,6 +460,7 @@ pub fn summary(p: &ScanProvenance, run: &ScanRun) -> Value {
         "examiner": p.examiner,
         "started": run.started.to_string(),
         "finished": run.finished.to_string(),
+        "resumed": run.resumed.iter().map(|s| s.at.to_string()).collect::<Vec<_>>(),
         "duration_seconds": seconds,
         "items": run.len(),
         "files": files,

@@ -1,0 +1,1212 @@
+//! The scan journal: what a scan has hashed so far, kept in its report directory as it goes
+//! (`journal.hsj`), so that an interrupted scan (Ctrl-C, a kill, a power cut) is resumed with
+//! `scan --resume OUTDIR`, reading again only the contents whose records were not committed.
+//!
+//! The file is a 20-byte preamble (`hashsift-journal` and the format version) and then records,
+//! each its length (4 bytes), its payload and the first 16 bytes of the payload's BLAKE3: a
+//! record cut short by a kill, or damaged, ends the journal there, and the resumed scan reads
+//! those contents again. The first record says what the scan is (evidence roots, database,
+//! settings, who started it and when); each resumed session adds one; then one record per
+//! content hashed: its path, inode, size and modification time, and what hashing found
+//! (digests, content type, PDQ hashes or why there are none, or the error reading it).
+//! Records are written by one thread as they come and synced to disk about once a second: a
+//! killed process loses only the files being hashed, a power cut at most the last second. The format is in `docs/report.md`.
+//!
+//! A content is carried over when its path, inode, size and modification time are those
+//! recorded; otherwise (the evidence changed between sessions) it is read again, and the
+//! session record counts it.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, Read, Seek, Write};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::digest::{Blake3, Digests, Md5, Sha1, Sha256};
+use crate::media::ImageHash;
+use crate::media::decode::{DecodeError, JpegScale};
+use crate::media::pdq::{Pdq, PdqHash};
+use crate::media::sniff::{Class, ContentType};
+use crate::record::{Item, ItemError, Stage};
+use crate::scan::{LookupChoice, PdqMatching};
+use crate::utc::Timestamp;
+
+/// The journal's name in the report directory.
+pub const JOURNAL: &str = "journal.hsj";
+
+const MAGIC: &[u8; 16] = b"hashsift-journal";
+const VERSION: u32 = 1;
+const PREAMBLE: u64 = 20;
+/// A longer record is taken for damage (the longest real one is a few KiB: a path).
+const MAX_RECORD: u32 = 1 << 24;
+const CHECK: usize = 16;
+
+/// How often (at most) the writer syncs the journal to disk while records come in.
+const SYNC_EVERY: Duration = Duration::from_secs(1);
+/// Records waiting for the writer; past that, hashing waits for the disk.
+const QUEUE: usize = 4096;
+
+const START: u8 = b'S';
+const SESSION: u8 = b'R';
+const CONTENT: u8 = b'C';
+
+/// What the scan is: everything a resumed session needs to go on as the first would have.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Start {
+    pub tool_version: String,
+    pub started: Timestamp,
+    pub command: Vec<OsString>,
+    pub cwd: PathBuf,
+    pub roots: Vec<PathBuf>,
+    pub db: PathBuf,
+    pub case: Option<String>,
+    pub evidence_id: Option<String>,
+    pub examiner: Option<String>,
+    pub lookup: LookupChoice,
+    pub pdq: Option<PdqMatching>,
+}
+
+/// A resumed session: when, by which command, and how many contents it carried over from the
+/// journal or found changed since they were recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    pub at: Timestamp,
+    pub command: Vec<OsString>,
+    pub carried: u64,
+    pub changed: u64,
+}
+
+/// A content's digests, and its content type and image hash when asked for.
+pub type Hashed = (Digests, Option<ContentType>, Option<Arc<ImageHash>>);
+
+/// What hashing found of one content: what [`Hashed`] holds, or the error reading it.
+pub type Outcome = Result<Hashed, ItemError>;
+
+/// What the journal says of a content the walk found.
+#[derive(Debug)]
+pub enum Carried {
+    /// Recorded, with the same inode, size and modification time.
+    Same(Outcome),
+    /// Recorded, and changed since.
+    Changed,
+    /// Not recorded.
+    New,
+}
+
+/// Why a journal cannot be resumed.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error(
+        "{path}: not a hashsift scan journal{detail}; the scan cannot be resumed (run it again into a new directory)"
+    )]
+    NotJournal { path: PathBuf, detail: String },
+    #[error("{path} is in use by another hashsift (a scan or a resume of it is running)")]
+    InUse { path: PathBuf },
+    #[error("{path}: written by hashsift {theirs}; resume it with that version (this is {ours})")]
+    Version {
+        path: PathBuf,
+        theirs: String,
+        ours: String,
+    },
+}
+
+/// A journal open for writing, and what it held when a resumed session opened it.
+pub struct Journal {
+    path: PathBuf,
+    start: Start,
+    sessions: Vec<Session>,
+    /// Records read from the journal, by their path's BLAKE3 (16 bytes).
+    committed: HashMap<[u8; 16], Committed>,
+    /// The session being resumed: its command until [`Journal::begin`] records it.
+    resuming: Mutex<Option<Vec<OsString>>>,
+    /// Records read, and bytes ignored after the last whole one.
+    pub records_read: u64,
+    pub torn_bytes: u64,
+    sender: Mutex<Option<SyncSender<Vec<u8>>>>,
+    writer: Mutex<Option<std::thread::JoinHandle<io::Result<()>>>>,
+    /// The journal's lock, held until the session ends, so that no other session writes to it.
+    _lock: File,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal")
+            .field("path", &self.path)
+            .field("records_read", &self.records_read)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug)]
+struct Committed {
+    ino: u64,
+    size: u64,
+    mtime: Option<Timestamp>,
+    outcome: Outcome,
+}
+
+impl Journal {
+    /// Starts the journal of a new scan in `dir`, where none may be: writes the scan's record
+    /// and syncs it before returning.
+    ///
+    /// # Errors
+    /// The file exists or cannot be written.
+    pub fn create(dir: &Path, start: Start) -> io::Result<Journal> {
+        let path = dir.join(JOURNAL);
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)?;
+        let lock = lock(&file)?;
+        let mut head = MAGIC.to_vec();
+        head.extend(VERSION.to_le_bytes());
+        head.extend(frame(&start_record(&start)));
+        file.write_all(&head)?;
+        file.sync_all()?;
+        File::open(dir)?.sync_all()?;
+        Ok(Journal::writing(
+            path,
+            file,
+            lock,
+            start,
+            Vec::new(),
+            HashMap::new(),
+            None,
+        ))
+    }
+
+    /// Opens the journal in `dir` to resume its scan: reads every whole record, cuts off what
+    /// follows the last one (a record a kill left half written), and appends from there.
+    /// `command` is the resuming session's, recorded by [`Journal::begin`].
+    ///
+    /// # Errors
+    /// No journal, or not one, or one from another version of hashsift.
+    pub fn resume(dir: &Path, command: Vec<OsString>) -> Result<Journal, JournalError> {
+        let path = dir.join(JOURNAL);
+        let io_err = |source| JournalError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(io_err)?;
+        let lock = lock(&file).map_err(|e| match e.kind() {
+            io::ErrorKind::WouldBlock => JournalError::InUse { path: path.clone() },
+            _ => io_err(e),
+        })?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(io_err)?;
+        let not = |detail: &str| JournalError::NotJournal {
+            path: path.clone(),
+            detail: detail.to_owned(),
+        };
+        if bytes.len() < PREAMBLE as usize || &bytes[..16] != MAGIC {
+            return Err(not(""));
+        }
+        let version = u32::from_le_bytes(bytes[16..20].try_into().expect("4 bytes"));
+        if version != VERSION {
+            return Err(not(&format!(
+                " of format {VERSION} (it is format {version})"
+            )));
+        }
+        let mut records = Records {
+            bytes: &bytes,
+            at: PREAMBLE as usize,
+        };
+        let start = records
+            .next()
+            .and_then(|r| parse_start(r?))
+            .ok_or_else(|| not(": its first record is missing or damaged"))?;
+        let ours = env!("CARGO_PKG_VERSION");
+        if start.tool_version != ours {
+            return Err(JournalError::Version {
+                path,
+                theirs: start.tool_version,
+                ours: ours.to_owned(),
+            });
+        }
+        let mut sessions = Vec::new();
+        let mut committed = HashMap::new();
+        let mut records_read = 1;
+        let mut good = records.at;
+        while let Some(Some(payload)) = records.next() {
+            let parsed = match payload.first() {
+                Some(&SESSION) => parse_session(payload).map(|s| sessions.push(s)),
+                Some(&CONTENT) => parse_content(payload).map(|(key, c)| {
+                    committed.insert(key, c);
+                }),
+                _ => None,
+            };
+            if parsed.is_none() {
+                break;
+            }
+            records_read += 1;
+            good = records.at;
+        }
+        let torn_bytes = (bytes.len() - good) as u64;
+        drop(bytes);
+        file.set_len(good as u64).map_err(io_err)?;
+        file.seek(io::SeekFrom::Start(good as u64))
+            .map_err(io_err)?;
+        let mut journal =
+            Journal::writing(path, file, lock, start, sessions, committed, Some(command));
+        journal.records_read = records_read;
+        journal.torn_bytes = torn_bytes;
+        Ok(journal)
+    }
+
+    fn writing(
+        path: PathBuf,
+        file: File,
+        lock: File,
+        start: Start,
+        sessions: Vec<Session>,
+        committed: HashMap<[u8; 16], Committed>,
+        resuming: Option<Vec<OsString>>,
+    ) -> Journal {
+        let (sender, receiver) = sync_channel(QUEUE);
+        let writer = std::thread::Builder::new()
+            .name("hashsift-journal".into())
+            .spawn(move || write_records(file, &receiver))
+            .expect("a thread for the journal starts");
+        Journal {
+            path,
+            start,
+            sessions,
+            committed,
+            resuming: Mutex::new(resuming),
+            records_read: 0,
+            torn_bytes: 0,
+            sender: Mutex::new(Some(sender)),
+            writer: Mutex::new(Some(writer)),
+            _lock: lock,
+        }
+    }
+
+    /// What the scan is.
+    pub fn start(&self) -> &Start {
+        &self.start
+    }
+
+    /// The resumed sessions before this one.
+    pub fn sessions(&self) -> &[Session] {
+        &self.sessions
+    }
+
+    /// Whether this session resumes an earlier one.
+    pub fn is_resumed(&self) -> bool {
+        self.lock_resuming().is_some() || !self.sessions.is_empty()
+    }
+
+    fn lock_resuming(&self) -> std::sync::MutexGuard<'_, Option<Vec<OsString>>> {
+        self.resuming.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// What the journal recorded of the content `item` (the first path to it) points to.
+    pub fn carried(&self, item: &Item) -> Carried {
+        match self.committed.get(&path_key(&item.path)) {
+            None => Carried::New,
+            Some(c)
+                if Some(c.ino) == item.id.map(|i| i.ino)
+                    && c.size == item.size
+                    && c.mtime == item.mtime =>
+            {
+                Carried::Same(c.outcome.clone())
+            }
+            Some(_) => Carried::Changed,
+        }
+    }
+
+    /// Records, when resuming, that this session began at `at` and carried `carried` contents
+    /// over (`changed` recorded ones had changed); returns the session (`None` for the first).
+    pub fn begin(&self, at: Timestamp, carried: u64, changed: u64) -> Option<Session> {
+        let command = self.lock_resuming().take()?;
+        let session = Session {
+            at,
+            command,
+            carried,
+            changed,
+        };
+        self.send(session_record(&session));
+        Some(session)
+    }
+
+    /// Records what hashing found of the content `item` (the first path to it) points to.
+    pub fn record(&self, item: &Item, outcome: Result<&Hashed, &ItemError>) {
+        self.send(content_record(item, outcome));
+    }
+
+    fn send(&self, payload: Vec<u8>) {
+        let sender = self
+            .sender
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(s) = sender {
+            // The writer only stops on its own after an error, which `finish` reports.
+            let _ = s.send(frame(&payload));
+        }
+    }
+
+    /// Writes out and syncs every record sent.
+    ///
+    /// # Errors
+    /// A record could not be written or synced (the disk is full, say): the journal holds
+    /// the records before it.
+    pub fn finish(&self) -> io::Result<()> {
+        drop(
+            self.sender
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
+        let writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        match writer {
+            Some(w) => w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            None => Ok(()),
+        }
+    }
+
+    /// Deletes the journal: the scan is complete and its report written.
+    ///
+    /// # Errors
+    /// The records could not all be written, or the file could not be removed.
+    pub fn remove(self) -> io::Result<()> {
+        self.finish()?;
+        std::fs::remove_file(&self.path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Takes the journal's exclusive lock (`flock`) for this process, without waiting: another
+/// session of the same scan running now is refused. Returns a handle that holds it (the lock
+/// goes with the process, however it ends).
+fn lock(file: &File) -> io::Result<File> {
+    use std::os::fd::AsRawFd;
+    let handle = file.try_clone()?;
+    // SAFETY: flock on a descriptor this function owns (a duplicate of `file`'s).
+    if unsafe { libc::flock(handle.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(handle)
+}
+
+/// Writes framed records as they come: each batch is handed to the kernel as soon as the
+/// queue is empty (a killed process loses only what it had not yet sent), and synced to the
+/// disk at most once a second and at the end (a power cut loses at most the last second).
+fn write_records(file: File, receiver: &Receiver<Vec<u8>>) -> io::Result<()> {
+    let mut out = io::BufWriter::with_capacity(1 << 20, file);
+    let mut synced = Instant::now();
+    let mut dirty = false;
+    let mut failed: Option<io::Error> = None;
+    loop {
+        let wait = if dirty {
+            SYNC_EVERY.saturating_sub(synced.elapsed())
+        } else {
+            SYNC_EVERY
+        };
+        match receiver.recv_timeout(wait) {
+            Ok(record) => {
+                let mut write = |r: &[u8]| {
+                    if failed.is_none() {
+                        failed = out.write_all(r).err();
+                    }
+                };
+                write(&record);
+                while let Ok(record) = receiver.try_recv() {
+                    write(&record);
+                }
+                if failed.is_none() {
+                    failed = out.flush().err();
+                }
+                dirty = true;
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+        if dirty && failed.is_none() && synced.elapsed() >= SYNC_EVERY {
+            failed = sync(&mut out).err();
+            dirty = false;
+            synced = Instant::now();
+        }
+    }
+    match failed {
+        Some(e) => Err(e),
+        None => sync(&mut out),
+    }
+}
+
+fn sync(out: &mut io::BufWriter<File>) -> io::Result<()> {
+    out.flush()?;
+    out.get_ref().sync_data()
+}
+
+fn frame(payload: &[u8]) -> Vec<u8> {
+    let mut r = Vec::with_capacity(payload.len() + 4 + CHECK);
+    r.extend((payload.len() as u32).to_le_bytes());
+    r.extend(payload);
+    r.extend(&blake3::hash(payload).as_bytes()[..CHECK]);
+    r
+}
+
+/// The journal's records in order: `Some(None)` for the first that is cut short or damaged.
+struct Records<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Option<&'a [u8]>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let rest = &self.bytes[self.at..];
+        if rest.is_empty() {
+            return None;
+        }
+        let whole = (|| {
+            let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?);
+            if len > MAX_RECORD {
+                return None;
+            }
+            let end = 4 + len as usize;
+            let payload = rest.get(4..end)?;
+            let check = rest.get(end..end + CHECK)?;
+            (check == &blake3::hash(payload).as_bytes()[..CHECK]).then_some((payload, end + CHECK))
+        })();
+        Some(whole.map(|(payload, used)| {
+            self.at += used;
+            payload
+        }))
+    }
+}
+
+fn path_key(path: &Path) -> [u8; 16] {
+    blake3::hash(path.as_os_str().as_bytes()).as_bytes()[..16]
+        .try_into()
+        .expect("16 bytes")
+}
+
+// The scan and session records: JSON, as they are few and read by people inspecting a journal.
+// Paths and arguments are kept as bytes (hex), as they need not be UTF-8.
+
+fn hex_os(s: &std::ffi::OsStr) -> Value {
+    crate::digest::to_hex(s.as_bytes()).into()
+}
+
+fn os_hex(v: &Value) -> Option<OsString> {
+    let s = v.as_str()?;
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    let bytes = (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect::<Option<Vec<u8>>>()?;
+    Some(OsString::from_vec(bytes))
+}
+
+fn time_value(t: Timestamp) -> Value {
+    json!([t.secs, t.nanos])
+}
+
+fn value_time(v: &Value) -> Option<Timestamp> {
+    Some(Timestamp {
+        secs: v.get(0)?.as_i64()?,
+        nanos: u32::try_from(v.get(1)?.as_u64()?).ok()?,
+    })
+}
+
+fn start_record(s: &Start) -> Vec<u8> {
+    let v = json!({
+        "tool_version": s.tool_version,
+        "started": time_value(s.started),
+        "command": s.command.iter().map(|a| hex_os(a)).collect::<Vec<_>>(),
+        "cwd": hex_os(s.cwd.as_os_str()),
+        "roots": s.roots.iter().map(|r| hex_os(r.as_os_str())).collect::<Vec<_>>(),
+        "db": hex_os(s.db.as_os_str()),
+        "case": s.case,
+        "evidence_id": s.evidence_id,
+        "examiner": s.examiner,
+        "lookup": match s.lookup {
+            LookupChoice::Auto => "auto",
+            LookupChoice::Index => "index",
+            LookupChoice::Direct => "direct",
+        },
+        "pdq": s.pdq.map(|p| json!({
+            "decode": p.scale.name(),
+            "min_quality": p.min_quality,
+            "max_distance": p.max_distance,
+        })),
+    });
+    let mut r = vec![START];
+    r.extend(serde_json::to_vec(&v).expect("a JSON value serialises"));
+    r
+}
+
+fn parse_start(payload: &[u8]) -> Option<Start> {
+    let (&kind, json) = payload.split_first()?;
+    if kind != START {
+        return None;
+    }
+    let v: Value = serde_json::from_slice(json).ok()?;
+    let os_list = |key: &str| -> Option<Vec<OsString>> {
+        v.get(key)?.as_array()?.iter().map(os_hex).collect()
+    };
+    let text = |key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+    let pdq = match v.get("pdq")? {
+        Value::Null => None,
+        p => Some(PdqMatching {
+            scale: match p.get("decode")?.as_str()? {
+                "fast" => JpegScale::Fast,
+                "full" => JpegScale::Full,
+                _ => return None,
+            },
+            min_quality: u8::try_from(p.get("min_quality")?.as_u64()?).ok()?,
+            max_distance: u32::try_from(p.get("max_distance")?.as_u64()?).ok()?,
+        }),
+    };
+    Some(Start {
+        tool_version: text("tool_version")?,
+        started: value_time(v.get("started")?)?,
+        command: os_list("command")?,
+        cwd: os_hex(v.get("cwd")?)?.into(),
+        roots: os_list("roots")?.into_iter().map(PathBuf::from).collect(),
+        db: os_hex(v.get("db")?)?.into(),
+        case: text("case"),
+        evidence_id: text("evidence_id"),
+        examiner: text("examiner"),
+        lookup: match v.get("lookup")?.as_str()? {
+            "auto" => LookupChoice::Auto,
+            "index" => LookupChoice::Index,
+            "direct" => LookupChoice::Direct,
+            _ => return None,
+        },
+        pdq,
+    })
+}
+
+fn session_record(s: &Session) -> Vec<u8> {
+    let v = json!({
+        "at": time_value(s.at),
+        "command": s.command.iter().map(|a| hex_os(a)).collect::<Vec<_>>(),
+        "carried": s.carried,
+        "changed": s.changed,
+    });
+    let mut r = vec![SESSION];
+    r.extend(serde_json::to_vec(&v).expect("a JSON value serialises"));
+    r
+}
+
+fn parse_session(payload: &[u8]) -> Option<Session> {
+    let v: Value = serde_json::from_slice(payload.get(1..)?).ok()?;
+    Some(Session {
+        at: value_time(v.get("at")?)?,
+        command: v
+            .get("command")?
+            .as_array()?
+            .iter()
+            .map(os_hex)
+            .collect::<Option<_>>()?,
+        carried: v.get("carried")?.as_u64()?,
+        changed: v.get("changed")?.as_u64()?,
+    })
+}
+
+// Content records: binary, as there is one per file hashed.
+
+struct Out(Vec<u8>);
+
+impl Out {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend(v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend(v.to_le_bytes());
+    }
+    fn bytes(&mut self, b: &[u8]) {
+        self.u32(b.len() as u32);
+        self.0.extend(b);
+    }
+    /// A presence flag, and the value when there is one.
+    fn optional<T>(&mut self, value: Option<T>, write: impl FnOnce(&mut Self, T)) {
+        self.u8(u8::from(value.is_some()));
+        if let Some(v) = value {
+            write(self, v);
+        }
+    }
+    fn time(&mut self, t: Option<Timestamp>) {
+        self.optional(t, |o, t| {
+            o.u64(t.secs as u64);
+            o.u32(t.nanos);
+        });
+    }
+}
+
+struct In<'a>(&'a [u8]);
+
+impl<'a> In<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = self.0.split_at_checked(n)?;
+        self.0 = rest;
+        Some(head)
+    }
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
+    }
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.array()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.array()?))
+    }
+    fn bytes(&mut self) -> Option<&'a [u8]> {
+        let n = self.u32()? as usize;
+        self.take(n)
+    }
+    fn text(&mut self) -> Option<&'a str> {
+        std::str::from_utf8(self.bytes()?).ok()
+    }
+    fn flag(&mut self) -> Option<bool> {
+        match self.u8()? {
+            0 => Some(false),
+            1 => Some(true),
+            _ => None,
+        }
+    }
+    /// A value after a presence flag: `None` when damaged, `Some(None)` when absent.
+    fn optional<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
+        if self.flag()? {
+            read(self).map(Some)
+        } else {
+            Some(None)
+        }
+    }
+    fn time(&mut self) -> Option<Option<Timestamp>> {
+        self.optional(|i| {
+            Some(Timestamp {
+                secs: i.u64()? as i64,
+                nanos: i.u32()?,
+            })
+        })
+    }
+}
+
+fn content_record(item: &Item, outcome: Result<&Hashed, &ItemError>) -> Vec<u8> {
+    let mut o = Out(Vec::with_capacity(256));
+    o.u8(CONTENT);
+    o.bytes(item.path.as_os_str().as_bytes());
+    o.u64(item.id.map_or(0, |i| i.ino));
+    o.u64(item.size);
+    o.time(item.mtime);
+    match outcome {
+        Ok((digests, content, image)) => {
+            o.u8(0);
+            let raw = |o: &mut Out, d: &[u8]| o.0.extend(d);
+            o.optional(digests.md5.as_ref().map(|d| &d.0[..]), raw);
+            o.optional(digests.sha1.as_ref().map(|d| &d.0[..]), raw);
+            o.optional(digests.sha256.as_ref().map(|d| &d.0[..]), raw);
+            o.optional(digests.blake3.as_ref().map(|d| &d.0[..]), raw);
+            o.optional(*content, |o, c| {
+                o.u8(Class::ALL.iter().position(|&k| k == c.class).unwrap_or(0) as u8);
+                o.bytes(c.mime.as_bytes());
+            });
+            match image.as_deref() {
+                None => o.u8(0),
+                Some(ImageHash {
+                    pdq: Ok(pdq),
+                    dihedral,
+                    decoder,
+                }) => {
+                    o.u8(1);
+                    o.0.extend(pdq.hash.to_bytes());
+                    o.u8(pdq.quality);
+                    o.bytes(decoder.unwrap_or_default().as_bytes());
+                    o.optional(dihedral.as_deref(), |o, all| {
+                        for h in all {
+                            o.0.extend(h.to_bytes());
+                        }
+                    });
+                }
+                Some(ImageHash { pdq: Err(e), .. }) => {
+                    o.u8(2);
+                    match e {
+                        DecodeError::Unsupported(r) => {
+                            o.u8(0);
+                            o.bytes(r.as_str().as_bytes());
+                        }
+                        DecodeError::TooLarge { width, height } => {
+                            o.u8(1);
+                            o.u64(*width);
+                            o.u64(*height);
+                        }
+                        DecodeError::Corrupt(r) => {
+                            o.u8(2);
+                            o.bytes(r.as_str().as_bytes());
+                        }
+                        DecodeError::FileTooLarge(n) => {
+                            o.u8(3);
+                            o.u64(*n);
+                        }
+                        DecodeError::Read(r) => {
+                            o.u8(4);
+                            o.bytes(r.as_str().as_bytes());
+                        }
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            o.u8(1);
+            o.u8(Stage::ALL.iter().position(|&s| s == e.stage).unwrap_or(0) as u8);
+            o.optional(e.os_code, |o, code| o.u32(code as u32));
+            o.bytes(e.message.as_bytes());
+        }
+    }
+    o.0
+}
+
+fn parse_content(payload: &[u8]) -> Option<([u8; 16], Committed)> {
+    let mut i = In(payload.get(1..)?);
+    let key = path_key(Path::new(std::ffi::OsStr::from_bytes(i.bytes()?)));
+    let ino = i.u64()?;
+    let size = i.u64()?;
+    let mtime = i.time()?;
+    let outcome = match i.u8()? {
+        0 => {
+            let md5 = i.optional(|i| i.array().map(Md5))?;
+            let sha1 = i.optional(|i| i.array().map(Sha1))?;
+            let sha256 = i.optional(|i| i.array().map(Sha256))?;
+            let blake3 = i.optional(|i| i.array().map(Blake3))?;
+            let content = i.optional(|i| {
+                let class = *Class::ALL.get(i.u8()? as usize)?;
+                let mime = intern(i.text()?)?;
+                Some(ContentType { mime, class })
+            })?;
+            let image = match i.u8()? {
+                0 => None,
+                1 => {
+                    let hash = PdqHash::from_bytes(&i.array()?);
+                    let quality = i.u8()?;
+                    let decoder = i.text()?;
+                    let dihedral = i.optional(|i| {
+                        let mut all = [PdqHash::from_bytes(&[0; 32]); 8];
+                        for h in &mut all {
+                            *h = PdqHash::from_bytes(&i.array()?);
+                        }
+                        Some(Box::new(all))
+                    })?;
+                    Some(Arc::new(ImageHash {
+                        pdq: Ok(Pdq { hash, quality }),
+                        dihedral,
+                        decoder: (!decoder.is_empty()).then(|| intern(decoder)).flatten(),
+                    }))
+                }
+                2 => {
+                    let e = match i.u8()? {
+                        0 => DecodeError::Unsupported(i.text()?.into()),
+                        1 => DecodeError::TooLarge {
+                            width: i.u64()?,
+                            height: i.u64()?,
+                        },
+                        2 => DecodeError::Corrupt(i.text()?.into()),
+                        3 => DecodeError::FileTooLarge(i.u64()?),
+                        4 => DecodeError::Read(i.text()?.into()),
+                        _ => return None,
+                    };
+                    Some(ImageHash::failed_shared(e))
+                }
+                _ => return None,
+            };
+            Ok((
+                Digests {
+                    md5,
+                    sha1,
+                    sha256,
+                    blake3,
+                },
+                content,
+                image,
+            ))
+        }
+        1 => {
+            let stage = *Stage::ALL.get(i.u8()? as usize)?;
+            let os_code = i.optional(|i| i.u32().map(|c| c as i32))?;
+            Err(ItemError {
+                stage,
+                os_code,
+                message: i.text()?.to_owned(),
+            })
+        }
+        _ => return None,
+    };
+    i.0.is_empty().then_some((
+        key,
+        Committed {
+            ino,
+            size,
+            mtime,
+            outcome,
+        },
+    ))
+}
+
+/// The one `&'static str` of each content type's and decoder's name read from a journal: the
+/// names are few (a few dozen), and a journal naming more than [`MAX_NAMES`] is taken for
+/// damaged.
+fn intern(s: &str) -> Option<&'static str> {
+    static NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut names = NAMES.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(&n) = names.iter().find(|&&n| n == s) {
+        return Some(n);
+    }
+    if names.len() >= MAX_NAMES {
+        return None;
+    }
+    let n: &'static str = Box::leak(s.to_owned().into_boxed_str());
+    names.push(n);
+    Some(n)
+}
+
+const MAX_NAMES: usize = 256;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::FileId;
+    use crate::media::pdq::Transform;
+    use crate::record::Kind;
+
+    fn item(path: &str, ino: u64, size: u64, secs: i64) -> Item {
+        let mut item = Item::failed(
+            PathBuf::from(path),
+            Kind::File,
+            ItemError::new(Stage::Stat, String::new()),
+        );
+        item.error = None;
+        item.id = Some(FileId { dev: 9, ino });
+        item.size = size;
+        item.mtime = Some(Timestamp {
+            secs,
+            nanos: 123_456_789,
+        });
+        item
+    }
+
+    fn start() -> Start {
+        Start {
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            started: Timestamp {
+                secs: 1_800_000_000,
+                nanos: 5,
+            },
+            command: vec!["hashsift".into(), OsString::from_vec(b"scan \xff".to_vec())],
+            cwd: "/cases/1".into(),
+            roots: vec![PathBuf::from(OsString::from_vec(
+                b"/mnt/ev\xfe\nx".to_vec(),
+            ))],
+            db: "/units/known.db".into(),
+            case: Some("2026/118".into()),
+            evidence_id: None,
+            examiner: Some("A. Examiner, \"lab\"".into()),
+            lookup: LookupChoice::Index,
+            pdq: Some(PdqMatching {
+                scale: JpegScale::Fast,
+                min_quality: 60,
+                max_distance: 20,
+            }),
+        }
+    }
+
+    /// One outcome of each shape a content record holds.
+    fn outcomes() -> Vec<(Item, Outcome)> {
+        let digests = Digests {
+            md5: Some(Md5([1; 16])),
+            sha1: Some(Sha1([2; 20])),
+            sha256: Some(Sha256([3; 32])),
+            blake3: Some(Blake3([4; 32])),
+        };
+        let png = ContentType {
+            mime: "image/png",
+            class: Class::Image,
+        };
+        let hash = |b: u8| PdqHash::from_bytes(&[b; 32]);
+        let mut dihedral = [hash(0); 8];
+        for (t, h) in Transform::ALL.iter().zip(&mut dihedral) {
+            *h = hash(*t as u8 + 10);
+        }
+        let hashed = Arc::new(ImageHash {
+            pdq: Ok(Pdq {
+                hash: hash(7),
+                quality: 93,
+            }),
+            dihedral: Some(Box::new(dihedral)),
+            decoder: Some("libjpeg-turbo"),
+        });
+        let mut list = vec![
+            (
+                item("/e/plain", 1, 10, 1),
+                Ok((
+                    Digests {
+                        sha1: None,
+                        ..digests
+                    },
+                    None,
+                    None,
+                )),
+            ),
+            (
+                item("/e/typed", 2, 11, -5),
+                Ok((
+                    digests,
+                    Some(ContentType {
+                        mime: "application/x-empty",
+                        class: Class::Empty,
+                    }),
+                    None,
+                )),
+            ),
+            (
+                item("/e/image", 3, 12, 2),
+                Ok((digests, Some(png), Some(hashed))),
+            ),
+            (
+                item("/e/no-dihedral", 4, 13, 2),
+                Ok((
+                    digests,
+                    Some(png),
+                    Some(Arc::new(ImageHash {
+                        pdq: Ok(Pdq {
+                            hash: hash(8),
+                            quality: 0,
+                        }),
+                        dihedral: None,
+                        decoder: Some("image-rs"),
+                    })),
+                )),
+            ),
+            (
+                item("/e/unreadable", 5, 14, 3),
+                Err(ItemError {
+                    stage: Stage::Read,
+                    os_code: Some(5),
+                    message: "Input/output error (os error 5)".into(),
+                }),
+            ),
+            (
+                item("/e/changed size", 6, 15, 3),
+                Err(ItemError::new(
+                    Stage::Open,
+                    "changed size while being read".into(),
+                )),
+            ),
+        ];
+        for (n, e) in [
+            DecodeError::Unsupported("AVIF".into()),
+            DecodeError::TooLarge {
+                width: 70_000,
+                height: 3,
+            },
+            DecodeError::Corrupt("premature end of data segment".into()),
+            DecodeError::FileTooLarge(1 << 40),
+            DecodeError::Read("EIO".into()),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            list.push((
+                item(&format!("/e/damaged-{n}"), 20 + n as u64, 99, 4),
+                Ok((digests, Some(png), Some(ImageHash::failed_shared(e)))),
+            ));
+        }
+        let odd = OsString::from_vec(b"/e/\xff\xfe name\nwith newline".to_vec());
+        list.push((
+            Item {
+                path: PathBuf::from(odd),
+                ..item("", 40, 0, 0)
+            },
+            Ok((digests, None, None)),
+        ));
+        list
+    }
+
+    fn write_all(dir: &Path) -> Vec<(Item, Outcome)> {
+        let journal = Journal::create(dir, start()).unwrap();
+        let list = outcomes();
+        for (item, outcome) in &list {
+            journal.record(item, outcome.as_ref());
+        }
+        journal.finish().unwrap();
+        list
+    }
+
+    #[test]
+    fn every_record_reads_back_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let list = write_all(dir.path());
+        let command = vec![OsString::from("resume"), OsString::from_vec(vec![0xff])];
+        let journal = Journal::resume(dir.path(), command.clone()).unwrap();
+        // No second session of the scan while this one runs.
+        assert!(matches!(
+            Journal::resume(dir.path(), vec![]),
+            Err(JournalError::InUse { .. })
+        ));
+        assert_eq!(journal.start(), &start());
+        assert_eq!(journal.records_read, 1 + list.len() as u64);
+        assert_eq!(journal.torn_bytes, 0);
+        for (item, outcome) in &list {
+            match journal.carried(item) {
+                Carried::Same(got) => assert_eq!(&got, outcome, "{}", item.path.display()),
+                other => panic!("{}: {other:?}", item.path.display()),
+            }
+        }
+        // Another inode, size or time at the same path is a change; another path is new.
+        let (base, _) = &list[0];
+        for changed in [
+            Item {
+                id: Some(FileId { dev: 9, ino: 77 }),
+                ..base.clone()
+            },
+            Item {
+                size: base.size + 1,
+                ..base.clone()
+            },
+            Item {
+                mtime: None,
+                ..base.clone()
+            },
+        ] {
+            assert!(matches!(journal.carried(&changed), Carried::Changed));
+        }
+        // The device may differ (a remount after a power cut): the path and inode decide.
+        let remounted = Item {
+            id: Some(FileId { dev: 1, ino: 1 }),
+            ..base.clone()
+        };
+        assert!(matches!(journal.carried(&remounted), Carried::Same(_)));
+        let other = Item {
+            path: "/e/other".into(),
+            ..base.clone()
+        };
+        assert!(matches!(journal.carried(&other), Carried::New));
+
+        // The session is recorded once, and read back by the next resume.
+        let at = Timestamp { secs: 7, nanos: 8 };
+        let session = journal.begin(at, 3, 1).unwrap();
+        assert!(journal.begin(at, 3, 1).is_none());
+        journal.finish().unwrap();
+        drop(journal);
+        let again = Journal::resume(dir.path(), vec![]).unwrap();
+        assert_eq!(again.sessions(), &[session]);
+        assert_eq!(again.sessions()[0].command, command);
+    }
+
+    #[test]
+    fn a_cut_or_damaged_record_ends_the_journal_and_is_cut_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let list = write_all(dir.path());
+        let path = dir.path().join(JOURNAL);
+        let whole = std::fs::read(&path).unwrap();
+        let last = &list.last().unwrap().0;
+        // The last record's length: 4 + payload + 16.
+        let last_len = 4 + content_record(last, list.last().unwrap().1.as_ref()).len() + CHECK;
+        for cut in [1, 2, 5, 16, 17, last_len - 1] {
+            std::fs::write(&path, &whole[..whole.len() - cut]).unwrap();
+            let journal = Journal::resume(dir.path(), vec![]).unwrap();
+            assert_eq!(journal.records_read, list.len() as u64, "cut {cut}");
+            assert_eq!(journal.torn_bytes, (last_len - cut) as u64);
+            assert!(matches!(journal.carried(last), Carried::New));
+            assert!(matches!(journal.carried(&list[0].0), Carried::Same(_)));
+            journal.finish().unwrap();
+            // Cut off, so what the session appends follows the last whole record.
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().len(),
+                (whole.len() - last_len) as u64
+            );
+        }
+        // A changed byte in the third content record (after the scan's and two): it and the
+        // rest are dropped.
+        let mut damaged = whole.clone();
+        let mut at = PREAMBLE as usize;
+        for _ in 0..3 {
+            let len = u32::from_le_bytes(damaged[at..at + 4].try_into().unwrap()) as usize;
+            at += 4 + len + CHECK;
+        }
+        damaged[at + 10] ^= 1;
+        std::fs::write(&path, &damaged).unwrap();
+        let journal = Journal::resume(dir.path(), vec![]).unwrap();
+        assert_eq!(journal.records_read, 3, "the scan's and two contents'");
+        assert!(matches!(journal.carried(&list[1].0), Carried::Same(_)));
+        assert!(matches!(journal.carried(&list[2].0), Carried::New));
+        assert!(matches!(journal.carried(&list[3].0), Carried::New));
+    }
+
+    #[test]
+    fn what_is_not_a_journal_of_this_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(JOURNAL);
+        assert!(matches!(
+            Journal::resume(dir.path(), vec![]),
+            Err(JournalError::Io { .. })
+        ));
+        std::fs::write(&path, b"SQLite format 3\0 and more bytes").unwrap();
+        assert!(matches!(
+            Journal::resume(dir.path(), vec![]),
+            Err(JournalError::NotJournal { .. })
+        ));
+        // The preamble alone: no scan record.
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend(VERSION.to_le_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(matches!(
+            Journal::resume(dir.path(), vec![]),
+            Err(JournalError::NotJournal { .. })
+        ));
+        // Another format version.
+        let mut other = MAGIC.to_vec();
+        other.extend((VERSION + 1).to_le_bytes());
+        std::fs::write(&path, &other).unwrap();
+        let e = Journal::resume(dir.path(), vec![]).unwrap_err();
+        assert!(e.to_string().contains("format"), "{e}");
+        // Another version of hashsift.
+        std::fs::remove_file(&path).unwrap();
+        let older = Start {
+            tool_version: "0.0.1".into(),
+            ..start()
+        };
+        Journal::create(dir.path(), older)
+            .unwrap()
+            .finish()
+            .unwrap();
+        assert!(matches!(
+            Journal::resume(dir.path(), vec![]),
+            Err(JournalError::Version { .. })
+        ));
+        // A second journal is never started over the first.
+        assert!(Journal::create(dir.path(), start()).is_err());
+    }
+}
