@@ -170,6 +170,7 @@ pub fn run_journaled(
         // Every worker takes files in queue order, so the largest start first and no thread is
         // left alone with a big file at the end.
         pool.broadcast(|_| {
+            let mut journaled = journal.map(Journal::batch);
             while let Some(p) = queue.take() {
                 let i = pending[p];
                 let w = &work[i];
@@ -201,7 +202,7 @@ pub fn run_journaled(
                             Ok((digests, content, image))
                         })
                 };
-                if let Some(j) = journal {
+                if let Some(j) = &mut journaled {
                     match &outcome {
                         Ok(hashed) => j.record(&items[w.path_index], Ok(hashed)),
                         Err(HashFailure::Item(e)) => j.record(&items[w.path_index], Err(e)),

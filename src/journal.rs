@@ -9,8 +9,9 @@
 //! settings, who started it and when); each resumed session adds one; then one record per
 //! content hashed: its path, inode, size and modification time, and what hashing found
 //! (digests, content type, PDQ hashes or why there are none, or the error reading it).
-//! Records are written by one thread as they come and synced to disk about once a second: a
-//! killed process loses only the files being hashed, a power cut at most the last second. The format is in `docs/report.md`.
+//! Records are written by one thread, handed to the kernel every 50 ms and synced to disk
+//! once a second: a killed process loses only the files being hashed and the last moments'
+//! records, a power cut at most the last second. The format is in `docs/report.md`.
 //!
 //! A content is carried over when its path, inode, size and modification time are those
 //! recorded; otherwise (the evidence changed between sessions) it is read again, and the
@@ -47,10 +48,14 @@ const PREAMBLE: u64 = 20;
 const MAX_RECORD: u32 = 1 << 24;
 const CHECK: usize = 16;
 
-/// How often (at most) the writer syncs the journal to disk while records come in.
+/// How often the writer hands records to the kernel, and syncs them to the disk, while
+/// records come in.
+const FLUSH_EVERY: Duration = Duration::from_millis(50);
 const SYNC_EVERY: Duration = Duration::from_secs(1);
-/// Records waiting for the writer; past that, hashing waits for the disk.
-const QUEUE: usize = 4096;
+/// Batches waiting for the writer; past that, hashing waits for the disk.
+const QUEUE: usize = 64;
+/// A hashing thread's records are sent together once they reach this size.
+const BATCH_BYTES: usize = 64 << 10;
 
 const START: u8 = b'S';
 const SESSION: u8 = b'R';
@@ -206,28 +211,32 @@ impl Journal {
             io::ErrorKind::WouldBlock => JournalError::InUse { path: path.clone() },
             _ => io_err(e),
         })?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(io_err)?;
+        let total = file.metadata().map_err(io_err)?.len();
         let not = |detail: &str| JournalError::NotJournal {
             path: path.clone(),
             detail: detail.to_owned(),
         };
-        if bytes.len() < PREAMBLE as usize || &bytes[..16] != MAGIC {
+        let mut records = Records {
+            input: io::BufReader::with_capacity(1 << 20, &file),
+            at: PREAMBLE,
+            buf: Vec::new(),
+        };
+        let mut preamble = [0u8; PREAMBLE as usize];
+        if !read_whole(&mut records.input, &mut preamble).map_err(io_err)?
+            || &preamble[..16] != MAGIC
+        {
             return Err(not(""));
         }
-        let version = u32::from_le_bytes(bytes[16..20].try_into().expect("4 bytes"));
+        let version = u32::from_le_bytes(preamble[16..20].try_into().expect("4 bytes"));
         if version != VERSION {
             return Err(not(&format!(
                 " of format {VERSION} (it is format {version})"
             )));
         }
-        let mut records = Records {
-            bytes: &bytes,
-            at: PREAMBLE as usize,
-        };
         let start = records
             .next()
-            .and_then(|r| parse_start(r?))
+            .map_err(io_err)?
+            .and_then(parse_start)
             .ok_or_else(|| not(": its first record is missing or damaged"))?;
         let ours = env!("CARGO_PKG_VERSION");
         if start.tool_version != ours {
@@ -241,7 +250,7 @@ impl Journal {
         let mut committed = HashMap::new();
         let mut records_read = 1;
         let mut good = records.at;
-        while let Some(Some(payload)) = records.next() {
+        while let Some(payload) = records.next().map_err(io_err)? {
             let parsed = match payload.first() {
                 Some(&SESSION) => parse_session(payload).map(|s| sessions.push(s)),
                 Some(&CONTENT) => parse_content(payload).map(|(key, c)| {
@@ -255,11 +264,10 @@ impl Journal {
             records_read += 1;
             good = records.at;
         }
-        let torn_bytes = (bytes.len() - good) as u64;
-        drop(bytes);
-        file.set_len(good as u64).map_err(io_err)?;
-        file.seek(io::SeekFrom::Start(good as u64))
-            .map_err(io_err)?;
+        drop(records);
+        let torn_bytes = total - good;
+        file.set_len(good).map_err(io_err)?;
+        file.seek(io::SeekFrom::Start(good)).map_err(io_err)?;
         let mut journal =
             Journal::writing(path, file, lock, start, sessions, committed, Some(command));
         journal.records_read = records_read;
@@ -316,6 +324,9 @@ impl Journal {
 
     /// What the journal recorded of the content `item` (the first path to it) points to.
     pub fn carried(&self, item: &Item) -> Carried {
+        if self.committed.is_empty() {
+            return Carried::New;
+        }
         match self.committed.get(&path_key(&item.path)) {
             None => Carried::New,
             Some(c)
@@ -339,16 +350,21 @@ impl Journal {
             carried,
             changed,
         };
-        self.send(session_record(&session));
+        self.send(frame(&session_record(&session)));
         Some(session)
     }
 
-    /// Records what hashing found of the content `item` (the first path to it) points to.
-    pub fn record(&self, item: &Item, outcome: Result<&Hashed, &ItemError>) {
-        self.send(content_record(item, outcome));
+    /// A batch for one hashing thread's records.
+    pub fn batch(&self) -> Batch<'_> {
+        Batch {
+            journal: self,
+            frames: Vec::new(),
+            since: None,
+        }
     }
 
-    fn send(&self, payload: Vec<u8>) {
+    /// Hands framed records to the writer.
+    fn send(&self, frames: Vec<u8>) {
         let sender = self
             .sender
             .lock()
@@ -356,7 +372,7 @@ impl Journal {
             .clone();
         if let Some(s) = sender {
             // The writer only stops on its own after an error, which `finish` reports.
-            let _ = s.send(frame(&payload));
+            let _ = s.send(frames);
         }
     }
 
@@ -397,6 +413,40 @@ impl Journal {
     }
 }
 
+/// One hashing thread's records, handed to the writer together every [`BATCH_BYTES`] or
+/// [`FLUSH_EVERY`] and when dropped: a record at a time would wake the writer for each (a
+/// million small files, a million wake-ups).
+pub struct Batch<'a> {
+    journal: &'a Journal,
+    frames: Vec<u8>,
+    /// When the first record of the batch was made.
+    since: Option<Instant>,
+}
+
+impl Batch<'_> {
+    /// Records what hashing found of the content `item` (the first path to it) points to.
+    pub fn record(&mut self, item: &Item, outcome: Result<&Hashed, &ItemError>) {
+        frame_into(&mut self.frames, &content_record(item, outcome));
+        let since = *self.since.get_or_insert_with(Instant::now);
+        if self.frames.len() >= BATCH_BYTES || since.elapsed() >= FLUSH_EVERY {
+            self.send();
+        }
+    }
+
+    fn send(&mut self) {
+        if !self.frames.is_empty() {
+            self.journal.send(std::mem::take(&mut self.frames));
+        }
+        self.since = None;
+    }
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        self.send();
+    }
+}
+
 /// Takes the journal's exclusive lock (`flock`) for this process, without waiting: another
 /// session of the same scan running now is refused. Returns a handle that holds it (the lock
 /// goes with the process, however it ends).
@@ -410,43 +460,43 @@ fn lock(file: &File) -> io::Result<File> {
     Ok(handle)
 }
 
-/// Writes framed records as they come: each batch is handed to the kernel as soon as the
-/// queue is empty (a killed process loses only what it had not yet sent), and synced to the
-/// disk at most once a second and at the end (a power cut loses at most the last second).
+/// Writes framed records as they come, handing them to the kernel every [`FLUSH_EVERY`] (a
+/// killed process loses only the files it was hashing and the last moments' records) and
+/// syncing them to the disk every [`SYNC_EVERY`] and at the end (a power cut loses at most
+/// the last second).
 fn write_records(file: File, receiver: &Receiver<Vec<u8>>) -> io::Result<()> {
     let mut out = io::BufWriter::with_capacity(1 << 20, file);
-    let mut synced = Instant::now();
-    let mut dirty = false;
+    let (mut flushed, mut synced) = (Instant::now(), Instant::now());
+    // Records in the buffer, and records handed to the kernel but not synced.
+    let (mut buffered, mut unsynced) = (false, false);
     let mut failed: Option<io::Error> = None;
     loop {
-        let wait = if dirty {
-            SYNC_EVERY.saturating_sub(synced.elapsed())
-        } else {
-            SYNC_EVERY
+        let wait = match (buffered, unsynced) {
+            (true, _) => FLUSH_EVERY.saturating_sub(flushed.elapsed()),
+            (false, true) => SYNC_EVERY.saturating_sub(synced.elapsed()),
+            (false, false) => SYNC_EVERY,
         };
         match receiver.recv_timeout(wait) {
             Ok(record) => {
-                let mut write = |r: &[u8]| {
-                    if failed.is_none() {
-                        failed = out.write_all(r).err();
-                    }
-                };
-                write(&record);
-                while let Ok(record) = receiver.try_recv() {
-                    write(&record);
-                }
                 if failed.is_none() {
-                    failed = out.flush().err();
+                    failed = out.write_all(&record).err();
                 }
-                dirty = true;
+                buffered = true;
             }
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
         }
-        if dirty && failed.is_none() && synced.elapsed() >= SYNC_EVERY {
-            failed = sync(&mut out).err();
-            dirty = false;
-            synced = Instant::now();
+        if buffered && flushed.elapsed() >= FLUSH_EVERY {
+            if failed.is_none() {
+                failed = out.flush().err();
+            }
+            (buffered, unsynced, flushed) = (false, true, Instant::now());
+        }
+        if unsynced && synced.elapsed() >= SYNC_EVERY {
+            if failed.is_none() {
+                failed = out.get_ref().sync_data().err();
+            }
+            (unsynced, synced) = (false, Instant::now());
         }
     }
     match failed {
@@ -462,40 +512,59 @@ fn sync(out: &mut io::BufWriter<File>) -> io::Result<()> {
 
 fn frame(payload: &[u8]) -> Vec<u8> {
     let mut r = Vec::with_capacity(payload.len() + 4 + CHECK);
-    r.extend((payload.len() as u32).to_le_bytes());
-    r.extend(payload);
-    r.extend(&blake3::hash(payload).as_bytes()[..CHECK]);
+    frame_into(&mut r, payload);
     r
 }
 
-/// The journal's records in order: `Some(None)` for the first that is cut short or damaged.
-struct Records<'a> {
-    bytes: &'a [u8],
-    at: usize,
+/// Appends the record of `payload` to `out`: its length, itself, its check.
+fn frame_into(out: &mut Vec<u8>, payload: &[u8]) {
+    out.extend((payload.len() as u32).to_le_bytes());
+    out.extend(payload);
+    out.extend(&blake3::hash(payload).as_bytes()[..CHECK]);
 }
 
-impl<'a> Iterator for Records<'a> {
-    type Item = Option<&'a [u8]>;
+/// The journal's records, read in order.
+struct Records<R> {
+    input: R,
+    /// The offset after the last whole record read.
+    at: u64,
+    buf: Vec<u8>,
+}
 
-    fn next(&mut self) -> Option<Self::Item> {
-        let rest = &self.bytes[self.at..];
-        if rest.is_empty() {
-            return None;
+impl<R: Read> Records<R> {
+    /// The next record's payload; `None` at the end of the file, and at the first record that
+    /// is cut short or damaged (the journal ends there).
+    ///
+    /// # Errors
+    /// The file cannot be read.
+    fn next(&mut self) -> io::Result<Option<&[u8]>> {
+        let mut len = [0u8; 4];
+        if !read_whole(&mut self.input, &mut len)? {
+            return Ok(None);
         }
-        let whole = (|| {
-            let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?);
-            if len > MAX_RECORD {
-                return None;
-            }
-            let end = 4 + len as usize;
-            let payload = rest.get(4..end)?;
-            let check = rest.get(end..end + CHECK)?;
-            (check == &blake3::hash(payload).as_bytes()[..CHECK]).then_some((payload, end + CHECK))
-        })();
-        Some(whole.map(|(payload, used)| {
-            self.at += used;
-            payload
-        }))
+        let len = u32::from_le_bytes(len);
+        if len > MAX_RECORD {
+            return Ok(None);
+        }
+        self.buf.resize(len as usize + CHECK, 0);
+        if !read_whole(&mut self.input, &mut self.buf)? {
+            return Ok(None);
+        }
+        let (payload, check) = self.buf.split_at(len as usize);
+        if check != &blake3::hash(payload).as_bytes()[..CHECK] {
+            return Ok(None);
+        }
+        self.at += 4 + u64::from(len) + CHECK as u64;
+        Ok(Some(payload))
+    }
+}
+
+/// Fills `buf`; false when the input ends first.
+fn read_whole(input: &mut impl Read, buf: &mut [u8]) -> io::Result<bool> {
+    match input.read_exact(buf) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
@@ -1057,9 +1126,11 @@ mod tests {
     fn write_all(dir: &Path) -> Vec<(Item, Outcome)> {
         let journal = Journal::create(dir, start()).unwrap();
         let list = outcomes();
+        let mut batch = journal.batch();
         for (item, outcome) in &list {
-            journal.record(item, outcome.as_ref());
+            batch.record(item, outcome.as_ref());
         }
+        drop(batch);
         journal.finish().unwrap();
         list
     }

@@ -484,7 +484,7 @@ fn a_torn_or_damaged_journal_and_changed_evidence_are_read_again() {
     let out = work.path().join("torn");
     assert!(kill_after(
         spawn(scan_command(db, &out, root)),
-        took.mul_f64(0.6)
+        took.mul_f64(0.5)
     ));
     let journal = out.join("journal.hsj");
     let bytes = std::fs::read(&journal).unwrap();
@@ -502,7 +502,7 @@ fn a_torn_or_damaged_journal_and_changed_evidence_are_read_again() {
     let out = work.path().join("damaged");
     assert!(kill_after(
         spawn(scan_command(db, &out, root)),
-        took.mul_f64(0.6)
+        took.mul_f64(0.5)
     ));
     let journal = out.join("journal.hsj");
     let mut bytes = std::fs::read(&journal).unwrap();
@@ -519,15 +519,13 @@ fn a_torn_or_damaged_journal_and_changed_evidence_are_read_again() {
     let copy = work.path().join("copy");
     copy_tree(root, &copy);
     let (_, took_copy) = reference_scan(db, &work.path().join("reference-copy"), &copy);
+    // Half way, the large files (read first) are in the journal.
     assert!(kill_after(
         spawn(scan_command(db, &out, &copy)),
-        took_copy.mul_f64(0.9)
+        took_copy.mul_f64(0.5)
     ));
-    let changed = copy.join("docs/0/13.bin");
-    let before = std::fs::metadata(&changed).unwrap();
-    std::thread::sleep(Duration::from_millis(20));
+    let changed = copy.join("big/2.raw");
     std::fs::write(&changed, b"changed after the first session").unwrap();
-    assert_ne!(before.len(), std::fs::metadata(&changed).unwrap().len());
     let o = common::run_with_timeout(resume_command(&out), Duration::from_secs(300));
     common::assert_exit(&o, 1);
     let (_, items, _) =
@@ -537,10 +535,9 @@ fn a_torn_or_damaged_journal_and_changed_evidence_are_read_again() {
     assert_eq!(item["size"], 31);
     let sessions = manifest_sessions(&out);
     assert_eq!(sessions.len(), 1);
-    let changed_since = sessions[0]["contents_changed_since"].as_u64().unwrap();
-    assert!(
-        changed_since <= 1,
-        "only that file changed (if its record was committed): {changed_since}"
+    assert_eq!(
+        sessions[0]["contents_changed_since"], 1,
+        "only that file changed since it was recorded"
     );
 }
 
