@@ -34,6 +34,20 @@ case "$target" in
             find ../../shared/pdq-vectors -type f \( -name '*.jpg' -o -name '*.png' -o -name '*.gif' \) \
                 -size -64k -exec cp {} "$corpus"/ \;
         fi ;;
+    journal)
+        # A real journal: a scan of the demo's evidence and a large sparse file, stopped with
+        # Ctrl-C while the sparse file is read (the small files' records are in by then).
+        (cd .. && cargo build --release -q)
+        bin=../target/release/hashsift
+        tmp=$(mktemp -d)
+        "$bin" demo --out "$tmp/demo" > /dev/null
+        cp -r "$tmp/demo/evidence" "$tmp/evidence"
+        truncate -s 50G "$tmp/evidence/sparse"
+        "$bin" scan -q -j 2 --db "$tmp/demo/known.db" -o "$tmp/out" "$tmp/evidence" &
+        sleep 2
+        kill -INT $! && wait $! || true
+        cp "$tmp/out/journal.hsj" "$corpus/seed.hsj"
+        rm -rf "$tmp" ;;
     *) echo "unknown target $target" >&2; exit 64 ;;
 esac
 case "$target" in sniff | decode_pdq) max_len=65536 ;; *) max_len=1048576 ;; esac

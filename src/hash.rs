@@ -174,6 +174,10 @@ pub fn run_journaled(
             while let Some(p) = queue.take() {
                 let i = pending[p];
                 let w = &work[i];
+                // The records held wait for no long read (a kill would lose them with it).
+                if let Some(j) = journaled.as_mut().filter(|_| w.size >= SEND_BEFORE) {
+                    j.send();
+                }
                 let outcome = if cancel.is_cancelled() {
                     Err(HashFailure::Cancelled)
                 } else {
@@ -339,6 +343,10 @@ fn plan(items: &[Item]) -> (Vec<Work>, Vec<u32>) {
     let work = order.iter().map(|&from| work[from as usize]).collect();
     (work, content_of)
 }
+
+/// A file this large (tens of milliseconds to read and hash at least) is not begun while the
+/// thread holds journal records not yet handed to the writer.
+const SEND_BEFORE: u64 = 4 << 20;
 
 /// The content index of an item that is not read.
 const NO_WORK: u32 = u32::MAX;

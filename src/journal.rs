@@ -7,15 +7,16 @@
 //! record cut short by a kill, or damaged, ends the journal there, and the resumed scan reads
 //! those contents again. The first record says what the scan is (evidence roots, database,
 //! settings, who started it and when); each resumed session adds one; then one record per
-//! content hashed: its path, inode, size and modification time, and what hashing found
+//! content hashed: its path, inode, size, modification and change times, and what hashing found
 //! (digests, content type, PDQ hashes or why there are none, or the error reading it).
 //! Records are written by one thread, handed to the kernel every 50 ms and synced to disk
 //! once a second: a killed process loses only the files being hashed and the last moments'
 //! records, a power cut at most the last second. The format is in `docs/report.md`.
 //!
-//! A content is carried over when its path, inode, size and modification time are those
-//! recorded; otherwise (the evidence changed between sessions) it is read again, and the
-//! session record counts it.
+//! A content is carried over when its path, inode, size, modification and change times are
+//! those recorded, and it was read without error; otherwise (the evidence changed between
+//! sessions, or its reading failed) it is read again, and the session record counts the
+//! changed ones.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -155,7 +156,19 @@ struct Committed {
     ino: u64,
     size: u64,
     mtime: Option<Timestamp>,
+    ctime: Option<Timestamp>,
     outcome: Outcome,
+}
+
+impl Committed {
+    /// Whether the content was read to its end (and, for an image, read again to decode it).
+    fn read_whole(&self) -> bool {
+        match &self.outcome {
+            Err(_) => false,
+            Ok((_, _, Some(image))) => !matches!(image.pdq, Err(DecodeError::Read(_))),
+            Ok(_) => true,
+        }
+    }
 }
 
 impl Journal {
@@ -166,18 +179,19 @@ impl Journal {
     /// The file exists or cannot be written.
     pub fn create(dir: &Path, start: Start) -> io::Result<Journal> {
         let path = dir.join(JOURNAL);
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)?;
-        let lock = lock(&file)?;
+        // Made whole under a temporary name (owner-only), then renamed: a kill while it is
+        // made leaves no journal that cannot be resumed, only a file the next session removes.
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".hashsift-")
+            .suffix(".partial")
+            .tempfile_in(dir)?;
+        let lock = lock(tmp.as_file())?;
         let mut head = MAGIC.to_vec();
         head.extend(VERSION.to_le_bytes());
         head.extend(frame(&start_record(&start)));
-        file.write_all(&head)?;
-        file.sync_all()?;
+        tmp.write_all(&head)?;
+        tmp.as_file().sync_all()?;
+        let file = tmp.persist_noclobber(&path).map_err(|e| e.error)?;
         File::open(dir)?.sync_all()?;
         Ok(Journal::writing(
             path,
@@ -211,60 +225,24 @@ impl Journal {
             io::ErrorKind::WouldBlock => JournalError::InUse { path: path.clone() },
             _ => io_err(e),
         })?;
-        let total = file.metadata().map_err(io_err)?.len();
-        let not = |detail: &str| JournalError::NotJournal {
-            path: path.clone(),
-            detail: detail.to_owned(),
-        };
-        let mut records = Records {
-            input: io::BufReader::with_capacity(1 << 20, &file),
-            at: PREAMBLE,
-            buf: Vec::new(),
-        };
-        let mut preamble = [0u8; PREAMBLE as usize];
-        if !read_whole(&mut records.input, &mut preamble).map_err(io_err)?
-            || &preamble[..16] != MAGIC
+        // The session that held the lock may have finished and removed the journal between
+        // its opening here and the lock: then this is not the journal any more.
         {
-            return Err(not(""));
-        }
-        let version = u32::from_le_bytes(preamble[16..20].try_into().expect("4 bytes"));
-        if version != VERSION {
-            return Err(not(&format!(
-                " of format {VERSION} (it is format {version})"
-            )));
-        }
-        let start = records
-            .next()
-            .map_err(io_err)?
-            .and_then(parse_start)
-            .ok_or_else(|| not(": its first record is missing or damaged"))?;
-        let ours = env!("CARGO_PKG_VERSION");
-        if start.tool_version != ours {
-            return Err(JournalError::Version {
-                path,
-                theirs: start.tool_version,
-                ours: ours.to_owned(),
-            });
-        }
-        let mut sessions = Vec::new();
-        let mut committed = HashMap::new();
-        let mut records_read = 1;
-        let mut good = records.at;
-        while let Some(payload) = records.next().map_err(io_err)? {
-            let parsed = match payload.first() {
-                Some(&SESSION) => parse_session(payload).map(|s| sessions.push(s)),
-                Some(&CONTENT) => parse_content(payload).map(|(key, c)| {
-                    committed.insert(key, c);
-                }),
-                _ => None,
-            };
-            if parsed.is_none() {
-                break;
+            use std::os::unix::fs::MetadataExt;
+            let open = file.metadata().map_err(io_err)?;
+            let named = std::fs::metadata(&path).map_err(io_err)?;
+            if open.nlink() == 0 || (open.dev(), open.ino()) != (named.dev(), named.ino()) {
+                return Err(JournalError::InUse { path });
             }
-            records_read += 1;
-            good = records.at;
         }
-        drop(records);
+        let total = file.metadata().map_err(io_err)?.len();
+        let Contents {
+            start,
+            sessions,
+            committed,
+            records_read,
+            good,
+        } = read(io::BufReader::with_capacity(1 << 20, &file), &path)?;
         let torn_bytes = total - good;
         file.set_len(good).map_err(io_err)?;
         file.seek(io::SeekFrom::Start(good)).map_err(io_err)?;
@@ -329,10 +307,14 @@ impl Journal {
         }
         match self.committed.get(&path_key(&item.path)) {
             None => Carried::New,
+            // A failed read is tried again: the cause (a permission, a failing reader) may be
+            // gone.
+            Some(c) if !c.read_whole() => Carried::New,
             Some(c)
                 if Some(c.ino) == item.id.map(|i| i.ino)
                     && c.size == item.size
-                    && c.mtime == item.mtime =>
+                    && c.mtime == item.mtime
+                    && c.ctime == item.ctime =>
             {
                 Carried::Same(c.outcome.clone())
             }
@@ -405,12 +387,100 @@ impl Journal {
     /// The records could not all be written, or the file could not be removed.
     pub fn remove(self) -> io::Result<()> {
         self.finish()?;
-        std::fs::remove_file(&self.path)
+        std::fs::remove_file(&self.path)?;
+        if let Some(dir) = self.path.parent() {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// What a journal holds.
+struct Contents {
+    start: Start,
+    sessions: Vec<Session>,
+    committed: HashMap<[u8; 16], Committed>,
+    /// Whole records read, and the offset after the last.
+    records_read: u64,
+    good: u64,
+}
+
+/// Reads a journal (at `path`, for messages) up to its last whole record.
+fn read(input: impl Read, path: &Path) -> Result<Contents, JournalError> {
+    let io_err = |source| JournalError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let not = |detail: &str| JournalError::NotJournal {
+        path: path.to_owned(),
+        detail: detail.to_owned(),
+    };
+    let mut records = Records {
+        input,
+        at: PREAMBLE,
+        buf: Vec::new(),
+    };
+    let mut preamble = [0u8; PREAMBLE as usize];
+    if !read_whole(&mut records.input, &mut preamble).map_err(io_err)? || &preamble[..16] != MAGIC {
+        return Err(not(""));
+    }
+    let version = u32::from_le_bytes(preamble[16..20].try_into().expect("4 bytes"));
+    if version != VERSION {
+        return Err(not(&format!(
+            " of format {VERSION} (it is format {version})"
+        )));
+    }
+    let start = records
+        .next()
+        .map_err(io_err)?
+        .and_then(parse_start)
+        .ok_or_else(|| not(": its first record is missing or damaged"))?;
+    let ours = env!("CARGO_PKG_VERSION");
+    if start.tool_version != ours {
+        return Err(JournalError::Version {
+            path: path.to_owned(),
+            theirs: start.tool_version,
+            ours: ours.to_owned(),
+        });
+    }
+    let mut sessions = Vec::new();
+    let mut committed = HashMap::new();
+    let mut records_read = 1;
+    let mut good = records.at;
+    while let Some(payload) = records.next().map_err(io_err)? {
+        let parsed = match payload.first() {
+            Some(&SESSION) => parse_session(payload).map(|s| sessions.push(s)),
+            Some(&CONTENT) => parse_content(payload).map(|(key, c)| {
+                committed.insert(key, c);
+            }),
+            _ => None,
+        };
+        if parsed.is_none() {
+            break;
+        }
+        records_read += 1;
+        good = records.at;
+    }
+    Ok(Contents {
+        start,
+        sessions,
+        committed,
+        records_read,
+        good,
+    })
+}
+
+/// Reads a journal's bytes as `scan --resume` does: how many whole records they hold, or why
+/// they are not a journal to resume. For fuzzing the reader.
+///
+/// # Errors
+/// Not a journal, or one from another version.
+pub fn check(bytes: &[u8]) -> Result<u64, JournalError> {
+    read(bytes, Path::new("(bytes)")).map(|c| c.records_read)
 }
 
 /// One hashing thread's records, handed to the writer together every [`BATCH_BYTES`] or
@@ -426,18 +496,32 @@ pub struct Batch<'a> {
 impl Batch<'_> {
     /// Records what hashing found of the content `item` (the first path to it) points to.
     pub fn record(&mut self, item: &Item, outcome: Result<&Hashed, &ItemError>) {
-        frame_into(&mut self.frames, &content_record(item, outcome));
+        let payload = content_record(item, outcome);
+        // Longer than a reader takes (a path of megabytes): not recorded, read again.
+        if payload.len() > MAX_RECORD as usize {
+            return;
+        }
+        frame_into(&mut self.frames, &payload);
         let since = *self.since.get_or_insert_with(Instant::now);
         if self.frames.len() >= BATCH_BYTES || since.elapsed() >= FLUSH_EVERY {
             self.send();
         }
     }
 
-    fn send(&mut self) {
+    /// Hands the records held to the writer now: before reading a file that takes a while,
+    /// so that they do not wait for it.
+    pub fn send(&mut self) {
         if !self.frames.is_empty() {
             self.journal.send(std::mem::take(&mut self.frames));
         }
         self.since = None;
+    }
+}
+
+impl Drop for Journal {
+    /// Writes out what was sent, even when the scan stops on an error.
+    fn drop(&mut self) {
+        let _ = self.finish();
     }
 }
 
@@ -792,6 +876,7 @@ fn content_record(item: &Item, outcome: Result<&Hashed, &ItemError>) -> Vec<u8> 
     o.u64(item.id.map_or(0, |i| i.ino));
     o.u64(item.size);
     o.time(item.mtime);
+    o.time(item.ctime);
     match outcome {
         Ok((digests, content, image)) => {
             o.u8(0);
@@ -801,7 +886,8 @@ fn content_record(item: &Item, outcome: Result<&Hashed, &ItemError>) -> Vec<u8> 
             o.optional(digests.sha256.as_ref().map(|d| &d.0[..]), raw);
             o.optional(digests.blake3.as_ref().map(|d| &d.0[..]), raw);
             o.optional(*content, |o, c| {
-                o.u8(Class::ALL.iter().position(|&k| k == c.class).unwrap_or(0) as u8);
+                let class = Class::ALL.iter().position(|&k| k == c.class);
+                o.u8(class.expect("Class::ALL lists every class") as u8);
                 o.bytes(c.mime.as_bytes());
             });
             match image.as_deref() {
@@ -851,7 +937,8 @@ fn content_record(item: &Item, outcome: Result<&Hashed, &ItemError>) -> Vec<u8> 
         }
         Err(e) => {
             o.u8(1);
-            o.u8(Stage::ALL.iter().position(|&s| s == e.stage).unwrap_or(0) as u8);
+            let stage = Stage::ALL.iter().position(|&s| s == e.stage);
+            o.u8(stage.expect("Stage::ALL lists every stage") as u8);
             o.optional(e.os_code, |o, code| o.u32(code as u32));
             o.bytes(e.message.as_bytes());
         }
@@ -865,6 +952,7 @@ fn parse_content(payload: &[u8]) -> Option<([u8; 16], Committed)> {
     let ino = i.u64()?;
     let size = i.u64()?;
     let mtime = i.time()?;
+    let ctime = i.time()?;
     let outcome = match i.u8()? {
         0 => {
             let md5 = i.optional(|i| i.array().map(Md5))?;
@@ -939,6 +1027,7 @@ fn parse_content(payload: &[u8]) -> Option<([u8; 16], Committed)> {
             ino,
             size,
             mtime,
+            ctime,
             outcome,
         },
     ))
@@ -982,6 +1071,10 @@ mod tests {
         item.mtime = Some(Timestamp {
             secs,
             nanos: 123_456_789,
+        });
+        item.ctime = Some(Timestamp {
+            secs: secs + 1,
+            nanos: 7,
         });
         item
     }
@@ -1150,8 +1243,18 @@ mod tests {
         assert_eq!(journal.records_read, 1 + list.len() as u64);
         assert_eq!(journal.torn_bytes, 0);
         for (item, outcome) in &list {
+            let committed = &journal.committed[&path_key(&item.path)];
+            assert_eq!(&committed.outcome, outcome, "{}", item.path.display());
+            // What was read whole is carried over; a failed read is tried again.
+            let failed = match outcome {
+                Err(_) => true,
+                Ok((_, _, image)) => image
+                    .as_ref()
+                    .is_some_and(|i| matches!(i.pdq, Err(DecodeError::Read(_)))),
+            };
             match journal.carried(item) {
-                Carried::Same(got) => assert_eq!(&got, outcome, "{}", item.path.display()),
+                Carried::Same(got) if !failed => assert_eq!(&got, outcome),
+                Carried::New if failed => {}
                 other => panic!("{}: {other:?}", item.path.display()),
             }
         }
@@ -1168,6 +1271,11 @@ mod tests {
             },
             Item {
                 mtime: None,
+                ..base.clone()
+            },
+            // Written to and its modification time put back: the change time tells.
+            Item {
+                ctime: Some(Timestamp { secs: 1, nanos: 0 }),
                 ..base.clone()
             },
         ] {
@@ -1234,6 +1342,32 @@ mod tests {
         assert!(matches!(journal.carried(&list[1].0), Carried::Same(_)));
         assert!(matches!(journal.carried(&list[2].0), Carried::New));
         assert!(matches!(journal.carried(&list[3].0), Carried::New));
+    }
+
+    #[test]
+    fn a_record_with_a_bad_flag_or_trailing_bytes_is_damage() {
+        let (item, outcome) = &outcomes()[2];
+        let payload = content_record(item, outcome.as_ref());
+        assert!(parse_content(&payload).is_some());
+        // The mtime's presence flag, after the kind, the path, the inode and the size.
+        let flag = 1 + 4 + item.path.as_os_str().len() + 8 + 8;
+        assert_eq!(payload[flag], 1);
+        for bad in [2u8, 0xff] {
+            let mut damaged = payload.clone();
+            damaged[flag] = bad;
+            assert!(parse_content(&damaged).is_none(), "flag {bad}");
+        }
+        let mut longer = payload.clone();
+        longer.push(0);
+        assert!(parse_content(&longer).is_none());
+        assert!(parse_content(&payload[..payload.len() - 1]).is_none());
+        // A length past the limit ends the journal without reading (or allocating) it.
+        let mut records = Records {
+            input: &(MAX_RECORD + 1).to_le_bytes()[..],
+            at: 0,
+            buf: Vec::new(),
+        };
+        assert!(records.next().unwrap().is_none());
     }
 
     #[test]

@@ -89,6 +89,8 @@ fn run_scan(args: cli::ScanArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus> 
             let out = hashsift::config::ScanSettings::resumable(dir)?;
             let journal = Journal::resume(&out, std::env::args_os().collect())
                 .context("cannot resume the scan")?;
+            // Again under the journal's lock: a session finishing meanwhile wrote the report.
+            hashsift::config::ScanSettings::resumable(&out)?;
             let settings = hashsift::config::ScanSettings::resumed(
                 out,
                 journal.start(),

@@ -153,6 +153,9 @@ pub struct Item {
     /// Size in bytes from `lstat` (for a symlink, the length of its target).
     pub size: u64,
     pub mtime: Option<Timestamp>,
+    /// Status-change time from `lstat`: not reported, but moved by any write to the file,
+    /// even one that puts the modification time back (what a resumed scan checks).
+    pub ctime: Option<Timestamp>,
     pub id: Option<FileId>,
     /// Number of hard links to the same content.
     pub nlink: u64,
@@ -178,6 +181,7 @@ impl Item {
             kind,
             size: 0,
             mtime: None,
+            ctime: None,
             id: None,
             nlink: 0,
             target: None,

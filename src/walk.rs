@@ -186,6 +186,10 @@ fn item_from_metadata(path: PathBuf, meta: &std::fs::Metadata) -> Item {
             secs: meta.mtime(),
             nanos: u32::try_from(meta.mtime_nsec()).unwrap_or(0),
         },
+        ctime: Timestamp {
+            secs: meta.ctime(),
+            nanos: u32::try_from(meta.ctime_nsec()).unwrap_or(0),
+        },
         id: FileId::of(meta),
         nlink: meta.nlink(),
     };
@@ -197,6 +201,7 @@ struct Stat {
     kind: Kind,
     size: u64,
     mtime: Timestamp,
+    ctime: Timestamp,
     id: FileId,
     nlink: u64,
 }
@@ -208,6 +213,7 @@ impl Stat {
             kind: self.kind,
             size: self.size,
             mtime: Some(self.mtime),
+            ctime: Some(self.ctime),
             id: Some(self.id),
             nlink: self.nlink,
             target,
@@ -262,6 +268,10 @@ fn stat_at(dirfd: libc::c_int, name: &CStr) -> io::Result<Stat> {
         mtime: Timestamp {
             secs: st.st_mtime,
             nanos: u32::try_from(st.st_mtime_nsec).unwrap_or(0),
+        },
+        ctime: Timestamp {
+            secs: st.st_ctime,
+            nanos: u32::try_from(st.st_ctime_nsec).unwrap_or(0),
         },
         id: FileId {
             dev: st.st_dev,

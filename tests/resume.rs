@@ -162,8 +162,16 @@ fn spawn(mut cmd: Command) -> Child {
         .expect("start hashsift")
 }
 
-/// Kills `child` with SIGKILL after `wait`; false when it had finished before.
-fn kill_after(mut child: Child, wait: Duration) -> bool {
+/// Kills `child`, a scan into `out`, with SIGKILL `wait` after its journal appeared (before
+/// that there is nothing to resume: the scan is simply run again); false when it finished
+/// first.
+fn kill_after(mut child: Child, out: &Path, wait: Duration) -> bool {
+    while !out.join("journal.hsj").exists() {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
     let until = Instant::now() + wait;
     while Instant::now() < until {
         if child.try_wait().unwrap().is_some() {
@@ -304,6 +312,14 @@ fn report_files(dir: &Path) -> Vec<String> {
     names
 }
 
+/// What the last resumed session of the scan in `dir` took from the journal.
+fn last_carried(dir: &Path) -> u64 {
+    let sessions = manifest_sessions(dir);
+    sessions.last().unwrap()["contents_carried_over"]
+        .as_u64()
+        .unwrap()
+}
+
 fn manifest_sessions(dir: &Path) -> Vec<Value> {
     let manifest: Value =
         serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
@@ -317,7 +333,7 @@ fn killed_five_times_then_resumed_the_report_equals_an_uninterrupted_scan() {
 
     let out = work.path().join("killed");
     let mut rng = Rng::from_env();
-    let mut journal_sizes = Vec::new();
+    let mut journal_records = Vec::new();
     for k in 0..5 {
         let cmd = if k == 0 {
             scan_command(db, &out, root)
@@ -327,7 +343,7 @@ fn killed_five_times_then_resumed_the_report_equals_an_uninterrupted_scan() {
         // Each session does less than a fifth of the scan before its kill, so all five land.
         let wait = took.mul_f64(rng.between(0.04, 0.18));
         assert!(
-            kill_after(spawn(cmd), wait),
+            kill_after(spawn(cmd), &out, wait),
             "session {k} finished within {wait:?}, before its kill (the whole scan took {took:?})"
         );
         assert_eq!(
@@ -335,13 +351,15 @@ fn killed_five_times_then_resumed_the_report_equals_an_uninterrupted_scan() {
             Vec::<String>::new(),
             "a scan killed while hashing leaves its journal only"
         );
-        let size = std::fs::metadata(out.join("journal.hsj")).unwrap().len();
-        journal_sizes.push(size);
-        eprintln!("session {k} killed after {wait:?}: journal {size} bytes");
+        let bytes = std::fs::read(out.join("journal.hsj")).unwrap();
+        let records = hashsift::journal::check(&bytes).unwrap();
+        journal_records.push(records);
+        let size = bytes.len();
+        eprintln!("session {k} killed after {wait:?}: journal {size} bytes, {records} records");
     }
     assert!(
-        journal_sizes.windows(2).all(|w| w[0] <= w[1]),
-        "the journal only grows: {journal_sizes:?}"
+        journal_records.windows(2).all(|w| w[0] <= w[1]),
+        "no session loses records an earlier one committed: {journal_records:?}"
     );
     let o = common::run_with_timeout(resume_command(&out), Duration::from_secs(300));
     common::assert_exit(&o, 1);
@@ -374,11 +392,20 @@ fn killed_five_times_then_resumed_the_report_equals_an_uninterrupted_scan() {
 /// The evidence, its database and its uninterrupted scan, made once for the tests that share
 /// them; the tests run one at a time, as each times its kills by the reference scan's length.
 struct Fixture {
-    work: tempfile::TempDir,
+    work: Work,
     root: PathBuf,
     db: PathBuf,
     reference: Report,
     took: Duration,
+}
+
+/// The fixture's directory.
+struct Work(PathBuf);
+
+impl Work {
+    fn path(&self) -> &Path {
+        &self.0
+    }
 }
 
 fn fixture() -> (std::sync::MutexGuard<'static, ()>, &'static Fixture) {
@@ -388,7 +415,11 @@ fn fixture() -> (std::sync::MutexGuard<'static, ()>, &'static Fixture) {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let f = FIXTURE.get_or_init(|| {
-        let work = tempfile::tempdir().unwrap();
+        // Under Cargo's directory for test files, replaced at each run: a static is never
+        // dropped, so a temporary directory would outlive the run.
+        let work = Work(Path::new(env!("CARGO_TARGET_TMPDIR")).join("resume"));
+        let _ = std::fs::remove_dir_all(&work.0);
+        std::fs::create_dir_all(&work.0).unwrap();
         let root = work.path().join("evidence");
         evidence(&root);
         let db = database(work.path());
@@ -453,6 +484,7 @@ fn interrupted_with_ctrl_c_then_resumed_and_refusals() {
     let o = common::run_with_timeout(cmd, Duration::from_secs(300));
     common::assert_exit(&o, 1);
     assert_same_report(&out, reference);
+    assert!(last_carried(&out) > 0, "the journal was used");
     assert_eq!(manifest_sessions(&out).len(), 1);
     assert_eq!(
         read_report(&out).manifest["database"]["path"],
@@ -484,6 +516,7 @@ fn a_torn_or_damaged_journal_and_changed_evidence_are_read_again() {
     let out = work.path().join("torn");
     assert!(kill_after(
         spawn(scan_command(db, &out, root)),
+        &out,
         took.mul_f64(0.5)
     ));
     let journal = out.join("journal.hsj");
@@ -497,11 +530,13 @@ fn a_torn_or_damaged_journal_and_changed_evidence_are_read_again() {
     let o = common::run_with_timeout(resume_command(&out), Duration::from_secs(300));
     common::assert_exit(&o, 1);
     assert_same_report(&out, reference);
+    assert!(last_carried(&out) > 0, "the journal was used");
 
     // A byte changed in the middle: the records from there on are read again.
     let out = work.path().join("damaged");
     assert!(kill_after(
         spawn(scan_command(db, &out, root)),
+        &out,
         took.mul_f64(0.5)
     ));
     let journal = out.join("journal.hsj");
@@ -512,6 +547,10 @@ fn a_torn_or_damaged_journal_and_changed_evidence_are_read_again() {
     let o = common::run_with_timeout(resume_command(&out), Duration::from_secs(300));
     common::assert_exit(&o, 1);
     assert_same_report(&out, reference);
+    assert!(
+        last_carried(&out) > 0,
+        "the records before the damage were used"
+    );
 
     // The evidence changed between sessions (it should not, but a resumed scan must not
     // report the old content): the changed file is read again and the session says so.
@@ -522,10 +561,21 @@ fn a_torn_or_damaged_journal_and_changed_evidence_are_read_again() {
     // Half way, the large files (read first) are in the journal.
     assert!(kill_after(
         spawn(scan_command(db, &out, &copy)),
+        &out,
         took_copy.mul_f64(0.5)
     ));
     let changed = copy.join("big/2.raw");
     std::fs::write(&changed, b"changed after the first session").unwrap();
+    // Rewritten in place, same size, its modification time put back (as `cp -p` or
+    // `touch -r` would): only the change time moved.
+    let rewritten = copy.join("big/3.raw");
+    let times = work.path().join("times-of-3");
+    let touch = |args: &[&std::ffi::OsStr]| {
+        assert!(Command::new("touch").args(args).status().unwrap().success());
+    };
+    touch(&["-r".as_ref(), rewritten.as_os_str(), times.as_os_str()]);
+    common::write_file(&rewritten, 24 << 20, 77);
+    touch(&["-r".as_ref(), times.as_os_str(), rewritten.as_os_str()]);
     let o = common::run_with_timeout(resume_command(&out), Duration::from_secs(300));
     common::assert_exit(&o, 1);
     let (_, items, _) =
@@ -536,8 +586,13 @@ fn a_torn_or_damaged_journal_and_changed_evidence_are_read_again() {
     let sessions = manifest_sessions(&out);
     assert_eq!(sessions.len(), 1);
     assert_eq!(
-        sessions[0]["contents_changed_since"], 1,
-        "only that file changed since it was recorded"
+        sessions[0]["contents_changed_since"], 2,
+        "only those two files changed since they were recorded"
+    );
+    let item = &items[&common::bytes_of(&rewritten)];
+    assert_eq!(
+        item["sha256"],
+        common::oracle_digest("sha256sum", &rewritten)
     );
 }
 
@@ -614,6 +669,11 @@ fn killed_while_writing_the_report_leaves_no_half_file_and_resumes() {
     whole.sort();
     assert_eq!(report_files(&hashed), whole, "no temporary file is left");
     assert_same_report(&hashed, &reference);
+    assert_eq!(
+        last_carried(&hashed),
+        6000,
+        "every content was in the journal before the report was begun"
+    );
 }
 
 /// Kills `child` with SIGKILL the moment a temporary report file appears in `dir`; false when
@@ -623,10 +683,13 @@ fn kill_when_writing(child: &mut Child, dir: &Path) -> bool {
         if child.try_wait().unwrap().is_some() {
             return false;
         }
-        let writing = std::fs::read_dir(dir)
-            .into_iter()
-            .flatten()
-            .any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".partial")));
+        // The journal is made through a temporary name too: only once it is there does a
+        // temporary file mean a report file.
+        let writing = dir.join("journal.hsj").exists()
+            && std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".partial")));
         if writing {
             child.kill().unwrap();
             return child.wait().unwrap().signal() == Some(libc::SIGKILL);

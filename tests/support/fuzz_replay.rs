@@ -41,6 +41,7 @@ pub fn replay(target: &str, data: &[u8]) {
             ImageHash::of(data, JpegScale::Full, true);
             ImageHash::of(data, JpegScale::Fast, false);
         }
+        "journal" => drop(hashsift::journal::check(data)),
         other => panic!("fuzz/regressions/{other}: no such fuzz target"),
     }
 }

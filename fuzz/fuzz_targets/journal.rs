@@ -1,0 +1,6 @@
+//! The scan journal's reader (`scan --resume`) on arbitrary bytes: a journal on a failing disk,
+//! or cut short by a power cut, must be read up to its last whole record or refused.
+#![no_main]
+include!("../../tests/support/fuzz_replay.rs");
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| replay("journal", data));
