@@ -134,10 +134,11 @@ pub fn run_journaled(
         work.iter().map(|_| OnceLock::new()).collect();
     // The contents to read: all, or those the journal has no record of as they are now.
     let (mut carried, mut changed) = (0, 0);
+    let carry = journal.map(Journal::carry_over);
     let pending: Vec<usize> = (0..work.len())
         .filter(|&i| {
-            let Some(j) = journal else { return true };
-            match j.carried(&items[work[i].path_index]) {
+            let Some(carry) = &carry else { return true };
+            match carry.carried(&items[work[i].path_index]) {
                 Carried::Same(outcome) => {
                     carried += 1;
                     let _ = slots[i].set(outcome.map_err(HashFailure::Item));
@@ -151,6 +152,7 @@ pub fn run_journaled(
             }
         })
         .collect();
+    drop(carry);
     let session = journal.and_then(|j| j.begin(Timestamp::now(), carried, changed));
     counters.set_contents(work.len() as u64);
     let bytes_total: u64 = pending.iter().map(|&i| work[i].size).sum();

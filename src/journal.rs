@@ -129,8 +129,9 @@ pub struct Journal {
     path: PathBuf,
     start: Start,
     sessions: Vec<Session>,
-    /// Records read from the journal, by their path's BLAKE3 (16 bytes).
-    committed: HashMap<[u8; 16], Committed>,
+    /// Records read from the journal, by their path's BLAKE3 (16 bytes), until
+    /// [`Journal::carry_over`] takes them.
+    committed: Mutex<HashMap<[u8; 16], Committed>>,
     /// The session being resumed: its command until [`Journal::begin`] records it.
     resuming: Mutex<Option<Vec<OsString>>>,
     /// Records read, and bytes ignored after the last whole one.
@@ -158,6 +159,34 @@ struct Committed {
     mtime: Option<Timestamp>,
     ctime: Option<Timestamp>,
     outcome: Outcome,
+}
+
+/// The records an earlier session committed, by their path's BLAKE3.
+#[derive(Debug, Default)]
+pub struct CarryOver(HashMap<[u8; 16], Committed>);
+
+impl CarryOver {
+    /// What the journal recorded of the content `item` (the first path to it) points to.
+    pub fn carried(&self, item: &Item) -> Carried {
+        if self.0.is_empty() {
+            return Carried::New;
+        }
+        match self.0.get(&path_key(&item.path)) {
+            None => Carried::New,
+            // A failed read is tried again: the cause (a permission, a failing reader) may be
+            // gone.
+            Some(c) if !c.read_whole() => Carried::New,
+            Some(c)
+                if Some(c.ino) == item.id.map(|i| i.ino)
+                    && c.size == item.size
+                    && c.mtime == item.mtime
+                    && c.ctime == item.ctime =>
+            {
+                Carried::Same(c.outcome.clone())
+            }
+            Some(_) => Carried::Changed,
+        }
+    }
 }
 
 impl Committed {
@@ -271,7 +300,7 @@ impl Journal {
             path,
             start,
             sessions,
-            committed,
+            committed: Mutex::new(committed),
             resuming: Mutex::new(resuming),
             records_read: 0,
             torn_bytes: 0,
@@ -300,26 +329,15 @@ impl Journal {
         self.resuming.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// What the journal recorded of the content `item` (the first path to it) points to.
-    pub fn carried(&self, item: &Item) -> Carried {
-        if self.committed.is_empty() {
-            return Carried::New;
-        }
-        match self.committed.get(&path_key(&item.path)) {
-            None => Carried::New,
-            // A failed read is tried again: the cause (a permission, a failing reader) may be
-            // gone.
-            Some(c) if !c.read_whole() => Carried::New,
-            Some(c)
-                if Some(c.ino) == item.id.map(|i| i.ino)
-                    && c.size == item.size
-                    && c.mtime == item.mtime
-                    && c.ctime == item.ctime =>
-            {
-                Carried::Same(c.outcome.clone())
-            }
-            Some(_) => Carried::Changed,
-        }
+    /// The records read from the journal, to carry over what has not changed: taken once
+    /// (after that, and for a new scan, empty), and freed once the hashing is planned.
+    pub fn carry_over(&self) -> CarryOver {
+        CarryOver(std::mem::take(
+            &mut *self
+                .committed
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        ))
     }
 
     /// Records, when resuming, that this session began at `at` and carried `carried` contents
@@ -1242,8 +1260,10 @@ mod tests {
         assert_eq!(journal.start(), &start());
         assert_eq!(journal.records_read, 1 + list.len() as u64);
         assert_eq!(journal.torn_bytes, 0);
+        let carry = journal.carry_over();
+        assert!(journal.carry_over().0.is_empty(), "taken once");
         for (item, outcome) in &list {
-            let committed = &journal.committed[&path_key(&item.path)];
+            let committed = &carry.0[&path_key(&item.path)];
             assert_eq!(&committed.outcome, outcome, "{}", item.path.display());
             // What was read whole is carried over; a failed read is tried again.
             let failed = match outcome {
@@ -1252,7 +1272,7 @@ mod tests {
                     .as_ref()
                     .is_some_and(|i| matches!(i.pdq, Err(DecodeError::Read(_)))),
             };
-            match journal.carried(item) {
+            match carry.carried(item) {
                 Carried::Same(got) if !failed => assert_eq!(&got, outcome),
                 Carried::New if failed => {}
                 other => panic!("{}: {other:?}", item.path.display()),
@@ -1279,19 +1299,19 @@ mod tests {
                 ..base.clone()
             },
         ] {
-            assert!(matches!(journal.carried(&changed), Carried::Changed));
+            assert!(matches!(carry.carried(&changed), Carried::Changed));
         }
         // The device may differ (a remount after a power cut): the path and inode decide.
         let remounted = Item {
             id: Some(FileId { dev: 1, ino: 1 }),
             ..base.clone()
         };
-        assert!(matches!(journal.carried(&remounted), Carried::Same(_)));
+        assert!(matches!(carry.carried(&remounted), Carried::Same(_)));
         let other = Item {
             path: "/e/other".into(),
             ..base.clone()
         };
-        assert!(matches!(journal.carried(&other), Carried::New));
+        assert!(matches!(carry.carried(&other), Carried::New));
 
         // The session is recorded once, and read back by the next resume.
         let at = Timestamp { secs: 7, nanos: 8 };
@@ -1318,8 +1338,9 @@ mod tests {
             let journal = Journal::resume(dir.path(), vec![]).unwrap();
             assert_eq!(journal.records_read, list.len() as u64, "cut {cut}");
             assert_eq!(journal.torn_bytes, (last_len - cut) as u64);
-            assert!(matches!(journal.carried(last), Carried::New));
-            assert!(matches!(journal.carried(&list[0].0), Carried::Same(_)));
+            let carry = journal.carry_over();
+            assert!(matches!(carry.carried(last), Carried::New));
+            assert!(matches!(carry.carried(&list[0].0), Carried::Same(_)));
             journal.finish().unwrap();
             // Cut off, so what the session appends follows the last whole record.
             assert_eq!(
@@ -1339,9 +1360,10 @@ mod tests {
         std::fs::write(&path, &damaged).unwrap();
         let journal = Journal::resume(dir.path(), vec![]).unwrap();
         assert_eq!(journal.records_read, 3, "the scan's and two contents'");
-        assert!(matches!(journal.carried(&list[1].0), Carried::Same(_)));
-        assert!(matches!(journal.carried(&list[2].0), Carried::New));
-        assert!(matches!(journal.carried(&list[3].0), Carried::New));
+        let carry = journal.carry_over();
+        assert!(matches!(carry.carried(&list[1].0), Carried::Same(_)));
+        assert!(matches!(carry.carried(&list[2].0), Carried::New));
+        assert!(matches!(carry.carried(&list[3].0), Carried::New));
     }
 
     #[test]

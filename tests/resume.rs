@@ -212,7 +212,7 @@ fn read_report(dir: &Path) -> Report {
     for line in text.lines() {
         let mut v: Value = serde_json::from_str(line).unwrap();
         if v["type"] != "item" {
-            for key in ["started", "finished", "command", "database"] {
+            for key in ["started", "finished", "command", "database", "resumed"] {
                 v.as_object_mut().unwrap().remove(key);
             }
         }
@@ -386,6 +386,13 @@ fn killed_five_times_then_resumed_the_report_equals_an_uninterrupted_scan() {
     assert_eq!(last["contents_changed_since"], 0);
     let times: Vec<&str> = sessions.iter().map(|s| s["at"].as_str().unwrap()).collect();
     assert!(times.windows(2).all(|w| w[0] < w[1]), "in order: {times:?}");
+    // items.jsonl says so too, in its end line; and summary.json.
+    let (_, _, end) =
+        common::parse_jsonl(&std::fs::read_to_string(out.join("items.jsonl")).unwrap());
+    assert_eq!(end["resumed"], serde_json::json!(times));
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["resumed"], serde_json::json!(times));
     assert!(reference_started(&out).as_str() < times[0]);
 }
 

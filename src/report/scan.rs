@@ -108,6 +108,7 @@ fn write_items(
         "type": "end",
         "complete": run.complete,
         "finished": run.finished.to_string(),
+        "resumed": run.resumed.iter().map(|s| s.at.to_string()).collect::<Vec<_>>(),
         "items": run.len(),
     });
     line(out, &end)?;
