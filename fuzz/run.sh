@@ -46,7 +46,18 @@ case "$target" in
         "$bin" scan -q -j 2 --db "$tmp/demo/known.db" -o "$tmp/out" "$tmp/evidence" &
         sleep 2
         kill -INT $! && wait $! || true
-        cp "$tmp/out/journal.hsj" "$corpus/seed.hsj"
+        # The first byte picks: 0 the whole journal, 1 one record's payload (one seed each).
+        { printf '\x00'; cat "$tmp/out/journal.hsj"; } > "$corpus/seed-journal"
+        python3 - "$tmp/out/journal.hsj" "$corpus" <<'PY'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+at, n = 20, 0
+while at + 4 <= len(data):
+    (length,) = struct.unpack_from("<I", data, at)
+    payload = data[at + 4:at + 4 + length]
+    open(f"{sys.argv[2]}/seed-record-{n}", "wb").write(b"\x01" + payload)
+    at, n = at + 4 + length + 16, n + 1
+PY
         rm -rf "$tmp" ;;
     *) echo "unknown target $target" >&2; exit 64 ;;
 esac

@@ -501,6 +501,17 @@ pub fn check(bytes: &[u8]) -> Result<u64, JournalError> {
     read(bytes, Path::new("(bytes)")).map(|c| c.records_read)
 }
 
+/// Parses one record's payload (its check passed) as the reader does: whether it is one.
+/// For fuzzing the record parsers, which the checks keep random bytes from.
+pub fn check_record(payload: &[u8]) -> bool {
+    match payload.first() {
+        Some(&START) => parse_start(payload).is_some(),
+        Some(&SESSION) => parse_session(payload).is_some(),
+        Some(&CONTENT) => parse_content(payload).is_some(),
+        _ => false,
+    }
+}
+
 /// One hashing thread's records, handed to the writer together every [`BATCH_BYTES`] or
 /// [`FLUSH_EVERY`] and when dropped: a record at a time would wake the writer for each (a
 /// million small files, a million wake-ups).
