@@ -134,25 +134,24 @@ pub fn run_journaled(
         work.iter().map(|_| OnceLock::new()).collect();
     // The contents to read: all, or those the journal has no record of as they are now.
     let (mut carried, mut changed) = (0, 0);
-    let carry = journal.map(Journal::carry_over);
-    let pending: Vec<usize> = (0..work.len())
-        .filter(|&i| {
-            let Some(carry) = &carry else { return true };
-            match carry.carried(&items[work[i].path_index]) {
+    if let Some(journal) = journal {
+        journal.carry_over().sort_out(
+            work.len(),
+            |i| &items[work[i].path_index],
+            |i, what| match what {
                 Carried::Same(outcome) => {
                     carried += 1;
                     let _ = slots[i].set(outcome.map_err(HashFailure::Item));
-                    false
                 }
-                Carried::Changed => {
-                    changed += 1;
-                    true
-                }
-                Carried::New => true,
-            }
-        })
+                Carried::Changed => changed += 1,
+                Carried::New => {}
+            },
+        );
+    }
+    // In the work's order (largest first): what was not carried over.
+    let pending: Vec<usize> = (0..work.len())
+        .filter(|&i| slots[i].get().is_none())
         .collect();
-    drop(carry);
     let session = journal.and_then(|j| j.begin(Timestamp::now(), carried, changed));
     counters.set_contents(work.len() as u64);
     let bytes_total: u64 = pending.iter().map(|&i| work[i].size).sum();

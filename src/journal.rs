@@ -129,9 +129,8 @@ pub struct Journal {
     path: PathBuf,
     start: Start,
     sessions: Vec<Session>,
-    /// Records read from the journal, by their path's BLAKE3 (16 bytes), until
-    /// [`Journal::carry_over`] takes them.
-    committed: Mutex<HashMap<[u8; 16], Committed>>,
+    /// Where the records read from the journal are, until [`Journal::carry_over`] takes them.
+    committed: Mutex<Offsets>,
     /// The session being resumed: its command until [`Journal::begin`] records it.
     resuming: Mutex<Option<Vec<OsString>>>,
     /// Records read, and bytes ignored after the last whole one.
@@ -139,8 +138,9 @@ pub struct Journal {
     pub torn_bytes: u64,
     sender: Mutex<Option<SyncSender<Vec<u8>>>>,
     writer: Mutex<Option<std::thread::JoinHandle<io::Result<()>>>>,
-    /// The journal's lock, held until the session ends, so that no other session writes to it.
-    _lock: File,
+    /// The journal's lock, held until the session ends, so that no other session writes to it;
+    /// a handle to read earlier records by, too.
+    lock: File,
 }
 
 impl std::fmt::Debug for Journal {
@@ -161,31 +161,131 @@ struct Committed {
     outcome: Outcome,
 }
 
-/// The records an earlier session committed, by their path's BLAKE3.
+/// Where an earlier session's record of each path is in the journal (the last, when a path
+/// has several): the offset of its payload and its length, by the path's BLAKE3 (16 bytes).
+/// Records are read back from the file as they are carried over, not held: a million of them
+/// would take 200 MB.
+type Offsets = HashMap<[u8; 16], (u64, u32)>;
+
+/// The records earlier sessions committed, to be carried over.
 #[derive(Debug, Default)]
-pub struct CarryOver(HashMap<[u8; 16], Committed>);
+pub struct CarryOver {
+    offsets: Offsets,
+    /// The journal, read by offset (`pread`: the writer's position is not moved).
+    file: Option<File>,
+}
 
 impl CarryOver {
-    /// What the journal recorded of the content `item` (the first path to it) points to.
-    pub fn carried(&self, item: &Item) -> Carried {
-        if self.0.is_empty() {
-            return Carried::New;
-        }
-        match self.0.get(&path_key(&item.path)) {
-            None => Carried::New,
-            // A failed read is tried again: the cause (a permission, a failing reader) may be
-            // gone.
-            Some(c) if !c.read_whole() => Carried::New,
-            Some(c)
-                if Some(c.ino) == item.id.map(|i| i.ino)
-                    && c.size == item.size
-                    && c.mtime == item.mtime
-                    && c.ctime == item.ctime =>
-            {
-                Carried::Same(c.outcome.clone())
+    /// What the journal says of each of `n` contents, content `i` being the one `item(i)`
+    /// (its first path) points to: `each(i, what)` is called once for every `i`, in no order.
+    /// The records are read in the journal's order, in one pass over the file.
+    pub fn sort_out<'a>(
+        self,
+        n: usize,
+        item: impl Fn(usize) -> &'a Item,
+        mut each: impl FnMut(usize, Carried),
+    ) {
+        let mut found = Vec::new();
+        for i in 0..n {
+            match self.offsets.get(&path_key(&item(i).path)) {
+                Some(&(offset, len)) => found.push((offset, len, i)),
+                None => each(i, Carried::New),
             }
-            Some(_) => Carried::Changed,
         }
+        drop(self.offsets);
+        found.sort_unstable_by_key(|&(offset, ..)| offset);
+        let mut window = Window {
+            file: self.file.as_ref(),
+            start: 0,
+            bytes: Vec::new(),
+        };
+        for (offset, len, i) in found {
+            let carried = match window.get(offset, len) {
+                Some(payload) => judge(payload, item(i)),
+                // The journal could not be read again: the content is read instead.
+                None => Carried::New,
+            };
+            each(i, carried);
+        }
+    }
+
+    /// What the journal says of the content `item` (its first path) points to; for many,
+    /// [`CarryOver::sort_out`] reads the file once.
+    pub fn carried(&self, item: &Item) -> Carried {
+        let Some(&(offset, len)) = self.offsets.get(&path_key(&item.path)) else {
+            return Carried::New;
+        };
+        let mut window = Window {
+            file: self.file.as_ref(),
+            start: 0,
+            bytes: Vec::new(),
+        };
+        window
+            .get(offset, len)
+            .map_or(Carried::New, |payload| judge(payload, item))
+    }
+}
+
+/// Whether a content record (`payload`) still holds for the item the walk found at its path.
+fn judge(payload: &[u8], item: &Item) -> Carried {
+    match parse_content(payload) {
+        // It parsed when the journal was opened; the file changed since.
+        None => Carried::New,
+        // A failed read is tried again: the cause (a permission, a failing reader) may be
+        // gone.
+        Some((_, c)) if !c.read_whole() => Carried::New,
+        Some((_, c))
+            if Some(c.ino) == item.id.map(|i| i.ino)
+                && c.size == item.size
+                && c.mtime == item.mtime
+                && c.ctime == item.ctime =>
+        {
+            Carried::Same(c.outcome)
+        }
+        Some(_) => Carried::Changed,
+    }
+}
+
+/// A piece of the journal read into memory, so that records read in the file's order take a
+/// `pread` a megabyte, not one each.
+struct Window<'a> {
+    file: Option<&'a File>,
+    start: u64,
+    bytes: Vec<u8>,
+}
+
+impl Window<'_> {
+    const SIZE: usize = 1 << 20;
+
+    /// The `len` bytes at `offset`; `None` when the file cannot be read or ends before.
+    fn get(&mut self, offset: u64, len: u32) -> Option<&[u8]> {
+        use std::os::unix::fs::FileExt;
+        let len = len as usize;
+        let inside =
+            offset >= self.start && offset + len as u64 <= self.start + self.bytes.len() as u64;
+        if !inside {
+            let file = self.file?;
+            self.start = offset;
+            self.bytes.resize(len.max(Self::SIZE), 0);
+            let mut filled = 0;
+            while filled < self.bytes.len() {
+                match file.read_at(&mut self.bytes[filled..], offset + filled as u64) {
+                    Ok(0) => break,
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => {
+                        filled = 0;
+                        break;
+                    }
+                }
+            }
+            self.bytes.truncate(filled);
+            if filled < len {
+                return None;
+            }
+        }
+        let at = (offset - self.start) as usize;
+        Some(&self.bytes[at..at + len])
     }
 }
 
@@ -288,7 +388,7 @@ impl Journal {
         lock: File,
         start: Start,
         sessions: Vec<Session>,
-        committed: HashMap<[u8; 16], Committed>,
+        committed: Offsets,
         resuming: Option<Vec<OsString>>,
     ) -> Journal {
         let (sender, receiver) = sync_channel(QUEUE);
@@ -306,7 +406,7 @@ impl Journal {
             torn_bytes: 0,
             sender: Mutex::new(Some(sender)),
             writer: Mutex::new(Some(writer)),
-            _lock: lock,
+            lock,
         }
     }
 
@@ -332,12 +432,19 @@ impl Journal {
     /// The records read from the journal, to carry over what has not changed: taken once
     /// (after that, and for a new scan, empty), and freed once the hashing is planned.
     pub fn carry_over(&self) -> CarryOver {
-        CarryOver(std::mem::take(
+        let offsets = std::mem::take(
             &mut *self
                 .committed
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner),
-        ))
+        );
+        // Without a handle to read it by, nothing is carried over: every content is read.
+        let file = if offsets.is_empty() {
+            None
+        } else {
+            self.lock.try_clone().ok()
+        };
+        CarryOver { offsets, file }
     }
 
     /// Records, when resuming, that this session began at `at` and carried `carried` contents
@@ -421,7 +528,7 @@ impl Journal {
 struct Contents {
     start: Start,
     sessions: Vec<Session>,
-    committed: HashMap<[u8; 16], Committed>,
+    committed: Offsets,
     /// Whole records read, and the offset after the last.
     records_read: u64,
     good: u64,
@@ -469,11 +576,17 @@ fn read(input: impl Read, path: &Path) -> Result<Contents, JournalError> {
     let mut committed = HashMap::new();
     let mut records_read = 1;
     let mut good = records.at;
-    while let Some(payload) = records.next().map_err(io_err)? {
+    loop {
+        // The payload follows the record's length.
+        let offset = records.at + 4;
+        let Some(payload) = records.next().map_err(io_err)? else {
+            break;
+        };
+        let len = payload.len() as u32;
         let parsed = match payload.first() {
             Some(&SESSION) => parse_session(payload).map(|s| sessions.push(s)),
-            Some(&CONTENT) => parse_content(payload).map(|(key, c)| {
-                committed.insert(key, c);
+            Some(&CONTENT) => parse_content(payload).map(|(key, _)| {
+                committed.insert(key, (offset, len));
             }),
             _ => None,
         };
@@ -1272,9 +1385,15 @@ mod tests {
         assert_eq!(journal.records_read, 1 + list.len() as u64);
         assert_eq!(journal.torn_bytes, 0);
         let carry = journal.carry_over();
-        assert!(journal.carry_over().0.is_empty(), "taken once");
+        assert!(journal.carry_over().offsets.is_empty(), "taken once");
+        let mut window = Window {
+            file: carry.file.as_ref(),
+            start: 0,
+            bytes: Vec::new(),
+        };
         for (item, outcome) in &list {
-            let committed = &carry.0[&path_key(&item.path)];
+            let (offset, len) = carry.offsets[&path_key(&item.path)];
+            let (_, committed) = parse_content(window.get(offset, len).unwrap()).unwrap();
             assert_eq!(&committed.outcome, outcome, "{}", item.path.display());
             // What was read whole is carried over; a failed read is tried again.
             let failed = match outcome {
@@ -1323,6 +1442,24 @@ mod tests {
             ..base.clone()
         };
         assert!(matches!(carry.carried(&other), Carried::New));
+        // All at once, in one pass over the file: the same, each item once.
+        let mut all: Vec<Item> = list.iter().map(|(item, _)| item.clone()).collect();
+        all.extend([remounted, other]);
+        let one_by_one: Vec<String> = all
+            .iter()
+            .map(|item| format!("{:?}", carry.carried(item)))
+            .collect();
+        let mut together = vec![None; all.len()];
+        carry.sort_out(
+            all.len(),
+            |i| &all[i],
+            |i, what| {
+                assert!(together[i].is_none(), "item {i} twice");
+                together[i] = Some(format!("{what:?}"));
+            },
+        );
+        let together: Vec<String> = together.into_iter().map(Option::unwrap).collect();
+        assert_eq!(together, one_by_one);
 
         // The session is recorded once, and read back by the next resume.
         let at = Timestamp { secs: 7, nanos: 8 };
