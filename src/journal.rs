@@ -200,9 +200,9 @@ impl CarryOver {
             bytes: Vec::new(),
         };
         for (offset, len, i) in found {
-            let carried = match window.get(offset, len) {
+            let carried = match window.payload(offset, len) {
                 Some(payload) => judge(payload, item(i)),
-                // The journal could not be read again: the content is read instead.
+                // The record could not be read again, or changed: the content is read instead.
                 None => Carried::New,
             };
             each(i, carried);
@@ -221,7 +221,7 @@ impl CarryOver {
             bytes: Vec::new(),
         };
         window
-            .get(offset, len)
+            .payload(offset, len)
             .map_or(Carried::New, |payload| judge(payload, item))
     }
 }
@@ -229,8 +229,9 @@ impl CarryOver {
 /// Whether a content record (`payload`) still holds for the item the walk found at its path.
 fn judge(payload: &[u8], item: &Item) -> Carried {
     match parse_content(payload) {
-        // It parsed when the journal was opened; the file changed since.
+        // It parsed, and was this path's, when the journal was opened; the file changed since.
         None => Carried::New,
+        Some((key, _)) if key != path_key(&item.path) => Carried::New,
         // A failed read is tried again: the cause (a permission, a failing reader) may be
         // gone.
         Some((_, c)) if !c.read_whole() => Carried::New,
@@ -286,6 +287,14 @@ impl Window<'_> {
         }
         let at = (offset - self.start) as usize;
         Some(&self.bytes[at..at + len])
+    }
+
+    /// The payload of `len` bytes at `offset` when its check, which follows it, still holds:
+    /// read again, the record is checked again.
+    fn payload(&mut self, offset: u64, len: u32) -> Option<&[u8]> {
+        let bytes = self.get(offset, len + CHECK as u32)?;
+        let (payload, check) = bytes.split_at(len as usize);
+        (check == &blake3::hash(payload).as_bytes()[..CHECK]).then_some(payload)
     }
 }
 
@@ -1393,7 +1402,7 @@ mod tests {
         };
         for (item, outcome) in &list {
             let (offset, len) = carry.offsets[&path_key(&item.path)];
-            let (_, committed) = parse_content(window.get(offset, len).unwrap()).unwrap();
+            let (_, committed) = parse_content(window.payload(offset, len).unwrap()).unwrap();
             assert_eq!(&committed.outcome, outcome, "{}", item.path.display());
             // What was read whole is carried over; a failed read is tried again.
             let failed = match outcome {
@@ -1470,6 +1479,39 @@ mod tests {
         let again = Journal::resume(dir.path(), vec![]).unwrap();
         assert_eq!(again.sessions(), &[session]);
         assert_eq!(again.sessions()[0].command, command);
+    }
+
+    #[test]
+    fn a_record_changed_after_the_journal_was_opened_is_not_carried_over() {
+        use std::os::unix::fs::FileExt;
+        let dir = tempfile::tempdir().unwrap();
+        let list = write_all(dir.path());
+        let journal = Journal::resume(dir.path(), vec![]).unwrap();
+        let carry = journal.carry_over();
+        let (item, _) = list
+            .iter()
+            .find(|(item, _)| matches!(carry.carried(item), Carried::Same(_)))
+            .unwrap();
+        let (offset, len) = carry.offsets[&path_key(&item.path)];
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(dir.path().join(JOURNAL))
+            .unwrap();
+        // Every byte of the record, its payload and its check, changed in turn.
+        for at in offset..offset + u64::from(len) + CHECK as u64 {
+            let mut byte = [0u8];
+            file.read_exact_at(&mut byte, at).unwrap();
+            file.write_all_at(&[byte[0] ^ 0x10], at).unwrap();
+            assert!(
+                matches!(carry.carried(item), Carried::New),
+                "byte {} of the record changed",
+                at - offset
+            );
+            file.write_all_at(&byte, at).unwrap();
+        }
+        assert!(matches!(carry.carried(item), Carried::Same(_)));
+        journal.finish().unwrap();
     }
 
     #[test]
