@@ -278,7 +278,7 @@ impl ScanSettings {
     /// given (it moved since), else the journal's.
     ///
     /// # Errors
-    /// The report directory is now inside an evidence root.
+    /// The report directory is now inside an evidence root; an evidence root is not there.
     pub fn resumed(
         out: PathBuf,
         start: &crate::journal::Start,
@@ -296,6 +296,16 @@ impl ScanSettings {
                 output: out,
                 root: root.clone(),
             });
+        }
+        // A root gone (the image not mounted): the walk would make it one error and the
+        // report would replace the journal's work.
+        for root in &start.roots {
+            if let Err(e) = std::fs::symlink_metadata(root) {
+                return Err(ConfigError::Invalid(format!(
+                    "the evidence root {} is not there ({e}): mount the evidence where it was when the scan began, then resume (the journal is kept)",
+                    root.display()
+                )));
+            }
         }
         Ok(ScanSettings {
             scan: crate::scan::ScanConfig {

@@ -82,6 +82,11 @@ pub enum HashError {
         threads: usize,
         source: rayon::ThreadPoolBuildError,
     },
+    /// Resuming: the walk found none of the paths the journal recorded.
+    #[error(
+        "none of the {recorded} files the scan's journal records is in the evidence now: is it mounted where it was when the scan began? Nothing was resumed and the journal is kept (to scan the evidence as it is now, start a new scan into a new directory)"
+    )]
+    NothingInCommon { recorded: usize },
 }
 
 /// One distinct content to read: its identity, a path to it, and its size.
@@ -135,7 +140,9 @@ pub fn run_journaled(
     // The contents to read: all, or those the journal has no record of as they are now.
     let (mut carried, mut changed) = (0, 0);
     if let Some(journal) = journal {
-        journal.carry_over().sort_out(
+        let carry = journal.carry_over();
+        let recorded = carry.len();
+        let found = carry.sort_out(
             work.len(),
             |i| &items[work[i].path_index],
             |i, what| match what {
@@ -147,6 +154,11 @@ pub fn run_journaled(
                 Carried::New => {}
             },
         );
+        // Not one path in common: the evidence is not where it was (not mounted, or another
+        // exhibit there). Going on would read it all and drop the journal's work.
+        if recorded > 0 && found == 0 && !cancel.is_cancelled() {
+            return Err(HashError::NothingInCommon { recorded });
+        }
     }
     // In the work's order (largest first): what was not carried over.
     let pending: Vec<usize> = (0..work.len())

@@ -176,15 +176,26 @@ pub struct CarryOver {
 }
 
 impl CarryOver {
+    /// How many paths the journal has records of.
+    pub fn len(&self) -> usize {
+        self.offsets.len()
+    }
+
+    /// Whether the journal has no record of any path.
+    pub fn is_empty(&self) -> bool {
+        self.offsets.is_empty()
+    }
+
     /// What the journal says of each of `n` contents, content `i` being the one `item(i)`
     /// (its first path) points to: `each(i, what)` is called once for every `i`, in no order.
-    /// The records are read in the journal's order, in one pass over the file.
+    /// The records are read in the journal's order, in one pass over the file. Returns how
+    /// many of the paths the journal has records of (changed or not).
     pub fn sort_out<'a>(
         self,
         n: usize,
         item: impl Fn(usize) -> &'a Item,
         mut each: impl FnMut(usize, Carried),
-    ) {
+    ) -> usize {
         let mut found = Vec::new();
         for i in 0..n {
             match self.offsets.get(&path_key(&item(i).path)) {
@@ -193,6 +204,7 @@ impl CarryOver {
             }
         }
         drop(self.offsets);
+        let in_journal = found.len();
         found.sort_unstable_by_key(|&(offset, ..)| offset);
         let mut window = Window {
             file: self.file.as_ref(),
@@ -207,6 +219,7 @@ impl CarryOver {
             };
             each(i, carried);
         }
+        in_journal
     }
 
     /// What the journal says of the content `item` (its first path) points to; for many,
@@ -1459,7 +1472,7 @@ mod tests {
             .map(|item| format!("{:?}", carry.carried(item)))
             .collect();
         let mut together = vec![None; all.len()];
-        carry.sort_out(
+        let in_journal = carry.sort_out(
             all.len(),
             |i| &all[i],
             |i, what| {
@@ -1469,6 +1482,7 @@ mod tests {
         );
         let together: Vec<String> = together.into_iter().map(Option::unwrap).collect();
         assert_eq!(together, one_by_one);
+        assert_eq!(in_journal, all.len() - 1, "all but the other path");
 
         // The session is recorded once, and read back by the next resume.
         let at = Timestamp { secs: 7, nanos: 8 };

@@ -603,6 +603,53 @@ fn a_torn_or_damaged_journal_and_changed_evidence_are_read_again() {
     );
 }
 
+#[test]
+fn a_resume_without_the_evidence_is_refused_and_keeps_the_journal() {
+    let (_serial, f) = fixture();
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path().join("evidence");
+    copy_tree(&f.root, &root);
+    let out = work.path().join("out");
+    assert!(kill_after(
+        spawn(scan_command(&f.db, &out, &root)),
+        &out,
+        f.took.mul_f64(0.5)
+    ));
+    let journal = std::fs::read(out.join("journal.hsj")).unwrap();
+    let files = report_files(&out);
+    let refused = |code: i32, says: &str| {
+        let o = common::run_with_timeout(resume_command(&out), Duration::from_secs(120));
+        common::assert_exit(&o, code);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says), "{err}");
+        assert_eq!(
+            std::fs::read(out.join("journal.hsj")).unwrap(),
+            journal,
+            "the journal is kept as it was"
+        );
+        assert_eq!(report_files(&out), files, "no report is written");
+    };
+    // The evidence not mounted: its root gone, then an empty directory in its place.
+    let away = work.path().join("unmounted");
+    std::fs::rename(&root, &away).unwrap();
+    refused(64, "is not there");
+    std::fs::create_dir(&root).unwrap();
+    refused(3, "none of the");
+    // Mounted again: the resume goes on from the journal.
+    std::fs::remove_dir(&root).unwrap();
+    std::fs::rename(&away, &root).unwrap();
+    let o = common::run_with_timeout(resume_command(&out), Duration::from_secs(300));
+    common::assert_exit(&o, 1);
+    assert!(last_carried(&out) > 0, "the journal was used");
+    assert_eq!(
+        manifest_sessions(&out).len(),
+        1,
+        "the refusals left no session"
+    );
+    let report = read_report(&out);
+    assert_eq!(report.items.len(), f.reference.items.len());
+}
+
 fn copy_tree(from: &Path, to: &Path) {
     let status = Command::new("cp")
         .arg("-a")
