@@ -94,17 +94,11 @@ fn open_long(path: &[u8], extra: i32, noatime: bool) -> io::Result<File> {
 }
 
 /// Whether the filesystem holding `path` cannot update access times: mounted read-only or
-/// `noatime`.
+/// `noatime`. The path is opened with `O_PATH` (the name itself, nothing read, no permission
+/// on it needed), a piece at a time when it is long: `statvfs` takes no path of PATH_MAX.
 pub fn atime_frozen_at(path: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: `st` is written by statvfs before it is read; `c` is NUL-terminated.
-    unsafe {
-        let mut st: libc::statvfs = std::mem::zeroed();
-        libc::statvfs(c.as_ptr(), &mut st) == 0 && frozen(&st)
-    }
+    use std::os::fd::AsRawFd;
+    open_with(path, libc::O_PATH, false).is_ok_and(|f| atime_frozen_fd(f.as_raw_fd()))
 }
 
 /// [`atime_frozen_at`] for an open descriptor.

@@ -534,6 +534,70 @@ fn a_non_owner_never_updates_access_times_on_a_writable_mount() {
     assert_eq!(stat_snapshot(&paths), before, "access times changed");
 }
 
+#[test]
+fn a_non_owner_reads_a_path_past_path_max_on_a_read_only_mount() {
+    // As a non-owner the kernel refuses O_NOATIME; on a read-only mount the file is then opened
+    // without it, which must hold for a path longer than the kernel takes in one call too.
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0
+        || !have_tool("setpriv", "util-linux")
+        || !have_tool("unshare", "util-linux")
+    {
+        eprintln!(
+            "SKIPPED: needs root (to mount, and to run hashsift as another user), setpriv and unshare"
+        );
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let tree = dir.path().join("evidence");
+    std::fs::create_dir(&tree).unwrap();
+    // 22 directories of 200-byte names: the leaf's path is over 4,400 bytes.
+    let made = hostile::nest(&tree, &"n".repeat(200), 22, "leaf.txt");
+    let leaf = made.last().unwrap().strip_prefix(&tree).unwrap().to_owned();
+    assert!(leaf.as_os_str().len() > 4096);
+    let mount = dir.path().join("mount");
+    std::fs::create_dir(&mount).unwrap();
+    let script =
+        r#"mount --bind "$1" "$2" && mount -o remount,bind,ro "$2" || exit 99; shift 2; exec "$@""#;
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args(["-m", "sh", "-c", script, "sh"])
+        .arg(&tree)
+        .arg(&mount)
+        .args([
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            env!("CARGO_BIN_EXE_hashsift"),
+            "hash",
+            "-q",
+            "--format",
+            "jsonl",
+        ])
+        .arg(&mount);
+    let o = run_with_timeout(cmd, Duration::from_secs(60));
+    if o.status.code() == Some(99) {
+        eprintln!(
+            "SKIPPED: cannot make a read-only bind mount here: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        return;
+    }
+    assert_exit(&o, 0);
+    let (_, items, _) = parse_jsonl(&String::from_utf8(o.stdout).unwrap());
+    let item = &items[&bytes_of(&mount.join(&leaf))];
+    assert!(item.get("error").is_none(), "{item}");
+    // The leaf holds "deep" (written by the tree's maker); the oracle is coreutils.
+    let expected = std::process::Command::new("sh")
+        .args(["-c", "printf deep | sha256sum"])
+        .output()
+        .unwrap();
+    let expected = String::from_utf8(expected.stdout).unwrap();
+    assert_eq!(item["sha256"], expected.split_whitespace().next().unwrap());
+}
+
 fn evidence_mount_is_writable(p: &std::path::Path) -> bool {
     !hashsift::evidence::atime_frozen_at(p)
 }

@@ -101,7 +101,7 @@ fn many_frames(frames: usize) -> Vec<u8> {
 /// Creates `depth` nested directories named `name` under `dir`, with a file `leaf` at the
 /// bottom, through directory descriptors (the whole path may exceed PATH_MAX), and returns
 /// every path made, the deepest last.
-fn nest(dir: &Path, name: &str, depth: usize, leaf: &str) -> Vec<PathBuf> {
+pub fn nest(dir: &Path, name: &str, depth: usize, leaf: &str) -> Vec<PathBuf> {
     let cname = CString::new(name).unwrap();
     let mut made = Vec::new();
     let mut path = dir.to_path_buf();
