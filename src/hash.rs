@@ -82,11 +82,16 @@ pub enum HashError {
         threads: usize,
         source: rayon::ThreadPoolBuildError,
     },
-    /// Resuming: the walk found none of the paths the journal recorded.
+    /// Resuming: files the journal records as read are not in the evidence any more.
     #[error(
-        "none of the {recorded} files the scan's journal records is in the evidence now: is it mounted where it was when the scan began? Nothing was resumed and the journal is kept (to scan the evidence as it is now, start a new scan into a new directory)"
+        "{gone} of the {recorded} files the scan's journal records are not in the evidence now ({} is one): is it mounted as it was when the scan began? Nothing was resumed and the journal is kept (to scan the evidence as it is now, start a new scan into a new directory)",
+        one.display()
     )]
-    NothingInCommon { recorded: usize },
+    EvidenceGone {
+        gone: usize,
+        recorded: usize,
+        one: std::path::PathBuf,
+    },
 }
 
 /// One distinct content to read: its identity, a path to it, and its size.
@@ -113,7 +118,8 @@ pub fn run(
 /// session of the same scan recorded of the contents that have not changed since.
 ///
 /// # Errors
-/// [`HashError::ThreadPool`] when the worker pool cannot be started.
+/// [`HashError::ThreadPool`] when the worker pool cannot be started;
+/// [`HashError::EvidenceGone`] when resuming, files the journal records are not there.
 pub fn run_journaled(
     config: &HashConfig,
     cancel: &Cancel,
@@ -142,7 +148,7 @@ pub fn run_journaled(
     if let Some(journal) = journal {
         let carry = journal.carry_over();
         let recorded = carry.len();
-        let found = carry.sort_out(
+        let sorted = carry.sort_out(
             work.len(),
             |i| &items[work[i].path_index],
             |i, what| match what {
@@ -154,10 +160,15 @@ pub fn run_journaled(
                 Carried::New => {}
             },
         );
-        // Not one path in common: the evidence is not where it was (not mounted, or another
-        // exhibit there). Going on would read it all and drop the journal's work.
-        if recorded > 0 && found == 0 && !cancel.is_cancelled() {
-            return Err(HashError::NothingInCommon { recorded });
+        // Files read earlier are gone: the evidence is not as it was (not mounted, a part of
+        // it not mounted, another exhibit there). Going on would report it without them and
+        // drop the journal's work.
+        if let Some(one) = sorted.one_gone.filter(|_| !cancel.is_cancelled()) {
+            return Err(HashError::EvidenceGone {
+                gone: sorted.gone,
+                recorded,
+                one,
+            });
         }
     }
     // In the work's order (largest first): what was not carried over.
@@ -187,9 +198,14 @@ pub fn run_journaled(
             while let Some(p) = queue.take() {
                 let i = pending[p];
                 let w = &work[i];
-                // The records held wait for no long read (a kill would lose them with it).
-                if let Some(j) = journaled.as_mut().filter(|_| w.size >= SEND_BEFORE) {
-                    j.send();
+                // The records held wait for no long read (a kill would lose them with it), and
+                // none older than the journal's flush interval waits for any read.
+                if let Some(j) = journaled.as_mut() {
+                    if w.size >= SEND_BEFORE {
+                        j.send();
+                    } else {
+                        j.send_if_due();
+                    }
                 }
                 let outcome = if cancel.is_cancelled() {
                     Err(HashFailure::Cancelled)

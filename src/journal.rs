@@ -97,7 +97,7 @@ pub type Outcome = Result<Hashed, ItemError>;
 /// What the journal says of a content the walk found.
 #[derive(Debug)]
 pub enum Carried {
-    /// Recorded, with the same inode, size and modification time.
+    /// Recorded, with the same inode, size, and modification and change times.
     Same(Outcome),
     /// Recorded, and changed since.
     Changed,
@@ -188,23 +188,27 @@ impl CarryOver {
 
     /// What the journal says of each of `n` contents, content `i` being the one `item(i)`
     /// (its first path) points to: `each(i, what)` is called once for every `i`, in no order.
-    /// The records are read in the journal's order, in one pass over the file. Returns how
-    /// many of the paths the journal has records of (changed or not).
+    /// The records are read in the journal's order, in one pass over the file; then those of
+    /// paths the walk did not find, to count the contents read whole that are gone.
     pub fn sort_out<'a>(
         self,
         n: usize,
         item: impl Fn(usize) -> &'a Item,
         mut each: impl FnMut(usize, Carried),
-    ) -> usize {
+    ) -> Sorted {
+        let mut offsets = self.offsets;
         let mut found = Vec::new();
         for i in 0..n {
-            match self.offsets.get(&path_key(&item(i).path)) {
-                Some(&(offset, len)) => found.push((offset, len, i)),
+            match offsets.remove(&path_key(&item(i).path)) {
+                Some((offset, len)) => found.push((offset, len, i)),
                 None => each(i, Carried::New),
             }
         }
-        drop(self.offsets);
-        let in_journal = found.len();
+        let mut rest: Vec<(u64, u32)> = offsets.into_values().collect();
+        let mut sorted = Sorted {
+            in_journal: found.len(),
+            ..Sorted::default()
+        };
         found.sort_unstable_by_key(|&(offset, ..)| offset);
         let mut window = Window {
             file: self.file.as_ref(),
@@ -219,7 +223,20 @@ impl CarryOver {
             };
             each(i, carried);
         }
-        in_journal
+        rest.sort_unstable();
+        for (offset, len) in rest {
+            let Some(payload) = window.payload(offset, len) else {
+                continue;
+            };
+            // A path whose reading failed may be gone for the same reason (removed meanwhile).
+            if let Some((path, (_, c))) = record_path(payload).zip(parse_content(payload))
+                && c.read_whole()
+            {
+                sorted.gone += 1;
+                sorted.one_gone.get_or_insert_with(|| path.to_owned());
+            }
+        }
+        sorted
     }
 
     /// What the journal says of the content `item` (its first path) points to; for many,
@@ -237,6 +254,22 @@ impl CarryOver {
             .payload(offset, len)
             .map_or(Carried::New, |payload| judge(payload, item))
     }
+}
+
+/// What [`CarryOver::sort_out`] found of the journal's records.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Sorted {
+    /// The walk's paths the journal has records of (changed or not).
+    pub in_journal: usize,
+    /// Contents the journal records as read whose path the walk did not find, and one of them.
+    pub gone: usize,
+    pub one_gone: Option<PathBuf>,
+}
+
+/// The path a content record (`payload`) is of.
+fn record_path(payload: &[u8]) -> Option<&Path> {
+    let mut i = In(payload.get(1..)?);
+    Some(Path::new(std::ffi::OsStr::from_bytes(i.bytes()?)))
 }
 
 /// Whether a content record (`payload`) still holds for the item the walk found at its path.
@@ -344,20 +377,20 @@ impl Journal {
         tmp.as_file().sync_all()?;
         let file = tmp.persist_noclobber(&path).map_err(|e| e.error)?;
         File::open(dir)?.sync_all()?;
-        Ok(Journal::writing(
-            path,
-            file,
-            lock,
+        let contents = Contents {
             start,
-            Vec::new(),
-            HashMap::new(),
-            None,
-        ))
+            sessions: Vec::new(),
+            committed: HashMap::new(),
+            records_read: 0,
+            good: 0,
+        };
+        Ok(Journal::writing(path, file, lock, contents, 0, None))
     }
 
-    /// Opens the journal in `dir` to resume its scan: reads every whole record, cuts off what
-    /// follows the last one (a record a kill left half written), and appends from there.
-    /// `command` is the resuming session's, recorded by [`Journal::begin`].
+    /// Opens the journal in `dir` to resume its scan: reads every whole record, and appends
+    /// from the end of the last one, cutting off what follows it (a record a kill left half
+    /// written) when it first writes: a session refused before it began leaves the file as it
+    /// was. `command` is the resuming session's, recorded by [`Journal::begin`].
     ///
     /// # Errors
     /// No journal, or not one, or one from another version of hashsift.
@@ -387,45 +420,44 @@ impl Journal {
             }
         }
         let total = file.metadata().map_err(io_err)?.len();
-        let Contents {
-            start,
-            sessions,
-            committed,
-            records_read,
-            good,
-        } = read(io::BufReader::with_capacity(1 << 20, &file), &path)?;
-        let torn_bytes = total - good;
-        file.set_len(good).map_err(io_err)?;
-        file.seek(io::SeekFrom::Start(good)).map_err(io_err)?;
-        let mut journal =
-            Journal::writing(path, file, lock, start, sessions, committed, Some(command));
-        journal.records_read = records_read;
-        journal.torn_bytes = torn_bytes;
-        Ok(journal)
+        let contents = read(io::BufReader::with_capacity(1 << 20, &file), &path)?;
+        let torn_bytes = total.saturating_sub(contents.good);
+        file.seek(io::SeekFrom::Start(contents.good))
+            .map_err(io_err)?;
+        Ok(Journal::writing(
+            path,
+            file,
+            lock,
+            contents,
+            torn_bytes,
+            Some(command),
+        ))
     }
 
+    /// The journal `file`, positioned where records are appended (`torn_bytes` after it are
+    /// cut off before the first is written), holding `contents`.
     fn writing(
         path: PathBuf,
         file: File,
         lock: File,
-        start: Start,
-        sessions: Vec<Session>,
-        committed: Offsets,
+        contents: Contents,
+        torn_bytes: u64,
         resuming: Option<Vec<OsString>>,
     ) -> Journal {
         let (sender, receiver) = sync_channel(QUEUE);
+        let cut_to = (torn_bytes > 0).then_some(contents.good);
         let writer = std::thread::Builder::new()
             .name("hashsift-journal".into())
-            .spawn(move || write_records(file, &receiver))
+            .spawn(move || write_records(file, cut_to, &receiver))
             .expect("a thread for the journal starts");
         Journal {
             path,
-            start,
-            sessions,
-            committed: Mutex::new(committed),
+            start: contents.start,
+            sessions: contents.sessions,
+            committed: Mutex::new(contents.committed),
             resuming: Mutex::new(resuming),
-            records_read: 0,
-            torn_bytes: 0,
+            records_read: contents.records_read,
+            torn_bytes,
             sender: Mutex::new(Some(sender)),
             writer: Mutex::new(Some(writer)),
             lock,
@@ -672,6 +704,15 @@ impl Batch<'_> {
         }
     }
 
+    /// Hands the records held to the writer if the oldest is [`FLUSH_EVERY`] old: called
+    /// before each file is begun, so that no read that stalls (a failing disk) holds records
+    /// older than that.
+    pub fn send_if_due(&mut self) {
+        if self.since.is_some_and(|s| s.elapsed() >= FLUSH_EVERY) {
+            self.send();
+        }
+    }
+
     /// Hands the records held to the writer now: before reading a file that takes a while,
     /// so that they do not wait for it.
     pub fn send(&mut self) {
@@ -712,7 +753,11 @@ fn lock(file: &File) -> io::Result<File> {
 /// killed process loses only the files it was hashing and the last moments' records) and
 /// syncing them to the disk every [`SYNC_EVERY`] and at the end (a power cut loses at most
 /// the last second).
-fn write_records(file: File, receiver: &Receiver<Vec<u8>>) -> io::Result<()> {
+fn write_records(
+    file: File,
+    mut cut_to: Option<u64>,
+    receiver: &Receiver<Vec<u8>>,
+) -> io::Result<()> {
     let mut out = io::BufWriter::with_capacity(1 << 20, file);
     let (mut flushed, mut synced) = (Instant::now(), Instant::now());
     // Records in the buffer, and records handed to the kernel but not synced.
@@ -726,6 +771,10 @@ fn write_records(file: File, receiver: &Receiver<Vec<u8>>) -> io::Result<()> {
         };
         match receiver.recv_timeout(wait) {
             Ok(record) => {
+                // The torn tail goes before the first record is written after it.
+                if let Some(len) = cut_to.take() {
+                    failed = out.get_ref().set_len(len).err();
+                }
                 if failed.is_none() {
                     failed = out.write_all(&record).err();
                 }
@@ -848,9 +897,14 @@ fn time_value(t: Timestamp) -> Value {
 fn value_time(v: &Value) -> Option<Timestamp> {
     Some(Timestamp {
         secs: v.get(0)?.as_i64()?,
-        nanos: u32::try_from(v.get(1)?.as_u64()?).ok()?,
+        nanos: u32::try_from(v.get(1)?.as_u64()?)
+            .ok()
+            .filter(|&n| n < NANOS)?,
     })
 }
+
+/// Nanoseconds in a second: a time's fraction is below it, or the record is damaged.
+const NANOS: u32 = 1_000_000_000;
 
 fn start_record(s: &Start) -> Vec<u8> {
     let v = json!({
@@ -1027,7 +1081,7 @@ impl<'a> In<'a> {
         self.optional(|i| {
             Some(Timestamp {
                 secs: i.u64()? as i64,
-                nanos: i.u32()?,
+                nanos: i.u32().filter(|&n| n < NANOS)?,
             })
         })
     }
@@ -1144,7 +1198,10 @@ fn parse_content(payload: &[u8]) -> Option<([u8; 16], Committed)> {
                     Some(Arc::new(ImageHash {
                         pdq: Ok(Pdq { hash, quality }),
                         dihedral,
-                        decoder: (!decoder.is_empty()).then(|| intern(decoder)).flatten(),
+                        decoder: match decoder {
+                            "" => None,
+                            name => Some(intern(name)?),
+                        },
                     }))
                 }
                 2 => {
@@ -1198,10 +1255,13 @@ fn parse_content(payload: &[u8]) -> Option<([u8; 16], Committed)> {
 }
 
 /// The one `&'static str` of each content type's and decoder's name read from a journal: the
-/// names are few (a few dozen), and a journal naming more than [`MAX_NAMES`] is taken for
-/// damaged.
+/// names are few (a few dozen) and short, and a journal naming more than [`MAX_NAMES`], or one
+/// longer than [`MAX_NAME`] bytes, is taken for damaged (a forged one holds at most 32 KiB).
 fn intern(s: &str) -> Option<&'static str> {
     static NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    if s.len() > MAX_NAME {
+        return None;
+    }
     let mut names = NAMES.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(&n) = names.iter().find(|&&n| n == s) {
         return Some(n);
@@ -1215,6 +1275,7 @@ fn intern(s: &str) -> Option<&'static str> {
 }
 
 const MAX_NAMES: usize = 256;
+const MAX_NAME: usize = 128;
 
 #[cfg(test)]
 mod tests {
@@ -1466,13 +1527,14 @@ mod tests {
         assert!(matches!(carry.carried(&other), Carried::New));
         // All at once, in one pass over the file: the same, each item once.
         let mut all: Vec<Item> = list.iter().map(|(item, _)| item.clone()).collect();
-        all.extend([remounted, other]);
+        // (Not `remounted`: a walk gives each path once.)
+        all.push(other);
         let one_by_one: Vec<String> = all
             .iter()
             .map(|item| format!("{:?}", carry.carried(item)))
             .collect();
         let mut together = vec![None; all.len()];
-        let in_journal = carry.sort_out(
+        let sorted = carry.sort_out(
             all.len(),
             |i| &all[i],
             |i, what| {
@@ -1482,7 +1544,15 @@ mod tests {
         );
         let together: Vec<String> = together.into_iter().map(Option::unwrap).collect();
         assert_eq!(together, one_by_one);
-        assert_eq!(in_journal, all.len() - 1, "all but the other path");
+        // All but the other path; every path recorded was walked.
+        assert_eq!(
+            sorted,
+            Sorted {
+                in_journal: all.len() - 1,
+                gone: 0,
+                one_gone: None
+            }
+        );
 
         // The session is recorded once, and read back by the next resume.
         let at = Timestamp { secs: 7, nanos: 8 };
@@ -1493,6 +1563,39 @@ mod tests {
         let again = Journal::resume(dir.path(), vec![]).unwrap();
         assert_eq!(again.sessions(), &[session]);
         assert_eq!(again.sessions()[0].command, command);
+    }
+
+    #[test]
+    fn recorded_paths_the_walk_did_not_find_are_counted_when_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let list = write_all(dir.path());
+        let read_whole = |outcome: &Outcome| match outcome {
+            Err(_) => false,
+            Ok((_, _, image)) => !image
+                .as_ref()
+                .is_some_and(|i| matches!(i.pdq, Err(DecodeError::Read(_)))),
+        };
+        let gone = list.iter().position(|(_, o)| read_whole(o)).unwrap();
+        let failed = list.iter().position(|(_, o)| !read_whole(o)).unwrap();
+        let walked: Vec<Item> = list
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != gone && i != failed)
+            .map(|(_, (item, _))| item.clone())
+            .collect();
+        let journal = Journal::resume(dir.path(), vec![]).unwrap();
+        let sorted = journal
+            .carry_over()
+            .sort_out(walked.len(), |i| &walked[i], |_, _| {});
+        assert_eq!(
+            sorted,
+            Sorted {
+                in_journal: list.len() - 2,
+                gone: 1,
+                one_gone: Some(list[gone].0.path.clone()),
+            }
+        );
+        journal.finish().unwrap();
     }
 
     #[test]
@@ -1545,11 +1648,31 @@ mod tests {
             let carry = journal.carry_over();
             assert!(matches!(carry.carried(last), Carried::New));
             assert!(matches!(carry.carried(&list[0].0), Carried::Same(_)));
+            // Its handle holds the lock too.
+            drop(carry);
             journal.finish().unwrap();
-            // Cut off, so what the session appends follows the last whole record.
+            drop(journal);
+            // A session that wrote nothing (refused before it began) leaves the file as it was.
+            assert_eq!(
+                std::fs::read(&path).unwrap(),
+                &whole[..whole.len() - cut],
+                "cut {cut}"
+            );
+            // One that begins cuts the torn record off: what it appends follows the last whole
+            // one, and the next session reads it all.
+            let journal = Journal::resume(dir.path(), vec![]).unwrap();
+            let at = Timestamp { secs: 5, nanos: 6 };
+            let session = journal.begin(at, 0, 0).unwrap();
+            journal.finish().unwrap();
+            drop(journal);
+            let again = Journal::resume(dir.path(), vec![]).unwrap();
+            assert_eq!(again.torn_bytes, 0, "cut {cut}");
+            assert_eq!(again.records_read, list.len() as u64 + 1);
+            assert_eq!(again.sessions(), &[session]);
             assert_eq!(
                 std::fs::metadata(&path).unwrap().len(),
-                (whole.len() - last_len) as u64
+                (whole.len() - last_len + 4 + session_record(&again.sessions()[0]).len() + CHECK)
+                    as u64
             );
         }
         // A changed byte in the third content record (after the scan's and two): it and the

@@ -256,7 +256,8 @@ pub enum ScanError {
 /// session of the same scan hashed (see [`crate::journal`]).
 ///
 /// # Errors
-/// The database cannot be opened or read; the worker pool cannot start.
+/// The database cannot be opened or read; the worker pool cannot start; resuming, files the
+/// journal records are not in the evidence.
 pub fn run(
     config: &ScanConfig,
     cancel: &Cancel,

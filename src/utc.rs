@@ -18,7 +18,9 @@ impl Timestamp {
 
     /// Seconds from `earlier` to this time (negative when `earlier` is later).
     pub fn seconds_since(&self, earlier: &Timestamp) -> f64 {
-        (self.secs - earlier.secs) as f64 + (f64::from(self.nanos) - f64::from(earlier.nanos)) / 1e9
+        // In floating point: times read from a damaged journal may be far apart.
+        (self.secs as f64 - earlier.secs as f64)
+            + (f64::from(self.nanos) - f64::from(earlier.nanos)) / 1e9
     }
 
     pub fn from_system(t: SystemTime) -> Self {

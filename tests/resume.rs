@@ -616,6 +616,11 @@ fn a_resume_without_the_evidence_is_refused_and_keeps_the_journal() {
         f.took.mul_f64(0.5)
     ));
     let journal = std::fs::read(out.join("journal.hsj")).unwrap();
+    // The largest files are read first: the kill came after them.
+    assert!(
+        journal.windows(9).any(|w| w == b"big/1.raw"),
+        "big/1.raw is in the journal"
+    );
     let files = report_files(&out);
     let refused = |code: i32, says: &str| {
         let o = common::run_with_timeout(resume_command(&out), Duration::from_secs(120));
@@ -634,10 +639,16 @@ fn a_resume_without_the_evidence_is_refused_and_keeps_the_journal() {
     std::fs::rename(&root, &away).unwrap();
     refused(64, "is not there");
     std::fs::create_dir(&root).unwrap();
-    refused(3, "none of the");
-    // Mounted again: the resume goes on from the journal.
+    refused(3, "are not in the evidence now");
+    // Mounted again, but a part of it not (a folder that is a mount point of its own): the
+    // other files are there, the recorded ones under it are not.
     std::fs::remove_dir(&root).unwrap();
     std::fs::rename(&away, &root).unwrap();
+    let part = work.path().join("big-unmounted");
+    std::fs::rename(root.join("big"), &part).unwrap();
+    refused(3, "/big/");
+    // All of it mounted again: the resume goes on from the journal.
+    std::fs::rename(&part, root.join("big")).unwrap();
     let o = common::run_with_timeout(resume_command(&out), Duration::from_secs(300));
     common::assert_exit(&o, 1);
     assert!(last_carried(&out) > 0, "the journal was used");
