@@ -239,9 +239,10 @@ impl CarryOver {
         sorted
     }
 
-    /// What the journal says of the content `item` (its first path) points to; for many,
-    /// [`CarryOver::sort_out`] reads the file once.
-    pub fn carried(&self, item: &Item) -> Carried {
+    /// What the journal says of the content `item` (its first path) points to, one at a time
+    /// (for the tests: [`CarryOver::sort_out`] reads the file once for all).
+    #[cfg(test)]
+    fn carried(&self, item: &Item) -> Carried {
         let Some(&(offset, len)) = self.offsets.get(&path_key(&item.path)) else {
             return Carried::New;
         };
