@@ -596,6 +596,12 @@ fn a_torn_or_damaged_journal_and_changed_evidence_are_read_again() {
         sessions[0]["contents_changed_since"], 2,
         "only those two files changed since they were recorded"
     );
+    // Evidence does not change between sessions: the examiner is told, even with -q.
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("warning: 2 files the journal records had changed since"),
+        "{err}"
+    );
     let item = &items[&common::bytes_of(&rewritten)];
     assert_eq!(
         item["sha256"],
