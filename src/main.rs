@@ -235,8 +235,10 @@ fn run_scan(args: cli::ScanArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus> 
         .items()
         .filter(|i| matches!(&i.item.error, Some(e) if e.stage != Stage::Interrupted))
         .count();
+    // This session's record when it resumed the scan (the last of them).
+    let this_session = run.resumed.last();
     // Evidence does not change between sessions: a change says it may be another exhibit.
-    if let Some(changed) = run.resumed.last().map(|s| s.changed).filter(|&n| n > 0) {
+    if let Some(changed) = this_session.map(|s| s.changed).filter(|&n| n > 0) {
         eprintln!(
             "hashsift: warning: {changed} files the journal records had changed since (inode, size, modification or change time) and were read again; evidence does not change between the sessions of a scan: check that this is the exhibit the scan began on, mounted as it was (on FAT or exFAT a remount alone changes every inode)"
         );
@@ -244,10 +246,9 @@ fn run_scan(args: cli::ScanArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus> 
     if !settings.quiet {
         let graded = run.items().filter(|i| i.category.is_some()).count();
         let suggested = run.items().filter(|i| i.suggested.is_some()).count();
-        if run.carried > 0 {
+        if let Some(carried) = this_session.map(|s| s.carried).filter(|&n| n > 0) {
             eprintln!(
-                "hashsift: {} files' hashes carried over from the journal, not read again",
-                run.carried
+                "hashsift: {carried} files' hashes carried over from the journal, not read again"
             );
         }
         eprintln!(

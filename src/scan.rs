@@ -193,8 +193,6 @@ pub struct ScanRun {
     pub pdq: Option<PdqRun>,
     /// The sessions that resumed this scan after an interruption, this one last if it is one.
     pub resumed: Vec<Session>,
-    /// Contents whose hashes this session took from the journal (hashed by an earlier one).
-    pub carried: u64,
 }
 
 /// The PDQ side of a scan.
@@ -406,12 +404,11 @@ pub fn run(
         sets,
         pdq,
         resumed: journal
-            .map(|j| j.sessions().to_vec())
-            .unwrap_or_default()
-            .into_iter()
+            .map_or(&[][..], Journal::sessions)
+            .iter()
+            .cloned()
             .chain(hashed.session.clone())
             .collect(),
-        carried: hashed.session.as_ref().map_or(0, |s| s.carried),
     })
 }
 
