@@ -502,19 +502,8 @@ fn a_non_owner_never_updates_access_times_on_a_writable_mount() {
     let paths: Vec<PathBuf> = all_paths(&tree).into_iter().chain([lone.clone()]).collect();
     age_access_times(&paths);
     let before = stat_snapshot(&paths);
-    let mut cmd = std::process::Command::new("setpriv");
-    cmd.args([
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        env!("CARGO_BIN_EXE_hashsift"),
-        "hash",
-        "-q",
-        "--format",
-        "jsonl",
-    ])
-    .arg(&tree)
-    .arg(&lone);
+    let mut cmd = std::process::Command::new(AS_NOBODY[0]);
+    cmd.args(&AS_NOBODY[1..]).arg(&tree).arg(&lone);
     let o = run_with_timeout(cmd, Duration::from_secs(60));
     assert_exit(&o, 2);
     let (_, items, _) = parse_jsonl(&String::from_utf8(o.stdout).unwrap());
@@ -565,17 +554,7 @@ fn a_non_owner_reads_a_path_past_path_max_on_a_read_only_mount() {
     cmd.args(["-m", "sh", "-c", script, "sh"])
         .arg(&tree)
         .arg(&mount)
-        .args([
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            env!("CARGO_BIN_EXE_hashsift"),
-            "hash",
-            "-q",
-            "--format",
-            "jsonl",
-        ])
+        .args(AS_NOBODY)
         .arg(&mount);
     let o = run_with_timeout(cmd, Duration::from_secs(60));
     if o.status.code() == Some(99) {
@@ -597,6 +576,19 @@ fn a_non_owner_reads_a_path_past_path_max_on_a_read_only_mount() {
     let expected = String::from_utf8(expected.stdout).unwrap();
     assert_eq!(item["sha256"], expected.split_whitespace().next().unwrap());
 }
+
+/// `hashsift hash -q --format jsonl` run as the user nobody, who owns none of the evidence.
+const AS_NOBODY: [&str; 9] = [
+    "setpriv",
+    "--reuid=65534",
+    "--regid=65534",
+    "--clear-groups",
+    env!("CARGO_BIN_EXE_hashsift"),
+    "hash",
+    "-q",
+    "--format",
+    "jsonl",
+];
 
 fn evidence_mount_is_writable(p: &std::path::Path) -> bool {
     !hashsift::evidence::atime_frozen_at(p)

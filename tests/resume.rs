@@ -237,14 +237,12 @@ fn read_report(dir: &Path) -> Report {
         .as_object_mut()
         .unwrap()
         .remove("load_seconds");
-    let manifest: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
     Report {
         items,
         csv: std::fs::read_to_string(dir.join("items.csv")).unwrap(),
         summary,
         vics: std::fs::read_to_string(dir.join("vics.json")).unwrap(),
-        manifest,
+        manifest: manifest(dir),
     }
 }
 
@@ -320,10 +318,12 @@ fn last_carried(dir: &Path) -> u64 {
         .unwrap()
 }
 
+fn manifest(dir: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap()
+}
+
 fn manifest_sessions(dir: &Path) -> Vec<Value> {
-    let manifest: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
-    manifest["resumed"].as_array().unwrap().clone()
+    manifest(dir)["resumed"].as_array().unwrap().clone()
 }
 
 #[test]
@@ -443,9 +443,7 @@ fn fixture() -> (std::sync::MutexGuard<'static, ()>, &'static Fixture) {
 }
 
 fn reference_started(dir: &Path) -> String {
-    let manifest: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
-    manifest["started"].as_str().unwrap().to_owned()
+    manifest(dir)["started"].as_str().unwrap().to_owned()
 }
 
 #[test]
