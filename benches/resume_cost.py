@@ -27,14 +27,7 @@ import subprocess
 import tempfile
 import time
 
-
-def warm(*paths):
-    for p in paths:
-        if os.path.isdir(p):
-            subprocess.run(f"find '{p}' -type f -print0 | xargs -0 -P2 -n256 cat > /dev/null",
-                           shell=True, check=True)
-        else:
-            subprocess.run(["cat", p], stdout=subprocess.DEVNULL, check=True)
+from scan_overhead import warm  # the same directory: corpus and database read before a run
 
 
 def run(cmd, kill_after=None):
