@@ -1021,7 +1021,13 @@ fn a_b3sum_list_is_read_as_blake3_when_told() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("image.bin");
     fs::write(&file, b"synthetic content for a b3sum list").unwrap();
-    let blake3 = common::oracle_digest("b3sum", &file);
+    // What is tested is how the list is read, not the digest: without `b3sum` (its test
+    // elsewhere says SKIPPED) any BLAKE3 value serves, here the crate's.
+    let blake3 = if common::have_tool("b3sum", "b3sum") {
+        common::oracle_digest("b3sum", &file)
+    } else {
+        blake3::hash(&fs::read(&file).unwrap()).to_hex().to_string()
+    };
     let list = dir.path().join("list.b3");
     fs::write(&list, format!("{blake3}  image.bin\n")).unwrap();
 
