@@ -263,13 +263,21 @@ pub fn run(
     journal: Option<&Journal>,
 ) -> Result<ScanRun, ScanError> {
     let started = journal.map_or_else(Timestamp::now, |j| j.start().started);
+    // One connection, holding one read transaction from here to the last lookup: the sets the
+    // manifest names, the keys, the candidate media and the PDQ hashes all come from one state
+    // of the database, whatever an import commits meanwhile (docs/reliability.md).
     let db = KnownDb::open(&config.db, Access::ReadOnly)?;
     let sets = db.sets()?;
-    // The known hashes load on a thread of their own (with a connection of its own) while the
-    // evidence is hashed, when that is cheaper than asking the database about each file.
+    // The known hashes load on a thread of their own (the connection goes with it and comes
+    // back) while the evidence is hashed, when that is cheaper than asking the database about
+    // each file.
     let walked = std::sync::atomic::AtomicBool::new(false);
-    let (lookup, hashed) = std::thread::scope(|scope| {
-        let loader = scope.spawn(|| load(config, cancel, counters, &walked));
+    let (db, lookup, hashed) = std::thread::scope(|scope| {
+        let walking = &walked;
+        let loader = scope.spawn(move || {
+            let lookup = load(&db, config, cancel, counters, walking);
+            (db, lookup)
+        });
         let hashed = hash::run_journaled(
             &HashConfig {
                 roots: config.roots.clone(),
@@ -287,8 +295,8 @@ pub fn run(
         );
         walked.store(true, std::sync::atomic::Ordering::Relaxed);
         counters.set_phase(Phase::Loading);
-        let lookup = loader.join().expect("the index loader does not panic");
-        (lookup, hashed)
+        let (db, lookup) = loader.join().expect("the index loader does not panic");
+        (db, lookup, hashed)
     });
     let hashed = hashed?;
     // Interrupted while loading: the files read keep their digests, and none is graded.
@@ -586,12 +594,12 @@ struct Loaded {
 /// 10 M known media makes 60,000 queries (about 0.6 s) instead of loading 30 M keys (about
 /// 3.5 s of a core the hashing needs).
 fn load(
+    db: &KnownDb,
     config: &ScanConfig,
     cancel: &Cancel,
     counters: &Counters,
     walked: &std::sync::atomic::AtomicBool,
 ) -> Result<Loaded, DbError> {
-    let db = KnownDb::open(&config.db, Access::ReadOnly)?;
     let pdq = match config.pdq {
         Some(_) => {
             let loading = Instant::now();
@@ -624,7 +632,7 @@ fn load(
         });
     }
     let loading = Instant::now();
-    let index = KnownIndex::build(&db, cancel, &|_| {})?;
+    let index = KnownIndex::build(db, cancel, &|_| {})?;
     Ok(Loaded {
         lookup: Lookup::Index(Box::new(index)),
         index_time: loading.elapsed(),

@@ -737,13 +737,29 @@ fn an_import_interrupted_or_killed_midway_leaves_the_database_as_it_was() {
     writeln!(f, "]}}").unwrap();
     drop(f);
 
+    // How long the whole import takes, into a copy: the kills below land early and late in it.
+    let saved = dir.path().join("before.db");
+    fs::copy(&p, &saved).unwrap();
+    let probe = dir.path().join("probe.db");
+    fs::copy(&p, &probe).unwrap();
+    let timing = Instant::now();
+    assert_exit(&import(&probe, &big, &[]), 0);
+    let full = timing.elapsed();
+    let full_rows = sets(&probe)
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "big")
+        .unwrap()["rows_imported"]
+        .clone();
+
     // Ctrl-C first: the import stops, says so, exits 130 and rolls back.
-    let journal = dir.path().join("k.db-journal");
+    let wal = dir.path().join("k.db-wal");
     let mut c = db(&p);
     c.arg("import").arg(&big).arg("-q");
     c.stderr(std::process::Stdio::piped());
     let mut child = c.spawn().unwrap();
-    wait_for_journal(&mut child, &journal);
+    wait_for_journal(&mut child, &wal);
     // SAFETY: sends SIGINT to a child process this test started.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();
@@ -753,34 +769,92 @@ fn an_import_interrupted_or_killed_midway_leaves_the_database_as_it_was() {
         "{}",
         stderr(&out)
     );
-    assert!(!journal.exists());
+    assert!(!wal.exists(), "the interrupted import closed the database");
     assert_eq!(dump(&p), before);
 
-    // Then a kill, which leaves a journal for the next open to roll back.
-    let mut c = db(&p);
-    c.arg("import").arg(&big).arg("-q");
-    let mut child = c.spawn().unwrap();
-    wait_for_journal(&mut child, &journal);
-    std::thread::sleep(Duration::from_millis(100));
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "import finished before it could be killed"
-    );
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(
-        journal.exists(),
-        "the kill left no hot journal: it did not land mid-import"
-    );
+    // Then killed (KILL, TERM, HUP: none is caught) early, midway, late, and while it writes
+    // the log at its commit. Each time every reader opens the database as it was before the
+    // import, or (a kill after the commit) as the whole import left it: never in between.
+    // (signal, time after the start; `None`: once the log beside the database grows past
+    // 1 MiB, which it does only when the transaction commits, the whole set being in cache.)
+    let points = [
+        (libc::SIGKILL, Some(full / 10)),
+        (libc::SIGTERM, Some(full * 3 / 10)),
+        (libc::SIGHUP, Some(full * 6 / 10)),
+        (libc::SIGKILL, None),
+        (libc::SIGTERM, None),
+    ];
+    let mut landed_kills = 0;
+    let evidence = dir.path().join("ev");
+    fs::create_dir_all(&evidence).unwrap();
+    fs::write(evidence.join("a"), b"a").unwrap();
+    for (n, &(sig, at)) in points.iter().enumerate() {
+        let mut c = db(&p);
+        c.arg("import").arg(&big).arg("-q");
+        let mut child = c.spawn().unwrap();
+        let started = Instant::now();
+        let due = || match at {
+            Some(at) => started.elapsed() >= at,
+            None => fs::metadata(&wal).is_ok_and(|m| m.len() > 1 << 20),
+        };
+        while !due() && child.try_wait().unwrap().is_none() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let landed = child.try_wait().unwrap().is_none();
+        landed_kills += usize::from(landed);
+        // SAFETY: signals a child process this test started and has not yet reaped.
+        unsafe { libc::kill(child.id() as libc::pid_t, sig) };
+        child.wait().unwrap();
+        eprintln!("kill {n}: signal {sig} at {at:?} of {full:?}, landed: {landed}");
 
-    // hashsift opens it (rolling the journal back), and the rows are those of before.
-    let mut c = db(&p);
-    c.args(["list", "--json"]);
-    let out = run(c);
-    assert_exit(&out, 0);
-    let sets: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(sets.as_array().unwrap().len(), 1);
-    assert_eq!(dump(&p), before);
+        // Every reading command opens it, a scan too, without any write command first.
+        let mut c = db(&p);
+        c.args(["list", "--json"]);
+        let out = run(c);
+        assert_exit(&out, 0);
+        let mut c = db(&p);
+        c.args(["stats"]);
+        assert_exit(&run(c), 0);
+        let mut c = db(&p);
+        c.args(["lookup", MD5_A]);
+        assert_exit(&run(c), 0);
+        let mut c = db(&p);
+        c.args(["export", "--all", "--format", "csv", "-o"])
+            .arg(dir.path().join(format!("export-{n}.csv")));
+        assert_exit(&run(c), 0);
+        let mut c = hashsift();
+        c.args(["scan", "-q", "--db"])
+            .arg(&p)
+            .arg("-o")
+            .arg(dir.path().join(format!("scan-{n}")))
+            .arg(&evidence);
+        let out = run(c);
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "kill {n}: scan: {}",
+            stderr(&out)
+        );
+        let now = dump(&p);
+        if now != before {
+            // Killed after its commit: then the import is whole (its rows counted as the
+            // uninterrupted one's). Start again from before it.
+            let sets = sets(&p);
+            let sets = sets.as_array().unwrap();
+            assert_eq!(
+                sets.len(),
+                2,
+                "kill {n}: neither before nor after: {sets:?}"
+            );
+            let big = sets.iter().find(|s| s["name"] == "big").unwrap();
+            assert_eq!(big["rows_read"], 600_000, "kill {n}: {sets:?}");
+            assert_eq!(big["rows_imported"], full_rows, "kill {n}: {sets:?}");
+            fs::copy(&saved, &p).unwrap();
+        }
+    }
+    assert!(
+        landed_kills >= 3,
+        "only {landed_kills} kills landed mid-import"
+    );
     // And a later import succeeds.
     assert_exit(&import(&p, &big, &[]), 0);
     assert_eq!(

@@ -47,6 +47,11 @@ pub enum DbError {
     },
     #[error("interrupted; the database is unchanged")]
     Interrupted,
+    #[error(
+        "{path}: an import was killed or ran out of disk space here, and what it half wrote must be rolled back before the database can be read; that needs write access to the file and its folder: run `hashsift db --db {path} stats` once as a user who may write there (free disk space first if it is full)",
+        path = path.display()
+    )]
+    NeedsRecovery { path: PathBuf },
     #[error("{path}: {reason}")]
     Corrupt { path: PathBuf, reason: String },
     #[error("no hash set named '{0}'")]
@@ -98,7 +103,8 @@ pub enum Access {
     CreateOrWrite,
     /// Open an existing database for writing.
     Write,
-    /// Open an existing database read-only (lookups, scans).
+    /// Open an existing database for reading (lookups, scans): no write of the command's own,
+    /// and every read from the one state the database was in when it was opened.
     ReadOnly,
 }
 
@@ -143,43 +149,62 @@ impl KnownDb {
             path: path.to_owned(),
             source,
         };
-        let flags = if access == Access::ReadOnly {
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
-        } else {
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX
-        };
+        // Every command opens the file for writing when it may, readers too (they then refuse
+        // any write of their own with `query_only`): only a connection that may write can roll
+        // back what a killed or disk-full import left (a hot rollback journal, an unfinished
+        // write-ahead log), and remove the WAL's side files when it is the last to close. A file
+        // the user may not write is opened read-only by SQLite itself.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let mut conn = Connection::open_with_flags(path, flags).map_err(sqlite)?;
-        // The rollback journal (not WAL): an import is one large transaction, and a rollback
-        // journal holds only the pages it changes, where WAL would write every new page twice.
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(sqlite)?;
+        let schema = |source| match source {
+            SchemaError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) if needs_recovery(&e) => {
+                DbError::NeedsRecovery {
+                    path: path.to_owned(),
+                }
+            }
+            source => DbError::Schema {
+                path: path.to_owned(),
+                source,
+            },
+        };
+        // Identity and version first, before any other statement (a PRAGMA on a database left
+        // mid-import fails too): a file that is not a hashsift database is refused before
+        // anything, the journal mode included, is written to it.
+        if access == Access::ReadOnly {
+            schema::check_current(&conn).map_err(schema)?;
+        } else {
+            schema::migrate(&mut conn).map_err(schema)?;
+            // Write-ahead logging: a scan reads one snapshot from start to end while an import
+            // commits beside it, and neither waits for the other. FULL: an import, once it says
+            // so, survives a power cut (one sync per import).
+            let mode: String = conn
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+                .map_err(sqlite)?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(DbError::Corrupt {
+                    path: path.to_owned(),
+                    reason: format!(
+                        "cannot use write-ahead logging here (journal mode stays {mode}): the database must be on a local filesystem"
+                    ),
+                });
+            }
+            conn.execute_batch("PRAGMA synchronous = FULL;")
+                .map_err(sqlite)?;
+        }
         conn.execute_batch(&format!(
             "PRAGMA foreign_keys = OFF; PRAGMA cache_size = {}; PRAGMA temp_store = FILE;",
             write::CACHE_SIZE
         ))
         .map_err(sqlite)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))
-            .map_err(sqlite)?;
-        let schema = |source| DbError::Schema {
-            path: path.to_owned(),
-            source,
-        };
         if access == Access::ReadOnly {
-            match schema::check_current(&conn) {
-                Err(SchemaError::Sqlite(rusqlite::Error::SqliteFailure(e, _)))
-                    if e.extended_code == rusqlite::ffi::SQLITE_READONLY_ROLLBACK =>
-                {
-                    // An import was killed and left its journal: a read-write open rolls the
-                    // database back to before it, then the read-only open can go on.
-                    drop(conn);
-                    drop(KnownDb::open(path, Access::Write)?);
-                    return KnownDb::open(path, Access::ReadOnly);
-                }
-                other => other.map_err(schema)?,
-            }
-        } else {
-            // Identity and version first: a file that is not a hashsift database is refused
-            // before anything (the journal mode included) is written to it.
-            schema::migrate(&mut conn).map_err(schema)?;
-            conn.execute_batch("PRAGMA journal_mode = DELETE; PRAGMA synchronous = NORMAL;")
+            // One read transaction for the connection's life: every read of this command comes
+            // from one state of the database, whatever imports commit meanwhile (in WAL mode
+            // they do not wait for it; a database not yet in WAL mode holds them off).
+            conn.execute_batch("PRAGMA query_only = ON; BEGIN DEFERRED;")
+                .map_err(sqlite)?;
+            conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
                 .map_err(sqlite)?;
         }
         Ok(KnownDb {
@@ -199,6 +224,17 @@ impl KnownDb {
             source,
         }
     }
+}
+
+/// Whether SQLite refused to read because what a killed writer left needs a writer to undo.
+fn needs_recovery(e: &rusqlite::ffi::Error) -> bool {
+    use rusqlite::ffi;
+    matches!(
+        e.extended_code,
+        ffi::SQLITE_READONLY_ROLLBACK
+            | ffi::SQLITE_READONLY_RECOVERY
+            | ffi::SQLITE_READONLY_CANTINIT
+    )
 }
 
 /// Creates an empty file readable and writable by its owner only (and its directory, owner
