@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use crate::digest::{Algorithm, AlgorithmSet};
 use crate::evidence::FileId;
 use crate::hash::HashConfig;
+use crate::output;
 use crate::report::Format;
-use crate::walk;
 
 /// Everything `hashsift hash` needs to run.
 #[derive(Clone, Debug)]
@@ -45,6 +45,8 @@ pub enum ConfigError {
     OutputDirMissing(PathBuf),
     #[error("refusing to write to the block device {0}: it could hold evidence")]
     OutputIsDevice(PathBuf),
+    #[error(transparent)]
+    ReportDir(#[from] output::ReportDirError),
     #[error("{0}")]
     Invalid(String),
 }
@@ -130,9 +132,10 @@ impl HashSettings {
     }
 }
 
-/// Checks that `output` can be written without touching the evidence: its directory, symlinks
-/// resolved, is not inside a root; it is not itself a root; and it is not a block device.
-/// Returns the path with its directory resolved.
+/// Checks that `output` can be written without touching the evidence: its directory (by device
+/// and inode, and by its place in its filesystem, so that a symlink or a bind mount counts) is
+/// not inside a root; it is not itself a root; and it is not a block device. Returns the path
+/// with its directory resolved.
 fn check_output(output: &Path, roots: &[PathBuf]) -> Result<PathBuf, ConfigError> {
     use std::os::unix::fs::FileTypeExt;
     let missing = || ConfigError::OutputDirMissing(output.to_owned());
@@ -146,19 +149,55 @@ fn check_output(output: &Path, roots: &[PathBuf]) -> Result<PathBuf, ConfigError
             .as_ref()
             .is_some_and(|m| std::fs::metadata(r).is_ok_and(|rm| FileId::of(&rm) == FileId::of(m)))
     };
-    if let Some(root) = roots
-        .iter()
-        .find(|r| walk::is_inside(&dir, r) || same_as_root(r))
-    {
+    let holding = output::evidence_holding(&dir, roots).map_err(|source| ConfigError::Path {
+        path: dir.clone(),
+        source,
+    })?;
+    if let Some(root) = holding.or_else(|| roots.iter().find(|r| same_as_root(r)).cloned()) {
         return Err(ConfigError::OutputInsideEvidence {
             output: output.to_owned(),
-            root: root.clone(),
+            root,
         });
     }
     if existing.is_some_and(|m| m.file_type().is_block_device()) {
         return Err(ConfigError::OutputIsDevice(output.to_owned()));
     }
     Ok(resolved)
+}
+
+/// Refuses a report directory `out` (absolute; it or its nearest existing ancestor, when it is
+/// still to be created) that an evidence root holds or is.
+fn refuse_inside_evidence(out: &Path, roots: &[PathBuf]) -> Result<(), ConfigError> {
+    let path_err = |path: &Path| {
+        let path = path.to_owned();
+        move |source| ConfigError::Path { path, source }
+    };
+    let (base, _) = output::nearest_existing(out).map_err(path_err(out))?;
+    match output::evidence_holding(&base, roots).map_err(path_err(&base))? {
+        Some(root) => Err(ConfigError::OutputInsideEvidence {
+            output: out.to_owned(),
+            root,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Whether `name` is one of the files hashsift keeps in a report directory: the report's,
+/// the journal, and the temporary names they are written under.
+fn is_report_name(name: &std::ffi::OsStr) -> bool {
+    use crate::report::{html, manifest, scan, vics};
+    [
+        scan::ITEMS,
+        scan::ITEMS_CSV,
+        scan::SUMMARY,
+        vics::VICS,
+        html::HTML,
+        manifest::MANIFEST,
+        crate::journal::JOURNAL,
+    ]
+    .iter()
+    .any(|n| name == *n)
+        || output::is_partial_name(name)
 }
 
 /// Everything `hashsift scan` needs to run.
@@ -189,22 +228,21 @@ impl ScanSettings {
             .iter()
             .map(|r| absolute(r))
             .collect::<Result<Vec<_>, _>>()?;
-        // The directory and the parents to create may not exist yet: every existing ancestor
-        // is compared with the roots (by device and inode, so symlinks count), and an existing
-        // directory is resolved too, as it may be a symlink into the evidence.
+        // The directory and the parents to create may not exist yet: the nearest existing
+        // one is compared with the roots.
         let out = absolute(out)?;
-        let resolved = std::fs::canonicalize(&out).ok();
-        let inside = |p: &Path| roots.iter().find(|r| walk::is_inside(p, r)).cloned();
-        if let Some(root) = inside(&out).or_else(|| resolved.as_deref().and_then(inside)) {
-            return Err(ConfigError::OutputInsideEvidence { output: out, root });
-        }
-        if std::fs::metadata(&out).is_ok_and(|m| !m.is_dir()) {
-            return Err(ConfigError::Invalid(format!(
-                "{} exists and is not a directory",
-                out.display()
-            )));
-        }
-        if out.join(crate::journal::JOURNAL).exists() {
+        refuse_inside_evidence(&out, &roots)?;
+        let existed = match std::fs::metadata(&out) {
+            Ok(m) if !m.is_dir() => {
+                return Err(ConfigError::Invalid(format!(
+                    "{} exists and is not a directory",
+                    out.display()
+                )));
+            }
+            Ok(_) => true,
+            Err(_) => false,
+        };
+        if std::fs::symlink_metadata(out.join(crate::journal::JOURNAL)).is_ok() {
             return Err(ConfigError::Invalid(format!(
                 "{} holds the journal of an interrupted scan: resume it with `hashsift scan --resume {}`, or give a new directory",
                 out.display(),
@@ -212,11 +250,14 @@ impl ScanSettings {
             )));
         }
         let report = crate::report::scan::ITEMS;
-        if out.join(report).exists() {
+        if std::fs::symlink_metadata(out.join(report)).is_ok() {
             return Err(ConfigError::Invalid(format!(
                 "{} already holds a report ({report}); give a new directory",
                 out.display()
             )));
+        }
+        if existed {
+            output::check_report_dir(&out, is_report_name)?;
         }
         {
             use std::os::unix::fs::DirBuilderExt;
@@ -251,6 +292,14 @@ impl ScanSettings {
     /// A [`ConfigError`] saying why there is nothing to resume.
     pub fn resumable(dir: &Path) -> Result<PathBuf, ConfigError> {
         let dir = absolute(dir)?;
+        if std::fs::metadata(&dir).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
+            return Err(ConfigError::Invalid(format!(
+                "there is no directory {}, so no scan journal to resume from",
+                dir.display()
+            )));
+        }
+        // Before anything in it is read: nobody else can have planted a name in it.
+        output::check_report_dir(&dir, is_report_name)?;
         let manifest = dir.join(crate::report::manifest::MANIFEST);
         let complete = std::fs::read(&manifest)
             .ok()
@@ -286,17 +335,7 @@ impl ScanSettings {
         threads: Option<usize>,
         quiet: bool,
     ) -> Result<Self, ConfigError> {
-        let resolved = std::fs::canonicalize(&out).unwrap_or_else(|_| out.clone());
-        if let Some(root) = start
-            .roots
-            .iter()
-            .find(|r| walk::is_inside(&out, r) || walk::is_inside(&resolved, r))
-        {
-            return Err(ConfigError::OutputInsideEvidence {
-                output: out,
-                root: root.clone(),
-            });
-        }
+        refuse_inside_evidence(&out, &start.roots)?;
         // A root gone (the image not mounted): the walk would make it one error and the
         // report would replace the journal's work.
         for root in &start.roots {

@@ -527,7 +527,7 @@ fn export(db: &KnownDb, a: ExportArgs) -> anyhow::Result<ExitStatus> {
     }
     let mut summary = None;
     let mut failure = None;
-    hashsift::report::write_atomically(&a.output, |out| match db.export(&scope, format, out) {
+    hashsift::report::write_named(&a.output, |out| match db.export(&scope, format, out) {
         Ok(s) => {
             summary = Some(s);
             Ok(())

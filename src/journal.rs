@@ -366,10 +366,7 @@ impl Journal {
         let path = dir.join(JOURNAL);
         // Made whole under a temporary name (owner-only), then renamed: a kill while it is
         // made leaves no journal that cannot be resumed, only a file the next session removes.
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".hashsift-")
-            .suffix(".partial")
-            .tempfile_in(dir)?;
+        let mut tmp = crate::output::create_temp(dir)?;
         let lock = lock(tmp.as_file())?;
         let mut head = MAGIC.to_vec();
         head.extend(VERSION.to_le_bytes());

@@ -16,6 +16,7 @@ pub mod journal;
 pub mod knowndb;
 mod mapguard;
 pub mod media;
+pub mod output;
 pub mod prefetch;
 pub mod progress;
 pub mod record;

@@ -336,7 +336,7 @@ fn run_hash(args: cli::HashArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus> 
     };
     let write = |out: &mut dyn Write| report::write(settings.format, &provenance, &run.items, out);
     match &settings.output {
-        Some(path) => report::write_atomically(path, write)
+        Some(path) => report::write_named(path, write)
             .with_context(|| format!("cannot write {}", path.display()))?,
         None => {
             let stdout = std::io::stdout();

@@ -84,12 +84,7 @@ pub fn remove_partial_files(dir: &std::path::Path) -> io::Result<usize> {
     let mut removed = 0;
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
-        let name = entry.file_name();
-        let name = name.as_encoded_bytes();
-        if name.starts_with(PARTIAL_PREFIX.as_bytes())
-            && name.ends_with(PARTIAL_SUFFIX.as_bytes())
-            && entry.file_type()?.is_file()
-        {
+        if crate::output::is_partial_name(&entry.file_name()) && entry.file_type()?.is_file() {
             std::fs::remove_file(entry.path())?;
             removed += 1;
         }
@@ -97,12 +92,10 @@ pub fn remove_partial_files(dir: &std::path::Path) -> io::Result<usize> {
     Ok(removed)
 }
 
-const PARTIAL_PREFIX: &str = ".hashsift-";
-const PARTIAL_SUFFIX: &str = ".partial";
-
-/// Writes a file through a temporary name in the same directory and renames it into place only
-/// once `fill` succeeded, so a crash never leaves a half-written file under the final name.
-/// A path that exists and is not a regular file (`/dev/null`, a FIFO) is written in place.
+/// Writes a file through a new temporary name in the same directory and renames it into place
+/// only once `fill` succeeded, so a crash never leaves a half-written file under the final name.
+/// An existing `path` is replaced, never opened: a link, FIFO or device planted under the name
+/// is neither followed nor written to.
 ///
 /// # Errors
 /// Any error creating, writing, syncing or renaming the file.
@@ -110,24 +103,82 @@ pub fn write_atomically(
     path: &std::path::Path,
     fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<()> {
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-        let mut w = io::BufWriter::with_capacity(
-            1 << 20,
-            std::fs::OpenOptions::new().write(true).open(path)?,
-        );
-        fill(&mut w)?;
-        return w.flush();
-    }
-    let dir = path.parent().unwrap_or(std::path::Path::new("."));
-    let tmp = tempfile::Builder::new()
-        .prefix(PARTIAL_PREFIX)
-        .suffix(PARTIAL_SUFFIX)
-        .tempfile_in(dir)?;
+    let dir = crate::output::parent_dir(path);
+    let tmp = crate::output::create_temp(dir)?;
     let mut w = io::BufWriter::with_capacity(1 << 20, tmp);
     fill(&mut w)?;
     let tmp = w.into_inner().map_err(io::IntoInnerError::into_error)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     // The rename itself reaches the disk only with the directory.
-    std::fs::File::open(dir)?.sync_all()
+    crate::output::sync_dir(dir)
+}
+
+/// Writes a file the user named (`hash -o`, `db export -o`): a FIFO or character device
+/// already there (`/dev/null`, a pipe to another program) is written in place, opened without
+/// blocking (a FIFO nobody reads is an error at once, not a hang); anything else goes through
+/// [`write_atomically`].
+///
+/// # Errors
+/// Any error opening, creating, writing, syncing or renaming the file.
+pub fn write_named(
+    path: &std::path::Path,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let kind = std::fs::metadata(path).ok().map(|m| m.file_type());
+    if kind.is_some_and(|k| k.is_block_device()) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a block device: not written (it could hold evidence)",
+        ));
+    }
+    if !kind.is_some_and(|k| k.is_fifo() || k.is_char_device()) {
+        return write_atomically(path, fill);
+    }
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(path)?;
+    let kind = file.metadata()?.file_type();
+    if !(kind.is_fifo() || kind.is_char_device()) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "changed into another kind of file as it was opened",
+        ));
+    }
+    set_blocking(&file)?;
+    let mut w = io::BufWriter::with_capacity(1 << 20, file);
+    fill(&mut w)?;
+    w.flush()
+}
+
+/// Clears `O_NONBLOCK` on `file`, opened with it so that the open could not block.
+fn set_blocking(file: &std::fs::File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = file.as_raw_fd();
+    // SAFETY: fcntl on a descriptor `file` owns, with integer arguments only.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    // SAFETY: as above.
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_to_a_device_under_the_name_is_replaced_not_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("items.csv");
+        std::os::unix::fs::symlink("/dev/null", &path).unwrap();
+        write_atomically(&path, |out| out.write_all(b"report")).unwrap();
+        assert!(std::fs::symlink_metadata(&path).unwrap().is_file());
+        assert_eq!(std::fs::read(&path).unwrap(), b"report");
+        // Only the file: the temporary name is gone.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
 }
