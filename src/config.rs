@@ -301,9 +301,8 @@ impl ScanSettings {
         // Before anything in it is read: nobody else can have planted a name in it.
         output::check_report_dir(&dir, is_report_name)?;
         let manifest = dir.join(crate::report::manifest::MANIFEST);
-        let complete = std::fs::read(&manifest)
+        let complete = crate::report::manifest::read(&manifest)
             .ok()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
             .and_then(|v| v.get("complete").and_then(serde_json::Value::as_bool));
         if complete == Some(true) {
             return Err(ConfigError::Invalid(format!(

@@ -287,15 +287,26 @@ fn run_verify(dir: &std::path::Path) -> anyhow::Result<ExitStatus> {
         println!("CHANGED   {p}");
     }
     println!("manifest.json SHA-256: {}", v.manifest_sha256);
+    let incomplete = if v.complete {
+        String::new()
+    } else {
+        println!(
+            "INCOMPLETE the scan was interrupted: items not read or not looked up say so in the report"
+        );
+        format!(
+            ", but the scan is INCOMPLETE (interrupted: not every item was read or looked up; while its journal is there, `hashsift scan --resume {}` finishes it)",
+            dir.display()
+        )
+    };
     Ok(if v.problems.is_empty() {
         eprintln!(
-            "hashsift: the report in {} matches its manifest",
+            "hashsift: the report in {} matches its manifest{incomplete}",
             dir.display()
         );
         ExitStatus::Clean
     } else {
         eprintln!(
-            "hashsift: the report in {} does NOT match its manifest ({} problems)",
+            "hashsift: the report in {} does NOT match its manifest ({} problems){incomplete}",
             dir.display(),
             v.problems.len()
         );

@@ -278,3 +278,138 @@ fn hash_to_a_fifo_nobody_reads_fails_at_once() {
     let o = run_with_timeout(cmd, Duration::from_secs(20));
     assert_exit(&o, 3);
 }
+
+// ---- 6. `verify` reads only regular files, a bounded manifest, and says when incomplete.
+
+/// `cmd` under an address-space limit of 512 MiB (`prlimit`), when the tool is there.
+fn bounded(cmd: Command) -> Command {
+    if !have_tool("prlimit", "util-linux") {
+        return cmd;
+    }
+    let mut limited = Command::new("prlimit");
+    limited
+        .arg(format!("--as={}", 512 << 20))
+        .arg("--")
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    limited
+}
+
+#[test]
+fn verify_reads_no_link_fifo_or_oversized_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let ev = evidence(dir.path());
+    let db = db_knowing(dir.path(), &ev.join("d2/a"));
+    let r = dir.path().join("r");
+    assert_exit(&run(scan_cmd(&db, &r, &ev)), 0);
+    let manifest = r.join("manifest.json");
+    let kept = dir.path().join("manifest.kept");
+    std::fs::rename(&manifest, &kept).unwrap();
+
+    // A link to /dev/zero: refused at once, within 512 MiB.
+    symlink("/dev/zero", &manifest).unwrap();
+    let started = Instant::now();
+    let o = run(bounded(verify_cmd(&r)));
+    assert_exit(&o, 3);
+    assert!(stderr(&o).contains("symbolic link"), "{}", stderr(&o));
+    assert!(started.elapsed() < Duration::from_secs(20));
+    std::fs::remove_file(&manifest).unwrap();
+    // A FIFO: not opened, so no hang.
+    mkfifo(&manifest);
+    let o = run(verify_cmd(&r));
+    assert_exit(&o, 3);
+    assert!(stderr(&o).contains("FIFO"), "{}", stderr(&o));
+    std::fs::remove_file(&manifest).unwrap();
+    // A regular file past 64 MiB (sparse): refused without being read.
+    let big = std::fs::File::create(&manifest).unwrap();
+    big.set_len((64 << 20) + 1).unwrap();
+    let o = run(bounded(verify_cmd(&r)));
+    assert_exit(&o, 3);
+    assert!(
+        stderr(&o).contains("larger than 67108864 bytes"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::rename(&kept, &manifest).unwrap();
+    assert_exit(&run(verify_cmd(&r)), 0);
+
+    // A report file replaced by a FIFO, or by a link to its own copy: a problem, not a hang
+    // and not followed.
+    let csv = r.join("items.csv");
+    let csv_copy = dir.path().join("items.csv.copy");
+    std::fs::rename(&csv, &csv_copy).unwrap();
+    mkfifo(&csv);
+    let o = run(verify_cmd(&r));
+    assert_exit(&o, 1);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(out.contains("CHANGED   items.csv: a FIFO"), "{out}");
+    std::fs::remove_file(&csv).unwrap();
+    symlink(&csv_copy, &csv).unwrap();
+    let o = run(verify_cmd(&r));
+    assert_exit(&o, 1);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(out.contains("items.csv: a symbolic link"), "{out}");
+}
+
+/// A scan of a busy tree (a 64 GiB sparse file, one worker) stopped with Ctrl-C: its report
+/// directory, which keeps the journal.
+fn interrupted_report(dir: &Path) -> PathBuf {
+    let ev = dir.join("busy");
+    std::fs::create_dir(&ev).unwrap();
+    std::fs::File::create(ev.join("sparse.img"))
+        .unwrap()
+        .set_len(64 << 30)
+        .unwrap();
+    write_file(&ev.join("small"), 10, 1);
+    let db = db_knowing(dir, &ev.join("small"));
+    let r = dir.join("interrupted");
+    let mut cmd = scan_cmd(&db, &r, &ev);
+    cmd.args(["-j", "1"]);
+    let (o, _) = interrupt_after(cmd, Duration::from_millis(1500));
+    assert_exit(&o, 130);
+    assert!(r.join("journal.hsj").is_file());
+    r
+}
+
+#[test]
+fn verify_says_an_interrupted_report_is_incomplete_and_a_resume_reads_no_planted_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = interrupted_report(dir.path());
+    let o = run(verify_cmd(&r));
+    assert_exit(&o, 0);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("INCOMPLETE"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(stderr(&o).contains("INCOMPLETE"), "{}", stderr(&o));
+    // A complete report says nothing of the kind (checked in
+    // a_report_directory_others_can_write_to_or_holding_foreign_entries_is_refused's last scan).
+
+    // `scan --resume` reads the manifest too (is the scan complete?): a link to /dev/zero in
+    // its place is refused before anything is read.
+    let manifest = r.join("manifest.json");
+    std::fs::remove_file(&manifest).unwrap();
+    symlink("/dev/zero", &manifest).unwrap();
+    let mut resume = hashsift();
+    resume.args(["scan", "-q", "--resume"]).arg(&r);
+    let started = Instant::now();
+    let o = run(bounded(resume));
+    assert_exit(&o, 64);
+    assert!(stderr(&o).contains("symbolic link"), "{}", stderr(&o));
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(r.join("journal.hsj").is_file(), "the journal is kept");
+}
+
+#[test]
+fn verify_of_a_complete_report_does_not_say_incomplete() {
+    let dir = tempfile::tempdir().unwrap();
+    let ev = evidence(dir.path());
+    let db = db_knowing(dir.path(), &ev.join("d2/a"));
+    let r = dir.path().join("r");
+    assert_exit(&run(scan_cmd(&db, &r, &ev)), 0);
+    let o = run(verify_cmd(&r));
+    assert_exit(&o, 0);
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("INCOMPLETE"));
+    assert!(!stderr(&o).contains("INCOMPLETE"));
+}

@@ -31,9 +31,15 @@ pub const COVERED: [&str; 5] = [
     super::html::HTML,
 ];
 
-/// Size and SHA-256 of a file, read in pieces.
+/// The largest manifest [`read`] takes. A manifest is a few KiB plus about 300 bytes per
+/// hash set in the database; 64 MiB is far beyond any real one, and bounds the memory a
+/// hostile one (`manifest.json` linked to `/dev/zero`) can take.
+pub const MANIFEST_MAX: u64 = 64 << 20;
+
+/// Size and SHA-256 of a regular file (a link, FIFO or device is refused, not opened or
+/// followed), read in pieces.
 fn digest_file(path: &Path) -> io::Result<(u64, String)> {
-    let mut f = std::fs::File::open(path)?;
+    let mut f = crate::output::open_regular(path)?;
     let mut h = sha2::Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut size = 0u64;
@@ -137,6 +143,8 @@ pub fn write(
 pub struct Verification {
     /// The manifest's own SHA-256.
     pub manifest_sha256: String,
+    /// Whether the scan was complete (`false`: interrupted, the report says what is missing).
+    pub complete: bool,
     /// Files that match the manifest.
     pub good: Vec<String>,
     /// What does not: a file changed, missing or unreadable.
@@ -151,6 +159,8 @@ pub enum VerifyError {
         path: std::path::PathBuf,
         source: io::Error,
     },
+    #[error("{path}: larger than {MANIFEST_MAX} bytes, which no manifest hashsift writes is")]
+    TooLarge { path: std::path::PathBuf },
     #[error("{path}: not a hashsift manifest: {reason}")]
     Malformed {
         path: std::path::PathBuf,
@@ -158,16 +168,52 @@ pub enum VerifyError {
     },
 }
 
-/// Checks every file the manifest of the report in `dir` lists against its size and SHA-256.
+/// The bytes of the manifest at `path`: a regular file (not followed if a link, not opened
+/// if a FIFO or device) of at most [`MANIFEST_MAX`] bytes.
+fn read_bytes(path: &Path) -> Result<Vec<u8>, VerifyError> {
+    let read_err = |source| VerifyError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let file = crate::output::open_regular(path).map_err(read_err)?;
+    let too_large = || VerifyError::TooLarge {
+        path: path.to_owned(),
+    };
+    if file.metadata().map_err(read_err)?.len() > MANIFEST_MAX {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    file.take(MANIFEST_MAX + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    if bytes.len() as u64 > MANIFEST_MAX {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// Reads the manifest at `path` as JSON (see [`read_bytes`] for what is refused).
+///
+/// # Errors
+/// The manifest cannot be read, is too large, or is not JSON.
+pub fn read(path: &Path) -> Result<Value, VerifyError> {
+    let bytes = read_bytes(path)?;
+    serde_json::from_slice(&bytes).map_err(|e| VerifyError::Malformed {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// Checks every file the manifest of the report in `dir` lists against its size and SHA-256,
+/// and reads whether the scan was complete. Only regular files are read (a link, FIFO or
+/// device under a report file's name is a problem, never opened or followed), the manifest
+/// up to [`MANIFEST_MAX`] bytes.
 ///
 /// # Errors
 /// The manifest cannot be read or is not one.
 pub fn verify(dir: &Path) -> Result<Verification, VerifyError> {
     let path = dir.join(MANIFEST);
-    let bytes = std::fs::read(&path).map_err(|source| VerifyError::Read {
-        path: path.clone(),
-        source,
-    })?;
+    let bytes = read_bytes(&path)?;
     let malformed = |reason: String| VerifyError::Malformed {
         path: path.clone(),
         reason,
@@ -179,8 +225,12 @@ pub fn verify(dir: &Path) -> Result<Verification, VerifyError> {
     let files = manifest["files"]
         .as_object()
         .ok_or_else(|| malformed("no \"files\" object".into()))?;
+    let complete = manifest["complete"]
+        .as_bool()
+        .ok_or_else(|| malformed("no \"complete\": true or false".into()))?;
     let mut v = Verification {
         manifest_sha256: to_hex(&sha2::Sha256::digest(&bytes)),
+        complete,
         ..Verification::default()
     };
     for name in COVERED {
