@@ -106,8 +106,8 @@ pub struct ScanArgs {
     #[arg(long, value_name = "NAME")]
     pub examiner: Option<String>,
 
-    /// Worker threads [default: one per core]
-    #[arg(short = 'j', long, value_name = "N")]
+    /// Worker threads, 1 to 256 [default: one per core]
+    #[arg(short = 'j', long, value_name = "N", value_parser = parse_threads)]
     pub threads: Option<NonZeroUsize>,
 
     /// How digests are looked up: auto (whichever costs less), index (load every known hash
@@ -325,6 +325,13 @@ fn parse_map_value(s: &str) -> Result<(String, Category), String> {
     Ok((code.trim().to_owned(), parse_category(category.trim())?))
 }
 
+fn parse_threads(s: &str) -> Result<NonZeroUsize, String> {
+    let n: usize = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of threads"))?;
+    hashsift::config::check_threads(n).map_err(|e| e.to_string())
+}
+
 #[derive(Debug, Args)]
 pub struct HashArgs {
     /// Evidence files or directories (a mounted image, an evidence folder).
@@ -336,8 +343,8 @@ pub struct HashArgs {
     #[arg(short = 'c', long, value_name = "LIST", value_delimiter = ',')]
     pub algorithms: Option<Vec<Algorithm>>,
 
-    /// Worker threads [default: one per core]
-    #[arg(short = 'j', long, value_name = "N")]
+    /// Worker threads, 1 to 256 [default: one per core]
+    #[arg(short = 'j', long, value_name = "N", value_parser = parse_threads)]
     pub threads: Option<NonZeroUsize>,
 
     /// Write the listing to FILE instead of stdout (written under a temporary name, then

@@ -45,6 +45,10 @@ pub enum ConfigError {
     OutputDirMissing(PathBuf),
     #[error("refusing to write to the block device {0}: it could hold evidence")]
     OutputIsDevice(PathBuf),
+    #[error(
+        "{0} worker threads: give 1 to {MAX_THREADS} (hashing is bound by the cores and the disk; the default is one per core)"
+    )]
+    Threads(usize),
     #[error(transparent)]
     ReportDir(#[from] output::ReportDirError),
     #[error("{0}")]
@@ -113,7 +117,7 @@ impl HashSettings {
             None => None,
             Some(o) => Some(check_output(&absolute(o)?, &roots)?),
         };
-        let threads = threads.unwrap_or_else(default_threads).max(1);
+        let threads = threads_or_default(threads)?;
         Ok(HashSettings {
             hash: HashConfig {
                 roots,
@@ -224,6 +228,7 @@ impl ScanSettings {
         pdq: Option<crate::scan::PdqMatching>,
         quiet: bool,
     ) -> Result<Self, ConfigError> {
+        let threads = threads_or_default(threads)?;
         let roots = roots
             .iter()
             .map(|r| absolute(r))
@@ -274,7 +279,7 @@ impl ScanSettings {
             scan: crate::scan::ScanConfig {
                 roots,
                 db,
-                threads: threads.unwrap_or_else(default_threads).max(1),
+                threads,
                 lookup,
                 pdq,
             },
@@ -352,13 +357,38 @@ impl ScanSettings {
                     Some(db) => absolute(&db)?,
                     None => start.db.clone(),
                 },
-                threads: threads.unwrap_or_else(default_threads).max(1),
+                threads: threads_or_default(threads)?,
                 lookup: start.lookup,
                 pdq: start.pdq,
             },
             out,
             quiet,
         })
+    }
+}
+
+/// The most worker threads hashsift starts (`-j`). Hashing is bound by the cores and the disk
+/// long before, and idle workers spin looking for work: `hash -q -j N` of 18 small files on
+/// the 2-core development machine (debug build, other builds running) took 0.05-0.2 s with
+/// 256 threads, 0.5-0.6 s with 384-512, 1.3-2.8 s with 640-1024 (11.7 s once); the issue
+/// measured 49 s for 5,000.
+pub const MAX_THREADS: usize = 256;
+
+/// Checks a number of worker threads: 1 to [`MAX_THREADS`].
+///
+/// # Errors
+/// [`ConfigError::Threads`] for 0 or more than [`MAX_THREADS`].
+pub fn check_threads(n: usize) -> Result<std::num::NonZeroUsize, ConfigError> {
+    std::num::NonZeroUsize::new(n)
+        .filter(|n| n.get() <= MAX_THREADS)
+        .ok_or(ConfigError::Threads(n))
+}
+
+/// `threads` as given (checked), else one per core (at most [`MAX_THREADS`]).
+fn threads_or_default(threads: Option<usize>) -> Result<usize, ConfigError> {
+    match threads {
+        Some(n) => Ok(check_threads(n)?.get()),
+        None => Ok(default_threads().min(MAX_THREADS)),
     }
 }
 

@@ -413,3 +413,43 @@ fn verify_of_a_complete_report_does_not_say_incomplete() {
     assert!(!String::from_utf8_lossy(&o.stdout).contains("INCOMPLETE"));
     assert!(!stderr(&o).contains("INCOMPLETE"));
 }
+
+// ---- 8. A bounded thread count.
+
+#[test]
+fn a_thread_count_out_of_bounds_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let ev = evidence(dir.path());
+    let out = dir.path().join("out.txt");
+    for (n, code) in [("100000", 64), ("257", 64), ("0", 64), ("256", 0), ("1", 0)] {
+        for command in ["hash", "scan"] {
+            let mut cmd = hashsift();
+            cmd.args([command, "-q", "-j", n]);
+            if command == "hash" {
+                cmd.arg("-o").arg(&out);
+            } else {
+                if code == 0 {
+                    continue;
+                }
+                cmd.args(["--db", "none.db", "-o"])
+                    .arg(dir.path().join(format!("r{n}")));
+            }
+            cmd.arg(&ev);
+            let started = Instant::now();
+            let o = run_with_timeout(cmd, Duration::from_secs(30));
+            assert_exit(&o, code);
+            if code == 64 {
+                assert!(stderr(&o).contains("1 to 256"), "{}", stderr(&o));
+                assert!(started.elapsed() < Duration::from_secs(5));
+            }
+        }
+    }
+    let mut resume = hashsift();
+    resume
+        .args(["scan", "--resume"])
+        .arg(dir.path())
+        .args(["-j", "100000"]);
+    let o = run_with_timeout(resume, Duration::from_secs(30));
+    assert_exit(&o, 64);
+    assert!(stderr(&o).contains("1 to 256"), "{}", stderr(&o));
+}
