@@ -30,7 +30,7 @@ fn import_list(db: &Path, list: &Path, name: &str, version: &str, category: &str
     if replace {
         c.arg("--replace");
     }
-    let out = common::run_with_timeout(c, Duration::from_secs(60));
+    let out = common::run_with_timeout(c, Duration::from_secs(120));
     assert_exit(&out, 0);
 }
 
