@@ -289,6 +289,23 @@ pub struct ImportArgs {
     #[arg(long = "map-value", value_name = "CODE=CATEGORY", value_parser = parse_map_value)]
     pub map_value: Vec<(String, Category)>,
 
+    /// Refuse the set at the first category code that neither the profile nor --map-value
+    /// maps [default: such records are imported as uncategorised, their code kept, and the
+    /// codes are listed after the import and in `db stats`]
+    #[arg(long)]
+    pub strict_codes: bool,
+
+    /// Leave malformed records out instead of refusing the set: they are counted (rejected
+    /// in `db list`) and listed with their line or record numbers and reasons in a rejects
+    /// file (see --rejects)
+    #[arg(long)]
+    pub skip_invalid: bool,
+
+    /// With --skip-invalid: the rejects file to create (it must not exist) [default: beside
+    /// the database, `<set>-rejects-<UTC time>.txt`, written when a record is rejected]
+    #[arg(long, value_name = "FILE", requires = "skip_invalid")]
+    pub rejects: Option<PathBuf>,
+
     /// Digest lists: untagged lines of 64 hex digits are BLAKE3 (b3sum output), not SHA-256
     #[arg(long)]
     pub blake3: bool,

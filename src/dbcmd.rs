@@ -9,12 +9,14 @@ use anyhow::{Context, bail};
 
 use hashsift::cancel::Cancel;
 use hashsift::exit::ExitStatus;
+use hashsift::import::rejects::RejectsTarget;
 use hashsift::import::{self, Grading, ImportError, ImportRequest, csvsets::CsvOptions};
 use hashsift::knowndb::profile::{Profile, built_in_names};
 use hashsift::knowndb::read::MediaView;
 use hashsift::knowndb::write::SetMeta;
 use hashsift::knowndb::{self, Access, KnownDb};
 use hashsift::progress::{ImportCounters, ImportDisplay};
+use hashsift::textsafe::{escape, escape_opt};
 
 use crate::cli::{DbArgs, DbCommand, ExportArgs, ExportFormatArg, ImportArgs};
 use hashsift::knowndb::export::{ExportFormat, Scope};
@@ -37,7 +39,7 @@ pub fn run(args: DbArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus> {
         DbCommand::List { json } => list(&KnownDb::open(&path, Access::ReadOnly)?, json),
         DbCommand::Remove { name } => {
             KnownDb::open(&path, Access::Write)?.remove_set(&name)?;
-            eprintln!("hashsift: removed the set '{name}'");
+            eprintln!("hashsift: removed the set '{}'", escape(&name));
             Ok(ExitStatus::Clean)
         }
         DbCommand::Stats { json } => stats(&KnownDb::open(&path, Access::ReadOnly)?, json),
@@ -127,12 +129,17 @@ fn import(path: &std::path::Path, a: ImportArgs, cancel: &Cancel) -> anyhow::Res
             profile,
             default_category: a.category,
             map_values: a.map_value.clone(),
+            strict_codes: a.strict_codes,
         },
         replace: a.replace,
         csv: CsvOptions {
             map_columns: a.map_column.clone(),
             blake3_lists: a.blake3,
         },
+        skip_invalid: a.skip_invalid.then(|| match &a.rejects {
+            Some(file) => RejectsTarget::Named(file.clone()),
+            None => RejectsTarget::BesideDatabase(path.to_owned()),
+        }),
     };
     // A database this import creates is removed again if the import fails, so that a
     // rejected import leaves nothing behind.
@@ -187,15 +194,48 @@ fn import(path: &std::path::Path, a: ImportArgs, cancel: &Cancel) -> anyhow::Res
             )));
         }
     };
+    // What the set holds that was not imported as its source meant it: said even with -q.
+    let profile_name = request
+        .grading
+        .profile
+        .as_ref()
+        .map_or("none".to_owned(), |p| p.name.clone());
+    for u in &summary.unmapped {
+        eprintln!(
+            "hashsift: warning: {} record{} with code {}{}, not in profile {}: imported as uncategorised; to map them: --map-value {}=<category>",
+            u.records,
+            if u.records == 1 { "" } else { "s" },
+            escape(&u.code),
+            u.label
+                .as_deref()
+                .map(|l| format!(" (\"{}\")", escape(l)))
+                .unwrap_or_default(),
+            escape(&profile_name),
+            shell_word(&u.code),
+        );
+    }
+    if summary.rows_rejected > 0 || summary.rejects_file.is_some() {
+        eprintln!(
+            "hashsift: warning: {} malformed record{} left out (--skip-invalid){}",
+            summary.rows_rejected,
+            if summary.rows_rejected == 1 { "" } else { "s" },
+            summary
+                .rejects_file
+                .as_deref()
+                .map(|p| format!(", listed in {}", escape(&p.display().to_string())))
+                .unwrap_or_default(),
+        );
+    }
     if !a.quiet {
         let secs = started.elapsed().as_secs_f64();
         eprintln!(
-            "hashsift: {} set '{name}' ({}): {} records read, {} media graded, {} merged with another record of the set, {} empty-file hashes skipped; {} hash conflicts; {:.1} s, {:.0} records/s",
+            "hashsift: {} set '{}' ({}): {} records read, {} media graded, {} merged with another record of the set, {} empty-file hashes skipped; {} hash conflicts; {:.1} s, {:.0} records/s",
             if summary.replaced {
                 "replaced"
             } else {
                 "imported"
             },
+            escape(&name),
             first_format.name(),
             summary.rows_read,
             summary.rows_imported,
@@ -215,6 +255,21 @@ fn import(path: &std::path::Path, a: ImportArgs, cancel: &Cancel) -> anyhow::Res
     Ok(ExitStatus::Clean)
 }
 
+/// `code` as one word a shell would read back as it is (quoted when it holds anything but
+/// letters, digits and `._-`), for a `--map-value` to copy.
+fn shell_word(code: &str) -> String {
+    let code = code.trim();
+    if !code.is_empty()
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        code.to_owned()
+    } else {
+        format!("'{}'", escape(&code.replace('\'', "'\\''")))
+    }
+}
+
 fn list(db: &KnownDb, json: bool) -> anyhow::Result<ExitStatus> {
     let sets = db.sets()?;
     let stdout = std::io::stdout();
@@ -231,11 +286,11 @@ fn list(db: &KnownDb, json: bool) -> anyhow::Result<ExitStatus> {
         writeln!(
             out,
             "{}  version {}  source {}  format {}  profile {}",
-            s.name,
-            s.version.as_deref().unwrap_or("-"),
-            s.source.as_deref().unwrap_or("-"),
-            s.format,
-            s.profile.as_deref().unwrap_or("-")
+            escape(&s.name),
+            escape_opt(s.version.as_deref()).unwrap_or("-".into()),
+            escape_opt(s.source.as_deref()).unwrap_or("-".into()),
+            escape(&s.format),
+            escape_opt(s.profile.as_deref()).unwrap_or("-".into())
         )?;
         writeln!(
             out,
@@ -248,11 +303,26 @@ fn list(db: &KnownDb, json: bool) -> anyhow::Result<ExitStatus> {
             s.rows_rejected,
             s.rows_empty
         )?;
+        if let Some(r) = &s.rejects_file {
+            writeln!(out, "  rejected records listed in {}", escape(r))?;
+        }
+        for u in &s.unmapped {
+            writeln!(
+                out,
+                "  code {} not in the profile: {} records imported as uncategorised",
+                escape(&u.code),
+                u.records
+            )?;
+        }
         for f in &s.files {
             writeln!(
                 out,
                 "  file {} ({} bytes, {} records, {}) sha256 {}",
-                f.path, f.size, f.rows_read, f.format, f.sha256
+                escape(&f.path),
+                f.size,
+                f.rows_read,
+                escape(&f.format),
+                f.sha256
             )?;
         }
     }
@@ -279,11 +349,31 @@ fn stats(db: &KnownDb, json: bool) -> anyhow::Result<ExitStatus> {
         }
     }
     for (set, cats) in &st.by_set {
-        writeln!(out, "set {set}:")?;
+        writeln!(out, "set {}:", escape(set))?;
         for c in hashsift::knowndb::Category::ALL {
             if let Some(n) = cats.get(c.name()) {
                 writeln!(out, "  {:<14} {n}", c.name())?;
             }
+        }
+    }
+    for (set, codes) in &st.unmapped {
+        writeln!(
+            out,
+            "set {}: codes not in its profile, imported as uncategorised:",
+            escape(set)
+        )?;
+        for u in codes {
+            writeln!(
+                out,
+                "  code {}{}: {} records (map with --map-value {}=<category> and import again with --replace)",
+                escape(&u.code),
+                u.label
+                    .as_deref()
+                    .map(|l| format!(" \"{}\"", escape(l)))
+                    .unwrap_or_default(),
+                u.records,
+                shell_word(&u.code)
+            )?;
         }
     }
     writeln!(
@@ -379,16 +469,16 @@ fn write_medium(out: &mut dyn Write, m: &MediaView) -> std::io::Result<()> {
         writeln!(
             out,
             "  set {}{}: {} (code {}{}); baseline {}, victim identified {}, offender identified {}, distributed {}{}{}; record {}",
-            g.set,
+            escape(&g.set),
             g.set_version
                 .as_deref()
-                .map(|v| format!(" {v}"))
+                .map(|v| format!(" {}", escape(v)))
                 .unwrap_or_default(),
             g.category,
-            g.code.as_deref().unwrap_or("none"),
+            escape(g.code.as_deref().unwrap_or("none")),
             g.label
                 .as_deref()
-                .map(|l| format!(" \"{l}\""))
+                .map(|l| format!(" \"{}\"", escape(l)))
                 .unwrap_or_default(),
             yes_no(g.baseline),
             yes_no(g.victim_identified),
@@ -396,12 +486,12 @@ fn write_medium(out: &mut dyn Write, m: &MediaView) -> std::io::Result<()> {
             yes_no(g.distributed),
             g.series
                 .as_deref()
-                .map(|s| format!(", series {s}"))
+                .map(|s| format!(", series {}", escape(s)))
                 .unwrap_or_default(),
             if g.tags.is_empty() {
                 String::new()
             } else {
-                format!(", tags {}", g.tags.join(", "))
+                format!(", tags {}", escape(&g.tags.join(", ")))
             },
             g.record,
         )?;
@@ -477,14 +567,19 @@ fn profile(name: Option<&str>) -> anyhow::Result<ExitStatus> {
             writeln!(
                 out,
                 "  {n:<8} {}{}",
-                p.description,
+                escape(&p.description),
                 if p.verified { "" } else { " [NOT VERIFIED]" }
             )?;
         }
         return Ok(ExitStatus::Clean);
     };
     let p = Profile::load(name)?;
-    writeln!(out, "profile {}: {}", p.name, p.description)?;
+    writeln!(
+        out,
+        "profile {}: {}",
+        escape(&p.name),
+        escape(&p.description)
+    )?;
     writeln!(
         out,
         "verified: {}",
@@ -498,9 +593,10 @@ fn profile(name: Option<&str>) -> anyhow::Result<ExitStatus> {
     for (code, m) in p.codes() {
         writeln!(
             out,
-            "  code {code:<4} -> {:<14} {}",
+            "  code {:<4} -> {:<14} {}",
+            escape(code),
             m.category.name(),
-            m.label
+            escape(&m.label)
         )?;
     }
     Ok(ExitStatus::Clean)

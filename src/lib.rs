@@ -22,5 +22,6 @@ pub mod progress;
 pub mod record;
 pub mod report;
 pub mod scan;
+pub mod textsafe;
 pub mod utc;
 pub mod walk;

@@ -35,7 +35,11 @@ fn main() -> ExitCode {
     match result {
         Ok(status) => status.into(),
         Err(e) => {
-            eprintln!("hashsift: error: {e:#}");
+            // Errors quote hash-set values and file names: no terminal control reaches stderr.
+            eprintln!(
+                "hashsift: error: {}",
+                hashsift::textsafe::escape(&format!("{e:#}"))
+            );
             if e.downcast_ref::<ConfigError>().is_some() {
                 ExitStatus::Usage.into()
             } else {

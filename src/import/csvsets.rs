@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use super::fields::{hex, hex_bytes, shorten, size};
 use super::lines::MAX_LINE;
-use super::{Location, ReadError, Sink};
+use super::{Location, ReadError, Sink, deliver};
 use crate::digest::{Blake3, Md5, Sha1, Sha256};
 use crate::knowndb::category::parse_flag;
 use crate::knowndb::record::{KnownRecord, PdqHash};
@@ -330,19 +330,42 @@ pub fn read(
         match csv.read_byte_record(&mut row) {
             Ok(true) => {}
             Ok(false) => break,
-            Err(e) => return Err(error(e, &shared)),
+            Err(e) => {
+                // A row of the wrong length was read whole: it alone is rejected, and the
+                // reading goes on after it. Any other error ends the reading.
+                let ragged = matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. });
+                let e = error(e, &shared);
+                shared.record_start.set(csv.position().byte());
+                if ragged {
+                    deliver(sink, Err(e))?;
+                    continue;
+                }
+                return Err(e);
+            }
         }
         shared.record_start.set(csv.position().byte());
         let number = row
             .position()
             .map_or(shared.newlines.get() + 1, |p| shared.line_of(p.byte()));
+        deliver(sink, record(number, &row, &columns))?;
+    }
+    Ok(())
+}
+
+/// One row of the table as a record.
+fn record(
+    number: u64,
+    row: &csv::ByteRecord,
+    columns: &[Option<Field>],
+) -> Result<KnownRecord, ReadError> {
+    {
         let at = Location::Line(number);
         let mut rec = KnownRecord {
             number,
             ..KnownRecord::default()
         };
         let mut quality = None;
-        for (raw, field) in row.iter().zip(&columns) {
+        for (raw, field) in row.iter().zip(columns) {
             let Some(field) = field else { continue };
             let value = std::str::from_utf8(raw).map_err(|e| {
                 ReadError::malformed(
@@ -418,16 +441,16 @@ pub fn read(
         if rec.digests == Default::default() && rec.pdq.is_none() {
             return Err(ReadError::malformed(at, "no hash in this row"));
         }
-        sink(rec)?;
+        Ok(rec)
     }
-    Ok(())
 }
 
 fn flag(value: &str, what: &str) -> Result<Option<bool>, String> {
     parse_flag(value).map_err(|e| format!("{what}: {e}"))
 }
 
-fn field_name(f: Field) -> &'static str {
+/// The `--map-column` name of a field.
+pub fn field_name(f: Field) -> &'static str {
     Field::NAMES
         .iter()
         .find(|(_, x)| *x == f)

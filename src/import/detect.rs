@@ -104,7 +104,7 @@ impl Format {
             Format::Csv => csvsets::read(Table::Generic, lines::open(file, counters)?, csv, sink),
             Format::NsrlRds2 => {
                 let mut head = [0u8; 4];
-                let n = std::fs::File::open(file)?.read(&mut head)?;
+                let n = super::open_source(file)?.read(&mut head)?;
                 if head[..n] == *b"PK\x03\x04" {
                     read_zipped_nsrl(file, counters, csv, sink)
                 } else {
@@ -138,7 +138,7 @@ fn read_zipped_nsrl(
 ) -> Result<(), ReadError> {
     let zip_error =
         |e: zip::result::ZipError| ReadError::malformed(Location::File, format!("zip: {e}"));
-    let mut archive = zip::ZipArchive::new(std::fs::File::open(file)?).map_err(zip_error)?;
+    let mut archive = zip::ZipArchive::new(super::open_source(file)?).map_err(zip_error)?;
     let name = nsrl_member(&archive)
         .ok_or_else(|| ReadError::malformed(Location::File, "the zip holds no NSRLFile.txt"))?;
     let member = archive.by_name(&name).map_err(zip_error)?;
@@ -165,23 +165,23 @@ pub fn detect(file: &Path) -> Result<Format, ImportError> {
         file: file.to_owned(),
         reason,
     };
+    super::check_source(file)?;
     let mut head = Vec::with_capacity(64 << 10);
-    std::fs::File::open(file)
+    super::open_source(file)
         .map_err(io)?
         .take(64 << 10)
         .read_to_end(&mut head)
         .map_err(io)?;
     if head.is_empty() {
-        return Err(undetected("the file is empty".into()));
+        return Err(undetected(
+            "the file is empty: no format holds a hash set in an empty file".into(),
+        ));
     }
     if head.starts_with(&encase::MAGIC) {
         return Ok(Format::Encase);
     }
     if head.starts_with(b"SQLite format 3\0") {
-        let conn = sqlite_sets::open(file).map_err(|source| ImportError::Sqlite {
-            file: file.to_owned(),
-            source,
-        })?;
+        let conn = sqlite_sets::open(file).map_err(|e| e.with_file(file))?;
         let names = sqlite_sets::objects(&conn).map_err(|source| ImportError::Sqlite {
             file: file.to_owned(),
             source,
@@ -194,18 +194,25 @@ pub fn detect(file: &Path) -> Result<Format, ImportError> {
             return Ok(Format::Kdb);
         }
         return Err(undetected(
-            "an SQLite database that is neither an NSRL RDSv3 release nor an Autopsy hash database"
+            "an SQLite database that is neither an NSRL RDSv3 release (tables FILE, and PKG or METADATA) nor an Autopsy hash database (table hashes): no format hashsift reads"
                 .into(),
         ));
     }
     if head.starts_with(b"PK\x03\x04") {
-        let archive = std::fs::File::open(file)
+        let archive = super::open_source(file)
             .map_err(io)
-            .and_then(|f| zip::ZipArchive::new(f).map_err(|e| undetected(format!("zip: {e}"))))?;
+            .and_then(|f| zip::ZipArchive::new(f).map_err(|e| {
+                undetected(format!(
+                    "a damaged zip file ({e}): no format hashsift reads (NSRL RDS 2.x is the one read zipped)"
+                ))
+            }))?;
         if nsrl_member(&archive).is_some() {
             return Ok(Format::NsrlRds2);
         }
-        return Err(undetected("a zip file without NSRLFile.txt".into()));
+        return Err(undetected(
+            "a zip file without NSRLFile.txt: NSRL RDS 2.x is the only set read zipped; unzip it and import the files inside"
+                .into(),
+        ));
     }
     let text = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&head);
     let trimmed = text.trim_ascii_start();
@@ -248,7 +255,96 @@ pub fn detect(file: &Path) -> Result<Format, ImportError> {
         return Ok(Format::Csv);
     }
     Err(undetected(format!(
-        "the first line ('{}') is not a header or line of any format hashsift reads",
-        super::fields::shorten(first)
+        "the first line ('{}') is not a header or line of any format hashsift reads; {}",
+        super::fields::shorten(first),
+        suggest(text)
     )))
+}
+
+/// What would read a text file that no format's first line matches: a format and options
+/// that read its first 64 KiB (tried here, not guessed), or that none does.
+fn suggest(head: &[u8]) -> String {
+    // Whole lines only: the head may end inside one.
+    let head = match head.iter().rposition(|&b| b == b'\n') {
+        Some(i) => &head[..=i],
+        None => head,
+    };
+    // A table whose header names its hash column in words of its own ("Hash Value"): the
+    // column whose first value is a digest, named with --map-column.
+    if let Some((field, header)) = hash_column(head) {
+        let options = CsvOptions {
+            map_columns: vec![(field, header.clone())],
+            blake3_lists: false,
+        };
+        let (records, rejected) = trial(|sink| csvsets::read(Table::Generic, head, &options, sink));
+        if records > 0 && rejected.is_empty() {
+            return format!(
+                "it reads as a table with --format csv --map-column {}=\"{}\"",
+                csvsets::field_name(field),
+                header.replace('"', "\\\"")
+            );
+        }
+    }
+    // A digest list with a few lines that are not (a stray title or note).
+    let (records, rejected) = trial(|sink| lists::read(head, false, sink));
+    if records > 0 && rejected.len() <= records / 10 + 1 {
+        let lines: Vec<String> = rejected.iter().take(5).map(ToString::to_string).collect();
+        return format!(
+            "its other lines read as a digest list: --format digest-list --skip-invalid imports them and lists what it leaves out ({}{})",
+            lines.join(", "),
+            if rejected.len() > 5 { ", ..." } else { "" }
+        );
+    }
+    "no format hashsift reads accepts it (the formats: docs/formats.md)".to_owned()
+}
+
+/// Runs a reader over a file's head: the records it reads, and where it rejects one.
+fn trial(read: impl FnOnce(&mut Sink) -> Result<(), ReadError>) -> (usize, Vec<Location>) {
+    let mut records = 0;
+    let mut rejected = Vec::new();
+    let mut sink = |item: Result<crate::knowndb::record::KnownRecord, super::Rejected>| {
+        match item {
+            Ok(_) => records += 1,
+            Err(r) => rejected.push(r.at),
+        }
+        Ok(())
+    };
+    match read(&mut sink) {
+        Ok(()) => (records, rejected),
+        Err(_) => (0, rejected),
+    }
+}
+
+/// In a table with a header line, the first column whose value on the next line is a hex
+/// digest: the field it would be (by length) and its header.
+fn hash_column(head: &[u8]) -> Option<(csvsets::Field, String)> {
+    let text = std::str::from_utf8(head).ok()?;
+    let mut lines = text
+        .lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .filter(|l| !l.trim().is_empty());
+    let header = lines.next()?;
+    let row = lines.next()?;
+    let delimiter = [',', ';', '\t', '|']
+        .into_iter()
+        .max_by_key(|&d| header.matches(d).count())?;
+    if !header.contains(delimiter) {
+        return None;
+    }
+    let unquote = |f: &str| f.trim().trim_matches('"').trim().to_owned();
+    let names: Vec<String> = header.split(delimiter).map(unquote).collect();
+    for (i, value) in row.split(delimiter).map(unquote).enumerate() {
+        if !value.bytes().all(|b| b.is_ascii_hexdigit()) {
+            continue;
+        }
+        let field = match value.len() {
+            32 => csvsets::Field::Md5,
+            40 => csvsets::Field::Sha1,
+            64 => csvsets::Field::Sha256,
+            _ => continue,
+        };
+        let name = names.get(i).filter(|n| !n.is_empty())?;
+        return Some((field, name.clone()));
+    }
+    None
 }

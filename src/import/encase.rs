@@ -54,7 +54,7 @@ pub fn read(mut reader: impl Read, sink: &mut Sink) -> Result<(), ReadError> {
             ..KnownRecord::default()
         };
         known.digests.md5 = Some(Md5(md5));
-        sink(known)?;
+        sink(Ok(known))?;
     }
     let mut extra = [0u8; 1];
     if reader.read(&mut extra)? != 0 {

@@ -133,7 +133,7 @@ pub fn size(field: &str) -> Result<u64, String> {
 /// # Errors
 /// I/O errors, and stopping.
 pub fn file_sha256(path: &Path, stop: &dyn Fn() -> bool) -> std::io::Result<[u8; 32]> {
-    let mut f = std::fs::File::open(path)?;
+    let mut f = super::open_source(path)?;
     let mut h = sha2::Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {

@@ -7,7 +7,7 @@ use std::io::BufRead;
 
 use super::fields::{hex, size};
 use super::lines::{Lines, text};
-use super::{Location, ReadError, Sink};
+use super::{Location, ReadError, Sink, deliver};
 use crate::digest::{Md5, Sha1, Sha256};
 use crate::knowndb::record::KnownRecord;
 
@@ -18,6 +18,42 @@ enum Column {
     Sha1,
     Sha256,
     Other,
+}
+
+/// One row: `size,<hashes>,<path>`, the path being the rest of the line.
+fn row(n: u64, bytes: &[u8], cols: &[Column]) -> Result<KnownRecord, ReadError> {
+    let at = Location::Line(n);
+    // The path is last and may contain commas (and any bytes): split off the known fields
+    // only.
+    let mut fields = bytes.splitn(cols.len() + 1, |&b| b == b',');
+    let mut rec = KnownRecord {
+        number: n,
+        ..KnownRecord::default()
+    };
+    for col in cols {
+        let Some(raw) = fields.next() else {
+            return Err(ReadError::malformed(
+                at,
+                format!("expected {} fields before the file name", cols.len()),
+            ));
+        };
+        let field = std::str::from_utf8(raw)
+            .map_err(|_| ReadError::malformed(at, "a hash or size field is not valid UTF-8"))?;
+        let bad = |reason: String| ReadError::malformed(at, reason);
+        match col {
+            Column::Size => rec.size = Some(size(field).map_err(bad)?),
+            Column::Md5 => rec.digests.md5 = Some(Md5(hex(field, "MD5").map_err(bad)?)),
+            Column::Sha1 => rec.digests.sha1 = Some(Sha1(hex(field, "SHA-1").map_err(bad)?)),
+            Column::Sha256 => {
+                rec.digests.sha256 = Some(Sha256(hex(field, "SHA-256").map_err(bad)?))
+            }
+            Column::Other => {}
+        }
+    }
+    if fields.next().is_none() {
+        return Err(ReadError::malformed(at, "no file name after the hashes"));
+    }
+    Ok(rec)
 }
 
 /// Reads a hashdeep listing.
@@ -77,37 +113,7 @@ pub fn read(reader: impl BufRead, sink: &mut Sink) -> Result<(), ReadError> {
             continue;
         }
         let cols = columns.as_ref().expect("set on line 2");
-        // The path is last and may contain commas (and any bytes): split off the known
-        // fields only.
-        let mut fields = bytes.splitn(cols.len() + 1, |&b| b == b',');
-        let mut rec = KnownRecord {
-            number: n,
-            ..KnownRecord::default()
-        };
-        for col in cols {
-            let Some(raw) = fields.next() else {
-                return Err(ReadError::malformed(
-                    at,
-                    format!("expected {} fields before the file name", cols.len()),
-                ));
-            };
-            let field = std::str::from_utf8(raw)
-                .map_err(|_| ReadError::malformed(at, "a hash or size field is not valid UTF-8"))?;
-            let bad = |reason: String| ReadError::malformed(at, reason);
-            match col {
-                Column::Size => rec.size = Some(size(field).map_err(bad)?),
-                Column::Md5 => rec.digests.md5 = Some(Md5(hex(field, "MD5").map_err(bad)?)),
-                Column::Sha1 => rec.digests.sha1 = Some(Sha1(hex(field, "SHA-1").map_err(bad)?)),
-                Column::Sha256 => {
-                    rec.digests.sha256 = Some(Sha256(hex(field, "SHA-256").map_err(bad)?))
-                }
-                Column::Other => {}
-            }
-        }
-        if fields.next().is_none() {
-            return Err(ReadError::malformed(at, "no file name after the hashes"));
-        }
-        sink(rec)?;
+        deliver(sink, row(n, bytes, cols))?;
     }
     if columns.is_none() {
         return Err(ReadError::malformed(

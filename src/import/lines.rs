@@ -38,7 +38,7 @@ pub fn open<'a>(
     path: &Path,
     counters: &'a ImportCounters,
 ) -> std::io::Result<BufReader<Counting<'a, std::fs::File>>> {
-    let file = std::fs::File::open(path)?;
+    let file = super::open_source(path)?;
     Ok(BufReader::with_capacity(
         1 << 20,
         Counting {

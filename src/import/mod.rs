@@ -13,6 +13,7 @@ pub mod fields;
 pub mod hashdeep;
 pub mod lines;
 pub mod lists;
+pub mod rejects;
 pub mod sqlite_sets;
 pub mod vics;
 
@@ -23,7 +24,7 @@ use std::sync::mpsc;
 use crate::cancel::Cancel;
 use crate::knowndb::category::Category;
 use crate::knowndb::profile::{Profile, ProfileError};
-use crate::knowndb::record::KnownRecord;
+use crate::knowndb::record::{KnownRecord, UnmappedCode};
 use crate::knowndb::write::{ImportSummary, SetMeta, SourceFile, SourceSummary, WriteError};
 use crate::knowndb::{DbError, KnownDb};
 use crate::progress::ImportCounters;
@@ -69,8 +70,12 @@ pub enum ImportError {
         file: PathBuf,
         source: std::io::Error,
     },
-    #[error("{file}: cannot tell the format: {reason} (name it with --format)")]
+    #[error("{file}: cannot tell the format: {reason}")]
     Undetected { file: PathBuf, reason: String },
+    #[error(
+        "{file}: a {kind}, not a regular file: a hash set is read from a file (copy it into one first)"
+    )]
+    NotAFile { file: PathBuf, kind: &'static str },
     #[error("{file}")]
     Sqlite {
         file: PathBuf,
@@ -80,6 +85,8 @@ pub enum ImportError {
     Profile(#[from] ProfileError),
     #[error(transparent)]
     Db(DbError),
+    #[error("cannot write the list of rejected records")]
+    RejectsFile(#[source] std::io::Error),
     #[error("interrupted; the database is unchanged")]
     Interrupted,
     #[error("{0}")]
@@ -95,6 +102,8 @@ pub enum ReadError {
     },
     Io(std::io::Error),
     Sqlite(rusqlite::Error),
+    /// The rejects file (`--skip-invalid`) could not be written: not the source's fault.
+    Rejects(std::io::Error),
     /// The consumer stopped (a database error, or Ctrl-C): not the source's fault.
     Stopped,
 }
@@ -122,6 +131,7 @@ impl ReadError {
                 file: file.to_owned(),
                 source,
             },
+            ReadError::Rejects(e) => ImportError::RejectsFile(e),
             ReadError::Stopped => ImportError::Interrupted,
         }
     }
@@ -139,8 +149,94 @@ impl From<rusqlite::Error> for ReadError {
     }
 }
 
-/// Where a reader delivers its records.
-pub type Sink<'a> = dyn FnMut(KnownRecord) -> Result<(), ReadError> + 'a;
+/// What kind of file `meta` describes, when it is not a regular file.
+fn not_regular(meta: &std::fs::Metadata) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_file() {
+        None
+    } else if t.is_fifo() {
+        Some("FIFO (named pipe)")
+    } else if t.is_dir() {
+        Some("directory")
+    } else if t.is_socket() {
+        Some("socket")
+    } else if t.is_block_device() {
+        Some("block device")
+    } else if t.is_char_device() {
+        Some("character device")
+    } else {
+        Some("special file")
+    }
+}
+
+/// Checks, without opening it, that a hash-set path is a regular file (following symlinks),
+/// and gives its size. Opening a FIFO would block until a writer comes, deaf to Ctrl-C; a
+/// device or a directory is no hash set either.
+///
+/// # Errors
+/// The path cannot be examined, or is not a regular file.
+pub fn check_source(file: &Path) -> Result<u64, ImportError> {
+    let meta = std::fs::metadata(file).map_err(|source| ImportError::Io {
+        file: file.to_owned(),
+        source,
+    })?;
+    match not_regular(&meta) {
+        Some(kind) => Err(ImportError::NotAFile {
+            file: file.to_owned(),
+            kind,
+        }),
+        None => Ok(meta.len()),
+    }
+}
+
+/// Opens a hash-set file for reading, refusing anything but a regular file even if the path
+/// was swapped since [`check_source`]: the open does not wait for a FIFO's writer
+/// (`O_NONBLOCK`, which has no effect on reading a regular file), and the opened file is
+/// examined (`fstat`) before it is read.
+///
+/// # Errors
+/// I/O errors; a path that is not a regular file (`InvalidInput`).
+pub fn open_source(file: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(file)?;
+    if let Some(kind) = not_regular(&f.metadata()?) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("a {kind}, not a regular file"),
+        ));
+    }
+    Ok(f)
+}
+
+/// A record a reader could not read: where it is and why. The reader goes on after it; the
+/// sink decides whether the import fails there (the default) or leaves it out
+/// (`--skip-invalid`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejected {
+    pub at: Location,
+    pub reason: String,
+}
+
+/// Where a reader delivers its records, and the records it could not read. An error it
+/// returns ends the reading.
+pub type Sink<'a> = dyn FnMut(Result<KnownRecord, Rejected>) -> Result<(), ReadError> + 'a;
+
+/// Hands one record to `sink`: a record read, or (a malformed one) its rejection. Other
+/// errors (I/O, a stopped consumer) end the reading.
+///
+/// # Errors
+/// The sink's error, or `parsed`'s when it is not about the record's content.
+pub fn deliver(sink: &mut Sink, parsed: Result<KnownRecord, ReadError>) -> Result<(), ReadError> {
+    match parsed {
+        Ok(rec) => sink(Ok(rec)),
+        Err(ReadError::Malformed { at, reason }) => sink(Err(Rejected { at, reason })),
+        Err(e) => Err(e),
+    }
+}
 
 /// How the records of one import are graded.
 #[derive(Clone, Debug)]
@@ -150,14 +246,30 @@ pub struct Grading {
     pub default_category: Option<Category>,
     /// `--map-value CODE=CATEGORY`: codes mapped on the command line, before the profile.
     pub map_values: Vec<(String, Category)>,
+    /// `--strict-codes`: a code neither mapped nor in the profile makes the record malformed,
+    /// instead of importing it as `uncategorised`.
+    pub strict_codes: bool,
+}
+
+/// How a record's code was graded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Graded {
+    /// By `--map-value`, the profile, or the category of records without a code.
+    Mapped,
+    /// A code neither mapped nor in the profile: imported as `uncategorised`, its code and
+    /// label kept.
+    Unmapped,
 }
 
 impl Grading {
-    /// Fills in the canonical category and label of a record from its code.
+    /// Fills in the canonical category and label of a record from its code. A code the
+    /// profile does not list (or, without a profile, that is no canonical category name) is
+    /// `uncategorised`: never a grade below it, as `non_pertinent` or `known_file` are; its
+    /// code and label stay on the record.
     ///
     /// # Errors
-    /// A code the profile does not list, or a code where no profile is selected.
-    pub fn grade(&self, rec: &mut KnownRecord) -> Result<(), String> {
+    /// With `strict_codes`, a code neither mapped nor in the profile.
+    pub fn grade(&self, rec: &mut KnownRecord) -> Result<Graded, String> {
         let g = &mut rec.grade;
         if let Some(code) = &g.code {
             if let Some((_, c)) = self
@@ -166,22 +278,44 @@ impl Grading {
                 .find(|(v, _)| v.trim() == code.trim())
             {
                 g.category = *c;
-                return Ok(());
+                return Ok(Graded::Mapped);
             }
         }
-        match (&g.code, &self.profile) {
-            (Some(code), Some(profile)) => {
-                let m = profile.meaning(code).map_err(|e| e.to_string())?;
-                g.category = m.category;
-                if g.label.is_none() && !m.label.is_empty() {
-                    g.label = Some(m.label.clone());
-                }
+        let unmapped = |g: &mut crate::knowndb::record::Grade, reason: String| {
+            if self.strict_codes {
+                return Err(reason);
             }
+            g.category = Category::Uncategorised;
+            Ok(Graded::Unmapped)
+        };
+        match (&g.code, &self.profile) {
+            (Some(code), Some(profile)) => match profile.meaning(code) {
+                Ok(m) => {
+                    g.category = m.category;
+                    if g.label.is_none() && !m.label.is_empty() {
+                        g.label = Some(m.label.clone());
+                    }
+                }
+                Err(e) => {
+                    let reason = format!(
+                        "{e}; map it with --map-value '{}=<category>', or leave out --strict-codes to import it as uncategorised",
+                        code.trim()
+                    );
+                    return unmapped(g, reason);
+                }
+            },
             (Some(code), None) => {
                 // Without a profile a code must be a canonical category name.
-                g.category = code.trim().parse().map_err(|_| {
-                    format!("category code '{code}' is not a canonical category; map it with --map-value '{code}=<category>' or choose a profile with --profile")
-                })?;
+                match code.trim().parse() {
+                    Ok(c) => g.category = c,
+                    Err(_) => {
+                        let reason = format!(
+                            "category code '{code}' is not a canonical category; map it with --map-value '{}=<category>' or choose a profile with --profile",
+                            code.trim()
+                        );
+                        return unmapped(g, reason);
+                    }
+                }
             }
             (None, profile) => {
                 g.category = self
@@ -190,6 +324,43 @@ impl Grading {
                     .unwrap_or(Category::Uncategorised);
             }
         }
+        Ok(Graded::Mapped)
+    }
+}
+
+/// The most distinct unmapped codes one import counts: more means the category column is
+/// not one (the set is refused at the record that brings one more).
+const MAX_UNMAPPED_CODES: usize = 1000;
+
+/// The unmapped codes of one import with their records, in the order met.
+#[derive(Default)]
+struct UnmappedCodes {
+    codes: Vec<UnmappedCode>,
+    index: std::collections::HashMap<String, usize>,
+}
+
+impl UnmappedCodes {
+    fn add(&mut self, code: &str, label: Option<&str>) -> Result<(), String> {
+        let code = code.trim();
+        if let Some(&i) = self.index.get(code) {
+            let u = &mut self.codes[i];
+            u.records += 1;
+            if u.label.is_none() {
+                u.label = label.map(str::to_owned);
+            }
+            return Ok(());
+        }
+        if self.codes.len() == MAX_UNMAPPED_CODES {
+            return Err(format!(
+                "more than {MAX_UNMAPPED_CODES} different category codes not in the profile: is the category column the right one?"
+            ));
+        }
+        self.index.insert(code.to_owned(), self.codes.len());
+        self.codes.push(UnmappedCode {
+            code: code.to_owned(),
+            label: label.map(str::to_owned),
+            records: 1,
+        });
         Ok(())
     }
 }
@@ -217,6 +388,9 @@ pub struct ImportRequest {
     pub replace: bool,
     /// Options of the generic CSV reader.
     pub csv: csvsets::CsvOptions,
+    /// `--skip-invalid`: where the malformed records go (without it, the first one rejects
+    /// the set).
+    pub skip_invalid: Option<rejects::RejectsTarget>,
 }
 
 /// Records travel to the database thread in batches of this many.
@@ -235,12 +409,7 @@ pub fn run(
 ) -> Result<ImportSummary, ImportError> {
     let mut formats = Vec::new();
     for (file, format) in &req.files {
-        let size = std::fs::metadata(file)
-            .map_err(|source| ImportError::Io {
-                file: file.clone(),
-                source,
-            })?
-            .len();
+        let size = check_source(file)?;
         counters.add_total_bytes(size);
         formats.push((file.clone(), *format, size));
     }
@@ -258,6 +427,17 @@ pub fn run(
         .map(|p| (p.name.clone(), p.sha256));
     meta.default_category = req.grading.default_category;
 
+    // A rejects file named by the user is created now: a name already taken is refused
+    // before anything is read.
+    let mut rejects = match &req.skip_invalid {
+        Some(target) => Some(
+            rejects::Rejects::new(target.clone(), &req.meta.name)
+                .map_err(ImportError::RejectsFile)?,
+        ),
+        None => None,
+    };
+    let rejects_ref = rejects.as_mut();
+
     counters.set_stage("reading");
     let (tx, rx) = mpsc::sync_channel::<Result<Vec<KnownRecord>, ImportError>>(8);
     let formats = &formats;
@@ -265,7 +445,7 @@ pub fn run(
     let abandon = std::sync::atomic::AtomicBool::new(false);
     let stop = || cancel.is_cancelled() || abandon.load(std::sync::atomic::Ordering::Relaxed);
     let stop = &stop;
-    std::thread::scope(|scope| {
+    let result = std::thread::scope(|scope| {
         let digests = scope.spawn(move || {
             formats
                 .iter()
@@ -277,7 +457,7 @@ pub fn run(
                 })
                 .collect::<Result<Vec<[u8; 32]>, ImportError>>()
         });
-        let reader = scope.spawn(move || read_all(formats, req, counters, cancel, tx));
+        let reader = scope.spawn(move || read_all(formats, req, counters, cancel, tx, rejects_ref));
         let result = db.import_set(&meta, req.replace, rx, counters, cancel, || {
             let mut summary = reader
                 .join()
@@ -297,39 +477,73 @@ pub fn run(
             WriteError::Db(DbError::Interrupted) => ImportError::Interrupted,
             WriteError::Db(e) => ImportError::Db(e),
         })
-    })
+    });
+    if result.is_err() {
+        // Nothing of the set was kept: neither is the list of what it left out.
+        if let Some(r) = rejects.as_mut() {
+            r.discard();
+        }
+    }
+    result
 }
 
 /// The reading thread: every file in turn, records graded and batched into `tx`. A send that
-/// fails means the database side stopped; its error is the one reported.
+/// fails means the database side stopped; its error is the one reported. With `rejects`
+/// (`--skip-invalid`), malformed records are written there and left out.
 fn read_all(
     files: &[(PathBuf, Format, u64)],
     req: &ImportRequest,
     counters: &ImportCounters,
     cancel: &Cancel,
     tx: mpsc::SyncSender<Result<Vec<KnownRecord>, ImportError>>,
+    mut rejects: Option<&mut rejects::Rejects>,
 ) -> Result<SourceSummary, ImportError> {
     let mut summary = SourceSummary::default();
+    let mut unmapped = UnmappedCodes::default();
     for (position, (file, format, size)) in files.iter().enumerate() {
         let mut batch = Vec::with_capacity(BATCH);
         let mut read: u64 = 0;
         let mut empty: u64 = 0;
+        let mut rejected: u64 = 0;
         let result = {
-            let mut sink = |mut rec: KnownRecord| -> Result<(), ReadError> {
+            let mut reject = |r: Rejected| -> Result<(), ReadError> {
+                match rejects.as_deref_mut() {
+                    None => Err(ReadError::Malformed {
+                        at: r.at,
+                        reason: r.reason,
+                    }),
+                    Some(out) => {
+                        rejected += 1;
+                        out.add(file, r.at, &r.reason).map_err(ReadError::Rejects)
+                    }
+                }
+            };
+            let mut sink = |item: Result<KnownRecord, Rejected>| -> Result<(), ReadError> {
                 read += 1;
+                let mut rec = match item {
+                    Ok(rec) => rec,
+                    Err(r) => return reject(r),
+                };
                 rec.grade.record = rec.number;
                 rec.grade.file = position as u32;
                 if is_empty_file(&rec) {
                     empty += 1;
                     return Ok(());
                 }
-                if let Err(reason) = req.grading.grade(&mut rec) {
-                    let at = if format.is_line_based() {
-                        Location::Line(rec.number)
-                    } else {
-                        Location::Record(rec.number)
-                    };
-                    return Err(ReadError::Malformed { at, reason });
+                let at = if format.is_line_based() {
+                    Location::Line(rec.number)
+                } else {
+                    Location::Record(rec.number)
+                };
+                match req.grading.grade(&mut rec) {
+                    Ok(Graded::Mapped) => {}
+                    Ok(Graded::Unmapped) => {
+                        let code = rec.grade.code.as_deref().unwrap_or_default();
+                        if let Err(reason) = unmapped.add(code, rec.grade.label.as_deref()) {
+                            return Err(ReadError::Malformed { at, reason });
+                        }
+                    }
+                    Err(reason) => return reject(Rejected { at, reason }),
                 }
                 batch.push(rec);
                 if batch.len() == BATCH {
@@ -360,6 +574,7 @@ fn read_all(
         }
         summary.rows_read += read;
         summary.rows_empty += empty;
+        summary.rows_rejected += rejected;
         summary.files.push(SourceFile {
             path: file.clone(),
             size: *size,
@@ -368,6 +583,17 @@ fn read_all(
             rows_read: read,
         });
     }
+    if let Some(out) = rejects {
+        match out.finish() {
+            Ok(path) => summary.rejects_file = path,
+            Err(e) => {
+                let e = ImportError::RejectsFile(e);
+                let _ = tx.send(Err(e));
+                return Err(ImportError::Interrupted);
+            }
+        }
+    }
+    summary.unmapped = unmapped.codes;
     Ok(summary)
 }
 

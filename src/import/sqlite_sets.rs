@@ -8,16 +8,71 @@ use std::path::Path;
 use rusqlite::{Connection, OpenFlags};
 
 use super::fields::{hex, size};
-use super::{Location, ReadError, Sink};
+use super::{Location, ReadError, Sink, deliver};
 use crate::cancel::Cancel;
 use crate::digest::{Md5, Sha1, Sha256};
 use crate::knowndb::record::KnownRecord;
 
-/// Opens a source database read-only and immutable.
+/// Refuses a source database with a non-empty write-ahead log or rollback journal beside it.
+/// Opened immutable, SQLite reads the main file alone: rows committed only to the log would
+/// be left out without a word (the set imported short), and a journal left by a write cut
+/// short means the file may hold half of that write. Folding either in would write beside the
+/// user's file, which an import never does: the message says how to do it on a copy.
 ///
 /// # Errors
-/// SQLite errors (not a database, unreadable).
-pub fn open(path: &Path) -> rusqlite::Result<Connection> {
+/// The side file's name, size and what to do, as a malformed-file error.
+pub fn check_side_files(path: &Path) -> Result<(), ReadError> {
+    let side = |suffix: &str| {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let p = std::path::PathBuf::from(p);
+        let len = std::fs::metadata(&p).map_or(0, |m| m.len());
+        (p, len)
+    };
+    let (wal, len) = side("-wal");
+    if len > 0 {
+        return Err(ReadError::malformed(
+            Location::File,
+            format!(
+                "a write-ahead log lies beside it ({}, {len} bytes): rows committed to the log are not yet in the database file, and hashsift, which writes nothing beside a hash set, would import the set without them. Fold the log in on a copy: copy both files into one directory, run `sqlite3 COPY 'PRAGMA wal_checkpoint(TRUNCATE)'` there, and import the copy",
+                wal.display()
+            ),
+        ));
+    }
+    let (journal, len) = side("-journal");
+    if len > 0 {
+        return Err(ReadError::malformed(
+            Location::File,
+            format!(
+                "a rollback journal lies beside it ({}, {len} bytes): a write to the database was cut short and the file may hold half of it. Copy both files into one directory, open the copy once with `sqlite3 COPY 'PRAGMA integrity_check'` (which rolls the write back), and import the copy",
+                journal.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The most bytes one value (a string or blob) a source may compute: a digest, a name or a
+/// size never comes near it. A view that builds a huge value (`group_concat` over a recursive
+/// query, `zeroblob`, `printf('%.*c', ...)`) fails at this size instead of taking memory up to
+/// SQLite's default of 1 GB per value.
+const MAX_VALUE: i32 = 1 << 20;
+
+/// The page cache of a source database (negative: KiB). Sorting and temporary tables spill to
+/// temporary files past it.
+const SOURCE_CACHE_KIB: i64 = 8 << 10;
+
+/// Opens a source database read-only and immutable, after [`check_side_files`], with limits
+/// for hostile content.
+///
+/// # Errors
+/// A log or journal beside it; SQLite errors (not a database, unreadable).
+pub fn open(path: &Path) -> Result<Connection, ReadError> {
+    check_side_files(path)?;
+    Ok(open_immutable(path)?)
+}
+
+fn open_immutable(path: &Path) -> rusqlite::Result<Connection> {
     let mut uri = String::from("file:");
     for b in path.as_os_str().as_encoded_bytes() {
         match b {
@@ -37,6 +92,19 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
     // A hash set is untrusted input: its views and triggers may not call functions with side
     // effects.
     conn.pragma_update(None, "trusted_schema", false)?;
+    // Hostile views: bounded values, statements and recursion, a small cache, sorts and
+    // temporary tables on disk (`temp_store` 1: files, past the cache), no memory map.
+    use rusqlite::limits::Limit;
+    conn.set_limit(Limit::SQLITE_LIMIT_LENGTH, MAX_VALUE)?;
+    conn.set_limit(Limit::SQLITE_LIMIT_SQL_LENGTH, 1 << 20)?;
+    conn.set_limit(Limit::SQLITE_LIMIT_EXPR_DEPTH, 100)?;
+    conn.set_limit(Limit::SQLITE_LIMIT_COMPOUND_SELECT, 50)?;
+    conn.set_limit(Limit::SQLITE_LIMIT_VDBE_OP, 250_000)?;
+    conn.set_limit(Limit::SQLITE_LIMIT_FUNCTION_ARG, 16)?;
+    conn.set_limit(Limit::SQLITE_LIMIT_LIKE_PATTERN_LENGTH, 1000)?;
+    conn.execute_batch(&format!(
+        "PRAGMA cache_size = -{SOURCE_CACHE_KIB}; PRAGMA temp_store = FILE; PRAGMA mmap_size = 0;"
+    ))?;
     Ok(conn)
 }
 
@@ -45,23 +113,60 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
 /// repeats or invents them (a recursive one never ends): it is refused.
 const MIN_ROW_BYTES: u64 = 32;
 
+/// How many virtual-machine steps SQLite may take per row the source file could hold. Reading
+/// a row of a table takes a few dozen; the full RDSv3 release's `FILE` view, a join, a few
+/// hundred.
+const STEPS_PER_ROW: u64 = 20_000;
+
+/// SQLite calls the progress handler after this many steps.
+const PROGRESS_EVERY: u64 = 100_000;
+
 /// Runs `query` over the source database at `path` and hands each row, numbered from 1, to
-/// `each`. Guarded: Ctrl-C interrupts SQLite even inside one long step (a hostile view can
+/// `each`, whose record (or rejection) goes to `sink`. Guarded: Ctrl-C interrupts SQLite even inside one long step (a hostile view can
 /// compute for hours before its first row), and the number of rows is bounded by the file's
 /// size.
 fn each_row(
     path: &Path,
     cancel: &Cancel,
     query: &str,
-    mut each: impl FnMut(u64, &rusqlite::Row) -> Result<(), ReadError>,
+    sink: &mut Sink,
+    mut each: impl FnMut(u64, &rusqlite::Row) -> Result<KnownRecord, ReadError>,
 ) -> Result<(), ReadError> {
     let conn = open(path)?;
-    let stop = cancel.clone();
-    conn.progress_handler(100_000, Some(move || stop.is_cancelled()))?;
     let file_size = std::fs::metadata(path)?.len();
+    let max_rows = file_size / MIN_ROW_BYTES + 1000;
+    // The work SQLite may do, in virtual-machine steps: ample for reading every row the file
+    // can hold, far short of what a view joining a table with itself again and again, or
+    // sorting rows it invents, would take.
+    let budget = max_rows.saturating_mul(STEPS_PER_ROW) / PROGRESS_EVERY;
+    let stop = cancel.clone();
+    let spent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = spent.clone();
+    conn.progress_handler(
+        PROGRESS_EVERY as i32,
+        Some(move || {
+            let n = counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            stop.is_cancelled() || n > budget
+        }),
+    )?;
     let step_error = |e: rusqlite::Error| {
         if cancel.is_cancelled() {
             ReadError::Stopped
+        } else if spent.load(std::sync::atomic::Ordering::Relaxed) > budget {
+            ReadError::malformed(
+                Location::File,
+                format!(
+                    "the database computes more than {} steps for a file of {file_size} bytes: a view that multiplies or invents rows is refused",
+                    budget.saturating_mul(PROGRESS_EVERY)
+                ),
+            )
+        } else if e.sqlite_error_code() == Some(rusqlite::ErrorCode::TooBig) {
+            ReadError::malformed(
+                Location::File,
+                format!(
+                    "the database computes a value longer than {MAX_VALUE} bytes: a view that builds huge values is refused"
+                ),
+            )
         } else {
             e.into()
         }
@@ -71,7 +176,7 @@ fn each_row(
     let mut number = 0u64;
     while let Some(row) = rows.next().map_err(step_error)? {
         number += 1;
-        if number > file_size / MIN_ROW_BYTES + 1000 {
+        if number > max_rows {
             return Err(ReadError::malformed(
                 Location::Record(number),
                 format!(
@@ -79,7 +184,8 @@ fn each_row(
                 ),
             ));
         }
-        each(number, row)?;
+        // A malformed row is rejected alone; an SQLite error ends the reading.
+        deliver(sink, each(number, row))?;
     }
     Ok(())
 }
@@ -102,7 +208,7 @@ pub fn objects(conn: &Connection) -> rusqlite::Result<Vec<String>> {
 /// A row with malformed hex or size, SQLite errors.
 pub fn read_rdsv3(path: &Path, cancel: &Cancel, sink: &mut Sink) -> Result<(), ReadError> {
     let query = "SELECT sha256, sha1, md5, file_size FROM FILE";
-    each_row(path, cancel, query, |number, row| {
+    each_row(path, cancel, query, sink, |number, row| {
         let at = Location::Record(number);
         let bad = |reason: String| ReadError::malformed(at, reason);
         // Borrowed from SQLite's row, copied only when it is not UTF-8 (to say so in an error).
@@ -136,7 +242,7 @@ pub fn read_rdsv3(path: &Path, cancel: &Cancel, sink: &mut Sink) -> Result<(), R
         if rec.digests == Default::default() {
             return Err(bad("no hash in this row".into()));
         }
-        sink(rec)
+        Ok(rec)
     })
 }
 
@@ -147,7 +253,7 @@ pub fn read_rdsv3(path: &Path, cancel: &Cancel, sink: &mut Sink) -> Result<(), R
 /// A digest of the wrong length, SQLite errors.
 pub fn read_kdb(path: &Path, cancel: &Cancel, sink: &mut Sink) -> Result<(), ReadError> {
     let query = "SELECT md5, sha1, sha2_256 FROM hashes ORDER BY id";
-    each_row(path, cancel, query, |number, row| {
+    each_row(path, cancel, query, sink, |number, row| {
         let at = Location::Record(number);
         fn digest<const N: usize>(
             v: rusqlite::types::ValueRef,
@@ -180,7 +286,7 @@ pub fn read_kdb(path: &Path, cancel: &Cancel, sink: &mut Sink) -> Result<(), Rea
         if rec.digests == Default::default() {
             return Err(bad("no hash in this row".into()));
         }
-        sink(rec)
+        Ok(rec)
     })
 }
 
@@ -206,7 +312,7 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::channel();
         let reader_cancel = cancel.clone();
         std::thread::spawn(move || {
-            let mut sink = |_rec: KnownRecord| Ok(());
+            let mut sink = |_rec: Result<KnownRecord, super::super::Rejected>| Ok(());
             let result = read_rdsv3(&path, &reader_cancel, &mut sink);
             let _ = tx.send(matches!(result, Err(ReadError::Stopped)));
         });

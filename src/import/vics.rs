@@ -15,7 +15,7 @@ use serde::de::{self, Deserializer};
 
 use super::csvsets::photodna;
 use super::fields::{hex, shorten};
-use super::{Location, ReadError, Sink};
+use super::{Location, ReadError, Sink, deliver};
 use crate::digest::{Blake3, Md5, Sha1, Sha256};
 use crate::knowndb::category::parse_flag;
 use crate::knowndb::record::{KnownRecord, PdqHash};
@@ -355,7 +355,9 @@ impl<R: BufRead> Scanner<'_, '_, R> {
             })
         });
         self.record = record;
-        (self.sink)(rec?)
+        // A record read whole but malformed is rejected alone (the file's structure is
+        // intact): the reading goes on after it.
+        deliver(self.sink, rec)
     }
 }
 
@@ -404,6 +406,15 @@ pub fn read(reader: impl BufRead, sink: &mut Sink) -> Result<(), ReadError> {
         let key = s.key()?;
         s.expect(b':', "':'")?;
         if key == "value" {
+            if found {
+                // JSON leaves duplicate keys undefined: readers keep the first, the last, or
+                // (as this one did) both. Which set was meant cannot be told.
+                let line = s.line;
+                return Err(ReadError::malformed(
+                    Location::Line(line),
+                    "a second \"value\" array in the root object: which one holds the set cannot be told",
+                ));
+            }
             s.array(marker.cases)?;
             found = true;
         } else {
@@ -424,10 +435,167 @@ pub fn read(reader: impl BufRead, sink: &mut Sink) -> Result<(), ReadError> {
 
 #[derive(Deserialize)]
 struct AltHash {
-    #[serde(rename = "HashName")]
+    #[serde(rename = "HashName", default, deserialize_with = "f_hash_name")]
     name: Option<String>,
-    #[serde(rename = "HashValue")]
+    #[serde(rename = "HashValue", default, deserialize_with = "f_hash_value")]
     value: Option<String>,
+}
+
+/// Deserialises one field, its errors naming the field: serde's own say what was found and
+/// what was expected, not where (`invalid type: string "488", expected u64`).
+fn named<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D, field: &str) -> Result<T, D::Error> {
+    T::deserialize(d).map_err(|e| {
+        // serde_json has already appended the position: the record's error adds it again.
+        let text = e.to_string();
+        let text = match text.rfind(" at line ") {
+            Some(i) => &text[..i],
+            None => &text,
+        };
+        de::Error::custom(format!("{field}: {text}"))
+    })
+}
+
+/// The `deserialize_with` functions of each field, through [`named`].
+macro_rules! named_fields {
+    ($($f:ident: $t:ty = $name:literal;)*) => {$(
+        fn $f<'de, D: Deserializer<'de>>(d: D) -> Result<$t, D::Error> {
+            named(d, $name)
+        }
+    )*};
+}
+
+named_fields! {
+    f_hash_name: Option<String> = "HashName";
+    f_hash_value: Option<String> = "HashValue";
+    f_category: Code = "Category";
+    f_photodna: Option<String> = "PhotoDNA";
+    f_size: WholeNumber = "MediaSize";
+    f_victim: FlexBool = "VictimIdentified";
+    f_offender: FlexBool = "OffenderIdentified";
+    f_distributed: FlexBool = "IsDistributed";
+    f_baseline: FlexBool = "Baseline";
+    f_series: Text = "Series";
+    f_tags: Tags = "Tags";
+    f_alternative: Option<Vec<AltHash>> = "AlternativeHashes";
+}
+
+fn f_md5<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<MaybeStr<'a>, D::Error> {
+    named(d, "MD5")
+}
+
+fn f_sha1<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<MaybeStr<'a>, D::Error> {
+    named(d, "SHA1")
+}
+
+/// A string borrowed from the record's bytes when it has no escapes to undo (hex digests
+/// never do), or null.
+#[derive(Default)]
+struct MaybeStr<'a>(Option<std::borrow::Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for MaybeStr<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> de::Visitor<'de> for V<'a> {
+            type Value = MaybeStr<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string of hex digits, or null")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<MaybeStr<'a>, E> {
+                Ok(MaybeStr(Some(std::borrow::Cow::Borrowed(s))))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<MaybeStr<'a>, E> {
+                Ok(MaybeStr(Some(std::borrow::Cow::Owned(s.to_owned()))))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<MaybeStr<'a>, E> {
+                Ok(MaybeStr(None))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// `Category`: an integer code that VICS writes as a JSON number or as a string (`"8"`);
+/// null or an empty string is no code.
+#[derive(Default)]
+struct Code(Option<i64>);
+
+impl<'de> Deserialize<'de> for Code {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = Code;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an integer code (or a string holding one), or null")
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Code, E> {
+                Ok(Code(Some(n)))
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Code, E> {
+                i64::try_from(n)
+                    .map(|n| Code(Some(n)))
+                    .map_err(|_| E::custom(format!("{n} is too large")))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Code, E> {
+                let t = s.trim();
+                if t.is_empty() {
+                    return Ok(Code(None));
+                }
+                let digits = t.strip_prefix('-').unwrap_or(t);
+                if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(E::custom(format!("'{}' is not an integer", shorten(t))));
+                }
+                t.parse()
+                    .map(|n| Code(Some(n)))
+                    .map_err(|_| E::custom(format!("'{}' is too large", shorten(t))))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Code, E> {
+                Ok(Code(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A whole number that VICS writes as a JSON number or, as NIST's files do, as a string
+/// (`"MediaSize":"488"`); null or an empty string is none.
+#[derive(Default)]
+struct WholeNumber(Option<u64>);
+
+impl<'de> Deserialize<'de> for WholeNumber {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = WholeNumber;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a whole number (or a string holding one), or null")
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<WholeNumber, E> {
+                Ok(WholeNumber(Some(n)))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<WholeNumber, E> {
+                u64::try_from(n)
+                    .map(|n| WholeNumber(Some(n)))
+                    .map_err(|_| E::custom(format!("{n} is negative")))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<WholeNumber, E> {
+                let t = s.trim();
+                if t.is_empty() {
+                    return Ok(WholeNumber(None));
+                }
+                // Digits only: "+5", "1e3" and "4.0" are not what an exporter writes.
+                if !t.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(E::custom(format!("'{}' is not a whole number", shorten(t))));
+                }
+                t.parse()
+                    .map(|n| WholeNumber(Some(n)))
+                    .map_err(|_| E::custom(format!("'{}' is too large", shorten(t))))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<WholeNumber, E> {
+                Ok(WholeNumber(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// A yes/no that VICS writes as a boolean, a string, 0 or 1, or null. (A visitor, not an
@@ -538,31 +706,39 @@ impl<'de> Deserialize<'de> for Text {
 
 #[derive(Deserialize)]
 struct Media<'a> {
-    #[serde(rename = "Category", default)]
-    category: Option<i64>,
+    #[serde(rename = "Category", default, deserialize_with = "f_category")]
+    category: Code,
     /// Borrowed from the record's bytes (a hex digest has no escapes to undo).
-    #[serde(rename = "MD5", default, borrow)]
-    md5: Option<std::borrow::Cow<'a, str>>,
-    #[serde(rename = "SHA1", default, borrow)]
-    sha1: Option<std::borrow::Cow<'a, str>>,
-    #[serde(rename = "PhotoDNA", default)]
+    #[serde(rename = "MD5", default, borrow, deserialize_with = "f_md5")]
+    md5: MaybeStr<'a>,
+    #[serde(rename = "SHA1", default, borrow, deserialize_with = "f_sha1")]
+    sha1: MaybeStr<'a>,
+    #[serde(rename = "PhotoDNA", default, deserialize_with = "f_photodna")]
     photodna: Option<String>,
-    #[serde(rename = "MediaSize", default)]
-    size: Option<u64>,
-    #[serde(rename = "VictimIdentified", default)]
+    #[serde(rename = "MediaSize", default, deserialize_with = "f_size")]
+    size: WholeNumber,
+    #[serde(rename = "VictimIdentified", default, deserialize_with = "f_victim")]
     victim_identified: FlexBool,
-    #[serde(rename = "OffenderIdentified", default)]
+    #[serde(
+        rename = "OffenderIdentified",
+        default,
+        deserialize_with = "f_offender"
+    )]
     offender_identified: FlexBool,
-    #[serde(rename = "IsDistributed", default)]
+    #[serde(rename = "IsDistributed", default, deserialize_with = "f_distributed")]
     distributed: FlexBool,
     /// Not a VICS 2.0 field: hashsift's own exports carry the INTERPOL baseline flag here.
-    #[serde(rename = "Baseline", default)]
+    #[serde(rename = "Baseline", default, deserialize_with = "f_baseline")]
     baseline: FlexBool,
-    #[serde(rename = "Series", default)]
+    #[serde(rename = "Series", default, deserialize_with = "f_series")]
     series: Text,
-    #[serde(rename = "Tags", default)]
+    #[serde(rename = "Tags", default, deserialize_with = "f_tags")]
     tags: Tags,
-    #[serde(rename = "AlternativeHashes", default)]
+    #[serde(
+        rename = "AlternativeHashes",
+        default,
+        deserialize_with = "f_alternative"
+    )]
     alternative: Option<Vec<AltHash>>,
 }
 
@@ -581,16 +757,16 @@ impl Media<'_> {
     fn into_record(self, number: u64) -> Result<KnownRecord, String> {
         let mut rec = KnownRecord {
             number,
-            size: self.size,
+            size: self.size.0,
             ..KnownRecord::default()
         };
         fn present(s: Option<&str>) -> Option<&str> {
             s.map(str::trim).filter(|v| !v.is_empty())
         }
-        if let Some(md5) = present(self.md5.as_deref()) {
+        if let Some(md5) = present(self.md5.0.as_deref()) {
             rec.digests.md5 = Some(Md5(hex(md5, "MD5")?));
         }
-        if let Some(sha1) = present(self.sha1.as_deref()) {
+        if let Some(sha1) = present(self.sha1.0.as_deref()) {
             rec.digests.sha1 = Some(Sha1(hex(sha1, "SHA1")?));
         }
         if let Some(p) = present(self.photodna.as_deref()) {
@@ -655,7 +831,7 @@ impl Media<'_> {
         for t in &self.tags.0 {
             checked(t, "a tag")?;
         }
-        rec.grade.code = self.category.map(|c| c.to_string());
+        rec.grade.code = self.category.0.map(|c| c.to_string());
         rec.grade.flags.victim_identified = self.victim_identified.0;
         rec.grade.flags.offender_identified = self.offender_identified.0;
         rec.grade.flags.distributed = self.distributed.0;
@@ -674,7 +850,8 @@ mod tests {
     /// series, or the error.
     fn records(json: &str, capacity: usize) -> Result<Vec<(String, Option<String>)>, String> {
         let mut out = Vec::new();
-        let mut sink = |r: KnownRecord| {
+        let mut sink = |r: Result<KnownRecord, super::super::Rejected>| {
+            let r = r.map_err(|r| ReadError::malformed(r.at, r.reason))?;
             out.push((r.digests.md5.unwrap().to_string(), r.grade.series));
             Ok(())
         };

@@ -7,7 +7,7 @@ use rusqlite::params;
 use serde::Serialize;
 
 use super::category::Category;
-use super::record::Grade;
+use super::record::{Grade, UnmappedCode};
 use super::write::grade_from_row;
 use super::{DbError, KnownDb};
 use crate::digest::to_hex;
@@ -41,6 +41,10 @@ pub struct SetInfo {
     pub rows_rejected: u64,
     pub rows_empty: u64,
     pub files: Vec<SetFile>,
+    /// Where the records left out by `--skip-invalid` are listed (when some were).
+    pub rejects_file: Option<String>,
+    /// Category codes the profile does not list, imported as `uncategorised`.
+    pub unmapped: Vec<UnmappedCode>,
 }
 
 /// One set's grade of a medium, as `lookup` shows it.
@@ -146,9 +150,34 @@ pub struct Stats {
     pub conflicts: u64,
     /// The MD5 (or first hash) of up to 20 conflicting media.
     pub conflict_examples: Vec<String>,
+    /// Per set (those that have any): category codes the profile does not list, imported as
+    /// `uncategorised`, with their records.
+    pub unmapped: BTreeMap<String, Vec<UnmappedCode>>,
 }
 
 impl KnownDb {
+    /// The codes of set `id` that its profile does not list, by number of records.
+    fn unmapped_codes(&self, id: i64) -> Result<Vec<UnmappedCode>, DbError> {
+        let e = |s| self.sqlite_error(s);
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT code, label, records FROM hash_set_unmapped WHERE set_id = ?1
+                 ORDER BY records DESC, code",
+            )
+            .map_err(e)?;
+        let rows = stmt
+            .query_map([id], |r| {
+                Ok(UnmappedCode {
+                    code: r.get(0)?,
+                    label: r.get(1)?,
+                    records: r.get::<_, i64>(2)? as u64,
+                })
+            })
+            .map_err(e)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(e)
+    }
+
     /// Every set with its provenance, by name.
     ///
     /// # Errors
@@ -160,7 +189,7 @@ impl KnownDb {
             .prepare(
                 "SELECT id, name, source, version, format, profile, profile_sha256,
                         default_category, imported_at, hashsift_version, rows_read,
-                        rows_imported, rows_merged, rows_rejected, rows_empty
+                        rows_imported, rows_merged, rows_rejected, rows_empty, rejects_file
                  FROM hash_set ORDER BY name",
             )
             .map_err(e)?;
@@ -185,6 +214,10 @@ impl KnownDb {
                         rows_rejected: r.get::<_, i64>(13)? as u64,
                         rows_empty: r.get::<_, i64>(14)? as u64,
                         files: Vec::new(),
+                        rejects_file: r
+                            .get::<_, Option<Vec<u8>>>(15)?
+                            .map(|p| String::from_utf8_lossy(&p).into_owned()),
+                        unmapped: Vec::new(),
                     },
                 ))
             })
@@ -216,6 +249,7 @@ impl KnownDb {
                 .map_err(e)?
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(e)?;
+            info.unmapped = self.unmapped_codes(id)?;
             out.push(info);
         }
         Ok(out)
@@ -560,6 +594,19 @@ impl KnownDb {
                 .or(v.blake3)
                 .unwrap_or_default();
             stats.conflict_examples.push(name);
+        }
+        let ids: Vec<(i64, String)> = {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT DISTINCT s.id, s.name FROM hash_set s JOIN hash_set_unmapped u ON u.set_id = s.id")
+                .map_err(e)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(e)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(e)?
+        };
+        for (id, name) in ids {
+            stats.unmapped.insert(name, self.unmapped_codes(id)?);
         }
         Ok(stats)
     }

@@ -27,6 +27,17 @@ pub struct KnownRecord {
     pub grade: Grade,
 }
 
+/// A category code a set carries that its profile does not list (nor `--map-value`): its
+/// records were imported as `uncategorised`, the code and the source's label kept.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct UnmappedCode {
+    pub code: String,
+    /// The source's own label for the code, when its records carry one.
+    pub label: Option<String>,
+    /// How many records carry it.
+    pub records: u64,
+}
+
 /// What one set says about one known medium.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Grade {

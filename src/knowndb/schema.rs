@@ -193,6 +193,21 @@ DROP INDEX IF EXISTS media_sha256;
 DROP INDEX IF EXISTS media_blake3;
 ";
 
+/// Version 4: what an import left out or could not grade. `rejects_file` is where the
+/// records skipped by `--skip-invalid` are listed (the path's bytes); `hash_set_unmapped`
+/// counts, per set, the records whose category code the profile does not list (imported as
+/// `uncategorised`, their code and label kept on each grade).
+const V4: &str = "
+ALTER TABLE hash_set ADD COLUMN rejects_file BLOB;
+CREATE TABLE hash_set_unmapped (
+    set_id INTEGER NOT NULL,
+    code TEXT NOT NULL,
+    label TEXT,
+    records INTEGER NOT NULL,
+    PRIMARY KEY (set_id, code)
+) WITHOUT ROWID;
+";
+
 /// One step of the schema: SQL, then what Rust must compute for it.
 struct Migration {
     sql: String,
@@ -209,6 +224,7 @@ fn migrations() -> Vec<Migration> {
             sql: V3.to_owned(),
             then: Some(fill_keys),
         },
+        sql(V4.to_owned()),
     ]
 }
 

@@ -10,7 +10,7 @@
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::category::{Category, Flags};
-use super::record::{Grade, KnownRecord};
+use super::record::{Grade, KnownRecord, UnmappedCode};
 use super::schema::{GRADE_INDEXES, HASH_INDEXES, KEYED, create_index_sql, hash_key, set_grades};
 use super::{DbError, KnownDb};
 use crate::cancel::Cancel;
@@ -48,6 +48,10 @@ pub struct SourceSummary {
     pub rows_read: u64,
     pub rows_rejected: u64,
     pub rows_empty: u64,
+    /// Codes not in the profile, imported as `uncategorised`.
+    pub unmapped: Vec<UnmappedCode>,
+    /// Where the rejected records are listed (`--skip-invalid`), when a file was written.
+    pub rejects_file: Option<std::path::PathBuf>,
 }
 
 /// The outcome of an import.
@@ -65,6 +69,10 @@ pub struct ImportSummary {
     pub hash_conflicts: u64,
     /// Whether an earlier version of the set was replaced.
     pub replaced: bool,
+    /// Codes not in the profile, imported as `uncategorised`, in the order met.
+    pub unmapped: Vec<UnmappedCode>,
+    /// Where the rejected records are listed (`--skip-invalid`), when a file was written.
+    pub rejects_file: Option<std::path::PathBuf>,
 }
 
 /// An import that failed: on the reading side (`Source`) or in the database.
@@ -359,6 +367,8 @@ impl KnownDb {
             rows_empty: source.rows_empty,
             hash_conflicts: kept_apart.len() as u64,
             replaced: old.is_some(),
+            unmapped: source.unmapped.clone(),
+            rejects_file: source.rejects_file.clone(),
         };
         tx.execute(
             "UPDATE hash_set SET rows_read = ?2, rows_imported = ?3, rows_merged = ?4,
@@ -373,6 +383,22 @@ impl KnownDb {
             ],
         )
         .map_err(db)?;
+        if let Some(path) = &summary.rejects_file {
+            use std::os::unix::ffi::OsStrExt;
+            tx.execute(
+                "UPDATE hash_set SET rejects_file = ?2 WHERE id = ?1",
+                params![set_id, path.as_os_str().as_bytes()],
+            )
+            .map_err(db)?;
+        }
+        for u in &summary.unmapped {
+            tx.execute(
+                "INSERT INTO hash_set_unmapped (set_id, code, label, records)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![set_id, u.code, u.label, u.records as i64],
+            )
+            .map_err(db)?;
+        }
         for (position, f) in source.files.iter().enumerate() {
             use std::os::unix::ffi::OsStrExt;
             let name = f
@@ -572,6 +598,7 @@ fn remove_set_in(tx: &Transaction, id: i64) -> rusqlite::Result<()> {
     )?;
     tx.execute(&format!("DELETE FROM grade WHERE {of_set}"), [id])?;
     tx.execute("DELETE FROM hash_set_file WHERE set_id = ?1", [id])?;
+    tx.execute("DELETE FROM hash_set_unmapped WHERE set_id = ?1", [id])?;
     tx.execute("DELETE FROM hash_set WHERE id = ?1", [id])?;
     Ok(())
 }
