@@ -41,6 +41,10 @@ pub enum ConfigError {
         "refusing to write {output} inside the evidence root {root}: nothing may be created in the evidence"
     )]
     OutputInsideEvidence { output: PathBuf, root: PathBuf },
+    #[error(
+        "refusing to use the database {db} inside the evidence root {root}: SQLite keeps side files beside a database it reads (-wal, -shm), and nothing may be created in the evidence; copy the database out of the evidence"
+    )]
+    DatabaseInsideEvidence { db: PathBuf, root: PathBuf },
     #[error("the directory of the output file {0} does not exist")]
     OutputDirMissing(PathBuf),
     #[error("refusing to write to the block device {0}: it could hold evidence")]
@@ -169,6 +173,23 @@ fn check_output(output: &Path, roots: &[PathBuf]) -> Result<PathBuf, ConfigError
     Ok(resolved)
 }
 
+/// Refuses a database whose folder an evidence root holds (or is): reading it, SQLite creates
+/// its `-wal` and `-shm` files beside it. A database not yet there is the open's to report.
+fn refuse_database_inside_evidence(db: &Path, roots: &[PathBuf]) -> Result<(), ConfigError> {
+    let dir = output::parent_dir(db);
+    let Ok(dir) = std::fs::canonicalize(dir) else {
+        return Ok(());
+    };
+    match output::evidence_holding(&dir, roots) {
+        Ok(Some(root)) => Err(ConfigError::DatabaseInsideEvidence {
+            db: db.to_owned(),
+            root,
+        }),
+        Ok(None) => Ok(()),
+        Err(source) => Err(ConfigError::Path { path: dir, source }),
+    }
+}
+
 /// Refuses a report directory `out` (absolute; it or its nearest existing ancestor, when it is
 /// still to be created) that an evidence root holds or is.
 fn refuse_inside_evidence(out: &Path, roots: &[PathBuf]) -> Result<(), ConfigError> {
@@ -237,6 +258,7 @@ impl ScanSettings {
         // one is compared with the roots.
         let out = absolute(out)?;
         refuse_inside_evidence(&out, &roots)?;
+        refuse_database_inside_evidence(&db, &roots)?;
         let existed = match std::fs::metadata(&out) {
             Ok(m) if !m.is_dir() => {
                 return Err(ConfigError::Invalid(format!(
@@ -350,13 +372,15 @@ impl ScanSettings {
                 )));
             }
         }
+        let db = match db {
+            Some(db) => absolute(&db)?,
+            None => start.db.clone(),
+        };
+        refuse_database_inside_evidence(&db, &start.roots)?;
         Ok(ScanSettings {
             scan: crate::scan::ScanConfig {
                 roots: start.roots.clone(),
-                db: match db {
-                    Some(db) => absolute(&db)?,
-                    None => start.db.clone(),
-                },
+                db,
                 threads: threads_or_default(threads)?,
                 lookup: start.lookup,
                 pdq: start.pdq,

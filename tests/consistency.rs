@@ -432,3 +432,126 @@ cp "$1/k.db" "$5/k.db"
     );
     assert_eq!(read("list.rc").trim(), "0", "{}", read("list.err"));
 }
+
+#[test]
+fn a_database_inside_the_evidence_is_refused_and_nothing_is_made_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("ev");
+    let db = root.join("tools").join("k.db");
+    std::fs::create_dir_all(db.parent().unwrap()).unwrap();
+    let list = dir.path().join("t.md5");
+    write_list(&list, &["0cc175b9c0f1b6a831c399e269772661".to_owned()]);
+    import_list(&db, &list, "T", "1", "csam", false);
+    std::fs::write(root.join("a"), b"a").unwrap();
+    let paths = common::all_paths(&root);
+    let contents = common::content_digests(&paths);
+    common::age_access_times(&paths);
+    let before = common::stat_snapshot(&paths);
+    // Also through a link to the database's folder.
+    let link = dir.path().join("dblink");
+    std::os::unix::fs::symlink(db.parent().unwrap(), &link).unwrap();
+    for db in [db.clone(), link.join("k.db")] {
+        let out = common::scan_quietly(&db, &dir.path().join("out"), &root);
+        assert_exit(&out, 64);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("inside the evidence root"), "{err}");
+    }
+    common::assert_untouched(&root, &paths, &before, &contents);
+}
+
+/// Runs `script` (sh, `$1` the folder holding the database, `$2` hashsift, `$3` the evidence,
+/// `$4` a folder for results) in a mount namespace where the database's folder is bind-mounted
+/// read-only on itself. `None` where that cannot be done here.
+fn on_read_only_mount(db_dir: &Path, evidence: &Path, results: &Path, script: &str) -> Option<()> {
+    if unsafe { libc::geteuid() } != 0 || !common::have_tool("unshare", "util-linux") {
+        eprintln!("SKIPPED: a read-only bind mount needs root and unshare");
+        return None;
+    }
+    let script = format!(
+        "mount --bind \"$1\" \"$1\" && mount -o remount,bind,ro \"$1\" || exit 99\n{script}"
+    );
+    let out = Command::new("unshare")
+        .args(["-m", "sh", "-c", &script, "sh"])
+        .arg(db_dir)
+        .arg(env!("CARGO_BIN_EXE_hashsift"))
+        .arg(evidence)
+        .arg(results)
+        .output()
+        .unwrap();
+    if out.status.code() == Some(99) {
+        eprintln!(
+            "SKIPPED: cannot make a read-only bind mount here: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(())
+}
+
+#[test]
+fn a_database_on_a_read_only_mount_is_read_and_one_that_cannot_be_shared_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_dir = dir.path().join("dbdir");
+    std::fs::create_dir(&db_dir).unwrap();
+    let db = db_dir.join("k.db");
+    let list = dir.path().join("t.md5");
+    write_list(&list, &["0cc175b9c0f1b6a831c399e269772661".to_owned()]);
+    import_list(&db, &list, "T", "1", "csam", false);
+    let evidence = dir.path().join("ev");
+    std::fs::create_dir(&evidence).unwrap();
+    std::fs::write(evidence.join("a"), b"a").unwrap();
+    let results = dir.path().join("results");
+    std::fs::create_dir(&results).unwrap();
+
+    // On a read-only filesystem, every reader reads it (as immutable: no one can write it).
+    let script = r#"
+"$2" db --db "$1/k.db" list --json >"$4/list.json" 2>"$4/list.err"; echo $? >"$4/list.rc"
+"$2" scan -q --db "$1/k.db" -o "$4/scan" "$3" 2>"$4/scan.err"; echo $? >"$4/scan.rc"
+ls -a "$1" >"$4/files"
+"#;
+    if on_read_only_mount(&db_dir, &evidence, &results, script).is_some() {
+        let read = |f: &str| std::fs::read_to_string(results.join(f)).unwrap();
+        assert_eq!(read("list.rc").trim(), "0", "{}", read("list.err"));
+        let sets: serde_json::Value = serde_json::from_str(&read("list.json")).unwrap();
+        assert_eq!(sets[0]["name"], "T");
+        // The scan graded the file from it: csam, exit 1.
+        assert_eq!(read("scan.rc").trim(), "1", "{}", read("scan.err"));
+        let (_, items, _) =
+            parse_jsonl(&std::fs::read_to_string(results.join("scan/items.jsonl")).unwrap());
+        assert_eq!(items[&bytes_of(&evidence.join("a"))]["category"], "csam");
+        assert_eq!(
+            read("files").split_whitespace().collect::<Vec<_>>(),
+            [".", "..", "k.db"]
+        );
+    }
+
+    // A user who may read the database but not write its folder: a clear refusal, no raw
+    // SQLite error (an import could run meanwhile, so it cannot be read as immutable).
+    if unsafe { libc::geteuid() } != 0 || !common::have_tool("setpriv", "util-linux") {
+        eprintln!("SKIPPED: the part run as another user needs root and setpriv");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&db_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_hashsift"))
+        .args(["db", "--db"])
+        .arg(&db)
+        .arg("list")
+        .output()
+        .unwrap();
+    assert_exit(&out, 3);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot be read safely") && err.contains("read-only"),
+        "{err}"
+    );
+}

@@ -148,8 +148,16 @@ fn an_sqlite_set_with_rows_only_in_its_write_ahead_log_is_refused_not_imported_s
     );
 
     let p = dir.path().join("k.db");
-    for args in [&[][..], &["--format", "rdsv3"][..]] {
-        let out = import(&p, &rds, args);
+    // Through a link too: SQLite keeps the log beside the file, not beside the link.
+    let link = dir.path().join("elsewhere").join("link.db");
+    fs::create_dir(link.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&rds, &link).unwrap();
+    for (set, args) in [
+        (&rds, &[][..]),
+        (&rds, &["--format", "rdsv3"][..]),
+        (&link, &[][..]),
+    ] {
+        let out = import(&p, set, args);
         let err = stderr(&out);
         assert_eq!(
             out.status.code(),

@@ -68,21 +68,15 @@ const SOURCE_CACHE_KIB: i64 = 8 << 10;
 /// # Errors
 /// A log or journal beside it; SQLite errors (not a database, unreadable).
 pub fn open(path: &Path) -> Result<Connection, ReadError> {
-    check_side_files(path)?;
-    Ok(open_immutable(path)?)
+    // SQLite keeps a database's log beside the file, not beside a link to it: the file itself
+    // is checked and opened.
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    check_side_files(&path)?;
+    Ok(open_immutable(&path)?)
 }
 
 fn open_immutable(path: &Path) -> rusqlite::Result<Connection> {
-    let mut uri = String::from("file:");
-    for b in path.as_os_str().as_encoded_bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => {
-                uri.push(*b as char)
-            }
-            _ => uri.push_str(&format!("%{b:02X}")),
-        }
-    }
-    uri.push_str("?immutable=1");
+    let uri = crate::knowndb::immutable_uri(path);
     let conn = Connection::open_with_flags(
         uri,
         OpenFlags::SQLITE_OPEN_READ_ONLY

@@ -48,10 +48,15 @@ pub enum DbError {
     #[error("interrupted; the database is unchanged")]
     Interrupted,
     #[error(
-        "{path}: an import was killed or ran out of disk space here, and what it half wrote must be rolled back before the database can be read; that needs write access to the file and its folder: run `hashsift db --db {path} stats` once as a user who may write there (free disk space first if it is full)",
+        "{path}: a write to it was cut short (an import killed, or out of disk space), and what it half wrote must be rolled back before the database can be read; that needs write access to the file and its folder: run `hashsift db --db {path} stats` once as a user who may write there (free disk space first if it is full)",
         path = path.display()
     )]
     NeedsRecovery { path: PathBuf },
+    #[error(
+        "{path}: cannot be read safely here: {reason}. Give this user write access to the folder, put a copy where it has it, or mount the database's filesystem read-only (it is then read as it is, with no side file)",
+        path = path.display()
+    )]
+    CannotShare { path: PathBuf, reason: String },
     #[error("{path}: {reason}")]
     Corrupt { path: PathBuf, reason: String },
     #[error("no hash set named '{0}'")]
@@ -173,7 +178,18 @@ impl KnownDb {
         // mid-import fails too): a file that is not a hashsift database is refused before
         // anything, the journal mode included, is written to it.
         if access == Access::ReadOnly {
-            schema::check_current(&conn).map_err(schema)?;
+            match schema::check_current(&conn) {
+                Err(SchemaError::Sqlite(rusqlite::Error::SqliteFailure(e, _)))
+                    if cannot_share(&e) =>
+                {
+                    // SQLite cannot make the side files a reader shares with writers: a
+                    // read-only filesystem, or a folder this user may not write.
+                    drop(conn);
+                    conn = open_unshared(path)?;
+                    schema::check_current(&conn).map_err(schema)?;
+                }
+                other => other.map_err(schema)?,
+            }
         } else {
             schema::migrate(&mut conn).map_err(schema)?;
             // Write-ahead logging: a scan reads one snapshot from start to end while an import
@@ -224,6 +240,76 @@ impl KnownDb {
             source,
         }
     }
+}
+
+/// Whether SQLite could not open or create the shared-memory file (`-shm`) that readers of a
+/// database in WAL mode share with its writers.
+fn cannot_share(e: &rusqlite::ffi::Error) -> bool {
+    use rusqlite::ffi;
+    e.code == ffi::ErrorCode::CannotOpen || e.extended_code == ffi::SQLITE_READONLY_DIRECTORY
+}
+
+/// Opens for reading a database whose folder cannot take SQLite's side files. Only on a
+/// read-only filesystem, where no one can write it meanwhile, and with no log of commits beside
+/// it still to fold in, may it be read as immutable (without the locks and the log); a folder
+/// that only this user may not write could see an import meanwhile: refused, with the way out.
+fn open_unshared(path: &Path) -> Result<Connection, DbError> {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal_len = std::fs::metadata(&wal).map_or(0, |m| m.len());
+    let read_only_fs = {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok();
+        c.is_some_and(|c| {
+            // SAFETY: statvfs is plain data; all zeroes is a valid value.
+            let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+            // SAFETY: `c` is a NUL-terminated path and `st` a statvfs buffer the call fills.
+            let ok = unsafe { libc::statvfs(c.as_ptr(), &mut st) } == 0;
+            ok && (st.f_flag & libc::ST_RDONLY) != 0
+        })
+    };
+    if !read_only_fs || wal_len > 0 {
+        return Err(DbError::CannotShare {
+            path: path.to_owned(),
+            reason: if read_only_fs {
+                format!(
+                    "it is on a read-only filesystem with commits still in its log ({}, {wal_len} bytes) that SQLite cannot fold in there",
+                    std::path::Path::new(&wal).display()
+                )
+            } else {
+                "SQLite must create its shared-memory file (-shm) beside the database to read it safely while an import may run, and this user may not write that folder".to_owned()
+            },
+        });
+    }
+    Connection::open_with_flags(
+        immutable_uri(path),
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|source| DbError::Sqlite {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// The `file:` URI that opens `path` read-only as immutable: SQLite takes no lock, reads no log
+/// and writes nothing beside the file.
+pub fn immutable_uri(path: &Path) -> String {
+    use std::fmt::Write;
+    let mut uri = String::from("file:");
+    for &b in path.as_os_str().as_encoded_bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => {
+                uri.push(b as char)
+            }
+            _ => {
+                let _ = write!(uri, "%{b:02X}");
+            }
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
 }
 
 /// Whether SQLite refused to read because what a killed writer left needs a writer to undo.
