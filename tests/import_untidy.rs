@@ -938,3 +938,28 @@ fn a_failed_import_with_skip_invalid_leaves_no_rejects_file() {
     assert!(files_named(dir.path(), "rejects").is_empty());
     assert!(!p.exists());
 }
+
+#[test]
+fn without_a_profile_a_category_value_is_a_canonical_name_in_any_case_or_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("k.db");
+    let md5 = md5s(2);
+    // A canonical name in capitals is that category, not uncategorised.
+    let set = dir.path().join("unit.csv");
+    fs::write(&set, format!("md5,category\n{},CSAM\n", md5[0])).unwrap();
+    let args = ["--format", "csv", "--map-column", "category=category"];
+    assert_exit(&import(&p, &set, &[&args[..], &["--name", "unit"]].concat()), 0);
+    let found = json(&p, &["lookup", "--json", &md5[0]]);
+    assert_eq!(found[0]["media"][0]["triage"], "csam", "{found}");
+
+    // Any other value is refused with its line, --strict-codes or not: with no profile it
+    // cannot be told how severe the set meant it (imported as uncategorised it would exit 0).
+    let bad = dir.path().join("bad.csv");
+    fs::write(&bad, format!("md5,category\n{},Cat A\n", md5[1])).unwrap();
+    let before = fs::read(&p).unwrap();
+    let out = import(&p, &bad, &[&args[..], &["--name", "bad", "--category", "csam"]].concat());
+    assert_exit(&out, 3);
+    let err = stderr(&out);
+    assert!(err.contains("line 2") && err.contains("--map-value"), "{err}");
+    assert_eq!(fs::read(&p).unwrap(), before, "the database changed");
+}

@@ -305,15 +305,18 @@ impl Grading {
                 }
             },
             (Some(code), None) => {
-                // Without a profile a code must be a canonical category name.
-                match code.trim().parse() {
+                // Without a profile a code must be a canonical category name (in any case). Any
+                // other value is refused, --strict-codes or not: with no profile there is no list
+                // of codes the set was written against, and a value such as "CSAM " or "Cat A"
+                // taken as uncategorised would grade illegal material below what the set says.
+                match code.trim().to_ascii_lowercase().parse() {
                     Ok(c) => g.category = c,
                     Err(_) => {
-                        let reason = format!(
-                            "category code '{code}' is not a canonical category; map it with --map-value '{}=<category>' or choose a profile with --profile",
+                        return Err(format!(
+                            "category code '{}' is not a canonical category; map it with --map-value '{}=<category>' or choose a profile with --profile",
+                            code,
                             code.trim()
-                        );
-                        return unmapped(g, reason);
+                        ));
                     }
                 }
             }
