@@ -161,7 +161,24 @@ fn check_output(output: &Path, roots: &[PathBuf]) -> Result<PathBuf, ConfigError
         path: dir.clone(),
         source,
     })?;
-    if let Some(root) = holding.or_else(|| roots.iter().find(|r| same_as_root(r)).cloned()) {
+    // A link under the name is replaced, but a FIFO or device it leads to is written through
+    // (`-o /dev/stdout`): where it leads may not be in the evidence either.
+    let through_link =
+        match std::fs::symlink_metadata(&resolved) {
+            Ok(m) if m.file_type().is_symlink() => match std::fs::canonicalize(&resolved) {
+                Ok(target) => output::evidence_holding(output::parent_dir(&target), roots)
+                    .map_err(|source| ConfigError::Path {
+                        path: target.clone(),
+                        source,
+                    })?,
+                Err(_) => None,
+            },
+            _ => None,
+        };
+    if let Some(root) = holding
+        .or(through_link)
+        .or_else(|| roots.iter().find(|r| same_as_root(r)).cloned())
+    {
         return Err(ConfigError::OutputInsideEvidence {
             output: output.to_owned(),
             root,

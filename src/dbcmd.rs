@@ -136,10 +136,16 @@ fn import(path: &std::path::Path, a: ImportArgs, cancel: &Cancel) -> anyhow::Res
             map_columns: a.map_column.clone(),
             blake3_lists: a.blake3,
         },
-        skip_invalid: a.skip_invalid.then(|| match &a.rejects {
-            Some(file) => RejectsTarget::Named(file.clone()),
-            None => RejectsTarget::BesideDatabase(path.to_owned()),
-        }),
+        // Absolute: `db list` shows where the rejects are from wherever it is run.
+        skip_invalid: a
+            .skip_invalid
+            .then(|| -> anyhow::Result<RejectsTarget> {
+                Ok(match &a.rejects {
+                    Some(file) => RejectsTarget::Named(hashsift::config::absolute(file)?),
+                    None => RejectsTarget::BesideDatabase(hashsift::config::absolute(path)?),
+                })
+            })
+            .transpose()?,
     };
     // A database this import creates is removed again if the import fails, so that a
     // rejected import leaves nothing behind.

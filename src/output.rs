@@ -265,7 +265,9 @@ pub enum ReportDirError {
     )]
     NotOwned { path: PathBuf, owner: u32, me: u32 },
     #[error(
-        "the report directory {path} is writable by others (mode {mode:03o}): anyone who can write to it could plant a link where a report file goes; remove their write permission (chmod go-w) or give a new directory"
+        "the report directory {path} is writable by {who} (mode {mode:03o}): anyone who can write to it could plant a link where a report file goes; remove that write permission (chmod go-w {path}) or give a new directory (hashsift makes it owner-only)",
+        who = if mode & 0o002 != 0 { "others" } else { "its group" },
+        path = path.display()
     )]
     Writable { path: PathBuf, mode: u32 },
     #[error(

@@ -948,7 +948,10 @@ fn without_a_profile_a_category_value_is_a_canonical_name_in_any_case_or_refused
     let set = dir.path().join("unit.csv");
     fs::write(&set, format!("md5,category\n{},CSAM\n", md5[0])).unwrap();
     let args = ["--format", "csv", "--map-column", "category=category"];
-    assert_exit(&import(&p, &set, &[&args[..], &["--name", "unit"]].concat()), 0);
+    assert_exit(
+        &import(&p, &set, &[&args[..], &["--name", "unit"]].concat()),
+        0,
+    );
     let found = json(&p, &["lookup", "--json", &md5[0]]);
     assert_eq!(found[0]["media"][0]["triage"], "csam", "{found}");
 
@@ -957,9 +960,37 @@ fn without_a_profile_a_category_value_is_a_canonical_name_in_any_case_or_refused
     let bad = dir.path().join("bad.csv");
     fs::write(&bad, format!("md5,category\n{},Cat A\n", md5[1])).unwrap();
     let before = fs::read(&p).unwrap();
-    let out = import(&p, &bad, &[&args[..], &["--name", "bad", "--category", "csam"]].concat());
+    let out = import(
+        &p,
+        &bad,
+        &[&args[..], &["--name", "bad", "--category", "csam"]].concat(),
+    );
     assert_exit(&out, 3);
     let err = stderr(&out);
-    assert!(err.contains("line 2") && err.contains("--map-value"), "{err}");
+    assert!(
+        err.contains("line 2") && err.contains("--map-value"),
+        "{err}"
+    );
     assert_eq!(fs::read(&p).unwrap(), before, "the database changed");
+}
+
+#[test]
+fn db_list_names_the_rejects_file_by_an_absolute_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    fs::create_dir(&work).unwrap();
+    let set = dir.path().join("list.md5");
+    fs::write(&set, format!("{}\nnot a hash\n", md5s(1)[0])).unwrap();
+    // Imported from `work` with a relative database path.
+    let out = hashsift()
+        .current_dir(&work)
+        .args(["db", "--db", "../k.db", "import", "-q", "--skip-invalid"])
+        .arg(&set)
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let sets = json(&dir.path().join("k.db"), &["list", "--json"]);
+    let file = sets[0]["rejects_file"].as_str().unwrap();
+    assert!(Path::new(file).is_absolute(), "{file}");
+    assert!(Path::new(file).is_file(), "{file}");
 }

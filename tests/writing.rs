@@ -191,7 +191,7 @@ fn a_report_directory_others_can_write_to_or_holding_foreign_entries_is_refused(
         std::fs::set_permissions(&r, std::fs::Permissions::from_mode(mode)).unwrap();
         let o = run(scan_cmd(&db, &r, &ev));
         assert_exit(&o, 64);
-        assert!(stderr(&o).contains("writable by others"), "{}", stderr(&o));
+        assert!(stderr(&o).contains("writable by"), "{}", stderr(&o));
         assert_eq!(std::fs::read_dir(&r).unwrap().count(), 0, "nothing written");
     }
     let r = planted(dir.path(), "foreign", |r| {
@@ -277,6 +277,40 @@ fn hash_to_a_fifo_nobody_reads_fails_at_once() {
     cmd.args(["hash", "-q", "-o"]).arg(&fifo).arg(&ev);
     let o = run_with_timeout(cmd, Duration::from_secs(20));
     assert_exit(&o, 3);
+}
+
+#[test]
+fn an_output_link_to_a_fifo_in_the_evidence_is_refused_and_the_fifo_untouched() {
+    // The link is outside the evidence, the FIFO it leads to inside: a FIFO is written
+    // through, so where it leads counts.
+    let dir = tempfile::tempdir().unwrap();
+    let ev = evidence(dir.path());
+    let fifo = ev.join("d4/pipe");
+    mkfifo(&fifo);
+    let link = dir.path().join("out.txt");
+    std::os::unix::fs::symlink(&fifo, &link).unwrap();
+    let before = std::fs::symlink_metadata(&fifo).unwrap();
+    let mut cmd = hashsift();
+    cmd.args(["hash", "-q", "-o"]).arg(&link).arg(&ev);
+    let o = run_with_timeout(cmd, Duration::from_secs(20));
+    assert_exit(&o, 64);
+    assert!(stderr(&o).contains("inside the evidence"), "{}", stderr(&o));
+    let after = std::fs::symlink_metadata(&fifo).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        (
+            before.mtime(),
+            before.mtime_nsec(),
+            before.ctime(),
+            before.ctime_nsec()
+        ),
+        (
+            after.mtime(),
+            after.mtime_nsec(),
+            after.ctime(),
+            after.ctime_nsec()
+        )
+    );
 }
 
 // ---- 6. `verify` reads only regular files, a bounded manifest, and says when incomplete.
