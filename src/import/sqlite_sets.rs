@@ -293,9 +293,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("slow.db");
         let c = Connection::open(&path).unwrap();
-        // A billion steps before the first (and only) row: minutes, unless interrupted.
+        // A billion steps before the first (and only) row: minutes, unless interrupted. The
+        // file is padded to 32 MB so that its step budget (by its size) lasts far past the
+        // interruption: it is the Ctrl-C that must stop it.
         c.execute_batch(
-            "CREATE TABLE PKG(package_id);
+            "CREATE TABLE pad(x); INSERT INTO pad VALUES (zeroblob(32000000));
+             CREATE TABLE PKG(package_id);
              CREATE VIEW FILE AS WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n LIMIT 1000000000)
                SELECT printf('%064x', x) AS sha256, NULL AS sha1, NULL AS md5, 1 AS file_size
                FROM n WHERE x = 1000000000;",
