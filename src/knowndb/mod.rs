@@ -40,7 +40,7 @@ pub enum DbError {
     },
     #[error("{path}")]
     Schema { path: PathBuf, source: SchemaError },
-    #[error("{path}")]
+    #[error("{}{}", path.display(), in_use(source))]
     Sqlite {
         path: PathBuf,
         source: rusqlite::Error,
@@ -169,6 +169,11 @@ impl KnownDb {
                     path: path.to_owned(),
                 }
             }
+            // An SQLite failure reading the schema (a lock held elsewhere, say) is said as such.
+            SchemaError::Sqlite(source) => DbError::Sqlite {
+                path: path.to_owned(),
+                source,
+            },
             source => DbError::Schema {
                 path: path.to_owned(),
                 source,
@@ -239,6 +244,22 @@ impl KnownDb {
             path: self.path.clone(),
             source,
         }
+    }
+}
+
+/// What to tell the user when SQLite gave up waiting for another process's lock: the busy
+/// timeout (30 s) ran out, or the log's shared index stayed locked while it retried.
+fn in_use(e: &rusqlite::Error) -> &'static str {
+    use rusqlite::ErrorCode;
+    match e.sqlite_error_code() {
+        Some(
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::FileLockingProtocolFailed,
+        ) => {
+            " is in use: another command holds its lock (an import or another write runs, or a command was stopped with Ctrl-Z or a debugger mid-open); nothing was changed, try again once it is done"
+        }
+        _ => "",
     }
 }
 
