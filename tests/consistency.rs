@@ -299,6 +299,18 @@ fn set_names(db: &Path) -> Output {
     common::run_with_timeout(c, Duration::from_secs(60))
 }
 
+/// `hashsift db --db DB SUBCOMMAND` run as the user nobody.
+fn db_as_nobody(db: &Path, subcommand: &str) -> Output {
+    Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_hashsift"))
+        .args(["db", "--db"])
+        .arg(db)
+        .arg(subcommand)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn readers_roll_back_what_a_killed_writer_left_in_a_rollback_journal() {
     let dir = tempfile::tempdir().unwrap();
@@ -331,13 +343,7 @@ fn readers_roll_back_what_a_killed_writer_left_in_a_rollback_journal() {
             common::run_with_timeout(c, Duration::from_secs(60))
         }),
         ("scan", |db, dir| {
-            let mut c = hashsift();
-            c.args(["scan", "-q", "--db"])
-                .arg(db)
-                .arg("-o")
-                .arg(dir.join("scan"))
-                .arg(dir.join("ev"));
-            common::run_with_timeout(c, Duration::from_secs(60))
+            common::scan_quietly(db, &dir.join("scan"), &dir.join("ev"))
         }),
     ];
     let journal = dir.path().join("k.db-journal");
@@ -375,14 +381,7 @@ fn readers_roll_back_what_a_killed_writer_left_in_a_rollback_journal() {
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
     leave_hot_journal(&db);
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(env!("CARGO_BIN_EXE_hashsift"))
-        .args(["db", "--db"])
-        .arg(&db)
-        .arg("stats")
-        .output()
-        .unwrap();
+    let out = db_as_nobody(&db, "stats");
     assert_exit(&out, 3);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -582,14 +581,7 @@ ls -a "$1" >"$4/files"
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&db_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(env!("CARGO_BIN_EXE_hashsift"))
-        .args(["db", "--db"])
-        .arg(&db)
-        .arg("list")
-        .output()
-        .unwrap();
+    let out = db_as_nobody(&db, "list");
     assert_exit(&out, 3);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -831,13 +831,7 @@ fn an_import_interrupted_or_killed_midway_leaves_the_database_as_it_was() {
         c.args(["export", "--all", "--format", "csv", "-o"])
             .arg(dir.path().join(format!("export-{n}.csv")));
         assert_exit(&run(c), 0);
-        let mut c = hashsift();
-        c.args(["scan", "-q", "--db"])
-            .arg(&p)
-            .arg("-o")
-            .arg(dir.path().join(format!("scan-{n}")))
-            .arg(&evidence);
-        let out = run(c);
+        let out = common::scan_quietly(&p, &dir.path().join(format!("scan-{n}")), &evidence);
         assert!(
             matches!(out.status.code(), Some(0 | 1)),
             "kill {n}: scan: {}",

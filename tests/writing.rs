@@ -40,16 +40,6 @@ fn db_knowing(dir: &Path, file: &Path) -> PathBuf {
     db
 }
 
-fn scan_cmd(db: &Path, out: &Path, root: &Path) -> Command {
-    let mut cmd = hashsift();
-    cmd.args(["scan", "-q", "--db"])
-        .arg(db)
-        .arg("-o")
-        .arg(out)
-        .arg(root);
-    cmd
-}
-
 fn verify_cmd(dir: &Path) -> Command {
     let mut cmd = hashsift();
     cmd.arg("verify").arg(dir);

@@ -273,15 +273,20 @@ pub fn assert_exit(out: &Output, code: i32) {
     );
 }
 
-/// `hashsift scan -q --db DB -o OUT ROOT`, killed after two minutes.
-pub fn scan_quietly(db: &Path, out: &Path, root: &Path) -> Output {
+/// `hashsift scan -q --db DB -o OUT ROOT`.
+pub fn scan_cmd(db: &Path, out: &Path, root: &Path) -> Command {
     let mut cmd = hashsift();
     cmd.args(["scan", "-q", "--db"])
         .arg(db)
         .arg("-o")
         .arg(out)
         .arg(root);
-    run_with_timeout(cmd, Duration::from_secs(120))
+    cmd
+}
+
+/// [`scan_cmd`], killed after two minutes.
+pub fn scan_quietly(db: &Path, out: &Path, root: &Path) -> Output {
+    run_with_timeout(scan_cmd(db, out, root), Duration::from_secs(120))
 }
 
 /// Asserts that the tree whose `paths` had the times `before` and contents `contents` is as
