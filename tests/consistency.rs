@@ -589,3 +589,84 @@ ls -a "$1" >"$4/files"
         "{err}"
     );
 }
+
+#[test]
+fn a_second_import_while_one_runs_is_refused_as_in_use_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.db");
+    let small = dir.path().join("t.md5");
+    write_list(&small, &["0cc175b9c0f1b6a831c399e269772661".to_owned()]);
+    import_list(&db, &small, "T", "1", "csam", false);
+    let big = dir.path().join("big.md5");
+    let hexes: Vec<String> = (0..600_000u64)
+        .map(|i| format!("{:032x}", i.wrapping_mul(0x9E37_79B9_7F4A_7C15)))
+        .collect();
+    write_list(&big, &hexes);
+
+    // The first import holds the write lock from its start; stopped, it holds it as long as
+    // anything could.
+    let mut c = db_cmd(&db);
+    c.args([
+        "import",
+        "-q",
+        "--format",
+        "digest-list",
+        "--name",
+        "A",
+        "--category",
+        "csam",
+    ])
+    .arg(&big)
+    .stderr(Stdio::piped());
+    let mut first = c.spawn().unwrap();
+    let wal = dir.path().join("k.db-wal");
+    let started = Instant::now();
+    while !wal.exists() && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        first.try_wait().unwrap().is_none(),
+        "the first import ended before it could be stopped"
+    );
+    signal(first.id(), libc::SIGSTOP);
+
+    // A reader does not wait for it, and sees the database as it was.
+    let listed = set_names(&db);
+    assert_exit(&listed, 0);
+    let sets: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(sets.as_array().unwrap().len(), 1, "{sets}");
+    // A second writer waits its 30 s, then is refused, saying why, with nothing changed.
+    let mut c = db_cmd(&db);
+    c.args([
+        "import",
+        "-q",
+        "--format",
+        "digest-list",
+        "--name",
+        "B",
+        "--category",
+        "csam",
+    ])
+    .arg(&small);
+    let second = common::run_with_timeout(c, Duration::from_secs(90));
+    signal(first.id(), libc::SIGCONT);
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert_exit(&second, 3);
+    assert!(
+        err.contains("is in use") && err.contains("nothing was changed"),
+        "{err}"
+    );
+    let first = first.wait_with_output().unwrap();
+    assert_exit(&first, 0);
+
+    let listed = set_names(&db);
+    let sets: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let names: Vec<&str> = sets
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["A", "T"]);
+}
