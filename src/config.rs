@@ -235,7 +235,7 @@ fn is_report_name(name: &std::ffi::OsStr) -> bool {
         vics::VICS,
         html::HTML,
         manifest::MANIFEST,
-        crate::journal::JOURNAL,
+        crate::scan::journal::JOURNAL,
     ]
     .iter()
     .any(|n| name == *n)
@@ -286,7 +286,7 @@ impl ScanSettings {
             Ok(_) => true,
             Err(_) => false,
         };
-        if std::fs::symlink_metadata(out.join(crate::journal::JOURNAL)).is_ok() {
+        if std::fs::symlink_metadata(out.join(crate::scan::journal::JOURNAL)).is_ok() {
             return Err(ConfigError::Invalid(format!(
                 "{} holds the journal of an interrupted scan: resume it with `hashsift scan --resume {}`, or give a new directory",
                 out.display(),
@@ -355,11 +355,11 @@ impl ScanSettings {
                 crate::report::manifest::MANIFEST
             )));
         }
-        if !dir.join(crate::journal::JOURNAL).exists() {
+        if !dir.join(crate::scan::journal::JOURNAL).exists() {
             return Err(ConfigError::Invalid(format!(
                 "{} holds no scan journal ({}) to resume from",
                 dir.display(),
-                crate::journal::JOURNAL
+                crate::scan::journal::JOURNAL
             )));
         }
         Ok(dir)
@@ -373,7 +373,7 @@ impl ScanSettings {
     /// The report directory is now inside an evidence root; an evidence root is not there.
     pub fn resumed(
         out: PathBuf,
-        start: &crate::journal::Start,
+        start: &crate::scan::journal::Start,
         db: Option<PathBuf>,
         threads: Option<usize>,
         quiet: bool,

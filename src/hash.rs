@@ -11,9 +11,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use crate::cancel::Cancel;
+use crate::digest::Digests;
 use crate::digest::{self, AlgorithmSet, HashFailure};
 use crate::evidence::{self, FileId};
-use crate::journal::{Carried, Hashed, Journal, Session};
 use crate::media::ImageHash;
 use crate::media::decode::{DecodeError, JpegScale};
 use crate::media::sniff::{self, Class, ContentType};
@@ -59,9 +59,6 @@ pub struct HashRun {
     /// Distinct contents read (hard links count once) and their bytes.
     pub files_hashed: u64,
     pub bytes_hashed: u64,
-    /// When the run resumed an interrupted one from its journal: this session, and how many
-    /// contents it carried over.
-    pub session: Option<Session>,
 }
 
 impl HashRun {
@@ -94,6 +91,63 @@ pub enum HashError {
     },
 }
 
+/// What hashing found of one content: its digests, and its content type and image hash when
+/// asked for.
+pub type Hashed = (Digests, Option<ContentType>, Option<Arc<ImageHash>>);
+
+/// What hashing found of one content: what [`Hashed`] holds, or the error reading it.
+pub type Outcome = Result<Hashed, ItemError>;
+
+/// What the record of an earlier session says of a content the walk found.
+#[derive(Debug)]
+pub enum Carried {
+    /// Recorded, with the same inode, size, and modification and change times.
+    Same(Outcome),
+    /// Recorded, and changed since.
+    Changed,
+    /// Not recorded.
+    New,
+}
+
+/// Where a run records what it hashes as it goes, so that an interrupted run is resumed
+/// without reading again what it had read (the scan's journal, `crate::scan::journal`).
+pub trait Recorder: Sync {
+    /// What an earlier session recorded of each of `n` contents, content `i` being the one
+    /// `item(i)` (its first path) points to: `each(i, what)` is called once for every `i`.
+    /// Returns what was recorded as read and is not among them.
+    fn carry_over<'a>(
+        &self,
+        n: usize,
+        item: &dyn Fn(usize) -> &'a Item,
+        each: &mut dyn FnMut(usize, Carried),
+    ) -> Missing;
+
+    /// This session begins, having carried `carried` contents over and found `changed` of the
+    /// recorded ones changed since.
+    fn begin(&self, carried: u64, changed: u64);
+
+    /// What one hashing thread records through.
+    fn thread(&self) -> Box<dyn ThreadRecorder + '_>;
+}
+
+/// One hashing thread's side of a [`Recorder`].
+pub trait ThreadRecorder {
+    /// Called before a content of `size` bytes is read: what is held may have to go first.
+    fn before_read(&mut self, size: u64);
+
+    /// Records what hashing found of the content `item` (its first path) points to.
+    fn record(&mut self, item: &Item, outcome: Result<&Hashed, &ItemError>);
+}
+
+/// The contents a [`Recorder`] holds records of, and those recorded as read whose path the
+/// walk did not find (how many, and one of them).
+#[derive(Debug, Default)]
+pub struct Missing {
+    pub recorded: usize,
+    pub gone: usize,
+    pub one_gone: Option<PathBuf>,
+}
+
 /// One distinct content to read: its identity, a path to it, and its size.
 #[derive(Clone, Copy)]
 struct Work {
@@ -115,7 +169,7 @@ pub fn run(
 }
 
 /// [`run`], recording what each content gave in `journal`, and taking from it what an earlier
-/// session of the same scan recorded of the contents that have not changed since.
+/// session of the same run recorded of the contents that have not changed since.
 ///
 /// # Errors
 /// [`HashError::ThreadPool`] when the worker pool cannot be started;
@@ -124,7 +178,7 @@ pub fn run_journaled(
     config: &HashConfig,
     cancel: &Cancel,
     counters: &Counters,
-    journal: Option<&Journal>,
+    journal: Option<&dyn Recorder>,
 ) -> Result<HashRun, HashError> {
     let started = Timestamp::now();
     let pool = rayon::ThreadPoolBuilder::new()
@@ -146,12 +200,10 @@ pub fn run_journaled(
     // The contents to read: all, or those the journal has no record of as they are now.
     let (mut carried, mut changed) = (0, 0);
     if let Some(journal) = journal {
-        let carry = journal.carry_over();
-        let recorded = carry.len();
-        let sorted = carry.sort_out(
+        let missing = journal.carry_over(
             work.len(),
-            |i| &items[work[i].path_index],
-            |i, what| match what {
+            &|i| &items[work[i].path_index],
+            &mut |i, what| match what {
                 Carried::Same(outcome) => {
                     carried += 1;
                     let _ = slots[i].set(outcome.map_err(HashFailure::Item));
@@ -163,10 +215,10 @@ pub fn run_journaled(
         // Files read earlier are gone: the evidence is not as it was (not mounted, a part of
         // it not mounted, another exhibit there). Going on would report it without them and
         // drop the journal's work.
-        if let Some(one) = sorted.one_gone.filter(|_| !cancel.is_cancelled()) {
+        if let Some(one) = missing.one_gone.filter(|_| !cancel.is_cancelled()) {
             return Err(HashError::EvidenceGone {
-                gone: sorted.gone,
-                recorded,
+                gone: missing.gone,
+                recorded: missing.recorded,
                 one,
             });
         }
@@ -175,7 +227,9 @@ pub fn run_journaled(
     let pending: Vec<usize> = (0..work.len())
         .filter(|&i| slots[i].get().is_none())
         .collect();
-    let session = journal.and_then(|j| j.begin(Timestamp::now(), carried, changed));
+    if let Some(journal) = journal {
+        journal.begin(carried, changed);
+    }
     counters.set_contents(work.len() as u64);
     let bytes_total: u64 = pending.iter().map(|&i| work[i].size).sum();
     counters.set_totals(pending.len() as u64, bytes_total);
@@ -194,18 +248,12 @@ pub fn run_journaled(
         // Every worker takes files in queue order, so the largest start first and no thread is
         // left alone with a big file at the end.
         pool.broadcast(|_| {
-            let mut journaled = journal.map(Journal::batch);
+            let mut journaled = journal.map(|j| j.thread());
             while let Some(p) = queue.take() {
                 let i = pending[p];
                 let w = &work[i];
-                // The records held wait for no long read (a kill would lose them with it), and
-                // none older than the journal's flush interval waits for any read.
                 if let Some(j) = journaled.as_mut() {
-                    if w.size >= SEND_BEFORE {
-                        j.send();
-                    } else {
-                        j.send_if_due();
-                    }
+                    j.before_read(w.size);
                 }
                 let outcome = if cancel.is_cancelled() {
                     Err(HashFailure::Cancelled)
@@ -286,7 +334,6 @@ pub fn run_journaled(
         nested_roots: walked.nested_roots,
         files_hashed,
         bytes_hashed,
-        session,
     })
 }
 
@@ -372,10 +419,6 @@ fn plan(items: &[Item]) -> (Vec<Work>, Vec<u32>) {
     let work = order.iter().map(|&from| work[from as usize]).collect();
     (work, content_of)
 }
-
-/// A file this large (tens of milliseconds to read and hash at least) is not begun while the
-/// thread holds journal records not yet handed to the writer.
-const SEND_BEFORE: u64 = 4 << 20;
 
 /// The content index of an item that is not read.
 const NO_WORK: u32 = u32::MAX;

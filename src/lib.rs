@@ -12,7 +12,6 @@ pub mod evidence;
 pub mod exit;
 pub mod hash;
 pub mod import;
-pub mod journal;
 pub mod knowndb;
 mod mapguard;
 pub mod media;

@@ -98,9 +98,9 @@ fn fix_mmap_threshold() {
 }
 
 fn run_scan(args: cli::ScanArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus> {
-    use hashsift::journal::{Journal, Start};
     use hashsift::knowndb::Category;
     use hashsift::record::Stage;
+    use hashsift::scan::journal::{Journal, Start};
     let threads = args.threads.map(|n| n.get());
     let (settings, journal) = match &args.resume {
         Some(dir) => {

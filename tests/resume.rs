@@ -352,7 +352,7 @@ fn killed_five_times_then_resumed_the_report_equals_an_uninterrupted_scan() {
             "a scan killed while hashing leaves its journal only"
         );
         let bytes = std::fs::read(out.join("journal.hsj")).unwrap();
-        let records = hashsift::journal::check(&bytes).unwrap();
+        let records = hashsift::scan::journal::check(&bytes).unwrap();
         journal_records.push(records);
         let size = bytes.len();
         eprintln!("session {k} killed after {wait:?}: journal {size} bytes, {records} records");

@@ -43,8 +43,8 @@ pub fn replay(target: &str, data: &[u8]) {
         }
         // The first byte picks: 0 a whole journal, else one record's payload.
         "journal" => match data.split_first() {
-            Some((0, journal)) => drop(hashsift::journal::check(journal)),
-            Some((_, payload)) => drop(hashsift::journal::check_record(payload)),
+            Some((0, journal)) => drop(hashsift::scan::journal::check(journal)),
+            Some((_, payload)) => drop(hashsift::scan::journal::check_record(payload)),
             None => {}
         },
         other => panic!("fuzz/regressions/{other}: no such fuzz target"),

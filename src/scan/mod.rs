@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use crate::cancel::Cancel;
 use crate::digest::{Algorithm, AlgorithmSet, Digests};
 use crate::hash::{self, HashConfig, HashError};
-use crate::journal::{Journal, Session};
+pub mod journal;
+
+use self::journal::{Journal, Session};
 use crate::knowndb::index::KnownIndex;
 use crate::knowndb::pdq_index::PdqIndex;
 use crate::knowndb::read::{MediaView, SetGrade, SetInfo, conflicting};
@@ -251,7 +253,7 @@ pub enum ScanError {
 }
 
 /// Runs the scan, recording in `journal` what it hashes, and taking from it what an earlier
-/// session of the same scan hashed (see [`crate::journal`]).
+/// session of the same scan hashed (see [`crate::scan::journal`]).
 ///
 /// # Errors
 /// The database cannot be opened or read; the worker pool cannot start; resuming, files the
@@ -291,7 +293,7 @@ pub fn run(
             },
             cancel,
             counters,
-            journal,
+            journal.map(|j| j as &dyn hash::Recorder),
         );
         walked.store(true, std::sync::atomic::Ordering::Relaxed);
         counters.set_phase(Phase::Loading);
@@ -411,12 +413,7 @@ pub fn run(
         index_time,
         sets,
         pdq,
-        resumed: journal
-            .map_or(&[][..], Journal::sessions)
-            .iter()
-            .cloned()
-            .chain(hashed.session.clone())
-            .collect(),
+        resumed: journal.map_or_else(Vec::new, Journal::sessions),
     })
 }
 

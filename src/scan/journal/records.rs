@@ -1,0 +1,171 @@
+//! The scan's start record and the resumed sessions' records: JSON, as they are few and read
+//! by people inspecting a journal.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+use crate::media::decode::JpegScale;
+use crate::scan::{LookupChoice, PdqMatching};
+use crate::utc::Timestamp;
+
+use super::format::{SESSION, START};
+
+/// What the scan is: everything a resumed session needs to go on as the first would have.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Start {
+    pub tool_version: String,
+    pub started: Timestamp,
+    pub command: Vec<OsString>,
+    pub cwd: PathBuf,
+    pub roots: Vec<PathBuf>,
+    pub db: PathBuf,
+    pub case: Option<String>,
+    pub evidence_id: Option<String>,
+    pub examiner: Option<String>,
+    pub lookup: LookupChoice,
+    pub pdq: Option<PdqMatching>,
+}
+
+/// A resumed session: when, by which command, and how many contents it carried over from the
+/// journal or found changed since they were recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    pub at: Timestamp,
+    pub command: Vec<OsString>,
+    pub carried: u64,
+    pub changed: u64,
+}
+
+// The scan and session records: JSON, as they are few and read by people inspecting a journal.
+// Paths and arguments are kept as bytes (hex), as they need not be UTF-8.
+
+fn hex_os(s: &std::ffi::OsStr) -> Value {
+    crate::digest::to_hex(s.as_bytes()).into()
+}
+
+fn os_hex(v: &Value) -> Option<OsString> {
+    let s = v.as_str()?;
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    let bytes = (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect::<Option<Vec<u8>>>()?;
+    Some(OsString::from_vec(bytes))
+}
+
+fn time_value(t: Timestamp) -> Value {
+    json!([t.secs, t.nanos])
+}
+
+fn value_time(v: &Value) -> Option<Timestamp> {
+    Some(Timestamp {
+        secs: v.get(0)?.as_i64()?,
+        nanos: u32::try_from(v.get(1)?.as_u64()?)
+            .ok()
+            .filter(|&n| n < NANOS)?,
+    })
+}
+
+/// Nanoseconds in a second: a time's fraction is below it, or the record is damaged.
+pub(super) const NANOS: u32 = 1_000_000_000;
+
+pub(super) fn start_record(s: &Start) -> Vec<u8> {
+    let v = json!({
+        "tool_version": s.tool_version,
+        "started": time_value(s.started),
+        "command": s.command.iter().map(|a| hex_os(a)).collect::<Vec<_>>(),
+        "cwd": hex_os(s.cwd.as_os_str()),
+        "roots": s.roots.iter().map(|r| hex_os(r.as_os_str())).collect::<Vec<_>>(),
+        "db": hex_os(s.db.as_os_str()),
+        "case": s.case,
+        "evidence_id": s.evidence_id,
+        "examiner": s.examiner,
+        "lookup": match s.lookup {
+            LookupChoice::Auto => "auto",
+            LookupChoice::Index => "index",
+            LookupChoice::Direct => "direct",
+        },
+        "pdq": s.pdq.map(|p| json!({
+            "decode": p.scale.name(),
+            "min_quality": p.min_quality,
+            "max_distance": p.max_distance,
+        })),
+    });
+    let mut r = vec![START];
+    r.extend(serde_json::to_vec(&v).expect("a JSON value serialises"));
+    r
+}
+
+pub(super) fn parse_start(payload: &[u8]) -> Option<Start> {
+    let (&kind, json) = payload.split_first()?;
+    if kind != START {
+        return None;
+    }
+    let v: Value = serde_json::from_slice(json).ok()?;
+    let os_list = |key: &str| -> Option<Vec<OsString>> {
+        v.get(key)?.as_array()?.iter().map(os_hex).collect()
+    };
+    let text = |key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+    let pdq = match v.get("pdq")? {
+        Value::Null => None,
+        p => Some(PdqMatching {
+            scale: match p.get("decode")?.as_str()? {
+                "fast" => JpegScale::Fast,
+                "full" => JpegScale::Full,
+                _ => return None,
+            },
+            min_quality: u8::try_from(p.get("min_quality")?.as_u64()?).ok()?,
+            max_distance: u32::try_from(p.get("max_distance")?.as_u64()?).ok()?,
+        }),
+    };
+    Some(Start {
+        tool_version: text("tool_version")?,
+        started: value_time(v.get("started")?)?,
+        command: os_list("command")?,
+        cwd: os_hex(v.get("cwd")?)?.into(),
+        roots: os_list("roots")?.into_iter().map(PathBuf::from).collect(),
+        db: os_hex(v.get("db")?)?.into(),
+        case: text("case"),
+        evidence_id: text("evidence_id"),
+        examiner: text("examiner"),
+        lookup: match v.get("lookup")?.as_str()? {
+            "auto" => LookupChoice::Auto,
+            "index" => LookupChoice::Index,
+            "direct" => LookupChoice::Direct,
+            _ => return None,
+        },
+        pdq,
+    })
+}
+
+pub(super) fn session_record(s: &Session) -> Vec<u8> {
+    let v = json!({
+        "at": time_value(s.at),
+        "command": s.command.iter().map(|a| hex_os(a)).collect::<Vec<_>>(),
+        "carried": s.carried,
+        "changed": s.changed,
+    });
+    let mut r = vec![SESSION];
+    r.extend(serde_json::to_vec(&v).expect("a JSON value serialises"));
+    r
+}
+
+pub(super) fn parse_session(payload: &[u8]) -> Option<Session> {
+    let v: Value = serde_json::from_slice(payload.get(1..)?).ok()?;
+    Some(Session {
+        at: value_time(v.get("at")?)?,
+        command: v
+            .get("command")?
+            .as_array()?
+            .iter()
+            .map(os_hex)
+            .collect::<Option<_>>()?,
+        carried: v.get("carried")?.as_u64()?,
+        changed: v.get("changed")?.as_u64()?,
+    })
+}
