@@ -7,22 +7,11 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::hash::{Carried, Outcome};
-use crate::media::decode::DecodeError;
+use crate::hash::Carried;
 use crate::record::Item;
-use crate::utc::Timestamp;
 
 use super::content::{In, parse_content};
 use super::format::{CHECK, path_key};
-
-#[derive(Debug)]
-pub(super) struct Committed {
-    pub(super) ino: u64,
-    pub(super) size: u64,
-    pub(super) mtime: Option<Timestamp>,
-    pub(super) ctime: Option<Timestamp>,
-    pub(super) outcome: Outcome,
-}
 
 /// Where an earlier session's record of each path is in the journal (the last, when a path
 /// has several): the offset of its payload and its length, by the path's BLAKE3 (16 bytes).
@@ -205,16 +194,5 @@ impl<'a> Window<'a> {
         let bytes = self.get(offset, len + CHECK as u32)?;
         let (payload, check) = bytes.split_at(len as usize);
         (check == &blake3::hash(payload).as_bytes()[..CHECK]).then_some(payload)
-    }
-}
-
-impl Committed {
-    /// Whether the content was read to its end (and, for an image, read again to decode it).
-    fn read_whole(&self) -> bool {
-        match &self.outcome {
-            Err(_) => false,
-            Ok((_, _, Some(image))) => !matches!(image.pdq, Err(DecodeError::Read(_))),
-            Ok(_) => true,
-        }
     }
 }

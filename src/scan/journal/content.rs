@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::digest::{Blake3, Digests, Md5, Sha1, Sha256};
-use crate::hash::Hashed;
+use crate::hash::{Hashed, Outcome};
 use crate::media::ImageHash;
 use crate::media::decode::DecodeError;
 use crate::media::pdq::{Pdq, PdqHash};
@@ -15,9 +15,7 @@ use crate::media::sniff::{Class, ContentType};
 use crate::record::{Item, ItemError, Stage};
 use crate::utc::Timestamp;
 
-use super::carry::Committed;
-use super::format::{CONTENT, path_key};
-use super::records::NANOS;
+use super::format::{CONTENT, NANOS, path_key};
 
 // Content records: binary, as there is one per file hashed.
 
@@ -104,6 +102,27 @@ impl<'a> In<'a> {
                 nanos: i.u32().filter(|&n| n < NANOS)?,
             })
         })
+    }
+}
+
+/// A content record as read back.
+#[derive(Debug)]
+pub(super) struct Committed {
+    pub(super) ino: u64,
+    pub(super) size: u64,
+    pub(super) mtime: Option<Timestamp>,
+    pub(super) ctime: Option<Timestamp>,
+    pub(super) outcome: Outcome,
+}
+
+impl Committed {
+    /// Whether the content was read to its end (and, for an image, read again to decode it).
+    pub(super) fn read_whole(&self) -> bool {
+        match &self.outcome {
+            Err(_) => false,
+            Ok((_, _, Some(image))) => !matches!(image.pdq, Err(DecodeError::Read(_))),
+            Ok(_) => true,
+        }
     }
 }
 

@@ -17,6 +17,9 @@ pub(super) const START: u8 = b'S';
 pub(super) const SESSION: u8 = b'R';
 pub(super) const CONTENT: u8 = b'C';
 
+/// Nanoseconds in a second: a time's fraction is below it, or the record is damaged.
+pub(super) const NANOS: u32 = 1_000_000_000;
+
 pub(super) fn frame(payload: &[u8]) -> Vec<u8> {
     let mut r = Vec::with_capacity(payload.len() + 4 + CHECK);
     frame_into(&mut r, payload);

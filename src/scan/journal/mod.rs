@@ -29,9 +29,7 @@ use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{SyncSender, sync_channel};
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
 
 use crate::hash::{Carried, Missing, Recorder, ThreadRecorder};
 use crate::record::Item;
@@ -41,20 +39,13 @@ use self::carry::{CarryOver, Offsets};
 use self::content::parse_content;
 use self::format::{CONTENT, MAGIC, PREAMBLE, Records, SESSION, START, VERSION, frame, read_whole};
 use self::records::{parse_session, parse_start, session_record, start_record};
-use self::writer::{lock, write_records};
+use self::writer::{Writer, lock};
 
 pub use self::records::{Session, Start};
 pub use self::writer::Batch;
 
 /// The journal's name in the report directory.
 pub const JOURNAL: &str = "journal.hsj";
-
-/// How often the writer hands records to the kernel, and syncs them to the disk, while
-/// records come in.
-const FLUSH_EVERY: Duration = Duration::from_millis(50);
-const SYNC_EVERY: Duration = Duration::from_secs(1);
-/// Batches waiting for the writer; past that, hashing waits for the disk.
-const QUEUE: usize = 64;
 
 /// Why a journal cannot be resumed.
 #[derive(Debug, thiserror::Error)]
@@ -88,8 +79,7 @@ pub struct Journal {
     /// Records read, and bytes ignored after the last whole one.
     pub records_read: u64,
     pub torn_bytes: u64,
-    sender: Mutex<Option<SyncSender<Vec<u8>>>>,
-    writer: Mutex<Option<std::thread::JoinHandle<io::Result<()>>>>,
+    writer: Writer,
     /// The journal's lock, held until the session ends, so that no other session writes to it;
     /// a handle to read earlier records by, too.
     lock: File,
@@ -190,12 +180,8 @@ impl Journal {
         torn_bytes: u64,
         resuming: Option<Vec<OsString>>,
     ) -> Journal {
-        let (sender, receiver) = sync_channel(QUEUE);
         let cut_to = (torn_bytes > 0).then_some(contents.good);
-        let writer = std::thread::Builder::new()
-            .name("hashsift-journal".into())
-            .spawn(move || write_records(file, cut_to, &receiver))
-            .expect("a thread for the journal starts");
+        let writer = Writer::start(file, cut_to);
         Journal {
             path,
             start: contents.start,
@@ -204,8 +190,7 @@ impl Journal {
             resuming: Mutex::new(resuming),
             records_read: contents.records_read,
             torn_bytes,
-            sender: Mutex::new(Some(sender)),
-            writer: Mutex::new(Some(writer)),
+            writer,
             lock,
         }
     }
@@ -262,27 +247,14 @@ impl Journal {
             carried,
             changed,
         };
-        self.send(frame(&session_record(&session)));
+        self.writer.send(frame(&session_record(&session)));
         self.lock_sessions().push(session.clone());
         Some(session)
     }
 
     /// A batch for one hashing thread's records.
     pub fn batch(&self) -> Batch<'_> {
-        Batch::new(self)
-    }
-
-    /// Hands framed records to the writer.
-    pub(super) fn send(&self, frames: Vec<u8>) {
-        let sender = self
-            .sender
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        if let Some(s) = sender {
-            // The writer only stops on its own after an error, which `finish` reports.
-            let _ = s.send(frames);
-        }
+        Batch::new(&self.writer)
     }
 
     /// Writes out and syncs every record sent.
@@ -291,21 +263,7 @@ impl Journal {
     /// A record could not be written or synced (the disk is full, say): the journal holds
     /// the records before it.
     pub fn finish(&self) -> io::Result<()> {
-        drop(
-            self.sender
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take(),
-        );
-        let writer = self
-            .writer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        match writer {
-            Some(w) => w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
-            None => Ok(()),
-        }
+        self.writer.finish()
     }
 
     /// Deletes the journal: the scan is complete and its report written.

@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 
 use crate::media::decode::JpegScale;
-use crate::scan::{LookupChoice, PdqMatching};
+use crate::scan::options::{LookupChoice, PdqMatching};
 use crate::utc::Timestamp;
 
-use super::format::{SESSION, START};
+use super::format::{NANOS, SESSION, START};
 
 /// What the scan is: everything a resumed session needs to go on as the first would have.
 #[derive(Clone, Debug, PartialEq)]
@@ -70,9 +70,6 @@ fn value_time(v: &Value) -> Option<Timestamp> {
             .filter(|&n| n < NANOS)?,
     })
 }
-
-/// Nanoseconds in a second: a time's fraction is below it, or the record is damaged.
-pub(super) const NANOS: u32 = 1_000_000_000;
 
 pub(super) fn start_record(s: &Start) -> Vec<u8> {
     let v = json!({

@@ -3,15 +3,23 @@
 
 use std::fs::File;
 use std::io::{self, Write};
-use std::sync::mpsc::Receiver;
-use std::time::Instant;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crate::hash::{Hashed, ThreadRecorder};
 use crate::record::{Item, ItemError};
 
 use super::content::content_record;
 use super::format::{MAX_RECORD, frame_into};
-use super::{FLUSH_EVERY, Journal, SYNC_EVERY};
+
+/// How often the writer hands records to the kernel, and syncs them to the disk, while
+/// records come in.
+const FLUSH_EVERY: Duration = Duration::from_millis(50);
+const SYNC_EVERY: Duration = Duration::from_secs(1);
+/// Batches waiting for the writer; past that, hashing waits for the disk.
+const QUEUE: usize = 64;
 
 /// A hashing thread's records are sent together once they reach this size.
 const BATCH_BYTES: usize = 64 << 10;
@@ -24,16 +32,16 @@ const SEND_BEFORE: u64 = 4 << 20;
 /// [`FLUSH_EVERY`] and when dropped: a record at a time would wake the writer for each (a
 /// million small files, a million wake-ups).
 pub struct Batch<'a> {
-    journal: &'a Journal,
+    writer: &'a Writer,
     frames: Vec<u8>,
     /// When the first record of the batch was made.
     since: Option<Instant>,
 }
 
 impl<'a> Batch<'a> {
-    pub(super) fn new(journal: &'a Journal) -> Self {
+    pub(super) fn new(writer: &'a Writer) -> Self {
         Batch {
-            journal,
+            writer,
             frames: Vec::new(),
             since: None,
         }
@@ -84,7 +92,7 @@ impl Batch<'_> {
     /// so that they do not wait for it.
     pub fn send(&mut self) {
         if !self.frames.is_empty() {
-            self.journal.send(std::mem::take(&mut self.frames));
+            self.writer.send(std::mem::take(&mut self.frames));
         }
         self.since = None;
     }
@@ -93,6 +101,59 @@ impl Batch<'_> {
 impl Drop for Batch<'_> {
     fn drop(&mut self) {
         self.send();
+    }
+}
+
+/// The thread that writes the journal's records, and the channel to it.
+pub(super) struct Writer {
+    sender: Mutex<Option<SyncSender<Vec<u8>>>>,
+    thread: Mutex<Option<JoinHandle<io::Result<()>>>>,
+}
+
+impl Writer {
+    /// Starts writing to `file` at its position, first cutting it to `cut_to` when given.
+    pub(super) fn start(file: File, cut_to: Option<u64>) -> Writer {
+        let (sender, receiver) = sync_channel(QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("hashsift-journal".into())
+            .spawn(move || write_records(file, cut_to, &receiver))
+            .expect("a thread for the journal starts");
+        Writer {
+            sender: Mutex::new(Some(sender)),
+            thread: Mutex::new(Some(thread)),
+        }
+    }
+
+    /// Hands framed records to the writer.
+    pub(super) fn send(&self, frames: Vec<u8>) {
+        let sender = self
+            .sender
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(s) = sender {
+            // The writer only stops on its own after an error, which `finish` reports.
+            let _ = s.send(frames);
+        }
+    }
+
+    /// Writes out and syncs every record sent, and stops the thread.
+    pub(super) fn finish(&self) -> io::Result<()> {
+        drop(
+            self.sender
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        match thread {
+            Some(t) => t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            None => Ok(()),
+        }
     }
 }
 
@@ -113,7 +174,7 @@ pub(super) fn lock(file: &File) -> io::Result<File> {
 /// killed process loses only the files it was hashing and the last moments' records) and
 /// syncing them to the disk every [`SYNC_EVERY`] and at the end (a power cut loses at most
 /// the last second).
-pub(super) fn write_records(
+fn write_records(
     file: File,
     mut cut_to: Option<u64>,
     receiver: &Receiver<Vec<u8>>,
