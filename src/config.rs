@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::digest::{Algorithm, AlgorithmSet};
-use crate::evidence::FileId;
 use crate::hash::HashConfig;
 use crate::output;
+use crate::read::evidence::FileId;
 use crate::report::Format;
 
 /// Everything `hashsift hash` needs to run.

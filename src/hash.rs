@@ -11,14 +11,15 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use crate::cancel::Cancel;
+use crate::digest::AlgorithmSet;
 use crate::digest::Digests;
-use crate::digest::{self, AlgorithmSet, HashFailure};
-use crate::evidence::{self, FileId};
 use crate::media::ImageHash;
 use crate::media::decode::{DecodeError, JpegScale};
 use crate::media::sniff::{self, Class, ContentType};
-use crate::prefetch::{OpenAhead, WorkQueue};
 use crate::progress::{Counters, Phase};
+use crate::read::evidence::{self, FileId};
+use crate::read::file::{self, HashFailure};
+use crate::read::prefetch::{OpenAhead, WorkQueue};
 use crate::record::{Item, ItemError, Kind, Stage};
 use crate::utc::Timestamp;
 use crate::walk;
@@ -267,7 +268,7 @@ pub fn run_journaled(
                         .and_then(|file| {
                             let sniff = config.sniff || config.pdq.is_some();
                             let content = sniff.then(|| head_type(&file, w.size));
-                            let digests = digest::hash_file(
+                            let digests = file::hash_file(
                                 &file,
                                 w.size,
                                 config.algorithms,

@@ -8,16 +8,14 @@
 pub mod cancel;
 pub mod config;
 pub mod digest;
-pub mod evidence;
 pub mod exit;
 pub mod hash;
 pub mod import;
 pub mod knowndb;
-mod mapguard;
 pub mod media;
 pub mod output;
-pub mod prefetch;
 pub mod progress;
+pub mod read;
 pub mod record;
 pub mod report;
 pub mod scan;

@@ -16,7 +16,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 
-use crate::evidence::FileId;
+use crate::read::evidence::FileId;
 
 /// Prefix and suffix of the temporary names files are written under.
 pub const PARTIAL_PREFIX: &str = ".hashsift-";

@@ -2,11 +2,12 @@
 //! and every output format.
 
 use std::fmt;
-use std::io;
 use std::path::PathBuf;
 
 use crate::digest::Digests;
-use crate::evidence::FileId;
+use crate::read::evidence::FileId;
+
+pub use crate::read::{ItemError, Stage};
 use crate::utc::Timestamp;
 
 /// What kind of filesystem object a path is. Only regular files are ever opened.
@@ -62,85 +63,6 @@ impl Kind {
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-/// The step at which an item failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Stage {
-    /// Examining the path itself (`lstat`).
-    Stat,
-    /// Listing a directory's entries.
-    ListDir,
-    /// Reading a symlink's target.
-    ReadLink,
-    /// Opening a file for reading.
-    Open,
-    /// Reading a file's content.
-    Read,
-    /// The run was interrupted before the file was read.
-    Interrupted,
-}
-
-impl Stage {
-    /// Every stage, in declaration order.
-    pub const ALL: [Stage; 6] = [
-        Stage::Stat,
-        Stage::ListDir,
-        Stage::ReadLink,
-        Stage::Open,
-        Stage::Read,
-        Stage::Interrupted,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Stage::Stat => "stat",
-            Stage::ListDir => "list_dir",
-            Stage::ReadLink => "read_link",
-            Stage::Open => "open",
-            Stage::Read => "read",
-            Stage::Interrupted => "interrupted",
-        }
-    }
-}
-
-impl fmt::Display for Stage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// Why an item has no (complete) result: the stage, the OS error number if any, and a message.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ItemError {
-    pub stage: Stage,
-    /// The OS error number (`errno`), when the failure came from the OS.
-    pub os_code: Option<i32>,
-    pub message: String,
-}
-
-impl ItemError {
-    pub fn new(stage: Stage, message: String) -> Self {
-        ItemError {
-            stage,
-            os_code: None,
-            message,
-        }
-    }
-
-    pub fn from_io(stage: Stage, e: &io::Error) -> Self {
-        ItemError {
-            stage,
-            os_code: e.raw_os_error(),
-            message: e.to_string(),
-        }
-    }
-}
-
-impl fmt::Display for ItemError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.stage, self.message)
     }
 }
 

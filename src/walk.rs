@@ -32,8 +32,8 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::cancel::Cancel;
-use crate::evidence::FileId;
 use crate::progress::Counters;
+use crate::read::evidence::FileId;
 use crate::record::{Item, ItemError, Kind, Stage};
 use crate::utc::Timestamp;
 
@@ -308,7 +308,7 @@ struct Dir(*mut libc::DIR);
 
 impl Dir {
     fn open(path: &Path) -> io::Result<Dir> {
-        let file = crate::evidence::open_read_only(path, libc::O_DIRECTORY)?;
+        let file = crate::read::evidence::open_read_only(path, libc::O_DIRECTORY)?;
         let fd = file.into_raw_fd();
         // SAFETY: fd is an open directory descriptor whose ownership passes to the stream.
         let dir = unsafe { libc::fdopendir(fd) };
@@ -383,7 +383,7 @@ fn list_dir(path: &Path) -> (Vec<Item>, Option<ItemError>) {
         match stat_at(fd, name) {
             Ok(stat) if stat.kind == Kind::Symlink => {
                 let mut item = stat.into_item(child, None);
-                if *links_readable.get_or_init(|| crate::evidence::atime_frozen_fd(fd)) {
+                if *links_readable.get_or_init(|| crate::read::evidence::atime_frozen_fd(fd)) {
                     match read_link_at(fd, name) {
                         Ok(t) => item.target = Some(t),
                         Err(e) => item.error = Some(ItemError::from_io(Stage::ReadLink, &e)),

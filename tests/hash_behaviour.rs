@@ -591,5 +591,5 @@ const AS_NOBODY: [&str; 9] = [
 ];
 
 fn evidence_mount_is_writable(p: &std::path::Path) -> bool {
-    !hashsift::evidence::atime_frozen_at(p)
+    !hashsift::read::evidence::atime_frozen_at(p)
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::*;
 
-const MMAP_THRESHOLD: usize = hashsift::digest::MMAP_THRESHOLD as usize;
+const MMAP_THRESHOLD: usize = hashsift::read::file::MMAP_THRESHOLD as usize;
 
 /// Regular files of the test tree: name and size (content differs per file).
 fn regular_files() -> Vec<(String, usize)> {

@@ -15,8 +15,8 @@ use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::Thread;
 use std::time::Duration;
 
-use crate::evidence::{self, FileId};
-use crate::record::ItemError;
+use super::ItemError;
+use crate::read::evidence::{self, FileId};
 
 /// How far ahead of the hashers the prefetcher reads, in bytes and in files.
 const WINDOW_BYTES: u64 = 64 << 20;
