@@ -227,18 +227,11 @@ fn refuse_inside_evidence(out: &Path, roots: &[PathBuf]) -> Result<(), ConfigErr
 /// Whether `name` is one of the files hashsift keeps in a report directory: the report's,
 /// the journal, and the temporary names they are written under.
 fn is_report_name(name: &std::ffi::OsStr) -> bool {
-    use crate::report::{html, manifest, scan, vics};
-    [
-        scan::ITEMS,
-        scan::ITEMS_CSV,
-        scan::SUMMARY,
-        vics::VICS,
-        html::HTML,
-        manifest::MANIFEST,
-        crate::scan::journal::JOURNAL,
-    ]
-    .iter()
-    .any(|n| name == *n)
+    use crate::report::model::{COVERED, MANIFEST};
+    COVERED
+        .iter()
+        .chain([&MANIFEST, &crate::scan::journal::JOURNAL])
+        .any(|n| name == *n)
         || output::is_partial_name(name)
 }
 
@@ -293,7 +286,7 @@ impl ScanSettings {
                 out.display()
             )));
         }
-        let report = crate::report::scan::ITEMS;
+        let report = crate::report::model::ITEMS;
         if std::fs::symlink_metadata(out.join(report)).is_ok() {
             return Err(ConfigError::Invalid(format!(
                 "{} already holds a report ({report}); give a new directory",
@@ -344,7 +337,7 @@ impl ScanSettings {
         }
         // Before anything in it is read: nobody else can have planted a name in it.
         output::check_report_dir(&dir, is_report_name)?;
-        let manifest = dir.join(crate::report::manifest::MANIFEST);
+        let manifest = dir.join(crate::report::model::MANIFEST);
         let complete = crate::report::manifest::read(&manifest)
             .ok()
             .and_then(|v| v.get("complete").and_then(serde_json::Value::as_bool));
@@ -352,7 +345,7 @@ impl ScanSettings {
             return Err(ConfigError::Invalid(format!(
                 "the scan in {} is complete (its {} says so): there is nothing to resume",
                 dir.display(),
-                crate::report::manifest::MANIFEST
+                crate::report::model::MANIFEST
             )));
         }
         if !dir.join(crate::scan::journal::JOURNAL).exists() {

@@ -200,7 +200,7 @@ fn run_scan(args: cli::ScanArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus> 
     // report loses no hashing.
     let journaled = journal.finish();
     let start = journal.start();
-    let provenance = report::scan::ScanProvenance {
+    let provenance = report::model::ScanProvenance {
         tool_version: env!("CARGO_PKG_VERSION"),
         command: start.command.clone(),
         cwd: start.cwd.clone(),

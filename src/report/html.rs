@@ -9,12 +9,10 @@ use std::io::{self, Write};
 
 use serde_json::Value;
 
-use super::scan::{ScanProvenance, category_name};
+use super::model::{ScanProvenance, category_name};
 use super::text::Text;
 use crate::knowndb::Category;
 use crate::scan::ScanRun;
-
-pub const HTML: &str = "summary.html";
 
 /// At most this many files are listed per table; the rest is counted.
 const LISTED: usize = 200;

@@ -13,23 +13,11 @@ use std::path::Path;
 use serde_json::{Value, json};
 use sha2::Digest;
 
-use super::scan::{ITEMS, ITEMS_CSV, SUMMARY, ScanProvenance};
+use super::model::{COVERED, MANIFEST, ScanProvenance};
 use super::text::Text;
 use super::write_atomically;
 use crate::digest::to_hex;
 use crate::scan::ScanRun;
-
-/// The manifest's file name.
-pub const MANIFEST: &str = "manifest.json";
-
-/// The report files the manifest vouches for, in its order.
-pub const COVERED: [&str; 5] = [
-    ITEMS,
-    ITEMS_CSV,
-    super::vics::VICS,
-    SUMMARY,
-    super::html::HTML,
-];
 
 /// The largest manifest [`read`] takes. A manifest is a few KiB plus about 300 bytes per
 /// hash set in the database; 64 MiB is far beyond any real one, and bounds the memory a

@@ -9,6 +9,7 @@ mod hashdeep;
 pub mod html;
 mod jsonl;
 pub mod manifest;
+pub mod model;
 pub mod scan;
 pub mod text;
 pub mod vics;

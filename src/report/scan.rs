@@ -3,37 +3,19 @@
 //! conflicts, errors, time). Formats: `docs/report.md`.
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
 use super::jsonl::{item_fields, put_text};
+use super::model::{COVERED, HTML, ITEMS, ITEMS_CSV, SUMMARY, ScanProvenance, VICS, category_name};
 use super::text::Text;
 use super::write_atomically;
 use crate::digest::AlgorithmSet;
 use crate::progress::{Counters, Phase};
 use crate::record::{Kind, Stage};
 use crate::scan::{MatchStatus, ScanItem, ScanRun};
-
-/// The names of the files a scan writes into its output directory.
-pub const ITEMS: &str = "items.jsonl";
-pub const ITEMS_CSV: &str = "items.csv";
-pub const SUMMARY: &str = "summary.json";
-
-/// Who ran a scan, over what, against which database.
-#[derive(Clone, Debug)]
-pub struct ScanProvenance {
-    pub tool_version: &'static str,
-    pub command: Vec<OsString>,
-    pub cwd: PathBuf,
-    pub roots: Vec<PathBuf>,
-    pub db: PathBuf,
-    pub case: Option<String>,
-    pub evidence_id: Option<String>,
-    pub examiner: Option<String>,
-}
 
 /// Writes `items.jsonl`, `items.csv`, `summary.json` and, last, `manifest.json` into `dir`
 /// (which must exist), each through a temporary name; returns the manifest's SHA-256.
@@ -56,7 +38,7 @@ pub fn write(
             .spawn(|| write_atomically(&dir.join(ITEMS), |out| write_items(p, run, counters, out)));
         let csv = scope
             .spawn(|| write_atomically(&dir.join(ITEMS_CSV), |out| write_csv(run, counters, out)));
-        let vics = write_atomically(&dir.join(super::vics::VICS), |out| {
+        let vics = write_atomically(&dir.join(VICS), |out| {
             super::vics::write(p, run, counters, out)
         });
         for written in [jsonl.join(), csv.join()] {
@@ -71,13 +53,13 @@ pub fn write(
         out.write_all(b"\n")
     })?;
     counters.add_step(1);
-    write_atomically(&dir.join(super::html::HTML), |out| {
+    write_atomically(&dir.join(HTML), |out| {
         super::html::write(p, run, &summary, out)
     })?;
     counters.add_step(1);
     counters.start_step(
         "report files digested (manifest.json)",
-        super::manifest::COVERED.len() as u64,
+        COVERED.len() as u64,
     );
     super::manifest::write(dir, p, run, counters)
 }
@@ -345,11 +327,6 @@ fn grades_text<'a>(grades: impl Iterator<Item = &'a crate::knowndb::read::SetGra
         })
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-/// The item's category as reports name it: `unknown` when nothing grades it.
-pub fn category_name(s: &ScanItem) -> &'static str {
-    s.category.map_or("unknown", |c| c.name())
 }
 
 /// Counts and bytes of a group of items.

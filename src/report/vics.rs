@@ -10,15 +10,13 @@ use std::io::{self, Write};
 
 use serde_json::{Map, Value, json};
 
-use super::scan::ScanProvenance;
+use super::model::ScanProvenance;
 use super::text::Text;
 use crate::digest::{Algorithm, Digests};
 use crate::knowndb::Category;
 use crate::knowndb::export::vics_code;
 use crate::record::Kind;
 use crate::scan::{MatchStatus, ScanItem, ScanRun};
-
-pub const VICS: &str = "vics.json";
 
 /// The VICS 2.0 data model, US flavour, entity `Cases`.
 const CONTEXT: &str =
