@@ -371,10 +371,10 @@ impl ScanSettings {
         threads: Option<usize>,
         quiet: bool,
     ) -> Result<Self, ConfigError> {
-        refuse_inside_evidence(&out, &start.roots)?;
+        refuse_inside_evidence(&out, &start.provenance.roots)?;
         // A root gone (the image not mounted): the walk would make it one error and the
         // report would replace the journal's work.
-        for root in &start.roots {
+        for root in &start.provenance.roots {
             if let Err(e) = std::fs::symlink_metadata(root) {
                 return Err(ConfigError::Invalid(format!(
                     "the evidence root {} is not there ({e}): mount the evidence where it was when the scan began, then resume (the journal is kept)",
@@ -384,12 +384,12 @@ impl ScanSettings {
         }
         let db = match db {
             Some(db) => absolute(&db)?,
-            None => start.db.clone(),
+            None => start.provenance.db.clone(),
         };
-        refuse_database_inside_evidence(&db, &start.roots)?;
+        refuse_database_inside_evidence(&db, &start.provenance.roots)?;
         Ok(ScanSettings {
             scan: crate::scan::ScanConfig {
-                roots: start.roots.clone(),
+                roots: start.provenance.roots.clone(),
                 db,
                 threads: threads_or_default(threads)?,
                 lookup: start.lookup,

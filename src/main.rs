@@ -127,7 +127,7 @@ fn run_scan(args: cli::ScanArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus> 
                 let start = journal.start();
                 eprintln!(
                     "hashsift: resuming the scan started {} ({} records in the journal{})",
-                    start.started,
+                    start.provenance.started,
                     journal.records_read,
                     if journal.torn_bytes > 0 {
                         format!(
@@ -171,15 +171,15 @@ fn run_scan(args: cli::ScanArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus> 
                 hashsift::knowndb::Access::ReadOnly,
             )?;
             let start = Start {
-                tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-                started: hashsift::utc::Timestamp::now(),
-                command: std::env::args_os().collect(),
-                cwd: std::env::current_dir().unwrap_or_default(),
-                roots: settings.scan.roots.clone(),
-                db: settings.scan.db.clone(),
-                case: args.case,
-                evidence_id: args.evidence_id,
-                examiner: args.examiner,
+                provenance: hashsift::scan::Provenance {
+                    case: args.case,
+                    evidence_id: args.evidence_id,
+                    examiner: args.examiner,
+                    ..hashsift::scan::Provenance::of_this_process(
+                        settings.scan.roots.clone(),
+                        settings.scan.db.clone(),
+                    )
+                },
                 lookup: settings.scan.lookup,
                 pdq: settings.scan.pdq,
             };
@@ -199,17 +199,11 @@ fn run_scan(args: cli::ScanArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus> 
     // The journal's records are all on disk before the report is: a kill while writing the
     // report loses no hashing.
     let journaled = journal.finish();
-    let start = journal.start();
-    let provenance = report::model::ScanProvenance {
-        tool_version: env!("CARGO_PKG_VERSION"),
-        command: start.command.clone(),
-        cwd: start.cwd.clone(),
+    let provenance = hashsift::scan::Provenance {
         roots: settings.scan.roots.clone(),
         // The database as this session read it (a resume may name it anew).
         db: settings.scan.db.clone(),
-        case: start.case.clone(),
-        evidence_id: start.evidence_id.clone(),
-        examiner: start.examiner.clone(),
+        ..journal.start().provenance.clone()
     };
     let manifest = report::scan::write(&settings.out, &provenance, &run, &counters)
         .with_context(|| format!("cannot write the report into {}", settings.out.display()))?;
@@ -335,7 +329,7 @@ fn run_hash(args: cli::HashArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus> 
 
     let run = hash::run(&settings.hash, cancel, &counters)?;
     counters.set_phase(Phase::Writing);
-    let provenance = report::Provenance {
+    let provenance = report::ListingHeader {
         tool_version: env!("CARGO_PKG_VERSION"),
         command: std::env::args_os().collect(),
         cwd: std::env::current_dir().unwrap_or_default(),

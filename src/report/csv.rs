@@ -12,12 +12,12 @@ use std::ffi::OsStr;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 
-use super::Provenance;
+use super::ListingHeader;
 use super::text::{Text, looks_like_formula, neutralise};
 use crate::digest::to_hex;
 use crate::record::Item;
 
-pub fn write(p: &Provenance, items: &[Item], out: &mut dyn Write) -> io::Result<()> {
+pub fn write(p: &ListingHeader, items: &[Item], out: &mut dyn Write) -> io::Result<()> {
     let mut w = ::csv::Writer::from_writer(out);
     let mut header: Vec<String> = ["path", "path_hex", "kind", "size", "mtime", "nlink"]
         .map(String::from)

@@ -21,7 +21,7 @@
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 
-use super::Provenance;
+use super::ListingHeader;
 use super::text::escape_line_breaks;
 use crate::digest::{Algorithm, AlgorithmSet};
 use crate::record::{Item, Kind, Stage};
@@ -29,7 +29,7 @@ use crate::record::{Item, Kind, Stage};
 /// The algorithms hashdeep 4.4 accepts in a listing's header.
 pub const SUPPORTED: AlgorithmSet = AlgorithmSet::HASHDEEP;
 
-pub fn write(p: &Provenance, items: &[Item], out: &mut dyn Write) -> io::Result<()> {
+pub fn write(p: &ListingHeader, items: &[Item], out: &mut dyn Write) -> io::Result<()> {
     let algorithms: Vec<Algorithm> = p.algorithms.iter().collect();
     out.write_all(b"%%%% HASHDEEP-1.0\n%%%% size,")?;
     for alg in &algorithms {

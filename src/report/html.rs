@@ -4,12 +4,13 @@
 //! as illegal material, the conflicts and errors, the sets used with their versions, and the
 //! provenance. Every value that comes from the evidence or a hash set (names!) is escaped.
 
+use crate::scan::Provenance;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use serde_json::Value;
 
-use super::model::{ScanProvenance, category_name};
+use super::model::category_name;
 use super::text::Text;
 use crate::knowndb::Category;
 use crate::scan::ScanRun;
@@ -52,7 +53,7 @@ fn colour(category: &str) -> &'static str {
 /// # Errors
 /// Any error writing.
 pub fn write(
-    p: &ScanProvenance,
+    p: &Provenance,
     run: &ScanRun,
     summary: &Value,
     out: &mut dyn Write,

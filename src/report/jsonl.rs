@@ -13,11 +13,11 @@ use std::io::{self, Write};
 
 use serde_json::{Map, Value, json};
 
-use super::Provenance;
+use super::ListingHeader;
 use super::text::Text;
 use crate::record::Item;
 
-pub fn write(p: &Provenance, items: &[Item], out: &mut dyn Write) -> io::Result<()> {
+pub fn write(p: &ListingHeader, items: &[Item], out: &mut dyn Write) -> io::Result<()> {
     let command: Vec<String> = p
         .command
         .iter()
@@ -69,7 +69,7 @@ pub(crate) fn put_text(obj: &mut Map<String, Value>, key: &str, name: &std::ffi:
     }
 }
 
-fn item_object(p: &Provenance, item: &Item) -> Map<String, Value> {
+fn item_object(p: &ListingHeader, item: &Item) -> Map<String, Value> {
     item_fields(p.algorithms, item)
 }
 

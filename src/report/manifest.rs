@@ -7,13 +7,14 @@
 //! The scan prints the manifest's own SHA-256 for the examiner's notes, and `verify` prints it
 //! again.
 
+use crate::scan::Provenance;
 use std::io::{self, Read};
 use std::path::Path;
 
 use serde_json::{Value, json};
 use sha2::Digest;
 
-use super::model::{COVERED, MANIFEST, ScanProvenance};
+use super::model::{COVERED, MANIFEST};
 use super::text::Text;
 use super::write_atomically;
 use crate::digest::to_hex;
@@ -60,7 +61,7 @@ fn host_name() -> String {
 /// A covered file cannot be read; the manifest cannot be written.
 pub fn write(
     dir: &Path,
-    p: &ScanProvenance,
+    p: &Provenance,
     run: &ScanRun,
     counters: &crate::progress::Counters,
 ) -> io::Result<String> {

@@ -40,9 +40,9 @@ impl Format {
     }
 }
 
-/// Provenance of a listing: who made it, how, and whether it is complete.
+/// The header of a `hash` listing: who made it, how, and whether it is complete.
 #[derive(Clone, Debug)]
-pub struct Provenance {
+pub struct ListingHeader {
     pub tool_version: &'static str,
     /// The full command line, as given.
     pub command: Vec<OsString>,
@@ -65,7 +65,7 @@ pub struct Provenance {
 /// Any error writing to `out`.
 pub fn write(
     format: Format,
-    provenance: &Provenance,
+    provenance: &ListingHeader,
     items: &[Item],
     out: &mut dyn Write,
 ) -> io::Result<()> {

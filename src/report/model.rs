@@ -3,9 +3,6 @@
 //! `items.jsonl`, `items.csv` and `summary.json`, `vics.rs`, `html.rs`, `manifest.rs`) import
 //! this and not each other; `scan.rs` runs them in order.
 
-use std::ffi::OsString;
-use std::path::PathBuf;
-
 use crate::scan::ScanItem;
 
 /// The names of the files a scan writes into its output directory.
@@ -19,19 +16,6 @@ pub const MANIFEST: &str = "manifest.json";
 
 /// The report files the manifest vouches for, in its order.
 pub const COVERED: [&str; 5] = [ITEMS, ITEMS_CSV, VICS, SUMMARY, HTML];
-
-/// Who ran a scan, over what, against which database.
-#[derive(Clone, Debug)]
-pub struct ScanProvenance {
-    pub tool_version: &'static str,
-    pub command: Vec<OsString>,
-    pub cwd: PathBuf,
-    pub roots: Vec<PathBuf>,
-    pub db: PathBuf,
-    pub case: Option<String>,
-    pub evidence_id: Option<String>,
-    pub examiner: Option<String>,
-}
 
 /// The item's category as reports name it: `unknown` when nothing grades it.
 pub fn category_name(s: &ScanItem) -> &'static str {

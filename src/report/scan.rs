@@ -2,6 +2,7 @@
 //! every match) and `summary.json` (counts per category, the review spared, hits per set,
 //! conflicts, errors, time). Formats: `docs/report.md`.
 
+use crate::scan::Provenance;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::Path;
@@ -9,7 +10,7 @@ use std::path::Path;
 use serde_json::{Map, Value, json};
 
 use super::jsonl::{item_fields, put_text};
-use super::model::{COVERED, HTML, ITEMS, ITEMS_CSV, SUMMARY, ScanProvenance, VICS, category_name};
+use super::model::{COVERED, HTML, ITEMS, ITEMS_CSV, SUMMARY, VICS, category_name};
 use super::text::Text;
 use super::write_atomically;
 use crate::digest::AlgorithmSet;
@@ -22,12 +23,7 @@ use crate::scan::{MatchStatus, ScanItem, ScanRun};
 ///
 /// # Errors
 /// Any error writing the files.
-pub fn write(
-    dir: &Path,
-    p: &ScanProvenance,
-    run: &ScanRun,
-    counters: &Counters,
-) -> io::Result<String> {
+pub fn write(dir: &Path, p: &Provenance, run: &ScanRun, counters: &Counters) -> io::Result<String> {
     let items = run.len() as u64;
     counters.set_phase(Phase::Writing);
     // The three files of one record per item (or per content) are written side by side, each
@@ -65,7 +61,7 @@ pub fn write(
 }
 
 fn write_items(
-    p: &ScanProvenance,
+    p: &Provenance,
     run: &ScanRun,
     counters: &Counters,
     out: &mut dyn Write,
@@ -357,7 +353,7 @@ fn share(part: u64, whole: u64) -> f64 {
 }
 
 /// The contents of `summary.json`.
-pub fn summary(p: &ScanProvenance, run: &ScanRun) -> Value {
+pub fn summary(p: &Provenance, run: &ScanRun) -> Value {
     let mut by_category: BTreeMap<&str, Tally> = BTreeMap::new();
     let mut to_review: BTreeMap<&str, Tally> = BTreeMap::new();
     let mut hits_per_set: BTreeMap<String, u64> = BTreeMap::new();

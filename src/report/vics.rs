@@ -5,12 +5,12 @@
 //! which VICS reads as not yet categorised); a `MediaFiles` entry for every path holding it,
 //! with the evidence id as `SourceID`. hashsift's own VICS importer reads it back.
 
+use crate::scan::Provenance;
 use rayon::slice::ParallelSliceMut;
 use std::io::{self, Write};
 
 use serde_json::{Map, Value, json};
 
-use super::model::ScanProvenance;
 use super::text::Text;
 use crate::digest::{Algorithm, Digests};
 use crate::knowndb::Category;
@@ -27,7 +27,7 @@ const CONTEXT: &str =
 /// # Errors
 /// Any error writing.
 pub fn write(
-    p: &ScanProvenance,
+    p: &Provenance,
     run: &ScanRun,
     counters: &crate::progress::Counters,
     out: &mut dyn Write,
@@ -96,7 +96,7 @@ pub fn write(
 
 /// One `Media` record: the content's hashes, its grade (the most severe of its matches) and
 /// flags (any set's `true` wins over `false`), and its files.
-fn media(id: u64, d: &Digests, files: &[ScanItem], p: &ScanProvenance) -> Value {
+fn media(id: u64, d: &Digests, files: &[ScanItem], p: &Provenance) -> Value {
     let first = files[0];
     let upper = |a| d.hex(a).map(|h| h.to_ascii_uppercase());
     let mut m = Map::new();

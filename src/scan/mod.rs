@@ -11,6 +11,7 @@ pub mod journal;
 mod grade;
 mod lookup;
 mod options;
+mod provenance;
 mod result;
 mod suggest;
 
@@ -33,6 +34,7 @@ use self::suggest::suggest;
 
 pub use self::grade::compare;
 pub use self::options::{LookupChoice, MAX_PDQ_DISTANCE, MAX_SUGGESTIONS, PdqMatching, ScanConfig};
+pub use self::provenance::Provenance;
 pub use self::result::{Match, MatchStatus, PdqMatch, PdqRun, ScanItem, ScanRun};
 
 /// Error setting up a scan (per-file failures are records, not errors).
@@ -56,7 +58,7 @@ pub fn run(
     counters: &Counters,
     journal: Option<&Journal>,
 ) -> Result<ScanRun, ScanError> {
-    let started = journal.map_or_else(Timestamp::now, |j| j.start().started);
+    let started = journal.map_or_else(Timestamp::now, |j| j.start().provenance.started);
     // One connection, holding one read transaction from here to the last lookup: the sets the
     // manifest names, the keys, the candidate media and the PDQ hashes all come from one state
     // of the database, whatever an import commits meanwhile (docs/reliability.md).

@@ -325,10 +325,10 @@ fn read(input: impl Read, path: &Path) -> Result<Contents, JournalError> {
         .and_then(parse_start)
         .ok_or_else(|| not(": its first record is missing or damaged"))?;
     let ours = env!("CARGO_PKG_VERSION");
-    if start.tool_version != ours {
+    if start.provenance.tool_version != ours {
         return Err(JournalError::Version {
             path: path.to_owned(),
-            theirs: start.tool_version,
+            theirs: start.provenance.tool_version,
             ours: ours.to_owned(),
         });
     }

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::media::decode::JpegScale;
 use crate::scan::options::{LookupChoice, PdqMatching};
+use crate::scan::provenance::Provenance;
 use crate::utc::Timestamp;
 
 use super::format::{NANOS, SESSION, START};
@@ -16,15 +17,7 @@ use super::format::{NANOS, SESSION, START};
 /// What the scan is: everything a resumed session needs to go on as the first would have.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Start {
-    pub tool_version: String,
-    pub started: Timestamp,
-    pub command: Vec<OsString>,
-    pub cwd: PathBuf,
-    pub roots: Vec<PathBuf>,
-    pub db: PathBuf,
-    pub case: Option<String>,
-    pub evidence_id: Option<String>,
-    pub examiner: Option<String>,
+    pub provenance: Provenance,
     pub lookup: LookupChoice,
     pub pdq: Option<PdqMatching>,
 }
@@ -72,16 +65,17 @@ fn value_time(v: &Value) -> Option<Timestamp> {
 }
 
 pub(super) fn start_record(s: &Start) -> Vec<u8> {
+    let p = &s.provenance;
     let v = json!({
-        "tool_version": s.tool_version,
-        "started": time_value(s.started),
-        "command": s.command.iter().map(|a| hex_os(a)).collect::<Vec<_>>(),
-        "cwd": hex_os(s.cwd.as_os_str()),
-        "roots": s.roots.iter().map(|r| hex_os(r.as_os_str())).collect::<Vec<_>>(),
-        "db": hex_os(s.db.as_os_str()),
-        "case": s.case,
-        "evidence_id": s.evidence_id,
-        "examiner": s.examiner,
+        "tool_version": p.tool_version,
+        "started": time_value(p.started),
+        "command": p.command.iter().map(|a| hex_os(a)).collect::<Vec<_>>(),
+        "cwd": hex_os(p.cwd.as_os_str()),
+        "roots": p.roots.iter().map(|r| hex_os(r.as_os_str())).collect::<Vec<_>>(),
+        "db": hex_os(p.db.as_os_str()),
+        "case": p.case,
+        "evidence_id": p.evidence_id,
+        "examiner": p.examiner,
         "lookup": match s.lookup {
             LookupChoice::Auto => "auto",
             LookupChoice::Index => "index",
@@ -121,15 +115,17 @@ pub(super) fn parse_start(payload: &[u8]) -> Option<Start> {
         }),
     };
     Some(Start {
-        tool_version: text("tool_version")?,
-        started: value_time(v.get("started")?)?,
-        command: os_list("command")?,
-        cwd: os_hex(v.get("cwd")?)?.into(),
-        roots: os_list("roots")?.into_iter().map(PathBuf::from).collect(),
-        db: os_hex(v.get("db")?)?.into(),
-        case: text("case"),
-        evidence_id: text("evidence_id"),
-        examiner: text("examiner"),
+        provenance: Provenance {
+            tool_version: text("tool_version")?,
+            started: value_time(v.get("started")?)?,
+            command: os_list("command")?,
+            cwd: os_hex(v.get("cwd")?)?.into(),
+            roots: os_list("roots")?.into_iter().map(PathBuf::from).collect(),
+            db: os_hex(v.get("db")?)?.into(),
+            case: text("case"),
+            evidence_id: text("evidence_id"),
+            examiner: text("examiner"),
+        },
         lookup: match v.get("lookup")?.as_str()? {
             "auto" => LookupChoice::Auto,
             "index" => LookupChoice::Index,

@@ -39,20 +39,22 @@ fn item(path: &str, ino: u64, size: u64, secs: i64) -> Item {
 
 fn start() -> Start {
     Start {
-        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-        started: Timestamp {
-            secs: 1_800_000_000,
-            nanos: 5,
+        provenance: crate::scan::Provenance {
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            started: Timestamp {
+                secs: 1_800_000_000,
+                nanos: 5,
+            },
+            command: vec!["hashsift".into(), OsString::from_vec(b"scan \xff".to_vec())],
+            cwd: "/cases/1".into(),
+            roots: vec![PathBuf::from(OsString::from_vec(
+                b"/mnt/ev\xfe\nx".to_vec(),
+            ))],
+            db: "/units/known.db".into(),
+            case: Some("2026/118".into()),
+            evidence_id: None,
+            examiner: Some("A. Examiner, \"lab\"".into()),
         },
-        command: vec!["hashsift".into(), OsString::from_vec(b"scan \xff".to_vec())],
-        cwd: "/cases/1".into(),
-        roots: vec![PathBuf::from(OsString::from_vec(
-            b"/mnt/ev\xfe\nx".to_vec(),
-        ))],
-        db: "/units/known.db".into(),
-        case: Some("2026/118".into()),
-        evidence_id: None,
-        examiner: Some("A. Examiner, \"lab\"".into()),
         lookup: LookupChoice::Index,
         pdq: Some(PdqMatching {
             scale: JpegScale::Fast,
@@ -477,10 +479,8 @@ fn what_is_not_a_journal_of_this_version_is_refused() {
     assert!(e.to_string().contains("format"), "{e}");
     // Another version of hashsift.
     std::fs::remove_file(&path).unwrap();
-    let older = Start {
-        tool_version: "0.0.1".into(),
-        ..start()
-    };
+    let mut older = start();
+    older.provenance.tool_version = "0.0.1".into();
     Journal::create(dir.path(), older)
         .unwrap()
         .finish()
