@@ -1,15 +1,10 @@
-//! Progress: the core counts into atomics, the command line draws them.
-//!
-//! Stages only ever touch [`Counters`]; [`Display`] polls them from its own thread and draws an
-//! indicatif bar on stderr, which the CLI starts only when stderr is a terminal and `--quiet` is
-//! off. Nothing here slows the work down when no one is watching.
+//! Progress: the stages count into atomics ([`Counters`], [`ImportCounters`]); the command line
+//! reads them from a thread of its own to draw a bar. Nothing here draws, and nothing slows the
+//! work down when no one is watching.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
-use std::thread::JoinHandle;
 use std::time::Duration;
-
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// The named phases of a run, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,119 +127,6 @@ impl Counters {
     }
 }
 
-/// A thread that draws progress on stderr until stopped.
-struct DrawThread {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl DrawThread {
-    fn spawn(draw: impl FnOnce(&AtomicBool) + Send + 'static) -> DrawThread {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || draw(&flag));
-        DrawThread {
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn stop_thread(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for DrawThread {
-    fn drop(&mut self) {
-        self.stop_thread();
-    }
-}
-
-/// A progress bar on stderr that follows a [`Counters`] until stopped.
-pub struct Display(DrawThread);
-
-impl Display {
-    /// Starts drawing `counters` on stderr, refreshed a few times a second.
-    pub fn start(counters: Arc<Counters>) -> Display {
-        Display(DrawThread::spawn(move |stop| draw(&counters, stop)))
-    }
-
-    pub fn finish(mut self) {
-        self.0.stop_thread();
-    }
-}
-
-fn draw(counters: &Counters, stop: &AtomicBool) {
-    let walking = ProgressStyle::with_template("{spinner} walking: {msg}").expect("valid template");
-    let hashing = ProgressStyle::with_template(
-        "{spinner} hashing: [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}",
-    )
-    .expect("valid template")
-    .progress_chars("=> ");
-    let loading = ProgressStyle::with_template("{spinner} {msg}").expect("valid template");
-    let steps = ProgressStyle::with_template(
-        "{spinner} {prefix}: [{bar:30}] {human_pos}/{human_len} {msg} ETA {eta}",
-    )
-    .expect("valid template")
-    .progress_chars("=> ");
-    // Each phase and step gets a bar of its own, configured before it first draws: its rate
-    // and ETA start afresh, and no frame mixes two phases' figures.
-    let fresh = |style: &ProgressStyle, len: Option<u64>| {
-        ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr()).with_style(style.clone())
-    };
-    let mut bar = fresh(&walking, None);
-    let mut shown = (Phase::Walking, "");
-    while !stop.load(Ordering::Relaxed) {
-        let phase = counters.phase();
-        let (step, done, total) = counters.step();
-        let now = (phase, step);
-        let changed = now != shown;
-        if changed && phase != Phase::Done {
-            bar.finish_and_clear();
-            bar = match phase {
-                Phase::Walking => fresh(&walking, None),
-                Phase::Hashing => fresh(&hashing, Some(counters.bytes().1)),
-                Phase::Loading => fresh(&loading, None).with_message("loading the known hashes"),
-                Phase::Matching | Phase::Writing => fresh(&steps, Some(total))
-                    .with_prefix(if phase == Phase::Matching {
-                        "matching"
-                    } else {
-                        "writing"
-                    })
-                    .with_message(step),
-                Phase::Done => unreachable!("not drawn"),
-            };
-            // The counts so far arrive at the next frame, a known interval later: the rate
-            // and the ETA are measured from there, not from an instant's jump.
-            shown = now;
-            bar.tick();
-            std::thread::sleep(Duration::from_millis(120));
-            continue;
-        }
-        match phase {
-            Phase::Walking => bar.set_message(format!("{} items", counters.found())),
-            Phase::Hashing => {
-                let (files, total) = counters.files();
-                bar.set_position(counters.bytes().0);
-                bar.set_message(format!("{files}/{total} files"));
-            }
-            Phase::Loading => {}
-            Phase::Matching | Phase::Writing => {
-                bar.set_length(total);
-                bar.set_position(done);
-            }
-            Phase::Done => break,
-        }
-        shown = now;
-        bar.tick();
-        std::thread::sleep(Duration::from_millis(120));
-    }
-    bar.finish_and_clear();
-}
-
 /// Counters an import updates: bytes of the source read, records read and written, and the
 /// stage after reading (indexing, merging, committing).
 #[derive(Debug, Default)]
@@ -316,50 +198,22 @@ impl ImportCounters {
         )
     }
 
-    fn stage(&self) -> &'static str {
+    /// Whether the import has ended.
+    pub fn is_done(&self) -> bool {
+        self.done.load(Ordering::Relaxed)
+    }
+
+    /// Bytes of the source read so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read.load(Ordering::Relaxed)
+    }
+
+    /// The stage the import is in.
+    pub fn stage(&self) -> &'static str {
         self.stages
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .last()
             .map_or("", |s| s.0)
     }
-}
-
-/// A progress bar on stderr that follows an [`ImportCounters`] until stopped.
-pub struct ImportDisplay(DrawThread);
-
-impl ImportDisplay {
-    pub fn start(counters: Arc<ImportCounters>) -> ImportDisplay {
-        ImportDisplay(DrawThread::spawn(move |stop| draw_import(&counters, stop)))
-    }
-
-    pub fn finish(mut self) {
-        self.0.stop_thread();
-    }
-}
-
-fn draw_import(counters: &ImportCounters, stop: &AtomicBool) {
-    let style = ProgressStyle::with_template(
-        "{spinner} importing: [{bar:30}] {bytes}/{total_bytes} ETA {eta} {msg}",
-    )
-    .expect("valid template")
-    .progress_chars("=> ");
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    bar.set_style(style);
-    let started = std::time::Instant::now();
-    while !stop.load(Ordering::Relaxed) && !counters.done.load(Ordering::Relaxed) {
-        bar.set_length(counters.bytes_total.load(Ordering::Relaxed));
-        bar.set_position(counters.bytes_read.load(Ordering::Relaxed));
-        let (read, _) = counters.records();
-        let rate = read as f64 / started.elapsed().as_secs_f64().max(1e-3);
-        let stage = counters.stage();
-        bar.set_message(if stage == "reading" {
-            format!("{read} records, {rate:.0}/s")
-        } else {
-            format!("{read} records; {stage}")
-        });
-        bar.tick();
-        std::thread::sleep(Duration::from_millis(120));
-    }
-    bar.finish_and_clear();
 }

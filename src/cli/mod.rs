@@ -1,5 +1,11 @@
 //! The command-line definition (clap derive). Nothing outside `main.rs` sees clap.
 
+pub mod db;
+pub mod demo;
+pub mod hash;
+mod progress;
+pub mod scan;
+
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 

@@ -12,27 +12,27 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use md5::Digest as _;
 
-use crate::cli::Cli;
+use super::{Cli, Command};
 use hashsift::exit::ExitStatus;
 
 /// The sample images (generated gradients and shapes: `hashsets/samples/make_samples.py`).
 const IMAGES: [&[u8]; 12] = [
-    include_bytes!("../hashsets/samples/images/img01.png"),
-    include_bytes!("../hashsets/samples/images/img02.png"),
-    include_bytes!("../hashsets/samples/images/img03.png"),
-    include_bytes!("../hashsets/samples/images/img04.png"),
-    include_bytes!("../hashsets/samples/images/img05.png"),
-    include_bytes!("../hashsets/samples/images/img06.png"),
-    include_bytes!("../hashsets/samples/images/img07.png"),
-    include_bytes!("../hashsets/samples/images/img08.png"),
-    include_bytes!("../hashsets/samples/images/img09.png"),
-    include_bytes!("../hashsets/samples/images/img10.png"),
-    include_bytes!("../hashsets/samples/images/img11.png"),
-    include_bytes!("../hashsets/samples/images/img12.png"),
+    include_bytes!("../../hashsets/samples/images/img01.png"),
+    include_bytes!("../../hashsets/samples/images/img02.png"),
+    include_bytes!("../../hashsets/samples/images/img03.png"),
+    include_bytes!("../../hashsets/samples/images/img04.png"),
+    include_bytes!("../../hashsets/samples/images/img05.png"),
+    include_bytes!("../../hashsets/samples/images/img06.png"),
+    include_bytes!("../../hashsets/samples/images/img07.png"),
+    include_bytes!("../../hashsets/samples/images/img08.png"),
+    include_bytes!("../../hashsets/samples/images/img09.png"),
+    include_bytes!("../../hashsets/samples/images/img10.png"),
+    include_bytes!("../../hashsets/samples/images/img11.png"),
+    include_bytes!("../../hashsets/samples/images/img12.png"),
 ];
 
 /// The sample VICS 2.0 `#Cases` set, grading some of the images.
-const VICS_SET: &[u8] = include_bytes!("../hashsets/samples/vics-2.0-cases.json");
+const VICS_SET: &[u8] = include_bytes!("../../hashsets/samples/vics-2.0-cases.json");
 
 /// Where each image goes in the evidence tree (by its index in [`IMAGES`]).
 const LAYOUT: &[(&str, usize)] = &[
@@ -76,7 +76,12 @@ const OTHERS: &[(&str, &[u8], bool)] = &[
 ///
 /// # Errors
 /// The directory holds something already; any step failing.
-pub fn run(out: Option<PathBuf>) -> anyhow::Result<ExitStatus> {
+/// Runs the demo into `out` (a new temporary folder when not given), each of its commands
+/// through `dispatch`, as the user's own would be.
+pub fn run(
+    out: Option<PathBuf>,
+    dispatch: &dyn Fn(Command) -> anyhow::Result<ExitStatus>,
+) -> anyhow::Result<ExitStatus> {
     let dir = out.unwrap_or_else(|| PathBuf::from("hashsift-demo"));
     if std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some()) {
         bail!(
@@ -132,7 +137,7 @@ pub fn run(out: Option<PathBuf>) -> anyhow::Result<ExitStatus> {
 
     let run = |args: Vec<std::ffi::OsString>| -> anyhow::Result<ExitStatus> {
         let cli = Cli::try_parse_from(args).context("the demo's own command line")?;
-        crate::dispatch(cli.command)
+        dispatch(cli.command)
     };
     let os = |s: &str| std::ffi::OsString::from(s);
     let path = |p: &Path| p.as_os_str().to_owned();

@@ -15,10 +15,12 @@ use hashsift::knowndb::profile::{Profile, built_in_names};
 use hashsift::knowndb::read::MediaView;
 use hashsift::knowndb::write::SetMeta;
 use hashsift::knowndb::{self, Access, KnownDb};
-use hashsift::progress::{ImportCounters, ImportDisplay};
+use hashsift::progress::ImportCounters;
+
+use super::progress::ImportDisplay;
 use hashsift::textsafe::{escape, escape_opt};
 
-use crate::cli::{DbArgs, DbCommand, ExportArgs, ExportFormatArg, ImportArgs};
+use super::{DbArgs, DbCommand, ExportArgs, ExportFormatArg, ImportArgs};
 use hashsift::knowndb::export::{ExportFormat, Scope};
 
 fn db_path(args: &DbArgs) -> anyhow::Result<PathBuf> {
