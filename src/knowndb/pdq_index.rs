@@ -231,4 +231,213 @@ mod tests {
         assert!(index.is_empty());
         assert!(index.within(&PdqHash::default(), 31).is_empty());
     }
+
+    /// The oracle: the popcount of the XOR of two hashes, word by word, written here rather
+    /// than taken from [`PdqHash::distance`].
+    fn popcount_xor(a: &PdqHash, b: &PdqHash) -> u32 {
+        let mut bits = 0;
+        for (x, y) in a.0.iter().zip(&b.0) {
+            bits += (x ^ y).count_ones();
+        }
+        bits
+    }
+
+    /// `h` with `k` bits flipped, at distinct positions drawn by a partial Fisher-Yates shuffle
+    /// of the 256 (so no bit is flipped back, whatever the draws).
+    fn flip_distinct(rng: &mut Rng, h: PdqHash, k: usize) -> PdqHash {
+        let mut positions: Vec<usize> = (0..256).collect();
+        let mut out = h;
+        for i in 0..k {
+            let j = i + (rng.next() % (256 - i) as u64) as usize;
+            positions.swap(i, j);
+            let bit = positions[i];
+            out.0[bit / 16] ^= 1 << (bit % 16);
+        }
+        out
+    }
+
+    /// `h` with `k` bits flipped as evenly as the 16 slots allow (`k / 16` in each, one more in
+    /// `k % 16` slots drawn at random), at random distinct positions within each slot: no slot
+    /// differs in fewer than `k / 16` bits, the pigeonhole's edge the probes must still reach.
+    fn spread_distinct(rng: &mut Rng, h: PdqHash, k: usize) -> PdqHash {
+        let mut slots: Vec<usize> = (0..16).collect();
+        for i in 0..16 {
+            let j = i + (rng.next() % (16 - i) as u64) as usize;
+            slots.swap(i, j);
+        }
+        let mut out = h;
+        for (rank, &slot) in slots.iter().enumerate() {
+            let count = k / 16 + usize::from(rank < k % 16);
+            let mut bits: Vec<u16> = (0..16).collect();
+            for i in 0..count {
+                let j = i + (rng.next() % (16 - i) as u64) as usize;
+                bits.swap(i, j);
+                out.0[slot] ^= 1 << bits[i];
+            }
+        }
+        out
+    }
+
+    /// What the index must answer, by a scan of every entry: each within `max` once, nearest
+    /// first, ties by id.
+    fn brute_force(known: &[(u32, PdqHash)], query: &PdqHash, max: u32) -> Vec<Neighbour> {
+        let mut found: Vec<Neighbour> = known
+            .iter()
+            .map(|(id, h)| Neighbour {
+                distance: popcount_xor(h, query),
+                id: *id,
+            })
+            .filter(|n| n.distance <= max)
+            .collect();
+        found.sort_by_key(|n| (n.distance, n.id));
+        found
+    }
+
+    /// What `within` promises of any answer, said on its own: within the limit, nearest first,
+    /// ties by ascending id, no id twice.
+    fn assert_ordered_and_once(found: &[Neighbour], max: u32) {
+        assert!(found.iter().all(|n| n.distance <= max), "{found:?}");
+        for pair in found.windows(2) {
+            let (a, b) = (&pair[0], &pair[1]);
+            assert!(
+                a.distance < b.distance || (a.distance == b.distance && a.id < b.id),
+                "out of order or twice: {a:?} then {b:?}"
+            );
+        }
+    }
+
+    /// Near copies planted at distances on each side of the slot width (16) and its multiples,
+    /// among a few thousand random hashes, each distance twice: bits flipped anywhere, and bits
+    /// spread evenly over the slots. Searched at limits equal to each planted distance and
+    /// others, a copy is found exactly when its distance is at most the limit, as a scan finds.
+    #[test]
+    fn copies_are_found_exactly_up_to_a_limit_equal_to_their_distance() {
+        const PLANTED: [u32; 9] = [0, 1, 15, 16, 17, 31, 32, 63, 64];
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut known: Vec<(u32, PdqHash)> = (0..3_000u32).map(|i| (i, rng.hash())).collect();
+        let queries: Vec<PdqHash> = (0..12).map(|_| rng.hash()).collect();
+        // planted[q]: (distance, id) of each of query q's copies. Ids count down, so that
+        // insertion order and id order differ for the two copies at one distance.
+        let mut id = 900_000u32;
+        let mut planted: Vec<Vec<(u32, u32)>> = vec![Vec::new(); queries.len()];
+        for (q, query) in queries.iter().enumerate() {
+            for d in PLANTED {
+                let anywhere = flip_distinct(&mut rng, *query, d as usize);
+                let spread = spread_distinct(&mut rng, *query, d as usize);
+                let fewest = (0..16)
+                    .map(|s| (spread.0[s] ^ query.0[s]).count_ones())
+                    .min();
+                assert_eq!(
+                    fewest,
+                    Some(d / 16),
+                    "no slot nearer than the pigeonhole says"
+                );
+                for copy in [anywhere, spread] {
+                    assert_eq!(popcount_xor(&copy, query), d, "the planting itself");
+                    known.push((id, copy));
+                    planted[q].push((d, id));
+                    id -= 1;
+                }
+            }
+        }
+        let index = PdqIndex::build(known.iter().copied());
+        assert_eq!(index.len(), known.len());
+        for max in PLANTED.into_iter().chain([2, 30, 47, 48]) {
+            for (q, query) in queries.iter().enumerate() {
+                let found = index.within(query, max);
+                assert_eq!(
+                    found,
+                    brute_force(&known, query, max),
+                    "query {q}, limit {max}"
+                );
+                assert_ordered_and_once(&found, max);
+                for &(distance, id) in &planted[q] {
+                    assert_eq!(
+                        found.contains(&Neighbour { distance, id }),
+                        distance <= max,
+                        "query {q}: copy {id} at {distance} with the limit at {max}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// One hash known under several ids (the same image in several media), next to near copies
+    /// of it: each id is found, once, and equal distances come in id order whatever the order
+    /// of insertion.
+    #[test]
+    fn duplicates_of_one_hash_are_each_found_under_their_own_id() {
+        let mut rng = Rng(0x0123_4567_89AB_CDEF);
+        let h = rng.hash();
+        let mut known: Vec<(u32, PdqHash)> = Vec::new();
+        let duplicates = [90u32, 7, 7_000, 55];
+        for (k, &id) in duplicates.iter().enumerate() {
+            // Spread among random hashes: not neighbours in the order of insertion.
+            known.extend((0..500u32).map(|i| (10_000 + 500 * k as u32 + i, rng.hash())));
+            known.push((id, h));
+        }
+        let near_1 = flip_distinct(&mut rng, h, 1);
+        let near_16 = flip_distinct(&mut rng, h, 16);
+        known.extend([(3, near_1), (8, near_16), (2, near_16)]);
+        let index = PdqIndex::build(known.iter().copied());
+
+        let exact = index.within(&h, 0);
+        let ids: Vec<u32> = exact.iter().map(|n| n.id).collect();
+        assert_eq!(ids, [7, 55, 90, 7_000]);
+        assert!(exact.iter().all(|n| n.distance == 0), "{exact:?}");
+        let near_h = flip_distinct(&mut rng, h, 5);
+        for query in [h, near_1, near_16, near_h] {
+            for max in [0, 1, 5, 15, 16, 17, 31, 64] {
+                let found = index.within(&query, max);
+                assert_eq!(found, brute_force(&known, &query, max), "limit {max}");
+                assert_ordered_and_once(&found, max);
+            }
+        }
+        // From the copy at 16: the other copy at 0 and the duplicates all at 16, in id order.
+        let found = index.within(&near_16, 16);
+        let at = |d: u32| -> Vec<u32> {
+            found
+                .iter()
+                .filter(|n| n.distance == d)
+                .map(|n| n.id)
+                .collect()
+        };
+        assert_eq!(at(0), [2, 8]);
+        assert_eq!(at(16), [7, 55, 90, 7_000]);
+    }
+
+    /// The widest limits: 256 and beyond probe every value of every slot and find every entry
+    /// once, the query's complement (every bit differs) only from 256 on; an empty index finds
+    /// nothing at any limit.
+    #[test]
+    fn the_widest_limits_find_every_entry_once_and_an_empty_index_nothing() {
+        let mut rng = Rng(0xDEAD_BEEF_CAFE_F00D);
+        let query = rng.hash();
+        let mut known: Vec<(u32, PdqHash)> = (0..60u32).map(|i| (i * 3 % 61, rng.hash())).collect();
+        known.push((1_000, known[5].1));
+        let complement = PdqHash(query.0.map(|w| !w));
+        known.push((2_000, complement));
+        let index = PdqIndex::build(known.iter().copied());
+        for max in [255, 256, 257, u32::MAX] {
+            let found = index.within(&query, max);
+            assert_eq!(found, brute_force(&known, &query, max), "limit {max}");
+            assert_ordered_and_once(&found, max);
+            let far = Neighbour {
+                distance: 256,
+                id: 2_000,
+            };
+            assert_eq!(found.contains(&far), max >= 256, "limit {max}");
+            if max >= 256 {
+                assert_eq!(found.len(), known.len(), "limit {max}");
+            }
+        }
+
+        let empty = PdqIndex::build(std::iter::empty());
+        assert_eq!(empty.len(), 0);
+        for max in [0, 1, 16, 31, 64, 256, u32::MAX] {
+            for query in [PdqHash::default(), query, complement] {
+                assert!(empty.within(&query, max).is_empty(), "limit {max}");
+            }
+        }
+    }
 }
