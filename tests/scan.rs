@@ -17,6 +17,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use common::{
@@ -163,97 +164,176 @@ fn db_knowing(dir: &Path, file: &Path, name: &str, category: &str) -> PathBuf {
     db
 }
 
+/// Each file's category, whether its grading sets disagree, and the statuses of its matches,
+/// as the test expects them from the sets it writes.
+const EXPECTED: &[(&str, &str, bool, &[&str])] = &[
+    // path, category, conflict, statuses of its matches
+    ("DCIM/100/a.png", "csam", false, &["all_agree"]),
+    ("Backup/old/copy-of-a.png", "csam", false, &["all_agree"]),
+    ("Documents/notes.txt", "csam", false, &["all_agree"]),
+    ("DCIM/100/b.jpg", "cgi", true, &["all_agree"]),
+    ("DCIM/101/c.jpg", "unknown", false, &["contradicts"]),
+    ("DCIM/101/d.png", "csam", false, &["size_mismatch"]),
+    ("DCIM/101/e.png", "unknown", false, &[]),
+    ("Downloads/archive.zip", "unknown", false, &[]),
+    ("Downloads/tool.exe", "unknown", false, &[]),
+    ("Downloads/report.pdf", "unknown", false, &[]),
+    ("Downloads/list.=SUM(A1)", "unknown", false, &[]),
+    ("Windows/system.dll", "known_file", false, &["all_agree"]),
+];
+
+/// The scan most tests here read: the evidence of [`FILES`], a database of four sets grading
+/// some of it, and one `scan --case 2026-0042 --evidence-id EXH-1` into `out_dir`. Made once
+/// per run of this test binary (by whichever test asks first); the tests only read it, and
+/// what they write goes to directories of their own, so they run in any order.
+struct Graded {
+    evidence: PathBuf,
+    paths: BTreeMap<&'static str, PathBuf>,
+    db: PathBuf,
+    out_dir: PathBuf,
+    /// The scan's exit status and stderr.
+    scan: std::process::Output,
+    header: serde_json::Value,
+    items: BTreeMap<Vec<u8>, serde_json::Value>,
+    end: serde_json::Value,
+}
+
+impl Graded {
+    /// Size, MD5, SHA-1 and SHA-256 of an evidence file, from coreutils.
+    fn digests(&self, p: &str) -> (u64, String, String, String) {
+        digests(&self.paths[p])
+    }
+
+    /// The file's record in items.jsonl.
+    fn item(&self, p: &str) -> &serde_json::Value {
+        &self.items[&bytes_of(&self.paths[p])]
+    }
+
+    /// A JSON file of the report.
+    fn report_json(&self, name: &str) -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(self.out_dir.join(name)).unwrap()).unwrap()
+    }
+}
+
+fn graded() -> &'static Graded {
+    static GRADED: OnceLock<Graded> = OnceLock::new();
+    GRADED.get_or_init(|| {
+        // Under Cargo's directory for test files, replaced at each run: a static is never
+        // dropped, so a temporary directory would outlive the run.
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("scan-graded");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let evidence = dir.join("evidence");
+        let paths = build(&evidence);
+        let d = |p: &str| digests(&paths[p]);
+
+        // Set A (hashdeep): a csam, b cgi, c with a wrong SHA-1, d with a wrong size.
+        let (a, b, c, dd) = (
+            d("DCIM/100/a.png"),
+            d("DCIM/100/b.jpg"),
+            d("DCIM/101/c.jpg"),
+            d("DCIM/101/d.png"),
+        );
+        let wrong_sha1 = "0".repeat(40);
+        let set_a = dir.join("a.txt");
+        std::fs::write(
+            &set_a,
+            format!(
+                "%%%% HASHDEEP-1.0\n%%%% size,md5,sha1,sha256,filename\n\
+                 {},{},{},{},/x/a.png\n\
+                 {},{},{},{},/x/c.jpg\n\
+                 {},{},{},{},/x/d.png\n",
+                a.0,
+                a.1,
+                a.2,
+                a.3,
+                c.0,
+                c.1,
+                wrong_sha1,
+                c.3,
+                dd.0 + 1,
+                dd.1,
+                dd.2,
+                dd.3
+            ),
+        )
+        .unwrap();
+        let set_a_cgi = dir.join("a-cgi.txt");
+        std::fs::write(
+            &set_a_cgi,
+            format!(
+                "%%%% HASHDEEP-1.0\n%%%% size,md5,sha1,sha256,filename\n{},{},{},{},/x/b.jpg\n",
+                b.0, b.1, b.2, b.3
+            ),
+        )
+        .unwrap();
+        // Set B (md5sum): b non_pertinent; system.dll known_file (as another set).
+        let set_b = dir.join("b.md5");
+        std::fs::write(&set_b, format!("{}  b.jpg\n", b.1)).unwrap();
+        let set_nsrl = dir.join("nsrl.md5");
+        std::fs::write(
+            &set_nsrl,
+            format!("{}  system.dll\n", d("Windows/system.dll").1),
+        )
+        .unwrap();
+
+        let db = dir.join("known.db");
+        import(&db, &set_a, "unit-a", "csam");
+        import(&db, &set_a_cgi, "unit-a-cgi", "cgi");
+        import(&db, &set_b, "unit-b", "non_pertinent");
+        import(&db, &set_nsrl, "reference", "known_file");
+
+        let out_dir = dir.join("report");
+        let scan = common::run_with_timeout(
+            {
+                let mut cmd = hashsift();
+                cmd.arg("scan")
+                    .arg(&evidence)
+                    .arg("-o")
+                    .arg(&out_dir)
+                    .arg("--db")
+                    .arg(&db)
+                    .args(["--case", "2026-0042", "--evidence-id", "EXH-1", "--quiet"]);
+                cmd
+            },
+            Duration::from_secs(120),
+        );
+        let text = std::fs::read_to_string(out_dir.join("items.jsonl")).unwrap_or_else(|e| {
+            panic!(
+                "items.jsonl: {e}; the scan's stderr: {}",
+                String::from_utf8_lossy(&scan.stderr)
+            )
+        });
+        let (header, items, end) = parse_jsonl(&text);
+        Graded {
+            evidence,
+            paths,
+            db,
+            out_dir,
+            scan,
+            header,
+            items,
+            end,
+        }
+    })
+}
+
 #[test]
-fn a_scan_grades_known_files_and_leaves_the_rest_to_review() {
-    let dir = tempfile::tempdir().unwrap();
-    let evidence = dir.path().join("evidence");
-    let paths = build(&evidence);
-    let d = |p: &str| digests(&paths[p]);
-
-    // Set A (hashdeep): a csam, b cgi, c with a wrong SHA-1, d with a wrong size.
-    let (a, b, c, dd) = (
-        d("DCIM/100/a.png"),
-        d("DCIM/100/b.jpg"),
-        d("DCIM/101/c.jpg"),
-        d("DCIM/101/d.png"),
-    );
-    let wrong_sha1 = "0".repeat(40);
-    let set_a = dir.path().join("a.txt");
-    std::fs::write(
-        &set_a,
-        format!(
-            "%%%% HASHDEEP-1.0\n%%%% size,md5,sha1,sha256,filename\n\
-             {},{},{},{},/x/a.png\n\
-             {},{},{},{},/x/c.jpg\n\
-             {},{},{},{},/x/d.png\n",
-            a.0,
-            a.1,
-            a.2,
-            a.3,
-            c.0,
-            c.1,
-            wrong_sha1,
-            c.3,
-            dd.0 + 1,
-            dd.1,
-            dd.2,
-            dd.3
-        ),
-    )
-    .unwrap();
-    let set_a_cgi = dir.path().join("a-cgi.txt");
-    std::fs::write(
-        &set_a_cgi,
-        format!(
-            "%%%% HASHDEEP-1.0\n%%%% size,md5,sha1,sha256,filename\n{},{},{},{},/x/b.jpg\n",
-            b.0, b.1, b.2, b.3
-        ),
-    )
-    .unwrap();
-    // Set B (md5sum): b non_pertinent; system.dll known_file (as another set).
-    let set_b = dir.path().join("b.md5");
-    std::fs::write(&set_b, format!("{}  b.jpg\n", b.1)).unwrap();
-    let set_nsrl = dir.path().join("nsrl.md5");
-    std::fs::write(
-        &set_nsrl,
-        format!("{}  system.dll\n", d("Windows/system.dll").1),
-    )
-    .unwrap();
-
-    let db = dir.path().join("known.db");
-    import(&db, &set_a, "unit-a", "csam");
-    import(&db, &set_a_cgi, "unit-a-cgi", "cgi");
-    import(&db, &set_b, "unit-b", "non_pertinent");
-    import(&db, &set_nsrl, "reference", "known_file");
-
-    let out_dir = dir.path().join("report");
-    let out = common::run_with_timeout(
-        {
-            let mut cmd = hashsift();
-            cmd.arg("scan")
-                .arg(&evidence)
-                .arg("-o")
-                .arg(&out_dir)
-                .arg("--db")
-                .arg(&db)
-                .args(["--case", "2026-0042", "--evidence-id", "EXH-1", "--quiet"]);
-            cmd
-        },
-        Duration::from_secs(120),
-    );
+fn a_scan_with_csam_among_its_matches_exits_1_and_lists_the_case_to_its_end() {
+    let g = graded();
     // csam among the matches: exit 1.
-    assert_exit(&out, 1);
+    assert_exit(&g.scan, 1);
+    assert_eq!(g.header["case"], "2026-0042");
+    assert_eq!(g.end["complete"], true);
+}
 
-    let text = std::fs::read_to_string(out_dir.join("items.jsonl")).unwrap();
-    let (header, items, end) = parse_jsonl(&text);
-    assert_eq!(header["case"], "2026-0042");
-    assert_eq!(end["complete"], true);
-    let item = |p: &str| &items[&bytes_of(&paths[p])];
-
+#[test]
+fn every_file_has_the_digests_coreutils_computes_and_its_detected_type() {
+    let g = graded();
     // Every file: digests as coreutils computes them, and the detected type.
     for f in FILES {
-        let v = item(f.path);
-        let (size, md5, sha1, sha256) = d(f.path);
+        let v = g.item(f.path);
+        let (size, md5, sha1, sha256) = g.digests(f.path);
         assert_eq!(v["size"], size, "{}", f.path);
         assert_eq!(
             (v["md5"].as_str(), v["sha1"].as_str(), v["sha256"].as_str()),
@@ -267,25 +347,17 @@ fn a_scan_grades_known_files_and_leaves_the_rest_to_review() {
         );
         assert_eq!(v["detected_type"], f.mime, "{}", f.path);
     }
-    assert_eq!(item("Documents/notes.txt")["extension"], "txt");
+    assert_eq!(g.item("Documents/notes.txt")["extension"], "txt");
+}
 
-    let expected: &[(&str, &str, bool, &[&str])] = &[
-        // path, category, conflict, statuses of its matches
-        ("DCIM/100/a.png", "csam", false, &["all_agree"]),
-        ("Backup/old/copy-of-a.png", "csam", false, &["all_agree"]),
-        ("Documents/notes.txt", "csam", false, &["all_agree"]),
-        ("DCIM/100/b.jpg", "cgi", true, &["all_agree"]),
-        ("DCIM/101/c.jpg", "unknown", false, &["contradicts"]),
-        ("DCIM/101/d.png", "csam", false, &["size_mismatch"]),
-        ("DCIM/101/e.png", "unknown", false, &[]),
-        ("Downloads/archive.zip", "unknown", false, &[]),
-        ("Downloads/tool.exe", "unknown", false, &[]),
-        ("Downloads/report.pdf", "unknown", false, &[]),
-        ("Downloads/list.=SUM(A1)", "unknown", false, &[]),
-        ("Windows/system.dll", "known_file", false, &["all_agree"]),
-    ];
-    for (path, category, conflict, statuses) in expected {
-        let v = item(path);
+/// Copies, and a copy renamed to .txt, are graded as the original; a file two sets grade
+/// differently takes the more severe grade, marked as a conflict; a contradicted match grades
+/// nothing, a size mismatch grades but says so; what no set knows is left unknown.
+#[test]
+fn known_files_are_graded_by_their_most_severe_match_and_the_rest_left_unknown() {
+    let g = graded();
+    for (path, category, conflict, statuses) in EXPECTED {
+        let v = g.item(path);
         assert_eq!(v["category"], *category, "{path}: {v}");
         assert_eq!(v["conflict"], *conflict, "{path}: {v}");
         let got: Vec<&str> = v["matches"]
@@ -296,27 +368,38 @@ fn a_scan_grades_known_files_and_leaves_the_rest_to_review() {
             .collect();
         assert_eq!(got, *statuses, "{path}: {v}");
     }
-    // The contradicted entry names the algorithm that disagrees.
-    let c_match = &item("DCIM/101/c.jpg")["matches"][0];
+}
+
+#[test]
+fn a_contradicted_match_names_the_algorithm_that_disagrees() {
+    let g = graded();
+    let c_match = &g.item("DCIM/101/c.jpg")["matches"][0];
     assert_eq!(c_match["contradicted"], serde_json::json!(["sha1"]));
+}
+
+#[test]
+fn a_file_two_sets_grade_differently_keeps_each_sets_view() {
+    let g = graded();
     // b is graded by two sets, each with its own view.
-    let b_sets: Vec<(&str, &str)> = item("DCIM/100/b.jpg")["matches"][0]["sets"]
+    let b_sets: Vec<(&str, &str)> = g.item("DCIM/100/b.jpg")["matches"][0]["sets"]
         .as_array()
         .unwrap()
         .iter()
         .map(|s| (s["set"].as_str().unwrap(), s["category"].as_str().unwrap()))
         .collect();
     assert_eq!(b_sets, [("unit-a-cgi", "cgi"), ("unit-b", "non_pertinent")]);
+}
 
+#[test]
+fn the_summary_adds_up_per_category_and_in_its_totals() {
+    let g = graded();
     // The summary adds up: per category, from the expectations above.
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap())
-            .unwrap();
+    let summary = g.report_json("summary.json");
     let mut per_category: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
-    for (path, category, _, _) in expected {
+    for (path, category, _, _) in EXPECTED {
         let e = per_category.entry(category).or_default();
         e.0 += 1;
-        e.1 += d(path).0;
+        e.1 += g.digests(path).0;
     }
     for (category, (n, bytes)) in &per_category {
         assert_eq!(summary["by_category"][category]["items"], *n, "{category}");
@@ -330,14 +413,14 @@ fn a_scan_grades_known_files_and_leaves_the_rest_to_review() {
         per_category.len()
     );
     let files = FILES.len() as u64;
-    let graded = expected.iter().filter(|e| e.1 != "unknown").count() as u64;
+    let graded = EXPECTED.iter().filter(|e| e.1 != "unknown").count() as u64;
     assert_eq!(summary["files"], files);
     assert_eq!(summary["graded_automatically"]["files"], graded);
     let media = FILES
         .iter()
         .filter(|f| f.mime.starts_with("image/"))
         .count() as u64;
-    let media_graded = expected
+    let media_graded = EXPECTED
         .iter()
         .filter(|e| {
             e.1 != "unknown"
@@ -358,26 +441,61 @@ fn a_scan_grades_known_files_and_leaves_the_rest_to_review() {
     // a, c, d, b (set B merges into it) and the dll: this small database is loaded.
     assert_eq!(summary["lookup"], "index");
     assert_eq!(summary["known_hashes"]["md5"], 5);
+}
 
-    // items.csv: the same categories, one column per grading set, formulas neutralised.
-    let mut csv = csv::Reader::from_path(out_dir.join("items.csv")).unwrap();
-    let header: Vec<String> = csv.headers().unwrap().iter().map(String::from).collect();
-    let col = |name: &str| {
-        header
+/// items.csv of the graded scan: its header, and its rows (the end row last).
+struct ItemsCsv {
+    header: Vec<String>,
+    rows: Vec<csv::StringRecord>,
+}
+
+impl ItemsCsv {
+    fn read(g: &Graded) -> ItemsCsv {
+        let mut csv = csv::Reader::from_path(g.out_dir.join("items.csv")).unwrap();
+        let header: Vec<String> = csv.headers().unwrap().iter().map(String::from).collect();
+        let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
+        ItemsCsv { header, rows }
+    }
+
+    fn col(&self, name: &str) -> usize {
+        self.header
             .iter()
             .position(|h| h == name)
-            .unwrap_or_else(|| panic!("{name} in {header:?}"))
-    };
-    let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
-    let row_of = |p: &str| {
-        let path = paths[p].to_str().unwrap();
-        rows.iter()
-            .find(|r| &r[col("path")] == path)
-            .unwrap_or_else(|| panic!("{p} in items.csv"))
-    };
-    for (path, category, _, _) in expected {
-        assert_eq!(&row_of(path)[col("category")], *category, "{path}");
+            .unwrap_or_else(|| panic!("{name} in {:?}", self.header))
     }
+
+    /// The row of the evidence file `p`.
+    fn row_of(&self, g: &Graded, p: &str) -> &csv::StringRecord {
+        let path = g.paths[p].to_str().unwrap();
+        self.rows
+            .iter()
+            .find(|r| &r[self.col("path")] == path)
+            .unwrap_or_else(|| panic!("{p} in items.csv"))
+    }
+}
+
+#[test]
+fn items_csv_grades_each_file_as_items_jsonl_does() {
+    let g = graded();
+    // items.csv: the same categories, one row per item and the end row.
+    let csv = ItemsCsv::read(g);
+    for (path, category, _, _) in EXPECTED {
+        assert_eq!(
+            &csv.row_of(g, path)[csv.col("category")],
+            *category,
+            "{path}"
+        );
+    }
+    assert_eq!(&csv.rows.last().unwrap()[csv.col("kind")], "end");
+    assert_eq!(csv.rows.len(), g.items.len() + 1);
+}
+
+#[test]
+fn items_csv_has_a_column_per_grading_set_and_neutralises_formulas() {
+    let g = graded();
+    let csv = ItemsCsv::read(g);
+    let col = |name: &str| csv.col(name);
+    let row_of = |p: &str| csv.row_of(g, p);
     let b_row = row_of("DCIM/100/b.jpg");
     assert_eq!(&b_row[col("set: unit-a-cgi")], "cgi");
     assert_eq!(&b_row[col("set: unit-b")], "non_pertinent");
@@ -395,18 +513,17 @@ fn a_scan_grades_known_files_and_leaves_the_rest_to_review() {
         "",
         "a contradicted match grades nothing"
     );
-    assert_eq!(&rows.last().unwrap()[col("kind")], "end");
-    assert_eq!(rows.len(), items.len() + 1);
+}
 
-    // The manifest vouches for every other file (checked with coreutils), names the sets, and
-    // `verify` passes, then fails after one byte of any of them changes.
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out_dir.join("manifest.json")).unwrap())
-            .unwrap();
+#[test]
+fn the_manifest_vouches_for_every_report_file_and_names_the_sets_and_the_evidence() {
+    let g = graded();
+    // The manifest vouches for every other file (checked with coreutils), names the sets.
+    let manifest = g.report_json("manifest.json");
     for name in REPORT_FILES {
         assert_eq!(
             manifest["files"][name]["sha256"],
-            oracle_digest("sha256sum", &out_dir.join(name)),
+            oracle_digest("sha256sum", &g.out_dir.join(name)),
             "{name}"
         );
     }
@@ -418,7 +535,26 @@ fn a_scan_grades_known_files_and_leaves_the_rest_to_review() {
         .collect();
     assert_eq!(set_names.len(), 4, "{set_names:?}");
     assert!(set_names.contains(&"unit-a") && set_names.contains(&"reference"));
-    assert_eq!(manifest["evidence_roots"][0], evidence.to_str().unwrap());
+    assert_eq!(manifest["evidence_roots"][0], g.evidence.to_str().unwrap());
+}
+
+/// `verify` passes, then fails after one byte of any report file changes, and passes again
+/// when it is restored. On a copy of the report, which is this test's to change: the others
+/// read the original meanwhile.
+#[test]
+fn verify_passes_and_fails_after_one_byte_of_any_report_file_changes() {
+    let g = graded();
+    let copy = tempfile::tempdir().unwrap();
+    let out_dir = copy.path().join("report");
+    std::fs::create_dir(&out_dir).unwrap();
+    for entry in std::fs::read_dir(&g.out_dir).unwrap() {
+        let entry = entry.unwrap();
+        assert!(
+            entry.file_type().unwrap().is_file(),
+            "a report holds only files: {entry:?}"
+        );
+        std::fs::copy(entry.path(), out_dir.join(entry.file_name())).unwrap();
+    }
     let verify = || hashsift().arg("verify").arg(&out_dir).output().unwrap();
     assert_exit(&verify(), 0);
     for name in REPORT_FILES {
@@ -437,31 +573,40 @@ fn a_scan_grades_known_files_and_leaves_the_rest_to_review() {
         std::fs::write(&path, &original).unwrap();
         assert_exit(&verify(), 0);
     }
+}
 
+#[test]
+fn vics_json_has_one_media_per_distinct_content_with_its_files() {
+    let g = graded();
     // vics.json: one Media per distinct known content or unknown image (a and its two
-    // copies are one), each with its files; hashsift's VICS importer reads it back.
-    let vics: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out_dir.join("vics.json")).unwrap()).unwrap();
+    // copies are one), each with its files.
+    let vics = g.report_json("vics.json");
     let case = &vics["value"][0];
     assert_eq!(case["CaseNumber"], "2026-0042");
     let media = case["Media"].as_array().unwrap();
     // a, b, c (contradicted: an unknown image), d, e (unknown image), the dll (known).
     assert_eq!(media.len(), 6, "{media:?}");
-    let a_md5 = d("DCIM/100/a.png").1.to_ascii_uppercase();
+    let a_md5 = g.digests("DCIM/100/a.png").1.to_ascii_uppercase();
     let a = media.iter().find(|m| m["MD5"] == a_md5.as_str()).unwrap();
     assert_eq!(a["Category"], 1);
     assert_eq!(a["MediaFiles"].as_array().unwrap().len(), 3);
     assert_eq!(a["MediaFiles"][0]["SourceID"], "EXH-1");
-    let e_md5 = d("DCIM/101/e.png").1.to_ascii_uppercase();
+    let e_md5 = g.digests("DCIM/101/e.png").1.to_ascii_uppercase();
     let e = media.iter().find(|m| m["MD5"] == e_md5.as_str()).unwrap();
     assert!(
         e.get("Category").is_none(),
         "unknown media carry no category: {e}"
     );
+}
+
+#[test]
+fn hashsifts_vics_importer_reads_vics_json_back_with_its_grades() {
+    let g = graded();
+    let dir = tempfile::tempdir().unwrap();
     let back = dir.path().join("back.db");
     import(
         &back,
-        &out_dir.join("vics.json"),
+        &g.out_dir.join("vics.json"),
         "scan-export",
         "uncategorised",
     );
@@ -475,27 +620,31 @@ fn a_scan_grades_known_files_and_leaves_the_rest_to_review() {
         serde_json::from_slice(&o.stdout).unwrap()
     };
     assert_eq!(
-        lookup(&d("DCIM/100/a.png").1)[0]["media"][0]["triage"],
+        lookup(&g.digests("DCIM/100/a.png").1)[0]["media"][0]["triage"],
         "csam"
     );
     assert_eq!(
-        lookup(&d("DCIM/100/b.jpg").1)[0]["media"][0]["triage"],
+        lookup(&g.digests("DCIM/100/b.jpg").1)[0]["media"][0]["triage"],
         "cgi"
     );
     assert_eq!(
-        lookup(&d("DCIM/101/e.png").1)[0]["media"][0]["triage"],
+        lookup(&g.digests("DCIM/101/e.png").1)[0]["media"][0]["triage"],
         "uncategorised"
     );
+}
 
-    // Asking the database about each file instead gives the same report.
+#[test]
+fn asking_the_database_about_each_file_instead_gives_the_same_report() {
+    let g = graded();
+    let dir = tempfile::tempdir().unwrap();
     let direct_dir = dir.path().join("report-direct");
     let out = hashsift()
         .arg("scan")
-        .arg(&evidence)
+        .arg(&g.evidence)
         .arg("-o")
         .arg(&direct_dir)
         .arg("--db")
-        .arg(&db)
+        .arg(&g.db)
         .args([
             "--lookup",
             "direct",
@@ -510,12 +659,15 @@ fn a_scan_grades_known_files_and_leaves_the_rest_to_review() {
     assert_exit(&out, 1);
     let (_, direct_items, _) =
         parse_jsonl(&std::fs::read_to_string(direct_dir.join("items.jsonl")).unwrap());
-    assert_eq!(direct_items, items);
+    assert_eq!(direct_items, g.items);
     let direct_summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(direct_dir.join("summary.json")).unwrap())
             .unwrap();
     assert_eq!(direct_summary["lookup"], "direct");
-    assert_eq!(direct_summary["by_category"], summary["by_category"]);
+    assert_eq!(
+        direct_summary["by_category"],
+        g.report_json("summary.json")["by_category"]
+    );
 }
 
 #[test]
