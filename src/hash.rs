@@ -63,6 +63,18 @@ pub struct HashRun {
 }
 
 impl HashRun {
+    /// Interrupted, then items not read, else clean.
+    pub fn exit_status(&self) -> crate::exit::ExitStatus {
+        use crate::exit::ExitStatus;
+        if !self.complete {
+            ExitStatus::Interrupted
+        } else if self.error_count() > 0 {
+            ExitStatus::ItemErrors
+        } else {
+            ExitStatus::Clean
+        }
+    }
+
     /// Items carrying an error (interruptions excluded).
     pub fn error_count(&self) -> usize {
         self.items
@@ -166,11 +178,13 @@ pub fn run(
     cancel: &Cancel,
     counters: &Counters,
 ) -> Result<HashRun, HashError> {
-    run_journaled(config, cancel, counters, None)
+    run_journaled(config, cancel, counters, None, &|_| {})
 }
 
 /// [`run`], recording what each content gave in `journal`, and taking from it what an earlier
-/// session of the same run recorded of the contents that have not changed since.
+/// session of the same run recorded of the contents that have not changed since; `planned`
+/// is told, once the walk is done and planned, how many distinct contents there are (read
+/// now or carried over), before any is read.
 ///
 /// # Errors
 /// [`HashError::ThreadPool`] when the worker pool cannot be started;
@@ -180,6 +194,7 @@ pub fn run_journaled(
     cancel: &Cancel,
     counters: &Counters,
     journal: Option<&dyn Recorder>,
+    planned: &(dyn Fn(u64) + Sync),
 ) -> Result<HashRun, HashError> {
     let started = Timestamp::now();
     let pool = rayon::ThreadPoolBuilder::new()
@@ -232,6 +247,7 @@ pub fn run_journaled(
         journal.begin(carried, changed);
     }
     counters.set_contents(work.len() as u64);
+    planned(work.len() as u64);
     let bytes_total: u64 = pending.iter().map(|&i| work[i].size).sum();
     counters.set_totals(pending.len() as u64, bytes_total);
     counters.set_phase(Phase::Hashing);

@@ -6,6 +6,7 @@
 //! writes the result. [`progress`] and [`cancel`] connect the stages to the command line.
 
 pub mod cancel;
+pub mod command;
 pub mod config;
 pub mod digest;
 pub mod exit;

@@ -33,7 +33,12 @@ fn main() -> ExitCode {
                 "hashsift: error: {}",
                 hashsift::textsafe::escape(&format!("{e:#}"))
             );
-            if e.downcast_ref::<ConfigError>().is_some() {
+            if e.downcast_ref::<ConfigError>().is_some()
+                || matches!(
+                    e.downcast_ref::<hashsift::command::scan::JobError>(),
+                    Some(hashsift::command::scan::JobError::Config(_))
+                )
+            {
                 ExitStatus::Usage.into()
             } else {
                 ExitStatus::Fatal.into()

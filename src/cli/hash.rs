@@ -81,11 +81,5 @@ pub fn run(args: super::HashArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus>
             );
         }
     }
-    Ok(if !run.complete {
-        ExitStatus::Interrupted
-    } else if provenance.errors > 0 {
-        ExitStatus::ItemErrors
-    } else {
-        ExitStatus::Clean
-    })
+    Ok(run.exit_status())
 }

@@ -1,13 +1,13 @@
 //! How a scan finds the known media a digest may match: every key loaded into memory while
 //! the evidence is hashed, or the database asked about each content, whichever costs less.
 
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use crate::cancel::Cancel;
 use crate::knowndb::index::KnownIndex;
 use crate::knowndb::pdq_index::PdqIndex;
 use crate::knowndb::{DbError, KnownDb};
-use crate::progress::{Counters, Phase};
 
 use super::options::{LookupChoice, ScanConfig};
 
@@ -33,7 +33,8 @@ pub(super) struct Loaded {
 }
 
 /// Loads the known PDQ hashes when images are matched (at once: every image needs them),
-/// then the exact hashes' keys, once the walk says how many files there are to look up,
+/// then the exact hashes' keys, once the hashing says (through `contents`) how many distinct
+/// contents there are to look up,
 /// unless asking the database about each of them costs less: a scan of 20,000 files against
 /// 10 M known media makes 60,000 queries (about 0.6 s) instead of loading 30 M keys (about
 /// 3.5 s of a core the hashing needs).
@@ -41,8 +42,7 @@ pub(super) fn load(
     db: &KnownDb,
     config: &ScanConfig,
     cancel: &Cancel,
-    counters: &Counters,
-    walked: &std::sync::atomic::AtomicBool,
+    contents: &Receiver<u64>,
 ) -> Result<Loaded, DbError> {
     let pdq = match config.pdq {
         Some(_) => {
@@ -52,14 +52,18 @@ pub(super) fn load(
         }
         None => None,
     };
-    while counters.phase() == Phase::Walking && !walked.load(std::sync::atomic::Ordering::Relaxed) {
-        if cancel.is_cancelled() {
-            return Err(DbError::Interrupted);
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
     // Every content is looked up, whether this session hashes it or a journal carried it over.
-    let files = counters.contents();
+    let files = loop {
+        match contents.recv_timeout(Duration::from_millis(5)) {
+            Ok(n) => break n,
+            Err(RecvTimeoutError::Timeout) if cancel.is_cancelled() => {
+                return Err(DbError::Interrupted);
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            // The hashing ended before planning: nothing is graded, the choice is moot.
+            Err(RecvTimeoutError::Disconnected) => break 0,
+        }
+    };
     let media = db.max_media_id()?;
     // Each file costs a query per algorithm (three hold keys in most databases); each medium
     // as many keys to load.

@@ -67,11 +67,11 @@ pub fn run(
     // The known hashes load on a thread of their own (the connection goes with it and comes
     // back) while the evidence is hashed, when that is cheaper than asking the database about
     // each file.
-    let walked = std::sync::atomic::AtomicBool::new(false);
+    // The hashing tells the loader how many contents there are to look up once it knows.
+    let (planned, contents) = std::sync::mpsc::channel::<u64>();
     let (db, lookup, hashed) = std::thread::scope(|scope| {
-        let walking = &walked;
         let loader = scope.spawn(move || {
-            let lookup = load(&db, config, cancel, counters, walking);
+            let lookup = load(&db, config, cancel, &contents);
             (db, lookup)
         });
         let hashed = hash::run_journaled(
@@ -88,8 +88,12 @@ pub fn run(
             cancel,
             counters,
             journal.map(|j| j as &dyn hash::Recorder),
+            &|n| {
+                let _ = planned.send(n);
+            },
         );
-        walked.store(true, std::sync::atomic::Ordering::Relaxed);
+        // Ended without planning (interrupted, or it could not start): the loader goes on.
+        drop(planned);
         counters.set_phase(Phase::Loading);
         let (db, lookup) = loader.join().expect("the index loader does not panic");
         (db, lookup, hashed)

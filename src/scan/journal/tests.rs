@@ -37,6 +37,21 @@ fn item(path: &str, ino: u64, size: u64, secs: i64) -> Item {
     item
 }
 
+/// [`Journal::resume`], tried again while the journal is in use: another test of this binary
+/// may fork (`utc.rs` runs `date`) while this one holds the journal's lock, and the child
+/// holds a copy of the lock until it runs `date`.
+fn resume(dir: &Path) -> Result<Journal, JournalError> {
+    for _ in 0..200 {
+        match Journal::resume(dir, vec![]) {
+            Err(JournalError::InUse { .. }) => {
+                std::thread::sleep(std::time::Duration::from_millis(5))
+            }
+            other => return other,
+        }
+    }
+    Journal::resume(dir, vec![])
+}
+
 fn start() -> Start {
     Start {
         provenance: crate::scan::Provenance {
@@ -291,7 +306,7 @@ fn every_record_reads_back_as_written() {
     assert!(journal.begin(at, 3, 1).is_none());
     journal.finish().unwrap();
     drop(journal);
-    let again = Journal::resume(dir.path(), vec![]).unwrap();
+    let again = resume(dir.path()).unwrap();
     assert_eq!(again.sessions(), &[session]);
     assert_eq!(again.sessions()[0].command, command);
 }
@@ -314,7 +329,7 @@ fn recorded_paths_the_walk_did_not_find_are_counted_when_read_whole() {
         .filter(|&(i, _)| i != gone && i != failed)
         .map(|(_, (item, _))| item.clone())
         .collect();
-    let journal = Journal::resume(dir.path(), vec![]).unwrap();
+    let journal = resume(dir.path()).unwrap();
     let sorted = journal
         .carry_over()
         .sort_out(walked.len(), |i| &walked[i], |_, _| {});
@@ -334,7 +349,7 @@ fn a_record_changed_after_the_journal_was_opened_is_not_carried_over() {
     use std::os::unix::fs::FileExt;
     let dir = tempfile::tempdir().unwrap();
     let list = write_all(dir.path());
-    let journal = Journal::resume(dir.path(), vec![]).unwrap();
+    let journal = resume(dir.path()).unwrap();
     let carry = journal.carry_over();
     let (item, _) = list
         .iter()
@@ -373,7 +388,7 @@ fn a_cut_or_damaged_record_ends_the_journal_and_is_cut_off() {
     let last_len = 4 + content_record(last, list.last().unwrap().1.as_ref()).len() + CHECK;
     for cut in [1, 2, 5, 16, 17, last_len - 1] {
         std::fs::write(&path, &whole[..whole.len() - cut]).unwrap();
-        let journal = Journal::resume(dir.path(), vec![]).unwrap();
+        let journal = resume(dir.path()).unwrap();
         assert_eq!(journal.records_read, list.len() as u64, "cut {cut}");
         assert_eq!(journal.torn_bytes, (last_len - cut) as u64);
         let carry = journal.carry_over();
@@ -391,12 +406,12 @@ fn a_cut_or_damaged_record_ends_the_journal_and_is_cut_off() {
         );
         // One that begins cuts the torn record off: what it appends follows the last whole
         // one, and the next session reads it all.
-        let journal = Journal::resume(dir.path(), vec![]).unwrap();
+        let journal = resume(dir.path()).unwrap();
         let at = Timestamp { secs: 5, nanos: 6 };
         let session = journal.begin(at, 0, 0).unwrap();
         journal.finish().unwrap();
         drop(journal);
-        let again = Journal::resume(dir.path(), vec![]).unwrap();
+        let again = resume(dir.path()).unwrap();
         assert_eq!(again.torn_bytes, 0, "cut {cut}");
         assert_eq!(again.records_read, list.len() as u64 + 1);
         assert_eq!(again.sessions(), &[session]);
@@ -416,7 +431,7 @@ fn a_cut_or_damaged_record_ends_the_journal_and_is_cut_off() {
     }
     damaged[at + 10] ^= 1;
     std::fs::write(&path, &damaged).unwrap();
-    let journal = Journal::resume(dir.path(), vec![]).unwrap();
+    let journal = resume(dir.path()).unwrap();
     assert_eq!(journal.records_read, 3, "the scan's and two contents'");
     let carry = journal.carry_over();
     assert!(matches!(carry.carried(&list[1].0), Carried::Same(_)));
@@ -454,13 +469,10 @@ fn a_record_with_a_bad_flag_or_trailing_bytes_is_damage() {
 fn what_is_not_a_journal_of_this_version_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(JOURNAL);
-    assert!(matches!(
-        Journal::resume(dir.path(), vec![]),
-        Err(JournalError::Io { .. })
-    ));
+    assert!(matches!(resume(dir.path()), Err(JournalError::Io { .. })));
     std::fs::write(&path, b"SQLite format 3\0 and more bytes").unwrap();
     assert!(matches!(
-        Journal::resume(dir.path(), vec![]),
+        resume(dir.path()),
         Err(JournalError::NotJournal { .. })
     ));
     // The preamble alone: no scan record.
@@ -468,14 +480,14 @@ fn what_is_not_a_journal_of_this_version_is_refused() {
     bytes.extend(VERSION.to_le_bytes());
     std::fs::write(&path, &bytes).unwrap();
     assert!(matches!(
-        Journal::resume(dir.path(), vec![]),
+        resume(dir.path()),
         Err(JournalError::NotJournal { .. })
     ));
     // Another format version.
     let mut other = MAGIC.to_vec();
     other.extend((VERSION + 1).to_le_bytes());
     std::fs::write(&path, &other).unwrap();
-    let e = Journal::resume(dir.path(), vec![]).unwrap_err();
+    let e = resume(dir.path()).unwrap_err();
     assert!(e.to_string().contains("format"), "{e}");
     // Another version of hashsift.
     std::fs::remove_file(&path).unwrap();
@@ -486,7 +498,7 @@ fn what_is_not_a_journal_of_this_version_is_refused() {
         .finish()
         .unwrap();
     assert!(matches!(
-        Journal::resume(dir.path(), vec![]),
+        resume(dir.path()),
         Err(JournalError::Version { .. })
     ));
     // A second journal is never started over the first.
