@@ -439,3 +439,119 @@ fn plan(items: &[Item]) -> (Vec<Work>, Vec<u32>) {
 
 /// The content index of an item that is not read.
 const NO_WORK: u32 = u32::MAX;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str, ino: u64, size: u64) -> Item {
+        let mut item = Item::failed(
+            PathBuf::from(path),
+            Kind::File,
+            ItemError::new(Stage::Stat, String::new()),
+        );
+        item.error = None;
+        item.id = Some(FileId { dev: 1, ino });
+        item.size = size;
+        item
+    }
+
+    /// The plan's contents as (first path, size) in order, and each item's content as a path.
+    fn as_paths(items: &[Item]) -> (Vec<(&str, u64)>, Vec<Option<&str>>) {
+        let (work, content_of) = plan(items);
+        let path = |w: &Work| items[w.path_index].path.to_str().unwrap();
+        let order = work.iter().map(|w| (path(w), w.size)).collect();
+        let of = content_of
+            .iter()
+            .map(|&c| (c != NO_WORK).then(|| path(&work[c as usize])))
+            .collect();
+        (order, of)
+    }
+
+    #[test]
+    fn each_content_is_read_once_largest_first_ties_in_path_order() {
+        let mut items = vec![
+            file("/e/a", 1, 10),
+            file("/e/b", 2, 500),
+            // A hard link to /e/a: read once, through the first path.
+            file("/e/c", 1, 10),
+            file("/e/d", 3, 500),
+            file("/e/e", 4, 0),
+            file("/e/f", 5, 70),
+        ];
+        // Not read: a directory, a file that failed to be listed, one without identity.
+        items.push(Item {
+            kind: Kind::Dir,
+            ..file("/e/g", 6, 4096)
+        });
+        let mut failed = file("/e/h", 7, 99);
+        failed.error = Some(ItemError::new(Stage::Stat, "gone".into()));
+        items.push(failed);
+        let mut anonymous = file("/e/i", 8, 99);
+        anonymous.id = None;
+        items.push(anonymous);
+
+        let (order, of) = as_paths(&items);
+        assert_eq!(
+            order,
+            [
+                ("/e/b", 500),
+                ("/e/d", 500),
+                ("/e/f", 70),
+                ("/e/a", 10),
+                ("/e/e", 0)
+            ]
+        );
+        assert_eq!(
+            of,
+            [
+                Some("/e/a"),
+                Some("/e/b"),
+                Some("/e/a"),
+                Some("/e/d"),
+                Some("/e/e"),
+                Some("/e/f"),
+                None,
+                None,
+                None
+            ]
+        );
+    }
+
+    #[test]
+    fn a_plan_of_many_contents_agrees_with_sorting_them() {
+        // Pseudo-random sizes and shared inodes; the expected order from a plain sort.
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut items = Vec::new();
+        for i in 0..2000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            items.push(file(&format!("/e/{i:05}"), x % 1500, (x >> 20) % 50));
+        }
+        // A hard link has the size of its inode's first path (as the walk would list it).
+        let mut size_of = HashMap::new();
+        for item in &mut items {
+            let ino = item.id.unwrap().ino;
+            item.size = *size_of.entry(ino).or_insert(item.size);
+        }
+        let (work, content_of) = plan(&items);
+        let mut firsts: Vec<(u64, usize)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (i, item) in items.iter().enumerate() {
+            if seen.insert(item.id.unwrap().ino) {
+                firsts.push((item.size, i));
+            }
+        }
+        firsts.sort_by_key(|&(size, i)| (std::cmp::Reverse(size), i));
+        let got: Vec<(u64, usize)> = work.iter().map(|w| (w.size, w.path_index)).collect();
+        assert_eq!(got, firsts);
+        for (i, item) in items.iter().enumerate() {
+            let w = &work[content_of[i] as usize];
+            assert_eq!(
+                items[w.path_index].id, item.id,
+                "item {i} points to its content"
+            );
+        }
+    }
+}

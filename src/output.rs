@@ -422,4 +422,40 @@ mod tests {
             None
         );
     }
+
+    #[test]
+    fn the_inside_of_the_evidence_is_told_by_identity_not_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let ev = dir.path().join("ev");
+        std::fs::create_dir_all(ev.join("a/b/c")).unwrap();
+        // A sibling whose name starts with the root's: outside.
+        std::fs::create_dir(dir.path().join("ev2")).unwrap();
+        std::fs::write(dir.path().join("image.dd"), b"x").unwrap();
+        let roots = [
+            dir.path().join("missing"),
+            // A root that is a file holds no folder.
+            dir.path().join("image.dd"),
+            ev.clone(),
+        ];
+        assert_eq!(
+            evidence_holding(&ev.join("a/b/c"), &roots).unwrap(),
+            Some(ev.clone()),
+            "deep inside the third root"
+        );
+        assert_eq!(
+            evidence_holding(&dir.path().join("ev2"), &roots).unwrap(),
+            None
+        );
+        assert_eq!(
+            evidence_holding(dir.path(), &roots).unwrap(),
+            None,
+            "above it"
+        );
+        // Through `..` and a link to the root's parent.
+        std::os::unix::fs::symlink(dir.path(), dir.path().join("ev2/up")).unwrap();
+        assert_eq!(
+            evidence_holding(&dir.path().join("ev2/up/ev/a/../a/b"), &roots).unwrap(),
+            Some(ev)
+        );
+    }
 }

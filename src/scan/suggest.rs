@@ -160,3 +160,109 @@ fn nearest(index: &PdqIndex, all: &[PdqHash; 8], max_distance: u32) -> Vec<(u32,
     near.truncate(MAX_SUGGESTIONS);
     near
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// xorshift64*, for reproducible random hashes.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn hash(&mut self) -> [u8; 32] {
+            let mut b = [0u8; 32];
+            for chunk in b.chunks_mut(8) {
+                chunk.copy_from_slice(&self.next().to_le_bytes());
+            }
+            b
+        }
+
+        /// `bytes` with `bits` distinct bits flipped.
+        fn near(&mut self, bytes: [u8; 32], bits: u32) -> [u8; 32] {
+            let mut b = bytes;
+            let mut flipped = std::collections::BTreeSet::new();
+            while flipped.len() < bits as usize {
+                flipped.insert((self.next() % 256) as usize);
+            }
+            for bit in flipped {
+                b[bit / 8] ^= 1 << (bit % 8);
+            }
+            b
+        }
+    }
+
+    fn bits_apart(a: &[u8; 32], b: &[u8; 32]) -> u32 {
+        a.iter().zip(b).map(|(x, y)| (x ^ y).count_ones()).sum()
+    }
+
+    /// What `nearest` must answer, by comparing every known hash with every transform's hash:
+    /// each medium at its least distance (the first transform to reach it), within the limit,
+    /// by distance, transform and id, at most eight.
+    fn brute_force(
+        known: &[(u32, [u8; 32])],
+        query: &[[u8; 32]; 8],
+        max: u32,
+    ) -> Vec<(u32, u32, Transform)> {
+        let mut best: Vec<(u32, u32, Transform)> = Vec::new();
+        for &(id, k) in known {
+            let mut nearest: Option<(u32, Transform)> = None;
+            for (q, t) in query.iter().zip(Transform::ALL) {
+                let d = bits_apart(q, &k);
+                if nearest.is_none_or(|(n, _)| d < n) {
+                    nearest = Some((d, t));
+                }
+            }
+            let (d, t) = nearest.unwrap();
+            if d <= max {
+                match best.iter_mut().find(|e| e.0 == id) {
+                    Some(e) if (d, t as u8) < (e.1, e.2 as u8) => *e = (id, d, t),
+                    Some(_) => {}
+                    None => best.push((id, d, t)),
+                }
+            }
+        }
+        best.sort_by_key(|&(id, d, t)| (d, t as u8, id));
+        best.truncate(MAX_SUGGESTIONS);
+        best
+    }
+
+    #[test]
+    fn the_nearest_known_images_by_any_transform_each_once_nearest_first() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for round in 0..20 {
+            let query: [[u8; 32]; 8] = std::array::from_fn(|_| rng.hash());
+            let mut known: Vec<(u32, [u8; 32])> = (0..300).map(|i| (i, rng.hash())).collect();
+            // Near copies of several transforms' hashes, some media twice (two hashes, as a
+            // medium found through two transforms), and more near ones than are reported.
+            let mut id = 1000;
+            for (t, &q) in query.iter().enumerate() {
+                for bits in [0, 3, 9, 17, 31, 32, 40] {
+                    known.push((id, rng.near(q, bits + round % 3)));
+                    if t % 3 == 0 {
+                        known.push((id, rng.near(query[(t + 1) % 8], bits + 1)));
+                    }
+                    id += 1;
+                }
+            }
+            let index = PdqIndex::build(known.iter().map(|&(id, b)| (id, PdqHash::from_bytes(&b))));
+            let all: [PdqHash; 8] = std::array::from_fn(|i| PdqHash::from_bytes(&query[i]));
+            for max in [0, 8, 31, 32, 64] {
+                assert_eq!(
+                    nearest(&index, &all, max),
+                    brute_force(&known, &query, max),
+                    "round {round}, within {max} bits"
+                );
+            }
+        }
+        let empty = PdqIndex::build(std::iter::empty());
+        let all = [PdqHash::from_bytes(&[0; 32]); 8];
+        assert!(nearest(&empty, &all, 64).is_empty());
+    }
+}
