@@ -9,12 +9,12 @@
 pub mod csvsets;
 pub mod detect;
 pub mod encase;
-pub mod fields;
+pub(crate) mod fields;
 pub mod hashdeep;
-pub mod lines;
+pub(crate) mod lines;
 pub mod lists;
 pub mod rejects;
-pub mod sqlite_sets;
+pub(crate) mod sqlite_sets;
 pub mod vics;
 
 use std::fmt;

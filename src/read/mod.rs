@@ -1,13 +1,13 @@
 //! Reading evidence, and only reading it: [`evidence`] opens every file and directory
-//! (read-only, without moving access times, checked to be the one listed), [`prefetch`] opens
+//! (read-only, without moving access times, checked to be the one listed), `prefetch` opens
 //! files ahead of the hashers and asks the kernel to read them, [`file`] reads one file for
-//! its digests (with [`mapguard`] for mapped files truncated meanwhile). What fails becomes an
+//! its digests (with `mapguard` for mapped files truncated meanwhile). What fails becomes an
 //! [`ItemError`]: the stage it failed at and why.
 
 pub mod evidence;
 pub mod file;
 mod mapguard;
-pub mod prefetch;
+pub(crate) mod prefetch;
 
 use std::fmt;
 use std::io;

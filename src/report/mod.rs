@@ -6,13 +6,13 @@
 
 mod csv;
 mod hashdeep;
-pub mod html;
+pub(crate) mod html;
 mod jsonl;
 pub mod manifest;
-pub mod model;
-pub mod scan;
-pub mod text;
-pub mod vics;
+pub(crate) mod model;
+pub(crate) mod scan;
+pub(crate) mod text;
+pub(crate) mod vics;
 
 use std::ffi::OsString;
 use std::io::{self, Write};
