@@ -14,9 +14,14 @@ Sections:
   warm-small  files per second: hashsift vs hashdeep vs fclones group
   cold-mixed  hashsift vs hashdeep vs the I/O bound (find | xargs -P4 cat)
 
+With --baseline PATH (another build of hashsift, e.g. the commit before a restructuring),
+every hashsift command also runs with it, alternated in the same rounds, and each section ends
+with the ratio of this build's median to the baseline's.
+
 Usage:
   cargo build --release
   benches/race.py --mixed /path/mixed --small /path/small [--runs 3] [--sections warm-mixed,...]
+      [--baseline /path/to/older/hashsift]
 """
 
 import argparse
@@ -103,9 +108,36 @@ def table(rows, unit):
     print()
 
 
+BASELINE = "hashsift (baseline) "
+
+
+def with_baseline(cmds, hs, baseline):
+    """`cmds` and, when a baseline build is given, each hashsift command again run by it."""
+    if not baseline:
+        return cmds
+    extra = [(BASELINE + label[len("hashsift "):], [baseline if a == hs else a for a in cmd])
+             for label, cmd in cmds if label.startswith("hashsift ") and isinstance(cmd, list)]
+    return cmds + extra
+
+
+def against_baseline(t):
+    """This build's median against the baseline's, for every command both ran."""
+    rows = [(label, BASELINE + label[len("hashsift "):]) for label in t
+            if label.startswith("hashsift ") and BASELINE + label[len("hashsift "):] in t]
+    if not rows:
+        return
+    print("| command | this build, median s | baseline, median s | this / baseline |")
+    print("|---|---:|---:|---:|")
+    for new, old in rows:
+        n, o = summary(t[new])[0], summary(t[old])[0]
+        print(f"| `{new}` | {n:.2f} | {o:.2f} | {n / o:.3f} |")
+    print()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--hashsift", default=os.path.join(ROOT, "target", "release", "hashsift"))
+    ap.add_argument("--baseline", help="another hashsift build to race this one against")
     ap.add_argument("--mixed", required=True)
     ap.add_argument("--small", required=True)
     ap.add_argument("--runs", type=int, default=3)
@@ -134,6 +166,7 @@ def main():
             (f"hashdeep -r -j2 -c {three}", ["hashdeep", "-r", "-j2", "-c", three, args.mixed]),
             ("hashsift hash --format jsonl (all four)", [hs, "hash", "-q", "--format", "jsonl", args.mixed]),
         ]
+        cmds = with_baseline(cmds, hs, args.baseline)
         labels = [c[0] for c in cmds]
         mbps = lambda s: size / s / 1e6
         t = {label: [] for label in labels}
@@ -154,10 +187,11 @@ def main():
                 paired.append(mbps(t[labels[2]][-1]) / bounds[-1][0])
             except OSError as e:
                 print(f"(no criterion results: {e})\n")
-        hs3, hd3, hs4 = (summary(t[l])[0] for l in labels)
+        hs3, hd3, hs4 = (summary(t[l])[0] for l in labels[:3])
         table([(labels[0], t[labels[0]], mbps, f"{hd3 / hs3:.2f}x faster than hashdeep"),
                (labels[1], t[labels[1]], mbps, "1.00"),
                (labels[2], t[labels[2]], mbps, "")], "MB/s")
+        against_baseline(t)
         if bounds:
             med_bound = statistics.median(b for b, _ in bounds)
             per_alg = min(bounds, key=lambda b: abs(b[0] - med_bound))[1]
@@ -183,6 +217,7 @@ def main():
             (f"hashdeep -r -j2 -c {three}", ["hashdeep", "-r", "-j2", "-c", three, args.small]),
             ("fclones group", [fclones, "group", args.small]),
         ]
+        cmds = with_baseline(cmds, hs, args.baseline)
         t = race(cmds, args.runs, before=lambda: warm(args.small))
         labels = [c[0] for c in cmds]
         base = summary(t[labels[0]])[0]
@@ -194,6 +229,7 @@ def main():
                 return ""
             return f"hashsift {summary(t[l])[0] / base:.2f}x faster"
         table([(l, t[l], fps, ratio(i, l)) for i, l in enumerate(labels)], "files/s")
+        against_baseline(t)
 
     if "cold-mixed" in sections:
         files, size = corpus_size(args.mixed)
@@ -205,6 +241,7 @@ def main():
             ("find | xargs -0 -P4 -n256 cat (I/O bound)",
              f"find '{args.mixed}' -type f -print0 | xargs -0 -P4 -n256 cat > /dev/null"),
         ]
+        cmds = with_baseline(cmds, hs, args.baseline)
         t = race(cmds, args.runs, before=lambda: evict(args.mixed))
         labels = [c[0] for c in cmds]
         hs3 = summary(t[labels[0]])[0]
@@ -215,6 +252,7 @@ def main():
                (labels[1], t[labels[1]], mbps, f"{io / summary(t[labels[1]])[0] * 100:.0f}% of the I/O-bound rate"),
                (labels[2], t[labels[2]], mbps, "1.00"),
                (labels[3], t[labels[3]], mbps, "")], "MB/s")
+        against_baseline(t)
 
 
 if __name__ == "__main__":
