@@ -159,15 +159,45 @@ impl Digests {
     }
 }
 
+// Hexadecimal text, the one encoder and the one decoder of the crate: every digest, path and
+// blob written as hex goes through `to_hex`, every hex read through `hex_into` or `from_hex`.
+// faster-hex underneath: against the hand-written loops it replaced and the `hex` crate, on
+// 16- to 32-byte values, it encodes about twice as fast as the loop (the `hex` crate half as
+// fast), and decodes about as fast as the import readers' table (the `hex` crate 5 to 9
+// times slower).
+
 /// Lower-case hexadecimal of `bytes`.
 pub fn to_hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(HEX[usize::from(b >> 4)] as char);
-        s.push(HEX[usize::from(b & 15)] as char);
+    faster_hex::hex_string(bytes)
+}
+
+/// Text that is not hexadecimal of the length asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotHex;
+
+/// Reads hex digits of either case into `out`, which they must fill exactly: two digits a
+/// byte, nothing else (no sign, prefix or space).
+///
+/// # Errors
+/// Any other length, or a byte that is not a hex digit.
+pub fn hex_into(text: &[u8], out: &mut [u8]) -> Result<(), NotHex> {
+    if text.len() != 2 * out.len() {
+        return Err(NotHex);
     }
-    s
+    faster_hex::hex_decode(text, out).map_err(|_| NotHex)
+}
+
+/// Reads any even number of hex digits of either case, nothing else.
+///
+/// # Errors
+/// An odd length, or a byte that is not a hex digit.
+pub fn from_hex(text: &[u8]) -> Result<Vec<u8>, NotHex> {
+    if text.len() % 2 != 0 {
+        return Err(NotHex);
+    }
+    let mut out = vec![0; text.len() / 2];
+    hex_into(text, &mut out)?;
+    Ok(out)
 }
 
 /// Feeds one stream of bytes to every selected algorithm.
@@ -287,5 +317,72 @@ pub(crate) mod tests {
             d.sha1.unwrap().to_string(),
             "a9993e364706816aba3e25717850c26c9cd0d89d"
         );
+    }
+
+    /// Bytes of every value, in lengths around faster-hex's 16- and 32-byte vector blocks.
+    fn samples() -> Vec<Vec<u8>> {
+        let all: Vec<u8> = (0..=255).collect();
+        let mut out = vec![all];
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for len in 0..=100 {
+            out.push(
+                (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        x as u8
+                    })
+                    .collect(),
+            );
+        }
+        out
+    }
+
+    #[test]
+    fn hex_is_written_as_the_standard_formatter_writes_it() {
+        for bytes in samples() {
+            let oracle: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(to_hex(&bytes), oracle);
+        }
+    }
+
+    #[test]
+    fn hex_is_read_in_either_case_as_from_str_radix_reads_it() {
+        for bytes in samples() {
+            let lower: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let upper = lower.to_ascii_uppercase();
+            // The oracle: the standard parser, two digits at a time.
+            let parsed: Vec<u8> = (0..bytes.len())
+                .map(|i| u8::from_str_radix(&upper[2 * i..2 * i + 2], 16).unwrap())
+                .collect();
+            assert_eq!(parsed, bytes);
+            assert_eq!(from_hex(lower.as_bytes()), Ok(bytes.clone()));
+            assert_eq!(from_hex(upper.as_bytes()), Ok(bytes.clone()));
+            let mut out = vec![0; bytes.len()];
+            assert_eq!(hex_into(upper.as_bytes(), &mut out), Ok(()));
+            assert_eq!(out, bytes);
+        }
+    }
+
+    #[test]
+    fn hex_refuses_wrong_lengths_and_any_other_byte_anywhere() {
+        let mut out = [0u8; 4];
+        assert_eq!(hex_into(b"abcdef", &mut out), Err(NotHex));
+        assert_eq!(hex_into(b"abcdef0123", &mut out), Err(NotHex));
+        assert_eq!(from_hex(b"abc"), Err(NotHex));
+        assert_eq!(from_hex(b""), Ok(Vec::new()));
+        // Every position of a value long enough for the vector code and its tail: a sign, a
+        // space, the bytes beside the digit and letter ranges, and non-ASCII.
+        let good = "0123456789abcdefABCDEF".repeat(5);
+        for at in 0..good.len() {
+            for bad in [
+                b'+', b'-', b' ', b'/', b':', b'@', b'G', b'`', b'g', b'x', 0x80, 0xff,
+            ] {
+                let mut text = good.clone().into_bytes();
+                text[at] = bad;
+                assert_eq!(from_hex(&text), Err(NotHex), "{bad:#x} at {at}");
+            }
+        }
     }
 }
