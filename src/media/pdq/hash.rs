@@ -16,17 +16,11 @@ impl PdqHash {
             .sum()
     }
 
-    /// Parses the reference's 64 hex digits (the last word first).
+    /// Parses the reference's 64 hex digits (the last word first), in either case.
     pub fn from_hex(hex: &str) -> Option<PdqHash> {
-        if hex.len() != 64 || !hex.is_ascii() {
-            return None;
-        }
-        let mut words = [0u16; 16];
-        for (k, chunk) in hex.as_bytes().chunks(4).enumerate() {
-            let text = std::str::from_utf8(chunk).ok()?;
-            words[15 - k] = u16::from_str_radix(text, 16).ok()?;
-        }
-        Some(PdqHash(words))
+        let mut bytes = [0u8; 32];
+        crate::digest::hex_into(hex.as_bytes(), &mut bytes).ok()?;
+        Some(PdqHash::from_bytes(&bytes))
     }
 
     /// The hash as 32 bytes in the order of its hex form.
@@ -50,10 +44,7 @@ impl PdqHash {
 
 impl fmt::Display for PdqHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for w in self.0.iter().rev() {
-            write!(f, "{w:04x}")?;
-        }
-        Ok(())
+        f.write_str(&crate::digest::to_hex(&self.to_bytes()))
     }
 }
 
@@ -80,5 +71,9 @@ mod tests {
         assert_eq!(&h.to_bytes()[..2], &[0xf8, 0xf8]);
         assert_eq!(PdqHash::from_hex("xyz"), None);
         assert_eq!(PdqHash::from_hex(&"g".repeat(64)), None);
+        assert_eq!(PdqHash::from_hex(&hex.to_ascii_uppercase()), Some(h));
+        // Hex digits only: no sign (the word-wise parse once took "+fff" as a word).
+        let signed = format!("+fff{}", &hex[4..]);
+        assert_eq!(PdqHash::from_hex(&signed), None);
     }
 }

@@ -40,14 +40,7 @@ fn hex_os(s: &std::ffi::OsStr) -> Value {
 }
 
 fn os_hex(v: &Value) -> Option<OsString> {
-    let s = v.as_str()?;
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    let bytes = (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect::<Option<Vec<u8>>>()?;
+    let bytes = crate::digest::from_hex(v.as_str()?.as_bytes()).ok()?;
     Some(OsString::from_vec(bytes))
 }
 
