@@ -130,6 +130,13 @@ macro_rules! digest_newtype {
                 write!(f, "{}({})", stringify!($name), self)
             }
         }
+
+        /// Serialises as its lower-case hex.
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
     };
 }
 

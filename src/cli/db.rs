@@ -460,11 +460,11 @@ fn triage_line(m: &MediaView) -> String {
 /// A medium's hashes, size and every set's grade, indented under its heading line.
 fn write_medium(out: &mut dyn Write, m: &MediaView) -> std::io::Result<()> {
     for (name, v) in [
-        ("md5", &m.md5),
-        ("sha1", &m.sha1),
-        ("sha256", &m.sha256),
-        ("blake3", &m.blake3),
-        ("pdq", &m.pdq),
+        ("md5", m.md5.map(|d| d.to_string())),
+        ("sha1", m.sha1.map(|d| d.to_string())),
+        ("sha256", m.sha256.map(|d| d.to_string())),
+        ("blake3", m.blake3.map(|d| d.to_string())),
+        ("pdq", m.pdq.map(|h| h.to_string())),
     ] {
         if let Some(v) = v {
             writeln!(out, "  {name:<7} {v}")?;

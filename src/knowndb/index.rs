@@ -277,12 +277,12 @@ mod tests {
         assert_eq!(counts, [3, 1, 1, 0]);
         for r in &records {
             let ids = index.candidates(&r.digests);
-            let found: Vec<String> = ids
+            let found: Vec<crate::digest::Md5> = ids
                 .iter()
                 .map(|&id| db.medium(id).unwrap().md5.unwrap())
                 .collect();
             assert!(
-                found.contains(&crate::digest::to_hex(&r.digests.md5.unwrap().0)),
+                found.contains(&r.digests.md5.unwrap()),
                 "record {} not found among {found:?}",
                 r.number
             );

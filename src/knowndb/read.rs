@@ -10,7 +10,8 @@ use super::category::Category;
 use super::record::{Grade, UnmappedCode};
 use super::write::grade_from_row;
 use super::{DbError, KnownDb};
-use crate::digest::to_hex;
+use crate::digest::{Blake3, Md5, Sha1, Sha256, to_hex};
+use crate::media::pdq::PdqHash;
 
 /// One file a set was imported from.
 #[derive(Clone, Debug, Serialize)]
@@ -86,15 +87,16 @@ impl SetGrade {
     }
 }
 
-/// A known medium with every set's grade of it.
+/// A known medium with every set's grade of it. Its hashes serialise as lower-case hex.
 #[derive(Clone, Debug, Serialize)]
 pub struct MediaView {
-    pub md5: Option<String>,
-    pub sha1: Option<String>,
-    pub sha256: Option<String>,
-    pub blake3: Option<String>,
-    pub pdq: Option<String>,
+    pub md5: Option<Md5>,
+    pub sha1: Option<Sha1>,
+    pub sha256: Option<Sha256>,
+    pub blake3: Option<Blake3>,
+    pub pdq: Option<PdqHash>,
     pub pdq_quality: Option<u8>,
+    /// Lower-case hex of the stored bytes (PhotoDNA has no fixed size here).
     pub photodna: Option<String>,
     pub size: Option<u64>,
     /// The most severe grade any set gives.
@@ -292,7 +294,7 @@ impl KnownDb {
         }
         ids.sort_unstable();
         ids.into_iter()
-            .map(|id| self.media_view(id).map_err(e))
+            .map(|id| self.medium(id))
             .collect::<Result<Vec<_>, _>>()
             .map(Ok)
     }
@@ -434,33 +436,80 @@ impl KnownDb {
     /// The medium `id` with every set's grade of it.
     ///
     /// # Errors
-    /// No such medium; SQLite errors.
+    /// No such medium; SQLite errors; [`DbError::Corrupt`] for a hash blob of the wrong size.
     pub fn medium(&self, id: i64) -> Result<MediaView, DbError> {
-        self.media_view(id).map_err(|e| self.sqlite_error(e))
+        let e = |s| self.sqlite_error(s);
+        type Blob = Option<Vec<u8>>;
+        let (md5, sha1, sha256, blake3, pdq, pdq_quality, photodna, size): (
+            Blob,
+            Blob,
+            Blob,
+            Blob,
+            Blob,
+            Option<i64>,
+            Blob,
+            Option<i64>,
+        ) = self
+            .conn
+            .prepare_cached(
+                "SELECT md5, sha1, sha256, blake3, pdq, pdq_quality, photodna, size FROM media WHERE id = ?1",
+            )
+            .map_err(e)?
+            .query_row([id], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                ))
+            })
+            .map_err(e)?;
+        let mut view = MediaView {
+            md5: self.hash_blob(id, "an MD5", md5)?.map(Md5),
+            sha1: self.hash_blob(id, "a SHA-1", sha1)?.map(Sha1),
+            sha256: self.hash_blob(id, "a SHA-256", sha256)?.map(Sha256),
+            blake3: self.hash_blob(id, "a BLAKE3", blake3)?.map(Blake3),
+            pdq: self
+                .hash_blob(id, "a PDQ hash", pdq)?
+                .map(|b| PdqHash::from_bytes(&b)),
+            pdq_quality: pdq_quality.map(|q| q as u8),
+            photodna: photodna.map(|b| to_hex(&b)),
+            size: size.map(|s| s as u64),
+            triage: Category::Uncategorised,
+            conflict: false,
+            grades: Vec::new(),
+        };
+        self.grade_view(id, &mut view).map_err(e)?;
+        Ok(view)
     }
 
-    fn media_view(&self, id: i64) -> rusqlite::Result<MediaView> {
-        let mut view = self.conn.prepare_cached(
-            "SELECT md5, sha1, sha256, blake3, pdq, pdq_quality, photodna, size FROM media WHERE id = ?1",
-        )?
-        .query_row([id], |r| {
-            let h = |i: usize| -> rusqlite::Result<Option<String>> {
-                Ok(r.get::<_, Option<Vec<u8>>>(i)?.map(|b| to_hex(&b)))
-            };
-            Ok(MediaView {
-                md5: h(0)?,
-                sha1: h(1)?,
-                sha256: h(2)?,
-                blake3: h(3)?,
-                pdq: h(4)?,
-                pdq_quality: r.get::<_, Option<i64>>(5)?.map(|q| q as u8),
-                photodna: h(6)?,
-                size: r.get::<_, Option<i64>>(7)?.map(|s| s as u64),
-                triage: Category::Uncategorised,
-                conflict: false,
-                grades: Vec::new(),
+    /// A hash of medium `id` as the `N` bytes its column holds: another size is a corrupt
+    /// database (the schema's CHECK allows none).
+    fn hash_blob<const N: usize>(
+        &self,
+        id: i64,
+        what: &str,
+        blob: Option<Vec<u8>>,
+    ) -> Result<Option<[u8; N]>, DbError> {
+        let Some(blob) = blob else { return Ok(None) };
+        <[u8; N]>::try_from(blob.as_slice())
+            .map(Some)
+            .map_err(|_| DbError::Corrupt {
+                path: self.path().to_owned(),
+                reason: format!(
+                    "medium {id} in table media has {what} of {} bytes, expected {N}",
+                    blob.len()
+                ),
             })
-        })?;
+    }
+
+    /// Every set's grade of medium `id` into `view`, with its triage category and whether the
+    /// sets disagree.
+    fn grade_view(&self, id: i64, view: &mut MediaView) -> rusqlite::Result<()> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT s.name, s.version, g.record, g.code, g.label, g.category, g.baseline,
                     g.victim_identified, g.offender_identified, g.distributed, g.series, g.tags,
@@ -500,7 +549,7 @@ impl KnownDb {
             .min()
             .unwrap_or(Category::Uncategorised);
         view.conflict = conflicting(view.grades.iter().map(|g| g.category));
-        Ok(view)
+        Ok(())
     }
 
     /// Counts per set and category, media by triage category, and conflicts.
@@ -586,12 +635,13 @@ impl KnownDb {
         }
         drop(rows);
         for id in conflict_ids {
-            let v = self.media_view(id).map_err(e)?;
+            let v = self.medium(id)?;
             let name = v
                 .md5
-                .or(v.sha1)
-                .or(v.sha256)
-                .or(v.blake3)
+                .map(|d| d.to_string())
+                .or_else(|| v.sha1.map(|d| d.to_string()))
+                .or_else(|| v.sha256.map(|d| d.to_string()))
+                .or_else(|| v.blake3.map(|d| d.to_string()))
                 .unwrap_or_default();
             stats.conflict_examples.push(name);
         }
@@ -615,6 +665,104 @@ impl KnownDb {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::knowndb::Access;
+
+    /// Lower-case hex by the standard formatter, for SQL literals and expected output.
+    fn hex_of(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// `N` bytes from `from` up, 7 apart.
+    fn bytes<const N: usize>(from: u8) -> [u8; N] {
+        std::array::from_fn(|i| from.wrapping_add(i as u8 * 7))
+    }
+
+    #[test]
+    fn a_medium_has_the_stored_bytes_and_serialises_them_as_hex() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = KnownDb::open(&dir.path().join("k.db"), Access::Create).unwrap();
+        let (md5, sha1) = (bytes::<16>(1), bytes::<20>(2));
+        let (sha256, blake3, pdq) = (bytes::<32>(3), bytes::<32>(0xf0), bytes::<32>(0xa5));
+        db.conn
+            .execute_batch(&format!(
+                "INSERT INTO media (id, md5, sha1, sha256, blake3, pdq, pdq_quality, photodna, size)
+                 VALUES (5, x'{}', x'{}', x'{}', x'{}', x'{}', 90, x'0A0b0c', 123)",
+                hex_of(&md5),
+                hex_of(&sha1),
+                hex_of(&sha256),
+                hex_of(&blake3),
+                hex_of(&pdq),
+            ))
+            .unwrap();
+        let m = db.medium(5).unwrap();
+        assert_eq!(m.md5, Some(Md5(md5)));
+        assert_eq!(m.sha1, Some(Sha1(sha1)));
+        assert_eq!(m.sha256, Some(Sha256(sha256)));
+        assert_eq!(m.blake3, Some(Blake3(blake3)));
+        assert_eq!(m.pdq.map(|h| h.to_bytes()), Some(pdq));
+        let json = serde_json::to_value(&m).unwrap();
+        let keys: Vec<&str> = json.as_object().unwrap().keys().map(|k| &k[..]).collect();
+        assert_eq!(
+            keys,
+            [
+                "md5",
+                "sha1",
+                "sha256",
+                "blake3",
+                "pdq",
+                "pdq_quality",
+                "photodna",
+                "size",
+                "triage",
+                "conflict",
+                "grades"
+            ]
+        );
+        assert_eq!(json["md5"], hex_of(&md5));
+        assert_eq!(json["sha1"], hex_of(&sha1));
+        assert_eq!(json["sha256"], hex_of(&sha256));
+        assert_eq!(json["blake3"], hex_of(&blake3));
+        assert_eq!(json["pdq"], hex_of(&pdq));
+        assert_eq!(json["photodna"], "0a0b0c");
+        assert_eq!(json["size"], 123);
+    }
+
+    #[test]
+    fn a_hash_blob_of_the_wrong_size_is_a_corrupt_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = KnownDb::open(&dir.path().join("k.db"), Access::Create).unwrap();
+        // Only a database written around the schema's CHECKs can hold one.
+        db.conn
+            .execute_batch("PRAGMA ignore_check_constraints = ON")
+            .unwrap();
+        for (id, column, what, expected) in [
+            (1, "md5", "an MD5", 16),
+            (2, "sha1", "a SHA-1", 20),
+            (3, "sha256", "a SHA-256", 32),
+            (4, "blake3", "a BLAKE3", 32),
+            (5, "pdq", "a PDQ hash", 32),
+        ] {
+            let blob = hex_of(&vec![0xab; expected + 1]);
+            db.conn
+                .execute_batch(&format!(
+                    "INSERT INTO media (id, {column}) VALUES ({id}, x'{blob}')"
+                ))
+                .unwrap();
+            match db.medium(id) {
+                Err(DbError::Corrupt { path, reason }) => {
+                    assert_eq!(path, db.path());
+                    assert_eq!(
+                        reason,
+                        format!(
+                            "medium {id} in table media has {what} of {} bytes, expected {expected}",
+                            expected + 1
+                        )
+                    );
+                }
+                other => panic!("{column}: {other:?}"),
+            }
+        }
+    }
 
     #[test]
     fn uncategorised_does_not_conflict_but_two_grades_do() {

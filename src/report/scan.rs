@@ -147,13 +147,13 @@ fn pdq_match_object(m: &crate::scan::PdqMatch) -> Value {
     obj.insert("distance".into(), m.distance.into());
     obj.insert("transform".into(), m.transform.name().into());
     for (name, value) in [
-        ("pdq", &k.pdq),
-        ("md5", &k.md5),
-        ("sha1", &k.sha1),
-        ("sha256", &k.sha256),
+        ("pdq", k.pdq.map(|h| h.to_string())),
+        ("md5", k.md5.map(|d| d.to_string())),
+        ("sha1", k.sha1.map(|d| d.to_string())),
+        ("sha256", k.sha256.map(|d| d.to_string())),
     ] {
         if let Some(v) = value {
-            obj.insert(name.into(), v.clone().into());
+            obj.insert(name.into(), v.into());
         }
     }
     if let Some(q) = k.pdq_quality {

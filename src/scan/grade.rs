@@ -35,21 +35,23 @@ pub(super) fn look_up(
 /// How `medium` compares with a file: `None` when no hash is equal (the two only share a
 /// key, the first 8 bytes of a hash).
 pub fn compare(medium: &MediaView, digests: &Digests, size: u64) -> Option<Match> {
-    let known = [
-        (Algorithm::Md5, &medium.md5),
-        (Algorithm::Sha1, &medium.sha1),
-        (Algorithm::Sha256, &medium.sha256),
-        (Algorithm::Blake3, &medium.blake3),
+    /// Whether two hashes are equal, when both sides have one.
+    fn same<T: PartialEq>(known: Option<T>, computed: Option<T>) -> Option<bool> {
+        Some(known? == computed?)
+    }
+    let compared = [
+        (Algorithm::Md5, same(medium.md5, digests.md5)),
+        (Algorithm::Sha1, same(medium.sha1, digests.sha1)),
+        (Algorithm::Sha256, same(medium.sha256, digests.sha256)),
+        (Algorithm::Blake3, same(medium.blake3, digests.blake3)),
     ];
     let mut matched = Vec::new();
     let mut contradicted = Vec::new();
-    for (alg, value) in known {
-        if let (Some(k), Some(d)) = (value, digests.hex(alg)) {
-            if *k == d {
-                matched.push(alg);
-            } else {
-                contradicted.push(alg);
-            }
+    for (alg, same) in compared {
+        match same {
+            Some(true) => matched.push(alg),
+            Some(false) => contradicted.push(alg),
+            None => {}
         }
     }
     if matched.is_empty() {
@@ -88,10 +90,10 @@ mod tests {
     /// A known medium with these hashes and size, graded `csam` by the set `unit`.
     fn known(hashes: Digests, size: Option<u64>) -> MediaView {
         MediaView {
-            md5: hashes.md5.map(|d| d.to_string()),
-            sha1: hashes.sha1.map(|d| d.to_string()),
-            sha256: hashes.sha256.map(|d| d.to_string()),
-            blake3: hashes.blake3.map(|d| d.to_string()),
+            md5: hashes.md5,
+            sha1: hashes.sha1,
+            sha256: hashes.sha256,
+            blake3: hashes.blake3,
             pdq: None,
             pdq_quality: None,
             photodna: None,

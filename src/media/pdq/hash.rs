@@ -48,6 +48,13 @@ impl fmt::Display for PdqHash {
     }
 }
 
+/// Serialises as its hex (the 32 bytes' lower-case hex, as the reference writes it).
+impl serde::Serialize for PdqHash {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 impl fmt::Debug for PdqHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "PdqHash({self})")
