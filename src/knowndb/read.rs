@@ -270,7 +270,7 @@ impl KnownDb {
                 "'{hex}' is not a digest: expected 32 (MD5), 40 (SHA-1) or 64 (SHA-256, BLAKE3, PDQ) hex digits"
             )));
         }
-        let bytes = crate::import::fields::hex_bytes(hex, "digest").expect("checked hex");
+        let bytes = crate::digest::from_hex(hex.as_bytes()).expect("checked hex");
         let e = |s| self.sqlite_error(s);
         let mut ids: Vec<i64> = Vec::new();
         for column in columns {
