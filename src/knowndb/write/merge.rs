@@ -5,8 +5,8 @@ use std::collections::HashSet;
 
 use rusqlite::{Transaction, params};
 
-use super::ColumnMask;
 use super::dupes::Seen;
+use super::sql::ColumnMask;
 use crate::knowndb::record::KnownRecord;
 use crate::knowndb::schema::hash_key;
 

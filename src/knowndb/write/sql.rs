@@ -1,0 +1,246 @@
+//! The statements of an import and of a set's removal that read best on their own: the rows of
+//! a set, a medium and a grade, which indexes a bulk insert drops, and taking a set back out.
+
+use rusqlite::{Transaction, params};
+
+use super::SetMeta;
+use crate::knowndb::category::{Category, Flags};
+use crate::knowndb::record::{Grade, KnownRecord};
+use crate::knowndb::schema::{GRADE_INDEXES, HASH_INDEXES, KEYED, hash_key, set_grades};
+use crate::utc::Timestamp;
+
+fn tags_to_sql(tags: &[String]) -> Option<String> {
+    (!tags.is_empty()).then(|| serde_json::to_string(tags).expect("strings serialise"))
+}
+
+fn tags_from_sql(text: Option<String>) -> Vec<String> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+pub(super) fn insert_set(tx: &Transaction, meta: &SetMeta) -> rusqlite::Result<i64> {
+    tx.execute(
+        "INSERT INTO hash_set (name, source, version, format, profile, profile_sha256,
+             default_category, imported_at, hashsift_version, rows_read, rows_imported,
+             rows_merged, rows_rejected, rows_empty)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, 0, 0, 0, 0)",
+        params![
+            meta.name,
+            meta.source,
+            meta.version,
+            meta.format,
+            meta.profile.as_ref().map(|p| &p.0),
+            meta.profile.as_ref().map(|p| &p.1[..]),
+            meta.default_category.map(Category::name),
+            Timestamp::now().to_string(),
+            env!("CARGO_PKG_VERSION"),
+        ],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// Bits of `grade.provided`: which identity values the record itself carried, so that
+/// removing a set can take back what only it brought to a merged medium.
+const PROVIDED: [(&str, i64); 7] = [
+    ("md5", 1),
+    ("sha1", 2),
+    ("sha256", 4),
+    ("blake3", 8),
+    ("pdq", 16),
+    ("photodna", 32),
+    ("size", 64),
+];
+
+fn provided(rec: &KnownRecord) -> i64 {
+    let d = &rec.digests;
+    let has = [
+        d.md5.is_some(),
+        d.sha1.is_some(),
+        d.sha256.is_some(),
+        d.blake3.is_some(),
+        rec.pdq.is_some(),
+        rec.photodna.is_some(),
+        rec.size.is_some(),
+    ];
+    PROVIDED
+        .iter()
+        .zip(has)
+        .filter(|(_, h)| *h)
+        .map(|((_, bit), _)| bit)
+        .sum()
+}
+
+// The two inserts below run once per record: they bind each parameter by its own type
+// (`raw_bind_parameter`) rather than through a slice of `&dyn ToSql`.
+pub(super) fn insert_media(
+    tx: &Transaction,
+    stmt: &mut rusqlite::Statement,
+    rec: &KnownRecord,
+) -> rusqlite::Result<i64> {
+    let d = &rec.digests;
+    stmt.raw_bind_parameter(1, d.md5.as_ref().map(|h| &h.0[..]))?;
+    stmt.raw_bind_parameter(2, d.sha1.as_ref().map(|h| &h.0[..]))?;
+    stmt.raw_bind_parameter(3, d.sha256.as_ref().map(|h| &h.0[..]))?;
+    stmt.raw_bind_parameter(4, d.blake3.as_ref().map(|h| &h.0[..]))?;
+    stmt.raw_bind_parameter(5, rec.pdq.as_ref().map(|p| &p.hash[..]))?;
+    stmt.raw_bind_parameter(6, rec.pdq.and_then(|p| p.quality))?;
+    stmt.raw_bind_parameter(7, rec.photodna.as_deref())?;
+    stmt.raw_bind_parameter(8, rec.size.map(|s| s as i64))?;
+    stmt.raw_bind_parameter(9, d.md5.as_ref().map(|h| hash_key(&h.0)))?;
+    stmt.raw_bind_parameter(10, d.sha1.as_ref().map(|h| hash_key(&h.0)))?;
+    stmt.raw_bind_parameter(11, d.sha256.as_ref().map(|h| hash_key(&h.0)))?;
+    stmt.raw_bind_parameter(12, d.blake3.as_ref().map(|h| hash_key(&h.0)))?;
+    stmt.raw_execute()?;
+    Ok(tx.last_insert_rowid())
+}
+
+pub(super) fn insert_grade(
+    stmt: &mut rusqlite::Statement,
+    media_id: i64,
+    set_id: i64,
+    rec: &KnownRecord,
+) -> rusqlite::Result<()> {
+    let g = &rec.grade;
+    stmt.raw_bind_parameter(1, media_id)?;
+    stmt.raw_bind_parameter(2, set_id)?;
+    stmt.raw_bind_parameter(3, g.record as i64)?;
+    stmt.raw_bind_parameter(4, g.code.as_deref())?;
+    stmt.raw_bind_parameter(5, g.label.as_deref())?;
+    stmt.raw_bind_parameter(6, g.category.name())?;
+    stmt.raw_bind_parameter(7, g.flags.baseline)?;
+    stmt.raw_bind_parameter(8, g.flags.victim_identified)?;
+    stmt.raw_bind_parameter(9, g.flags.offender_identified)?;
+    stmt.raw_bind_parameter(10, g.flags.distributed)?;
+    stmt.raw_bind_parameter(11, g.series.as_deref())?;
+    stmt.raw_bind_parameter(12, tags_to_sql(&g.tags))?;
+    stmt.raw_bind_parameter(13, i64::from(g.file))?;
+    stmt.raw_bind_parameter(14, provided(rec))?;
+    stmt.raw_execute()?;
+    Ok(())
+}
+
+pub(super) fn remove_set_in(tx: &Transaction, id: i64) -> rusqlite::Result<()> {
+    // Media other sets also grade keep only the values some remaining record carried.
+    let keep: Vec<String> = PROVIDED
+        .iter()
+        .map(|(column, bit)| {
+            // PDQ's quality and each exact hash's key go with the value.
+            let quality = if *column == "pdq" {
+                format!(
+                    ", pdq_quality = CASE WHEN EXISTS (SELECT 1 FROM grade g WHERE g.media_id = media.id AND g.set_id <> ?1 AND g.provided & {bit}) THEN pdq_quality END"
+                )
+            } else if KEYED.contains(column) {
+                format!(
+                    ", {column}_key = CASE WHEN EXISTS (SELECT 1 FROM grade g WHERE g.media_id = media.id AND g.set_id <> ?1 AND g.provided & {bit}) THEN {column}_key END"
+                )
+            } else {
+                String::new()
+            };
+            format!(
+                "{column} = CASE WHEN EXISTS (SELECT 1 FROM grade g WHERE g.media_id = media.id AND g.set_id <> ?1 AND g.provided & {bit}) THEN {column} END{quality}"
+            )
+        })
+        .collect();
+    let of_set = set_grades("grade");
+    tx.execute(
+        &format!(
+            "UPDATE media SET {} WHERE id IN (SELECT media_id FROM grade WHERE {of_set})
+               AND EXISTS (SELECT 1 FROM grade g WHERE g.media_id = media.id AND g.set_id <> ?1)",
+            keep.join(", ")
+        ),
+        [id],
+    )?;
+    tx.execute(
+        &format!(
+            "DELETE FROM media WHERE id IN (SELECT media_id FROM grade WHERE {of_set})
+               AND NOT EXISTS (SELECT 1 FROM grade g WHERE g.media_id = media.id AND g.set_id <> ?1)"
+        ),
+        [id],
+    )?;
+    tx.execute(&format!("DELETE FROM grade WHERE {of_set}"), [id])?;
+    tx.execute("DELETE FROM hash_set_file WHERE set_id = ?1", [id])?;
+    tx.execute("DELETE FROM hash_set_unmapped WHERE set_id = ?1", [id])?;
+    tx.execute("DELETE FROM hash_set WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+/// Which hash columns (in the order of [`HASH_INDEXES`]) some record has filled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct ColumnMask(u8);
+
+impl ColumnMask {
+    pub(super) fn add_batch(&mut self, batch: &[KnownRecord]) {
+        for r in batch {
+            let d = &r.digests;
+            let bits = [
+                d.md5.is_some(),
+                d.sha1.is_some(),
+                d.sha256.is_some(),
+                d.blake3.is_some(),
+                r.pdq.is_some(),
+            ];
+            for (i, b) in bits.into_iter().enumerate() {
+                if b {
+                    self.0 |= 1 << i;
+                }
+            }
+        }
+    }
+
+    pub(super) fn has(self, i: usize) -> bool {
+        self.0 & (1 << i) != 0
+    }
+
+    /// The same columns but column `i`.
+    pub(super) fn without(self, i: usize) -> ColumnMask {
+        ColumnMask(self.0 & !(1 << i))
+    }
+}
+
+pub(super) fn drop_grade_indexes(tx: &Transaction) -> rusqlite::Result<()> {
+    for (name, _) in GRADE_INDEXES {
+        tx.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;
+    }
+    Ok(())
+}
+
+/// Drops the index of every column in `columns` not dropped yet.
+pub(super) fn drop_hash_indexes(
+    tx: &Transaction,
+    columns: ColumnMask,
+    dropped: &mut ColumnMask,
+) -> rusqlite::Result<()> {
+    for (i, (name, _)) in HASH_INDEXES.iter().enumerate() {
+        if columns.has(i) && !dropped.has(i) {
+            tx.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;
+            dropped.0 |= 1 << i;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn grade_from_row(r: &rusqlite::Row, offset: usize) -> rusqlite::Result<Grade> {
+    let category: String = r.get(offset + 3)?;
+    let category = category.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(
+            offset + 3,
+            rusqlite::types::Type::Text,
+            Box::new(e),
+        )
+    })?;
+    Ok(Grade {
+        record: r.get::<_, i64>(offset)? as u64,
+        code: r.get(offset + 1)?,
+        label: r.get(offset + 2)?,
+        category,
+        flags: Flags {
+            baseline: r.get(offset + 4)?,
+            victim_identified: r.get(offset + 5)?,
+            offender_identified: r.get(offset + 6)?,
+            distributed: r.get(offset + 7)?,
+        },
+        series: r.get(offset + 8)?,
+        tags: tags_from_sql(r.get(offset + 9)?),
+        file: r.get::<_, i64>(offset + 10)? as u32,
+    })
+}
