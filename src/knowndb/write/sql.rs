@@ -1,9 +1,9 @@
 //! The statements of an import and of a set's removal that read best on their own: the rows of
 //! a set, a medium and a grade, which indexes a bulk insert drops, and taking a set back out.
 
-use rusqlite::{Transaction, params};
+use rusqlite::{Statement, Transaction, params};
 
-use super::SetMeta;
+use super::{ImportSummary, SetMeta, SourceFile};
 use crate::knowndb::category::{Category, Flags};
 use crate::knowndb::record::{Grade, KnownRecord};
 use crate::knowndb::schema::{GRADE_INDEXES, HASH_INDEXES, KEYED, hash_key, set_grades};
@@ -70,52 +70,141 @@ fn provided(rec: &KnownRecord) -> i64 {
         .sum()
 }
 
-// The two inserts below run once per record: they bind each parameter by its own type
-// (`raw_bind_parameter`) rather than through a slice of `&dyn ToSql`.
-pub(super) fn insert_media(
-    tx: &Transaction,
-    stmt: &mut rusqlite::Statement,
-    rec: &KnownRecord,
-) -> rusqlite::Result<i64> {
-    let d = &rec.digests;
-    stmt.raw_bind_parameter(1, d.md5.as_ref().map(|h| &h.0[..]))?;
-    stmt.raw_bind_parameter(2, d.sha1.as_ref().map(|h| &h.0[..]))?;
-    stmt.raw_bind_parameter(3, d.sha256.as_ref().map(|h| &h.0[..]))?;
-    stmt.raw_bind_parameter(4, d.blake3.as_ref().map(|h| &h.0[..]))?;
-    stmt.raw_bind_parameter(5, rec.pdq.as_ref().map(|p| &p.hash[..]))?;
-    stmt.raw_bind_parameter(6, rec.pdq.and_then(|p| p.quality))?;
-    stmt.raw_bind_parameter(7, rec.photodna.as_deref())?;
-    stmt.raw_bind_parameter(8, rec.size.map(|s| s as i64))?;
-    stmt.raw_bind_parameter(9, d.md5.as_ref().map(|h| hash_key(&h.0)))?;
-    stmt.raw_bind_parameter(10, d.sha1.as_ref().map(|h| hash_key(&h.0)))?;
-    stmt.raw_bind_parameter(11, d.sha256.as_ref().map(|h| hash_key(&h.0)))?;
-    stmt.raw_bind_parameter(12, d.blake3.as_ref().map(|h| hash_key(&h.0)))?;
-    stmt.raw_execute()?;
-    Ok(tx.last_insert_rowid())
+/// The two statements an import runs once per record, prepared once.
+pub(super) struct Inserts<'t> {
+    tx: &'t Transaction<'t>,
+    media: Statement<'t>,
+    grade: Statement<'t>,
 }
 
-pub(super) fn insert_grade(
-    stmt: &mut rusqlite::Statement,
-    media_id: i64,
+// The two inserts below run once per record: they bind each parameter by its own type
+// (`raw_bind_parameter`) rather than through a slice of `&dyn ToSql`.
+impl<'t> Inserts<'t> {
+    pub(super) fn prepare(tx: &'t Transaction<'t>) -> rusqlite::Result<Inserts<'t>> {
+        let media = tx.prepare(
+            "INSERT INTO media (md5, sha1, sha256, blake3, pdq, pdq_quality, photodna, size,
+                 md5_key, sha1_key, sha256_key, blake3_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )?;
+        let grade = tx.prepare(
+            "INSERT INTO grade (media_id, set_id, record, code, label, category, baseline,
+                 victim_identified, offender_identified, distributed, series, tags,
+                 file, provided)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        )?;
+        Ok(Inserts { tx, media, grade })
+    }
+
+    /// Inserts the medium `rec` describes, and returns its id.
+    pub(super) fn media(&mut self, rec: &KnownRecord) -> rusqlite::Result<i64> {
+        let stmt = &mut self.media;
+        let d = &rec.digests;
+        stmt.raw_bind_parameter(1, d.md5.as_ref().map(|h| &h.0[..]))?;
+        stmt.raw_bind_parameter(2, d.sha1.as_ref().map(|h| &h.0[..]))?;
+        stmt.raw_bind_parameter(3, d.sha256.as_ref().map(|h| &h.0[..]))?;
+        stmt.raw_bind_parameter(4, d.blake3.as_ref().map(|h| &h.0[..]))?;
+        stmt.raw_bind_parameter(5, rec.pdq.as_ref().map(|p| &p.hash[..]))?;
+        stmt.raw_bind_parameter(6, rec.pdq.and_then(|p| p.quality))?;
+        stmt.raw_bind_parameter(7, rec.photodna.as_deref())?;
+        stmt.raw_bind_parameter(8, rec.size.map(|s| s as i64))?;
+        stmt.raw_bind_parameter(9, d.md5.as_ref().map(|h| hash_key(&h.0)))?;
+        stmt.raw_bind_parameter(10, d.sha1.as_ref().map(|h| hash_key(&h.0)))?;
+        stmt.raw_bind_parameter(11, d.sha256.as_ref().map(|h| hash_key(&h.0)))?;
+        stmt.raw_bind_parameter(12, d.blake3.as_ref().map(|h| hash_key(&h.0)))?;
+        stmt.raw_execute()?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    /// Inserts the grade `rec` gives the medium `media_id` in the set `set_id`.
+    pub(super) fn grade(
+        &mut self,
+        media_id: i64,
+        set_id: i64,
+        rec: &KnownRecord,
+    ) -> rusqlite::Result<()> {
+        let stmt = &mut self.grade;
+        let g = &rec.grade;
+        stmt.raw_bind_parameter(1, media_id)?;
+        stmt.raw_bind_parameter(2, set_id)?;
+        stmt.raw_bind_parameter(3, g.record as i64)?;
+        stmt.raw_bind_parameter(4, g.code.as_deref())?;
+        stmt.raw_bind_parameter(5, g.label.as_deref())?;
+        stmt.raw_bind_parameter(6, g.category.name())?;
+        stmt.raw_bind_parameter(7, g.flags.baseline)?;
+        stmt.raw_bind_parameter(8, g.flags.victim_identified)?;
+        stmt.raw_bind_parameter(9, g.flags.offender_identified)?;
+        stmt.raw_bind_parameter(10, g.flags.distributed)?;
+        stmt.raw_bind_parameter(11, g.series.as_deref())?;
+        stmt.raw_bind_parameter(12, tags_to_sql(&g.tags))?;
+        stmt.raw_bind_parameter(13, i64::from(g.file))?;
+        stmt.raw_bind_parameter(14, provided(rec))?;
+        stmt.raw_execute()?;
+        Ok(())
+    }
+}
+
+/// Writes a finished import's counts to its set's row, with where its rejects went and the
+/// codes its profile did not map.
+pub(super) fn record_summary(tx: &Transaction, summary: &ImportSummary) -> rusqlite::Result<()> {
+    let set_id = summary.set_id;
+    tx.execute(
+        "UPDATE hash_set SET rows_read = ?2, rows_imported = ?3, rows_merged = ?4,
+             rows_rejected = ?5, rows_empty = ?6 WHERE id = ?1",
+        params![
+            set_id,
+            summary.rows_read as i64,
+            summary.rows_imported as i64,
+            summary.rows_merged as i64,
+            summary.rows_rejected as i64,
+            summary.rows_empty as i64
+        ],
+    )?;
+    if let Some(path) = &summary.rejects_file {
+        use std::os::unix::ffi::OsStrExt;
+        tx.execute(
+            "UPDATE hash_set SET rejects_file = ?2 WHERE id = ?1",
+            params![set_id, path.as_os_str().as_bytes()],
+        )?;
+    }
+    for u in &summary.unmapped {
+        tx.execute(
+            "INSERT INTO hash_set_unmapped (set_id, code, label, records)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![set_id, u.code, u.label, u.records as i64],
+        )?;
+    }
+    Ok(())
+}
+
+/// Lists the files the set `set_id` was read from, in their order.
+pub(super) fn insert_files(
+    tx: &Transaction,
     set_id: i64,
-    rec: &KnownRecord,
+    files: &[SourceFile],
 ) -> rusqlite::Result<()> {
-    let g = &rec.grade;
-    stmt.raw_bind_parameter(1, media_id)?;
-    stmt.raw_bind_parameter(2, set_id)?;
-    stmt.raw_bind_parameter(3, g.record as i64)?;
-    stmt.raw_bind_parameter(4, g.code.as_deref())?;
-    stmt.raw_bind_parameter(5, g.label.as_deref())?;
-    stmt.raw_bind_parameter(6, g.category.name())?;
-    stmt.raw_bind_parameter(7, g.flags.baseline)?;
-    stmt.raw_bind_parameter(8, g.flags.victim_identified)?;
-    stmt.raw_bind_parameter(9, g.flags.offender_identified)?;
-    stmt.raw_bind_parameter(10, g.flags.distributed)?;
-    stmt.raw_bind_parameter(11, g.series.as_deref())?;
-    stmt.raw_bind_parameter(12, tags_to_sql(&g.tags))?;
-    stmt.raw_bind_parameter(13, i64::from(g.file))?;
-    stmt.raw_bind_parameter(14, provided(rec))?;
-    stmt.raw_execute()?;
+    use std::os::unix::ffi::OsStrExt;
+    for (position, f) in files.iter().enumerate() {
+        let name = f
+            .path
+            .file_name()
+            .unwrap_or(f.path.as_os_str())
+            .to_string_lossy()
+            .into_owned();
+        tx.execute(
+            "INSERT INTO hash_set_file (set_id, position, file_name, path, file_size,
+                 file_sha256, format, rows_read) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                set_id,
+                position as i64,
+                name,
+                f.path.as_os_str().as_bytes(),
+                f.size as i64,
+                &f.sha256[..],
+                f.format,
+                f.rows_read as i64
+            ],
+        )?;
+    }
     Ok(())
 }
 
