@@ -297,67 +297,8 @@ pub(super) fn merge_shared_hashes(
                 // No new medium has this hash: nothing new can share it.
                 continue;
             }
-            let shared = match (round, full, candidates) {
-                // Each gives the (key, value) pairs that several media hold; keys lead every
-                // search, as only they are indexed, and the pairs drive the join below (CROSS
-                // JOIN keeps that order: the planner would otherwise scan all of media).
-                (0, _, Some(prefixes)) => {
-                    shared_values(tx, column, &prefixes[i])?;
-                    "SELECT k, v FROM temp.candidates WHERE ?1 = ?1".to_owned()
-                }
-                (0, true, None) => format!(
-                    "SELECT {column}_key AS k, {column} AS v FROM media WHERE {column}_key IN
-                       (SELECT {column}_key FROM media WHERE {column}_key IS NOT NULL
-                        GROUP BY {column}_key HAVING count(*) > 1)
-                     GROUP BY k, v HAVING count(*) > 1 AND max(id) >= ?1"
-                ),
-                (0, false, None) => format!(
-                    "SELECT {column}_key AS k, {column} AS v FROM media WHERE {column}_key IN
-                       (SELECT {column}_key FROM media WHERE id >= ?1 AND {column}_key IS NOT NULL)
-                     GROUP BY k, v HAVING count(*) > 1"
-                ),
-                _ => format!(
-                    "SELECT {column}_key AS k, {column} AS v FROM media WHERE {column}_key IN
-                       (SELECT {column}_key FROM media WHERE id IN (SELECT id FROM temp.touched)
-                          AND {column}_key IS NOT NULL AND ?1 = ?1)
-                     GROUP BY k, v HAVING count(*) > 1"
-                ),
-            };
-            tx.execute_batch("DROP TABLE IF EXISTS temp.shared")?;
-            tx.execute(
-                &format!(
-                    "CREATE TEMP TABLE shared AS
-                     SELECT s.v AS v, {cols} FROM ({shared}) s
-                     CROSS JOIN media m ON m.{column}_key = s.k AND m.{column} = s.v",
-                    cols = MEDIA_COLUMNS
-                        .split(", ")
-                        .map(|c| format!("m.{c}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                [base],
-            )?;
-            // Read the snapshot group by group: it lives in the temp database, so changing
-            // media and grades while reading it is safe, and memory holds one group at a time.
-            let mut stmt = tx.prepare(&format!(
-                "SELECT v, {MEDIA_COLUMNS} FROM temp.shared ORDER BY v, id"
-            ))?;
-            let mut rows = stmt.query([])?;
-            let mut value: Vec<u8> = Vec::new();
-            let mut group: Vec<MediaRow> = Vec::new();
-            while let Some(r) = rows.next()? {
-                let v: Vec<u8> = r.get(0)?;
-                if v != value && !group.is_empty() {
-                    merge_group(tx, &group, kept_apart)?;
-                    group.clear();
-                }
-                value = v;
-                group.push(MediaRow::from_row(r, 1)?);
-            }
-            merge_group(tx, &group, kept_apart)?;
-            drop(rows);
-            drop(stmt);
-            tx.execute_batch("DROP TABLE temp.shared")?;
+            let shared = shared_pairs(tx, column, round, full, candidates.map(|c| &c[i][..]))?;
+            merge_column(tx, column, &shared, base, kept_apart)?;
         }
         let more: i64 = tx.query_row("SELECT count(*) FROM temp.touched_next", [], |r| r.get(0))?;
         tx.execute_batch(
@@ -373,6 +314,90 @@ pub(super) fn merge_shared_hashes(
          DROP TABLE IF EXISTS temp.candidates;",
     )?;
     Ok(())
+}
+
+/// The query of the (key, value) pairs of `column` that several media hold, for one round of
+/// [`merge_shared_hashes`] (its parameter ?1 is `base`). With `prefixes` (in round 0), fills
+/// `temp.candidates` first and reads that.
+fn shared_pairs(
+    tx: &Transaction,
+    column: &str,
+    round: usize,
+    full: bool,
+    prefixes: Option<&[u32]>,
+) -> rusqlite::Result<String> {
+    Ok(match (round, full, prefixes) {
+        // Each gives the (key, value) pairs that several media hold; keys lead every
+        // search, as only they are indexed, and the pairs drive the join below (CROSS
+        // JOIN keeps that order: the planner would otherwise scan all of media).
+        (0, _, Some(prefixes)) => {
+            shared_values(tx, column, prefixes)?;
+            "SELECT k, v FROM temp.candidates WHERE ?1 = ?1".to_owned()
+        }
+        (0, true, None) => format!(
+            "SELECT {column}_key AS k, {column} AS v FROM media WHERE {column}_key IN
+               (SELECT {column}_key FROM media WHERE {column}_key IS NOT NULL
+                GROUP BY {column}_key HAVING count(*) > 1)
+             GROUP BY k, v HAVING count(*) > 1 AND max(id) >= ?1"
+        ),
+        (0, false, None) => format!(
+            "SELECT {column}_key AS k, {column} AS v FROM media WHERE {column}_key IN
+               (SELECT {column}_key FROM media WHERE id >= ?1 AND {column}_key IS NOT NULL)
+             GROUP BY k, v HAVING count(*) > 1"
+        ),
+        _ => format!(
+            "SELECT {column}_key AS k, {column} AS v FROM media WHERE {column}_key IN
+               (SELECT {column}_key FROM media WHERE id IN (SELECT id FROM temp.touched)
+                  AND {column}_key IS NOT NULL AND ?1 = ?1)
+             GROUP BY k, v HAVING count(*) > 1"
+        ),
+    })
+}
+
+/// Merges, group by group, the media that hold the pairs of `column` that the query `shared`
+/// gives (see [`shared_pairs`]).
+fn merge_column(
+    tx: &Transaction,
+    column: &str,
+    shared: &str,
+    base: i64,
+    kept_apart: &mut HashSet<i64>,
+) -> rusqlite::Result<()> {
+    tx.execute_batch("DROP TABLE IF EXISTS temp.shared")?;
+    tx.execute(
+        &format!(
+            "CREATE TEMP TABLE shared AS
+             SELECT s.v AS v, {cols} FROM ({shared}) s
+             CROSS JOIN media m ON m.{column}_key = s.k AND m.{column} = s.v",
+            cols = MEDIA_COLUMNS
+                .split(", ")
+                .map(|c| format!("m.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        [base],
+    )?;
+    // Read the snapshot group by group: it lives in the temp database, so changing
+    // media and grades while reading it is safe, and memory holds one group at a time.
+    let mut stmt = tx.prepare(&format!(
+        "SELECT v, {MEDIA_COLUMNS} FROM temp.shared ORDER BY v, id"
+    ))?;
+    let mut rows = stmt.query([])?;
+    let mut value: Vec<u8> = Vec::new();
+    let mut group: Vec<MediaRow> = Vec::new();
+    while let Some(r) = rows.next()? {
+        let v: Vec<u8> = r.get(0)?;
+        if v != value && !group.is_empty() {
+            merge_group(tx, &group, kept_apart)?;
+            group.clear();
+        }
+        value = v;
+        group.push(MediaRow::from_row(r, 1)?);
+    }
+    merge_group(tx, &group, kept_apart)?;
+    drop(rows);
+    drop(stmt);
+    tx.execute_batch("DROP TABLE temp.shared")
 }
 
 /// Merges a group of media sharing one hash into its oldest member. Members that disagree on
