@@ -6,6 +6,11 @@
 //! over the hash indexes. When a set is large against what the database holds, the hash
 //! indexes are dropped while inserting and built again after: sorting once is far cheaper than
 //! millions of random index insertions.
+//!
+//! The import's steps are the methods of [`Import`]; the table that meets a set's own
+//! duplicates while inserting is in [`dupes`], the set-wise merge in [`merge`], and the
+//! statements that read best on their own (rows of a set, a medium, a grade; a set's removal)
+//! in [`sql`].
 
 use std::collections::HashSet;
 use std::path::Path;
