@@ -2,9 +2,10 @@
 """How fast SQLite builds an index over a hash column, by how the hash is stored.
 
 hashsift's import builds one index per hash column after a bulk insert (`CREATE INDEX`, with
-`PRAGMA threads` and an 8 MiB page cache, as `src/knowndb/write.rs` does). This measures that
-build over N random rows for three keys: a 16-byte blob (MD5), a 32-byte blob (SHA-256), and the
-first 8 bytes of the MD5 as a 64-bit integer (which SQLite's sorter compares on a fast path).
+`PRAGMA threads` and an 8 MiB page cache, as `Import::build_indexes` in
+`src/knowndb/write/mod.rs` does). This measures that build over N random rows for three keys: a
+16-byte blob (MD5), a 32-byte blob (SHA-256), and the first 8 bytes of the MD5 as a 64-bit
+integer (which SQLite's sorter compares on a fast path).
 Python's sqlite3 module uses the system SQLite, not the one bundled into hashsift: compare the
 variants with each other, not with hashsift's own figures.
 
