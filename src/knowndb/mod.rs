@@ -8,12 +8,12 @@
 
 pub mod category;
 pub mod export;
-pub mod index;
+pub(crate) mod index;
 pub mod pdq_index;
 pub mod profile;
 pub mod read;
-pub mod record;
-pub mod schema;
+pub(crate) mod record;
+pub(crate) mod schema;
 pub mod write;
 
 use std::path::{Path, PathBuf};

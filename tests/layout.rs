@@ -1,0 +1,346 @@
+//! The layout of `src/` stays readable (docs/architecture.md): no file imports, directly or
+//! through others, a file that imports it back (a folder's `mod.rs` and its own children are
+//! one module: the children may use what it declares), and no source file grows past 800
+//! lines (test modules kept in their own `tests.rs` aside).
+//!
+//! Imports are read from the source text: every `crate::`, `super::` and `self::` path
+//! (braced lists expanded) outside comments and `#[cfg(test)]` modules, resolved to the
+//! longest module path that is a file.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+const MAX_LINES: usize = 800;
+
+type Module = Vec<String>;
+
+/// The `.rs` files of the crate whose root is `src/{root}` (`lib.rs` or `main.rs`), by module
+/// path (`src/scan/journal/mod.rs` is `scan::journal`; the root is the empty path). The
+/// binary's modules are those `main.rs` declares; the library's are the others.
+fn modules(src: &Path, root: &str) -> BTreeMap<Module, PathBuf> {
+    let declared = |file: &str| -> BTreeSet<String> {
+        std::fs::read_to_string(src.join(file))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let l = l.trim().trim_start_matches("pub ");
+                l.strip_prefix("mod ")?.strip_suffix(';').map(str::to_owned)
+            })
+            .collect()
+    };
+    let of_bin = declared("main.rs");
+    let ours = |top: &str| (root == "main.rs") == of_bin.contains(top);
+    let mut found = BTreeMap::new();
+    let mut dirs = vec![src.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let rel = path.strip_prefix(src).unwrap().with_extension("");
+            let mut module: Module = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            if module.last().is_some_and(|m| m == "mod") {
+                module.pop();
+            }
+            match module.as_slice() {
+                [only] if only == "lib" || only == "main" => {
+                    if format!("{only}.rs") != root {
+                        continue;
+                    }
+                    module.clear();
+                }
+                [top, ..] if !ours(top) => continue,
+                _ => {}
+            }
+            found.insert(module, path);
+        }
+    }
+    found
+}
+
+/// The source without `//` comments and without `#[cfg(test)] mod name { ... }` blocks.
+fn code(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        out.push_str(line.find("//").map_or(line, |at| &line[..at]));
+        out.push('\n');
+    }
+    let marker = "#[cfg(test)]";
+    let mut kept = String::new();
+    let mut rest = out.as_str();
+    while let Some(at) = rest.find(marker) {
+        let after = &rest[at + marker.len()..];
+        let trimmed = after.trim_start();
+        let Some(open) = trimmed
+            .strip_prefix("mod ")
+            .and_then(|m| m.find(['{', ';']).filter(|&i| m.as_bytes()[i] == b'{'))
+        else {
+            kept.push_str(&rest[..at + marker.len()]);
+            rest = after;
+            continue;
+        };
+        kept.push_str(&rest[..at]);
+        let body_start = after.len() - trimmed.len() + 4 + open + 1;
+        let mut depth = 1;
+        let mut end = body_start;
+        for (i, c) in after[body_start..].char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => depth -= 1,
+                _ => {}
+            }
+            if depth == 0 {
+                end = body_start + i + 1;
+                break;
+            }
+        }
+        rest = &after[end..];
+    }
+    kept.push_str(rest);
+    kept
+}
+
+/// The paths a source names from `crate`, `super` or `self`, braced lists expanded, each as
+/// the module path it starts from followed by its segments.
+fn paths(module: &Module, code: &str) -> Vec<Module> {
+    let mut found = Vec::new();
+    let bytes = code.as_bytes();
+    for keyword in ["crate::", "super::", "self::"] {
+        let mut from = 0;
+        while let Some(at) = code[from..].find(keyword) {
+            let start = from + at;
+            from = start + keyword.len();
+            // Part of a longer name or path (`a::super::`, `my_crate::`).
+            if start > 0
+                && matches!(bytes[start - 1], b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b':')
+            {
+                continue;
+            }
+            let mut base: Module = match keyword {
+                "crate::" => Vec::new(),
+                // `super` of `a/b.rs` is `a`; of `a/b/mod.rs` (module `a::b`) also `a`.
+                "super::" => module[..module.len().saturating_sub(1)].to_vec(),
+                _ => module.clone(),
+            };
+            let mut at = from;
+            // Further `super::` steps.
+            while code[at..].starts_with("super::") {
+                base.pop();
+                at += "super::".len();
+            }
+            expand(code, at, base, &mut found);
+        }
+    }
+    // A child module named without `self::` (`mod cli;` then `cli::run()`).
+    let mut at = 0;
+    while let Some(i) = code[at..].find("::") {
+        let end = at + i;
+        let start = code[..end]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map_or(0, |p| p + 1);
+        let before = code[..start].chars().next_back();
+        if start < end && before != Some(':') {
+            let mut path = module.clone();
+            path.push(code[start..end].to_owned());
+            expand(code, end + 2, path, &mut found);
+        }
+        at = end + 2;
+    }
+    found
+}
+
+/// Reads the path at `at` (segments, or a braced list of paths) after `prefix`.
+fn expand(code: &str, mut at: usize, mut prefix: Module, found: &mut Vec<Module>) {
+    let bytes = code.as_bytes();
+    loop {
+        if code[at..].starts_with('{') {
+            braced(code, at + 1, &prefix, found);
+            return;
+        }
+        let start = at;
+        while at < bytes.len() && (bytes[at].is_ascii_alphanumeric() || bytes[at] == b'_') {
+            at += 1;
+        }
+        if at == start {
+            found.push(prefix);
+            return;
+        }
+        prefix.push(code[start..at].to_owned());
+        if !code[at..].starts_with("::") {
+            found.push(prefix);
+            return;
+        }
+        at += 2;
+    }
+}
+
+/// Each path of the braced list beginning at `at` (after its `{`), after `prefix`.
+fn braced(code: &str, at: usize, prefix: &Module, found: &mut Vec<Module>) {
+    let bytes = code.as_bytes();
+    let mut depth = 1;
+    let mut item_start = at;
+    let mut i = at;
+    while i < bytes.len() && depth > 0 {
+        match bytes[i] {
+            b'{' => depth += 1,
+            b'}' => depth -= 1,
+            b',' if depth == 1 => {
+                expand_item(code, item_start, prefix, found);
+                item_start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    expand_item(code, item_start, prefix, found);
+}
+
+fn expand_item(code: &str, at: usize, prefix: &Module, found: &mut Vec<Module>) {
+    let skip = code[at..].len() - code[at..].trim_start().len();
+    expand(code, at + skip, prefix.clone(), found);
+}
+
+/// The import graph: each module and the other modules (files) it names.
+fn graph(
+    src: &Path,
+    root: &str,
+) -> (
+    BTreeMap<Module, PathBuf>,
+    BTreeMap<Module, BTreeSet<Module>>,
+) {
+    let files = modules(src, root);
+    let mut edges = BTreeMap::new();
+    for (module, path) in &files {
+        if path.file_name().is_some_and(|n| n == "tests.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut deps = BTreeSet::new();
+        for named in paths(module, &code(&text)) {
+            // The longest prefix that is a module: `crate::a::b::Item` is `a::b` when that is a
+            // file, else `a`; the crate root only for items it defines (`crate::f`).
+            let target = (0..=named.len())
+                .rev()
+                .map(|k| named[..k].to_vec())
+                .find(|m| files.contains_key(m))
+                .filter(|m| !m.is_empty() || named.len() == 1);
+            // A folder's `mod.rs` is its front door: its children may use what it declares,
+            // and it uses them; a child naming its own folder is not counted as an import
+            // back. Between siblings, across folders and to the crate root, every import
+            // counts.
+            let own_folder = |t: &Module| !t.is_empty() && module.starts_with(t);
+            if let Some(t) = target.filter(|t| t != module && !own_folder(t)) {
+                deps.insert(t);
+            }
+        }
+        edges.insert(module.clone(), deps);
+    }
+    (files, edges)
+}
+
+/// A cycle through `start`, if there is one: the modules along it.
+fn cycle_from(start: &Module, edges: &BTreeMap<Module, BTreeSet<Module>>) -> Option<Vec<Module>> {
+    let mut stack = vec![(start.clone(), vec![start.clone()])];
+    let mut seen = BTreeSet::new();
+    while let Some((at, path)) = stack.pop() {
+        for next in edges.get(&at).into_iter().flatten() {
+            if next == start {
+                return Some(path);
+            }
+            if seen.insert(next.clone()) {
+                let mut longer = path.clone();
+                longer.push(next.clone());
+                stack.push((next.clone(), longer));
+            }
+        }
+    }
+    None
+}
+
+fn name(m: &Module) -> String {
+    if m.is_empty() {
+        "crate".into()
+    } else {
+        m.join("::")
+    }
+}
+
+fn src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+#[test]
+fn no_module_imports_one_that_imports_it_back() {
+    let mut cycles = Vec::new();
+    for root in ["lib.rs", "main.rs"] {
+        let (files, edges) = graph(&src(), root);
+        assert!(files.len() > 3, "{root}: the crate's modules are found");
+        cycles.extend(edges.keys().filter_map(|m| cycle_from(m, &edges)).map(|c| {
+            let mut names: Vec<String> = c.iter().map(name).collect();
+            names.push(names[0].clone());
+            format!("{root}: {}", names.join(" -> "))
+        }));
+    }
+    assert!(cycles.is_empty(), "import circles:\n{}", cycles.join("\n"));
+}
+
+#[test]
+fn no_source_file_is_over_800_lines() {
+    let long: Vec<String> = ["lib.rs", "main.rs"]
+        .iter()
+        .flat_map(|root| graph(&src(), root).0.into_values())
+        .filter(|p| p.file_name().is_some_and(|n| n != "tests.rs"))
+        .filter_map(|p| {
+            let lines = std::fs::read_to_string(&p).unwrap().lines().count();
+            (lines > MAX_LINES).then(|| format!("{}: {lines} lines", p.display()))
+        })
+        .collect();
+    assert!(
+        long.is_empty(),
+        "files over {MAX_LINES} lines:\n{}",
+        long.join("\n")
+    );
+}
+
+/// The reader finds what it must: a circle made on purpose is reported.
+#[test]
+fn the_import_reader_sees_braced_and_relative_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path();
+    std::fs::create_dir_all(src.join("a")).unwrap();
+    std::fs::write(src.join("lib.rs"), "pub mod a;\npub mod b;\n").unwrap();
+    std::fs::write(
+        src.join("a/mod.rs"),
+        "mod c;\nuse crate::{b::{self, Thing}, x};\n// use crate::nothing;\nfn f() { c::g(); }\n",
+    )
+    .unwrap();
+    std::fs::write(src.join("a/c.rs"), "use super::super::b;\n").unwrap();
+    std::fs::write(
+        src.join("b.rs"),
+        "#[cfg(test)]\nmod tests {\n    use crate::a::c;\n}\nfn f() { super::a::c::g(); }\n",
+    )
+    .unwrap();
+    let (_, edges) = graph(src, "lib.rs");
+    let names = |m: &[&str]| -> Vec<String> {
+        edges[&m.iter().map(|s| s.to_string()).collect::<Module>()]
+            .iter()
+            .map(name)
+            .collect()
+    };
+    // `x` is not a module: an item of the crate root.
+    assert_eq!(names(&["a"]), ["crate", "a::c", "b"]);
+    assert_eq!(names(&["a", "c"]), ["b"]);
+    assert_eq!(names(&["b"]), ["a::c"]);
+    let b: Module = vec!["b".into()];
+    assert!(cycle_from(&b, &edges).is_some(), "b -> a::c -> b");
+    let a: Module = vec!["a".into()];
+    assert!(cycle_from(&a, &edges).is_none());
+}
