@@ -124,3 +124,52 @@ fn the_demo_scans_its_synthetic_evidence_and_grades_it_as_the_sample_set_says() 
         .unwrap();
     assert!(!again.status.success());
 }
+
+#[test]
+fn the_demo_summary_has_the_documented_keys_and_its_page_shows_each_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let o = hashsift()
+        .arg("demo")
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_exit(&o, 0);
+    let report = out.join("report");
+    // The demo's scan has case details, an index, PDQ on and a suggestion.
+    common::summary_page::assert_page_shows_summary(&report);
+
+    // Every object of summary.json whose keys are fixed has the keys of the example in
+    // docs/report.md, in its order.
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/report.md")).unwrap();
+    let example = doc
+        .split("## `summary.json`")
+        .nth(1)
+        .and_then(|s| s.split("```json\n").nth(1))
+        .and_then(|s| s.split("```").next())
+        .expect("docs/report.md: the example of summary.json");
+    let documented: serde_json::Value = serde_json::from_str(example).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap())
+            .unwrap();
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        v.as_object()
+            .unwrap_or_else(|| panic!("not an object: {v}"))
+            .keys()
+            .cloned()
+            .collect()
+    };
+    assert_eq!(keys(&summary), keys(&documented));
+    for key in ["triage", "graded_automatically", "known_hashes", "pdq"] {
+        assert_eq!(keys(&summary[key]), keys(&documented[key]), "{key}");
+    }
+    let tallies = ["by_category", "suggested_by_category", "to_review_by_class"]
+        .iter()
+        .flat_map(|key| summary[key].as_object().unwrap().values())
+        .chain(summary["triage"].as_object().unwrap().values());
+    for tally in tallies {
+        assert_eq!(keys(tally), ["items", "bytes"]);
+    }
+}

@@ -443,6 +443,14 @@ fn the_summary_adds_up_per_category_and_in_its_totals() {
     assert_eq!(summary["known_hashes"]["md5"], 5);
 }
 
+#[test]
+fn the_html_page_shows_each_figure_of_summary_json() {
+    // Per category, the review spared, the triage, per set, the counts of each list: as the
+    // JSON says, with a dash only for the examiner this scan was not given.
+    let g = graded();
+    common::summary_page::assert_page_shows_summary(&g.out_dir);
+}
+
 /// items.csv of the graded scan: its header, and its rows (the end row last).
 struct ItemsCsv {
     header: Vec<String>,

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod hostile;
+pub mod summary_page;
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
