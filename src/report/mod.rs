@@ -11,6 +11,7 @@ mod jsonl;
 pub mod manifest;
 pub(crate) mod model;
 pub(crate) mod scan;
+pub(crate) mod summary;
 pub(crate) mod text;
 pub(crate) mod vics;
 

@@ -3,7 +3,6 @@
 //! conflicts, errors, time). Formats: `docs/report.md`.
 
 use crate::scan::Provenance;
-use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -11,11 +10,12 @@ use serde_json::{Map, Value, json};
 
 use super::jsonl::{item_fields, put_text};
 use super::model::{COVERED, HTML, ITEMS, ITEMS_CSV, SUMMARY, VICS, category_name};
+use super::summary::Summary;
 use super::text::Text;
 use super::write_atomically;
 use crate::digest::AlgorithmSet;
 use crate::progress::{Counters, Phase};
-use crate::record::{Kind, Stage};
+use crate::record::Kind;
 use crate::scan::{MatchStatus, ScanItem, ScanRun};
 
 /// Writes `items.jsonl`, `items.csv`, `summary.json` and, last, `manifest.json` into `dir`
@@ -43,14 +43,14 @@ pub fn write(dir: &Path, p: &Provenance, run: &ScanRun, counters: &Counters) -> 
         vics
     })?;
     counters.start_step("files (summary.json, summary.html)", 2);
-    let summary = summary(p, run);
+    let summary = Summary::of(p, run);
     write_atomically(&dir.join(SUMMARY), |out| {
         serde_json::to_writer_pretty(&mut *out, &summary)?;
         out.write_all(b"\n")
     })?;
     counters.add_step(1);
     write_atomically(&dir.join(HTML), |out| {
-        super::html::write(p, run, &summary, out)
+        super::html::write(p, run, &serde_json::to_value(&summary)?, out)
     })?;
     counters.add_step(1);
     counters.start_step(
@@ -323,154 +323,4 @@ fn grades_text<'a>(grades: impl Iterator<Item = &'a crate::knowndb::read::SetGra
         })
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-/// Counts and bytes of a group of items.
-#[derive(Default)]
-struct Tally {
-    items: u64,
-    bytes: u64,
-}
-
-impl Tally {
-    fn add(&mut self, bytes: u64) {
-        self.items += 1;
-        self.bytes += bytes;
-    }
-
-    fn json(&self) -> Value {
-        json!({"items": self.items, "bytes": self.bytes})
-    }
-}
-
-/// The share `part / whole`, 0 when there is no whole.
-fn share(part: u64, whole: u64) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        part as f64 / whole as f64
-    }
-}
-
-/// The contents of `summary.json`.
-pub fn summary(p: &Provenance, run: &ScanRun) -> Value {
-    let mut by_category: BTreeMap<&str, Tally> = BTreeMap::new();
-    let mut to_review: BTreeMap<&str, Tally> = BTreeMap::new();
-    let mut hits_per_set: BTreeMap<String, u64> = BTreeMap::new();
-    let mut errors: BTreeMap<&str, u64> = BTreeMap::new();
-    let (mut files, mut graded, mut media, mut media_graded) = (0u64, 0u64, 0u64, 0u64);
-    let (mut conflicts, mut contradicted, mut size_mismatches) = (0u64, 0u64, 0u64);
-    let mut triage: BTreeMap<&str, Tally> = ["graded_by_exact_hash", "suggested_by_pdq", "unknown"]
-        .into_iter()
-        .map(|k| (k, Tally::default()))
-        .collect();
-    let mut suggested: BTreeMap<&str, Tally> = BTreeMap::new();
-    let (mut images_hashed, mut images_failed) = (0u64, 0u64);
-    let mut decoders: BTreeMap<&str, u64> = BTreeMap::new();
-    for s in run.items() {
-        let item = &s.item;
-        if let Some(e) = &item.error {
-            *errors.entry(e.stage.name()).or_default() += 1;
-            if e.stage == Stage::Interrupted {
-                continue;
-            }
-        }
-        if item.kind != Kind::File || item.digests.is_none() {
-            continue;
-        }
-        files += 1;
-        if let Some(image) = &item.image {
-            images_hashed += u64::from(image.pdq.is_ok());
-            images_failed += u64::from(image.pdq.is_err());
-            if let Some(d) = image.decoder {
-                *decoders.entry(d).or_default() += 1;
-            }
-        }
-        let way = match (s.category, s.suggested) {
-            (Some(_), _) => "graded_by_exact_hash",
-            (None, Some(c)) => {
-                suggested.entry(c.name()).or_default().add(item.size);
-                "suggested_by_pdq"
-            }
-            (None, None) => "unknown",
-        };
-        triage.entry(way).or_default().add(item.size);
-        let is_media = item.content.is_some_and(|c| c.class.is_media());
-        media += u64::from(is_media);
-        by_category
-            .entry(category_name(&s))
-            .or_default()
-            .add(item.size);
-        if s.category.is_some() {
-            graded += 1;
-            media_graded += u64::from(is_media);
-        } else {
-            let class = item.content.map_or("other", |c| c.class.name());
-            to_review.entry(class).or_default().add(item.size);
-        }
-        conflicts += u64::from(s.conflict);
-        for m in s.matches {
-            contradicted += u64::from(m.status == MatchStatus::Contradicts);
-            size_mismatches += u64::from(m.status == MatchStatus::SizeMismatch);
-            let mut sets: Vec<&str> = m.grades.iter().map(|g| g.set.as_str()).collect();
-            sets.dedup();
-            for set in sets {
-                *hits_per_set.entry(set.to_owned()).or_default() += 1;
-            }
-        }
-    }
-    let seconds = run.finished.seconds_since(&run.started).max(1e-9);
-    let tally = |m: BTreeMap<&str, Tally>| -> Map<String, Value> {
-        m.into_iter()
-            .map(|(k, t)| (k.to_owned(), t.json()))
-            .collect()
-    };
-    json!({
-        "tool": "hashsift",
-        "tool_version": p.tool_version,
-        "complete": run.complete,
-        "case": p.case,
-        "evidence_id": p.evidence_id,
-        "examiner": p.examiner,
-        "started": run.started.to_string(),
-        "finished": run.finished.to_string(),
-        "resumed": run.resumed.iter().map(|s| s.at.to_string()).collect::<Vec<_>>(),
-        "duration_seconds": seconds,
-        "items": run.len(),
-        "files": files,
-        "bytes_hashed": run.bytes_hashed,
-        "throughput_bytes_per_second": run.bytes_hashed as f64 / seconds,
-        "by_category": tally(by_category),
-        "triage": tally(triage),
-        "suggested_by_category": tally(suggested),
-        "graded_automatically": {
-            "files": graded,
-            "share_of_files": share(graded, files),
-            "media_files": media,
-            "media_graded": media_graded,
-            "share_of_media": share(media_graded, media),
-        },
-        "to_review_by_class": tally(to_review),
-        "hits_per_set": hits_per_set,
-        "conflicts": conflicts,
-        "contradicted_matches": contradicted,
-        "size_mismatches": size_mismatches,
-        "errors_by_stage": errors,
-        "lookup": if run.known.is_some() { "index" } else { "direct" },
-        "known_hashes": run.known.as_ref().map(|k| k.iter().map(|(a, n)| (a.name().to_owned(), Value::from(*n))).collect::<Map<String, Value>>()),
-        "index_load_seconds": run.index_time.as_secs_f64(),
-        "pdq": run.pdq.map(|p| json!({
-            "decode": p.settings.scale.name(),
-            "min_quality": p.settings.min_quality,
-            "max_distance": p.settings.max_distance,
-            "known_hashes": p.known,
-            "load_seconds": p.load_time.as_secs_f64(),
-            "images_hashed": images_hashed,
-            "images_not_decoded": images_failed,
-            "images_searched": p.searched,
-            "distinct_hashes_searched": p.distinct,
-            "search_complete": p.completed,
-            "images_by_decoder": decoders,
-        })),
-    })
 }

@@ -1,0 +1,264 @@
+//! `summary.json` as a type: the counts per category, the triage, the review spared, hits per
+//! set, conflicts, errors and times of a scan, computed once from the [`ScanRun`]. The file is
+//! this value serialised (each field a key, in this order) and `summary.html` reads its
+//! fields, so the two cannot disagree and a field renamed in one is a compile error in the
+//! other, not a dash on the page. Formats: `docs/report.md`.
+
+use std::collections::BTreeMap;
+
+use serde::{Serialize, Serializer};
+
+use super::model::category_name;
+use crate::digest::Algorithm;
+use crate::record::{Kind, Stage};
+use crate::scan::{MatchStatus, Provenance, ScanRun};
+
+/// The contents of `summary.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    /// Always `hashsift`.
+    pub tool: &'static str,
+    pub tool_version: String,
+    pub complete: bool,
+    pub case: Option<String>,
+    pub evidence_id: Option<String>,
+    pub examiner: Option<String>,
+    /// When the first session began, UTC.
+    pub started: String,
+    pub finished: String,
+    /// When each later session began, after an interruption.
+    pub resumed: Vec<String>,
+    /// From `started` to `finished` (at least a nanosecond).
+    pub duration_seconds: f64,
+    pub items: u64,
+    /// Regular files read completely.
+    pub files: u64,
+    pub bytes_hashed: u64,
+    pub throughput_bytes_per_second: f64,
+    /// The files and their bytes per category (`unknown` included), by name.
+    pub by_category: BTreeMap<&'static str, Tally>,
+    pub triage: Triage,
+    /// The files PDQ suggests a category for, by that category.
+    pub suggested_by_category: BTreeMap<&'static str, Tally>,
+    pub graded_automatically: GradedAutomatically,
+    /// The files no set grades, by class.
+    pub to_review_by_class: BTreeMap<&'static str, Tally>,
+    /// The files each set grades (a file two sets grade counts for both).
+    pub hits_per_set: BTreeMap<String, u64>,
+    pub conflicts: u64,
+    pub contradicted_matches: u64,
+    pub size_mismatches: u64,
+    /// The items with an error, by the stage that failed.
+    pub errors_by_stage: BTreeMap<&'static str, u64>,
+    pub lookup: Lookup,
+    /// The known hashes loaded per algorithm; `None` for a direct lookup.
+    pub known_hashes: Option<PerAlgorithm>,
+    pub index_load_seconds: f64,
+    /// `None` when images were not hashed.
+    pub pdq: Option<PdqSummary>,
+}
+
+/// Counts and bytes of a group of files.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    pub items: u64,
+    pub bytes: u64,
+}
+
+impl Tally {
+    fn add(&mut self, bytes: u64) {
+        self.items += 1;
+        self.bytes += bytes;
+    }
+}
+
+/// How each file was sorted: they add up to `files`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Triage {
+    pub graded_by_exact_hash: Tally,
+    /// Not graded; some known image near it by PDQ proposes a category.
+    pub suggested_by_pdq: Tally,
+    pub unknown: Tally,
+}
+
+/// The review the examiner is spared: files some set grades, among all files and among media.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct GradedAutomatically {
+    pub files: u64,
+    pub share_of_files: f64,
+    /// Files of class `image` or `video`.
+    pub media_files: u64,
+    pub media_graded: u64,
+    pub share_of_media: f64,
+}
+
+/// How the files' digests were looked up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lookup {
+    /// The known hashes were loaded into memory first.
+    Index,
+    /// The database was asked about each file.
+    Direct,
+}
+
+/// A count per algorithm, in the index's order: a JSON object keyed by algorithm name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PerAlgorithm(pub Vec<(Algorithm, u64)>);
+
+impl Serialize for PerAlgorithm {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(a, n)| (a.name(), n)))
+    }
+}
+
+/// The PDQ side of a scan: settings, known hashes loaded, images hashed and searched.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PdqSummary {
+    /// How JPEGs were decoded for hashing.
+    pub decode: &'static str,
+    pub min_quality: u8,
+    pub max_distance: u32,
+    pub known_hashes: u64,
+    pub load_seconds: f64,
+    pub images_hashed: u64,
+    pub images_not_decoded: u64,
+    /// Images searched and their distinct hashes; 0 when the search was interrupted.
+    pub images_searched: u64,
+    pub distinct_hashes_searched: u64,
+    pub search_complete: bool,
+    pub images_by_decoder: BTreeMap<&'static str, u64>,
+}
+
+/// The share `part / whole`, 0 when there is no whole.
+fn share(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+impl Summary {
+    /// The summary of `run`, by `p`.
+    pub fn of(p: &Provenance, run: &ScanRun) -> Summary {
+        let mut by_category: BTreeMap<&'static str, Tally> = BTreeMap::new();
+        let mut to_review: BTreeMap<&'static str, Tally> = BTreeMap::new();
+        let mut hits_per_set: BTreeMap<String, u64> = BTreeMap::new();
+        let mut errors: BTreeMap<&'static str, u64> = BTreeMap::new();
+        let (mut files, mut graded, mut media, mut media_graded) = (0u64, 0u64, 0u64, 0u64);
+        let (mut conflicts, mut contradicted, mut size_mismatches) = (0u64, 0u64, 0u64);
+        let mut triage = Triage::default();
+        let mut suggested: BTreeMap<&'static str, Tally> = BTreeMap::new();
+        let (mut images_hashed, mut images_failed) = (0u64, 0u64);
+        let mut decoders: BTreeMap<&'static str, u64> = BTreeMap::new();
+        for s in run.items() {
+            let item = &s.item;
+            if let Some(e) = &item.error {
+                *errors.entry(e.stage.name()).or_default() += 1;
+                if e.stage == Stage::Interrupted {
+                    continue;
+                }
+            }
+            if item.kind != Kind::File || item.digests.is_none() {
+                continue;
+            }
+            files += 1;
+            if let Some(image) = &item.image {
+                images_hashed += u64::from(image.pdq.is_ok());
+                images_failed += u64::from(image.pdq.is_err());
+                if let Some(d) = image.decoder {
+                    *decoders.entry(d).or_default() += 1;
+                }
+            }
+            let way = match (s.category, s.suggested) {
+                (Some(_), _) => &mut triage.graded_by_exact_hash,
+                (None, Some(c)) => {
+                    suggested.entry(c.name()).or_default().add(item.size);
+                    &mut triage.suggested_by_pdq
+                }
+                (None, None) => &mut triage.unknown,
+            };
+            way.add(item.size);
+            let is_media = item.content.is_some_and(|c| c.class.is_media());
+            media += u64::from(is_media);
+            by_category
+                .entry(category_name(&s))
+                .or_default()
+                .add(item.size);
+            if s.category.is_some() {
+                graded += 1;
+                media_graded += u64::from(is_media);
+            } else {
+                let class = item.content.map_or("other", |c| c.class.name());
+                to_review.entry(class).or_default().add(item.size);
+            }
+            conflicts += u64::from(s.conflict);
+            for m in s.matches {
+                contradicted += u64::from(m.status == MatchStatus::Contradicts);
+                size_mismatches += u64::from(m.status == MatchStatus::SizeMismatch);
+                let mut sets: Vec<&str> = m.grades.iter().map(|g| g.set.as_str()).collect();
+                sets.dedup();
+                for set in sets {
+                    *hits_per_set.entry(set.to_owned()).or_default() += 1;
+                }
+            }
+        }
+        let seconds = run.finished.seconds_since(&run.started).max(1e-9);
+        Summary {
+            tool: "hashsift",
+            tool_version: p.tool_version.clone(),
+            complete: run.complete,
+            case: p.case.clone(),
+            evidence_id: p.evidence_id.clone(),
+            examiner: p.examiner.clone(),
+            started: run.started.to_string(),
+            finished: run.finished.to_string(),
+            resumed: run.resumed.iter().map(|s| s.at.to_string()).collect(),
+            duration_seconds: seconds,
+            items: run.len() as u64,
+            files,
+            bytes_hashed: run.bytes_hashed,
+            throughput_bytes_per_second: run.bytes_hashed as f64 / seconds,
+            by_category,
+            triage,
+            suggested_by_category: suggested,
+            graded_automatically: GradedAutomatically {
+                files: graded,
+                share_of_files: share(graded, files),
+                media_files: media,
+                media_graded,
+                share_of_media: share(media_graded, media),
+            },
+            to_review_by_class: to_review,
+            hits_per_set,
+            conflicts,
+            contradicted_matches: contradicted,
+            size_mismatches,
+            errors_by_stage: errors,
+            lookup: if run.known.is_some() {
+                Lookup::Index
+            } else {
+                Lookup::Direct
+            },
+            known_hashes: run
+                .known
+                .as_ref()
+                .map(|k| PerAlgorithm(k.iter().map(|&(a, n)| (a, n as u64)).collect())),
+            index_load_seconds: run.index_time.as_secs_f64(),
+            pdq: run.pdq.map(|p| PdqSummary {
+                decode: p.settings.scale.name(),
+                min_quality: p.settings.min_quality,
+                max_distance: p.settings.max_distance,
+                known_hashes: p.known as u64,
+                load_seconds: p.load_time.as_secs_f64(),
+                images_hashed,
+                images_not_decoded: images_failed,
+                images_searched: p.searched,
+                distinct_hashes_searched: p.distinct,
+                search_complete: p.completed,
+                images_by_decoder: decoders,
+            }),
+        }
+    }
+}
