@@ -8,9 +8,8 @@ use crate::scan::Provenance;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use serde_json::Value;
-
 use super::model::category_name;
+use super::summary::Summary;
 use super::text::Text;
 use crate::knowndb::Category;
 use crate::scan::ScanRun;
@@ -48,22 +47,19 @@ fn colour(category: &str) -> &'static str {
     }
 }
 
-/// Writes the page from the scan and its `summary` (the contents of `summary.json`).
+/// Writes the page from the scan and its `summary` (what `summary.json` holds).
 ///
 /// # Errors
 /// Any error writing.
 pub fn write(
     p: &Provenance,
     run: &ScanRun,
-    summary: &Value,
+    summary: &Summary,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let mut h = String::new();
-    let e = |v: &Value| match v {
-        Value::String(s) => escape(s),
-        Value::Null => "&ndash;".into(),
-        other => escape(&other.to_string()),
-    };
+    // A detail not given shows as a dash.
+    let e = |v: Option<&str>| v.map_or_else(|| "&ndash;".into(), escape);
     let title = match &p.case {
         Some(c) => format!("hashsift scan report, case {}", escape(c)),
         None => "hashsift scan report".into(),
@@ -92,11 +88,11 @@ pub fn write(
     // Case details.
     h.push_str("<h2>Case</h2><table>\n");
     for (label, value) in [
-        ("Case number", &summary["case"]),
-        ("Evidence item", &summary["evidence_id"]),
-        ("Examiner", &summary["examiner"]),
-        ("Started (UTC)", &summary["started"]),
-        ("Finished (UTC)", &summary["finished"]),
+        ("Case number", summary.case.as_deref()),
+        ("Evidence item", summary.evidence_id.as_deref()),
+        ("Examiner", summary.examiner.as_deref()),
+        ("Started (UTC)", Some(summary.started.as_str())),
+        ("Finished (UTC)", Some(summary.finished.as_str())),
     ] {
         let _ = writeln!(h, "<tr><th>{label}</th><td>{}</td></tr>", e(value));
     }
@@ -117,19 +113,10 @@ pub fn write(
     h.push_str("</table>\n");
 
     // Files per category, with a bar chart.
-    let by_category = summary["by_category"]
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
-    let mut rows: Vec<(String, u64, u64)> = by_category
+    let mut rows: Vec<(&str, u64, u64)> = summary
+        .by_category
         .iter()
-        .map(|(k, v)| {
-            (
-                k.clone(),
-                v["items"].as_u64().unwrap_or(0),
-                v["bytes"].as_u64().unwrap_or(0),
-            )
-        })
+        .map(|(k, t)| (*k, t.items, t.bytes))
         .collect();
     let order = |name: &str| {
         Category::ALL
@@ -137,7 +124,7 @@ pub fn write(
             .position(|c| c.name() == name)
             .unwrap_or(Category::ALL.len())
     };
-    rows.sort_by_key(|r| order(&r.0));
+    rows.sort_by_key(|r| order(r.0));
     let max = rows.iter().map(|r| r.1).max().unwrap_or(1).max(1);
     h.push_str("<h2>Files by category</h2>\n");
     let bar_h = 22;
@@ -174,39 +161,35 @@ pub fn write(
     h.push_str("</table>\n");
 
     // Review spared and left.
-    let g = &summary["graded_automatically"];
-    let pct = |v: &Value| format!("{:.1}%", v.as_f64().unwrap_or(0.0) * 100.0);
+    let g = &summary.graded_automatically;
+    let pct = |share: f64| format!("{:.1}%", share * 100.0);
     let _ = writeln!(
         h,
         "<h2>Review</h2><p>Graded automatically: <b>{}</b> of {} files ({}); \
          <b>{}</b> of {} images and videos ({}).</p>",
-        e(&g["files"]),
-        e(&summary["files"]),
-        pct(&g["share_of_files"]),
-        e(&g["media_graded"]),
-        e(&g["media_files"]),
-        pct(&g["share_of_media"])
+        g.files,
+        summary.files,
+        pct(g.share_of_files),
+        g.media_graded,
+        g.media_files,
+        pct(g.share_of_media)
     );
-    let t = &summary["triage"];
+    let t = &summary.triage;
     let _ = writeln!(
         h,
         "<p>Files graded by exact hash: <b>{}</b>; suggested by PDQ (a known image's near \
          copy, category proposed, to confirm): <b>{}</b>; unknown: <b>{}</b>.</p>",
-        e(&t["graded_by_exact_hash"]["items"]),
-        e(&t["suggested_by_pdq"]["items"]),
-        e(&t["unknown"]["items"]),
+        t.graded_by_exact_hash.items, t.suggested_by_pdq.items, t.unknown.items,
     );
     h.push_str("<p>Left to review (unknown to every set), by type:</p><table><tr><th>type</th><th>files</th><th>bytes</th></tr>\n");
-    if let Some(m) = summary["to_review_by_class"].as_object() {
-        for (class, v) in m {
-            let _ = writeln!(
-                h,
-                "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-                escape(class),
-                e(&v["items"]),
-                e(&v["bytes"])
-            );
-        }
+    for (class, v) in &summary.to_review_by_class {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            escape(class),
+            v.items,
+            v.bytes
+        );
     }
     h.push_str("</table>\n");
 
@@ -283,7 +266,7 @@ pub fn write(
     // Sets and provenance.
     h.push_str("<h2>Hash sets used</h2><table><tr><th>set</th><th>version</th><th>source</th><th>format</th><th>imported</th><th>media</th><th>files graded here</th></tr>\n");
     for s in &run.sets {
-        let hits = summary["hits_per_set"][&s.name].as_u64().unwrap_or(0);
+        let hits = summary.hits_per_set.get(&s.name).copied().unwrap_or(0);
         let _ = writeln!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{hits}</td></tr>",
@@ -305,14 +288,8 @@ pub fn write(
         ("Tool", format!("hashsift {}", p.tool_version)),
         ("Command", command.join(" ")),
         ("Database", Text::of(p.db.as_os_str()).text),
-        (
-            "Duration",
-            format!(
-                "{:.1} s",
-                summary["duration_seconds"].as_f64().unwrap_or(0.0)
-            ),
-        ),
-        ("Bytes hashed", summary["bytes_hashed"].to_string()),
+        ("Duration", format!("{:.1} s", summary.duration_seconds)),
+        ("Bytes hashed", summary.bytes_hashed.to_string()),
     ] {
         let _ = writeln!(
             h,

@@ -50,7 +50,7 @@ pub fn write(dir: &Path, p: &Provenance, run: &ScanRun, counters: &Counters) -> 
     })?;
     counters.add_step(1);
     write_atomically(&dir.join(HTML), |out| {
-        super::html::write(p, run, &serde_json::to_value(&summary)?, out)
+        super::html::write(p, run, &summary, out)
     })?;
     counters.add_step(1);
     counters.start_step(
