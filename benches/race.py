@@ -215,8 +215,7 @@ def main():
             (f"hashsift hash -c {three}", [hs, "hash", "-q", "-c", three, args.small]),
             ("hashsift hash --format jsonl (all four)", [hs, "hash", "-q", "--format", "jsonl", args.small]),
             (f"hashdeep -r -j2 -c {three}", ["hashdeep", "-r", "-j2", "-c", three, args.small]),
-            ("fclones group", [fclones, "group", args.small]),
-        ]
+        ] + ([("fclones group", [fclones, "group", args.small])] if os.path.exists(fclones) else [])
         cmds = with_baseline(cmds, hs, args.baseline)
         t = race(cmds, args.runs, before=lambda: warm(args.small))
         labels = [c[0] for c in cmds]
