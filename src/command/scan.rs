@@ -140,6 +140,8 @@ impl ScanJob {
         // the report loses no hashing.
         let journaled = journal.finish();
         let provenance = Provenance {
+            // The version that writes the report (the journal's is the one that began it).
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
             roots: settings.scan.roots.clone(),
             // The database as this session read it (a resume may name it anew).
             db: settings.scan.db.clone(),

@@ -4,7 +4,6 @@
 //! as illegal material, the conflicts and errors, the sets used with their versions, and the
 //! provenance. Every value that comes from the evidence or a hash set (names!) is escaped.
 
-use crate::scan::Provenance;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
@@ -12,6 +11,7 @@ use super::model::category_name;
 use super::summary::Summary;
 use super::text::Text;
 use crate::knowndb::Category;
+use crate::scan::Provenance;
 use crate::scan::ScanRun;
 
 /// At most this many files are listed per table; the rest is counted.

@@ -7,7 +7,6 @@
 //! The scan prints the manifest's own SHA-256 for the examiner's notes, and `verify` prints it
 //! again.
 
-use crate::scan::Provenance;
 use std::io::{self, Read};
 use std::path::Path;
 
@@ -18,6 +17,7 @@ use super::model::{COVERED, MANIFEST};
 use super::text::Text;
 use super::write_atomically;
 use crate::digest::to_hex;
+use crate::scan::Provenance;
 use crate::scan::ScanRun;
 
 /// The largest manifest [`read`] takes. A manifest is a few KiB plus about 300 bytes per

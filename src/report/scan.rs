@@ -2,7 +2,6 @@
 //! every match) and `summary.json` (counts per category, the review spared, hits per set,
 //! conflicts, errors, time). Formats: `docs/report.md`.
 
-use crate::scan::Provenance;
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -16,6 +15,7 @@ use super::write_atomically;
 use crate::digest::AlgorithmSet;
 use crate::progress::{Counters, Phase};
 use crate::record::Kind;
+use crate::scan::Provenance;
 use crate::scan::{MatchStatus, ScanItem, ScanRun};
 
 /// Writes `items.jsonl`, `items.csv`, `summary.json` and, last, `manifest.json` into `dir`

@@ -395,4 +395,34 @@ mod tags {
         assert_eq!(tag_class(200), None);
         assert_eq!(tag_stage(200), None);
     }
+
+    /// The numbers journals hold. Never edit this table: a new variant gets a new number.
+    #[test]
+    fn the_tags_are_the_numbers_journals_hold() {
+        use Class::*;
+        for (class, tag) in [
+            (Image, 0),
+            (Video, 1),
+            (Audio, 2),
+            (Archive, 3),
+            (Document, 4),
+            (Executable, 5),
+            (Database, 6),
+            (Text, 7),
+            (Empty, 8),
+            (Other, 9),
+        ] {
+            assert_eq!(class_tag(class), tag, "{class:?}");
+        }
+        for (stage, tag) in [
+            (Stage::Stat, 0),
+            (Stage::ListDir, 1),
+            (Stage::ReadLink, 2),
+            (Stage::Open, 3),
+            (Stage::Read, 4),
+            (Stage::Interrupted, 5),
+        ] {
+            assert_eq!(stage_tag(stage), tag, "{stage:?}");
+        }
+    }
 }
