@@ -1,7 +1,7 @@
 //! What the scan report's writers share: the names of the files in a report directory, who
 //! ran the scan over what, and how an item's category is named. The writers (`scan.rs` for
 //! `items.jsonl`, `items.csv` and `summary.json`, `vics.rs`, `html.rs`, `manifest.rs`) import
-//! this and not each other; `scan.rs` runs them in order. The figures of `summary.json` are a
+//! this, not `scan.rs`; `scan.rs` runs them in order. The figures of `summary.json` are a
 //! type of their own, `summary.rs`'s `Summary`: `scan.rs` writes it and `html.rs` shows it.
 
 use crate::scan::ScanItem;

@@ -17,8 +17,6 @@ use crate::utc::Timestamp;
 
 use super::format::{CONTENT, NANOS, path_key};
 
-// Content records: binary, as there is one per file hashed.
-
 struct Out(Vec<u8>);
 
 impl Out {

@@ -206,11 +206,6 @@ impl Journal {
         self.lock_sessions().clone()
     }
 
-    /// Whether this session resumes an earlier one.
-    pub fn is_resumed(&self) -> bool {
-        self.lock_resuming().is_some() || !self.lock_sessions().is_empty()
-    }
-
     fn lock_sessions(&self) -> std::sync::MutexGuard<'_, Vec<Session>> {
         self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
     }
