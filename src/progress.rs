@@ -20,6 +20,63 @@ pub enum Phase {
     Matching = 5,
 }
 
+/// A step of a phase counted by items (matching, writing the report): what the count shown
+/// beside its bar is of.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Step {
+    /// No step started yet.
+    #[default]
+    None,
+    /// Grading each item against the known hashes.
+    Grading,
+    /// Searching the known PDQ hashes for each unknown image.
+    PdqSearch,
+    /// Writing items.jsonl, items.csv and vics.json, side by side.
+    ReportItems,
+    /// Writing summary.json and summary.html.
+    ReportSummary,
+    /// Digesting the report files into manifest.json.
+    Manifest,
+}
+
+impl Step {
+    /// What the step counts, as shown after the count.
+    pub fn label(self) -> &'static str {
+        match self {
+            Step::None => "",
+            Step::Grading => "items",
+            Step::PdqSearch => "images searched by PDQ",
+            Step::ReportItems => "items x 3 (items.jsonl, items.csv, vics.json)",
+            Step::ReportSummary => "files (summary.json, summary.html)",
+            Step::Manifest => "report files digested (manifest.json)",
+        }
+    }
+}
+
+/// The stages of an import after the source is read, timed one after the other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImportStage {
+    /// Reading and parsing the set's files.
+    Reading,
+    /// Sorting the new records into the duplicate table.
+    Indexing,
+    /// Merging them with the database's records, prefix by prefix.
+    Merging,
+    /// Committing the transaction.
+    Committing,
+}
+
+impl ImportStage {
+    pub fn name(self) -> &'static str {
+        match self {
+            ImportStage::Reading => "reading",
+            ImportStage::Indexing => "indexing",
+            ImportStage::Merging => "merging",
+            ImportStage::Committing => "committing",
+        }
+    }
+}
+
 /// Counters every stage updates; cheap enough to bump per read.
 #[derive(Debug, Default)]
 pub struct Counters {
@@ -36,7 +93,7 @@ pub struct Counters {
     /// that step is.
     step_done: AtomicU64,
     step_total: AtomicU64,
-    step_name: std::sync::Mutex<&'static str>,
+    step_name: std::sync::Mutex<Step>,
 }
 
 impl Counters {
@@ -87,10 +144,9 @@ impl Counters {
         self.files_done.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Starts a step of `total` things, `name` saying what they are ("items", "items of
-    /// items.jsonl"), shown after the count.
-    pub fn start_step(&self, name: &'static str, total: u64) {
-        *self.step_name.lock().unwrap_or_else(|e| e.into_inner()) = name;
+    /// Starts `step`, of `total` things.
+    pub fn start_step(&self, step: Step, total: u64) {
+        *self.step_name.lock().unwrap_or_else(|e| e.into_inner()) = step;
         self.step_done.store(0, Ordering::Relaxed);
         self.step_total.store(total, Ordering::Relaxed);
     }
@@ -99,8 +155,8 @@ impl Counters {
         self.step_done.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// The current step's name, items done and total.
-    pub fn step(&self) -> (&'static str, u64, u64) {
+    /// The current step, items done and total.
+    pub fn step(&self) -> (Step, u64, u64) {
         (
             *self.step_name.lock().unwrap_or_else(|e| e.into_inner()),
             self.step_done.load(Ordering::Relaxed),
@@ -136,7 +192,7 @@ pub struct ImportCounters {
     records_read: AtomicU64,
     records_written: AtomicU64,
     /// Each stage after reading, with the time it began.
-    stages: std::sync::Mutex<Vec<(&'static str, std::time::Instant)>>,
+    stages: std::sync::Mutex<Vec<(ImportStage, std::time::Instant)>>,
     done: AtomicBool,
 }
 
@@ -166,7 +222,7 @@ impl ImportCounters {
         self.records_written.fetch_add(n, Ordering::Relaxed);
     }
 
-    pub fn set_stage(&self, stage: &'static str) {
+    pub fn set_stage(&self, stage: ImportStage) {
         self.stages
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -174,7 +230,7 @@ impl ImportCounters {
     }
 
     /// How long each stage took, the last one until now.
-    pub fn stage_times(&self) -> Vec<(&'static str, Duration)> {
+    pub fn stage_times(&self) -> Vec<(ImportStage, Duration)> {
         let stages = self.stages.lock().unwrap_or_else(|e| e.into_inner());
         let now = std::time::Instant::now();
         stages
@@ -208,12 +264,12 @@ impl ImportCounters {
         self.bytes_read.load(Ordering::Relaxed)
     }
 
-    /// The stage the import is in.
-    pub fn stage(&self) -> &'static str {
+    /// The stage the import is in, none before it starts reading.
+    pub fn stage(&self) -> Option<ImportStage> {
         self.stages
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .last()
-            .map_or("", |s| s.0)
+            .map(|s| s.0)
     }
 }

@@ -123,7 +123,7 @@ fn import(path: &std::path::Path, a: ImportArgs, cancel: &Cancel) -> anyhow::Res
             name: name.clone(),
             source: a.source.clone(),
             version: a.set_version.clone(),
-            format: String::new(),
+            format: "",
             profile: None,
             default_category: None,
         },
@@ -256,7 +256,7 @@ fn import(path: &std::path::Path, a: ImportArgs, cancel: &Cancel) -> anyhow::Res
         let stages: Vec<String> = counters
             .stage_times()
             .iter()
-            .map(|(name, d)| format!("{name} {:.1} s", d.as_secs_f64()))
+            .map(|(stage, d)| format!("{} {:.1} s", stage.name(), d.as_secs_f64()))
             .collect();
         eprintln!("hashsift: time by stage: {}", stages.join(", "));
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use hashsift::progress::{Counters, ImportCounters, Phase};
+use hashsift::progress::{Counters, ImportCounters, ImportStage, Phase, Step};
 
 /// A thread that draws progress on stderr until stopped.
 struct DrawThread {
@@ -75,7 +75,7 @@ fn draw(counters: &Counters, stop: &AtomicBool) {
         ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr()).with_style(style.clone())
     };
     let mut bar = fresh(&walking, None);
-    let mut shown = (Phase::Walking, "");
+    let mut shown = (Phase::Walking, Step::None);
     while !stop.load(Ordering::Relaxed) {
         let phase = counters.phase();
         let (step, done, total) = counters.step();
@@ -93,7 +93,7 @@ fn draw(counters: &Counters, stop: &AtomicBool) {
                     } else {
                         "writing"
                     })
-                    .with_message(step),
+                    .with_message(step.label()),
                 Phase::Done => unreachable!("not drawn"),
             };
             // The counts so far arrive at the next frame, a known interval later: the rate
@@ -151,11 +151,9 @@ fn draw_import(counters: &ImportCounters, stop: &AtomicBool) {
         bar.set_position(counters.bytes_read());
         let (read, _) = counters.records();
         let rate = read as f64 / started.elapsed().as_secs_f64().max(1e-3);
-        let stage = counters.stage();
-        bar.set_message(if stage == "reading" {
-            format!("{read} records, {rate:.0}/s")
-        } else {
-            format!("{read} records; {stage}")
+        bar.set_message(match counters.stage() {
+            None | Some(ImportStage::Reading) => format!("{read} records, {rate:.0}/s"),
+            Some(stage) => format!("{read} records; {}", stage.name()),
         });
         bar.tick();
         std::thread::sleep(Duration::from_millis(120));

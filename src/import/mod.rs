@@ -27,7 +27,7 @@ use crate::knowndb::profile::{Profile, ProfileError};
 use crate::knowndb::record::{KnownRecord, UnmappedCode};
 use crate::knowndb::write::{ImportSummary, SetMeta, SourceFile, SourceSummary, WriteError};
 use crate::knowndb::{DbError, KnownDb};
-use crate::progress::ImportCounters;
+use crate::progress::{ImportCounters, ImportStage};
 
 pub use detect::Format;
 
@@ -418,10 +418,7 @@ pub fn run(
     }
     let mut meta = req.meta.clone();
     if meta.format.is_empty() {
-        meta.format = formats
-            .first()
-            .map(|f| f.1.name().to_owned())
-            .unwrap_or_default();
+        meta.format = formats.first().map_or("", |f| f.1.name());
     }
     meta.profile = req
         .grading
@@ -441,7 +438,7 @@ pub fn run(
     };
     let rejects_ref = rejects.as_mut();
 
-    counters.set_stage("reading");
+    counters.set_stage(ImportStage::Reading);
     let (tx, rx) = mpsc::sync_channel::<Result<Vec<KnownRecord>, ImportError>>(8);
     let formats = &formats;
     // Set once the database side is done (or failed): the digest thread stops early.
@@ -582,7 +579,7 @@ fn read_all(
             path: file.clone(),
             size: *size,
             sha256: [0; 32],
-            format: format.name().to_owned(),
+            format: format.name(),
             rows_read: read,
         });
     }

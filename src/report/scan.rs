@@ -13,7 +13,7 @@ use super::summary::Summary;
 use super::text::Text;
 use super::write_atomically;
 use crate::digest::AlgorithmSet;
-use crate::progress::{Counters, Phase};
+use crate::progress::{Counters, Phase, Step};
 use crate::record::Kind;
 use crate::scan::Provenance;
 use crate::scan::{MatchStatus, ScanItem, ScanRun};
@@ -28,7 +28,7 @@ pub fn write(dir: &Path, p: &Provenance, run: &ScanRun, counters: &Counters) -> 
     counters.set_phase(Phase::Writing);
     // The three files of one record per item (or per content) are written side by side, each
     // on a thread of its own: at a million items each takes seconds, mostly formatting.
-    counters.start_step("items x 3 (items.jsonl, items.csv, vics.json)", 3 * items);
+    counters.start_step(Step::ReportItems, 3 * items);
     std::thread::scope(|scope| {
         let jsonl = scope
             .spawn(|| write_atomically(&dir.join(ITEMS), |out| write_items(p, run, counters, out)));
@@ -42,7 +42,7 @@ pub fn write(dir: &Path, p: &Provenance, run: &ScanRun, counters: &Counters) -> 
         }
         vics
     })?;
-    counters.start_step("files (summary.json, summary.html)", 2);
+    counters.start_step(Step::ReportSummary, 2);
     let summary = Summary::of(p, run);
     write_atomically(&dir.join(SUMMARY), |out| {
         serde_json::to_writer_pretty(&mut *out, &summary)?;
@@ -53,10 +53,7 @@ pub fn write(dir: &Path, p: &Provenance, run: &ScanRun, counters: &Counters) -> 
         super::html::write(p, run, &summary, out)
     })?;
     counters.add_step(1);
-    counters.start_step(
-        "report files digested (manifest.json)",
-        COVERED.len() as u64,
-    );
+    counters.start_step(Step::Manifest, COVERED.len() as u64);
     super::manifest::write(dir, p, run, counters)
 }
 

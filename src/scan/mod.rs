@@ -23,7 +23,7 @@ use crate::digest::{AlgorithmSet, Digests};
 use crate::hash::{self, HashConfig, HashError};
 use crate::knowndb::read::conflicting;
 use crate::knowndb::{Access, DbError, KnownDb};
-use crate::progress::{Counters, Phase};
+use crate::progress::{Counters, Phase, Step};
 use crate::utc::Timestamp;
 
 use self::grade::{look_up, not_looked_up};
@@ -112,7 +112,7 @@ pub fn run(
     let mut match_lists: Vec<Vec<Match>> = vec![Vec::new()];
     let mut items = hashed.items;
     let mut gradings = vec![Grading::default(); items.len()];
-    counters.start_step("items", items.len() as u64);
+    counters.start_step(Step::Grading, items.len() as u64);
     counters.set_phase(Phase::Matching);
     for (item, grading) in items.iter_mut().zip(&mut gradings) {
         counters.add_step(1);

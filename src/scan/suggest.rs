@@ -8,7 +8,7 @@ use crate::knowndb::pdq_index::PdqIndex;
 use crate::knowndb::read::MediaView;
 use crate::knowndb::{DbError, KnownDb};
 use crate::media::pdq::{PdqHash, Transform};
-use crate::progress::Counters;
+use crate::progress::{Counters, Step};
 use crate::record::{Item, ItemError, Stage};
 
 use super::options::{MAX_SUGGESTIONS, PdqMatching};
@@ -66,7 +66,7 @@ pub(super) fn suggest(
     let Some((index, _)) = index.filter(|_| !cancel.is_cancelled()) else {
         return Ok(not_searched(items));
     };
-    counters.start_step("images searched by PDQ", queries.len() as u64);
+    counters.start_step(Step::PdqSearch, queries.len() as u64);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
