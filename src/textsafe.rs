@@ -2,6 +2,8 @@
 //! messages) made safe to print on a terminal: control characters are written out visibly
 //! instead of being sent raw, so a set cannot retitle the examiner's window (`ESC ] 0;`),
 //! clear the screen (`ESC [ 2J`), ring the bell, or overwrite a line with a carriage return.
+//! And text written into a spreadsheet cell (report and export CSV) kept from being read as a
+//! formula.
 
 use std::borrow::Cow;
 use std::fmt::Write;
@@ -46,6 +48,23 @@ pub fn escape_opt(s: Option<&str>) -> Option<Cow<'_, str>> {
     s.map(escape)
 }
 
+/// Whether a spreadsheet would read a cell starting like `s` as a formula.
+pub fn looks_like_formula(s: &str) -> bool {
+    matches!(
+        s.as_bytes().first(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+    )
+}
+
+/// `s` as a spreadsheet cell: a leading `'` when it would be taken for a formula.
+pub fn neutralise(s: String) -> String {
+    if looks_like_formula(&s) {
+        format!("'{s}")
+    } else {
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,5 +87,13 @@ mod tests {
                 c as u32
             );
         }
+    }
+
+    #[test]
+    fn formula_prefixes() {
+        for s in ["=1+1", "+x", "-x", "@x", "\tx", "\rx"] {
+            assert!(looks_like_formula(s), "{s:?}");
+        }
+        assert!(!looks_like_formula("/evidence/a.jpg"));
     }
 }

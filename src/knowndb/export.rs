@@ -8,10 +8,10 @@ use serde_json::{Map, Value, json};
 
 use super::category::Category;
 use super::record::Grade;
-use super::write::grade_from_row;
+use super::schema::grade_from_row;
 use super::{DbError, KnownDb};
 use crate::digest::to_hex;
-use crate::report::text::neutralise;
+use crate::textsafe::neutralise;
 
 /// What to export.
 #[derive(Clone, Debug, PartialEq, Eq)]

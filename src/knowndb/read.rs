@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::category::Category;
 use super::record::{Grade, UnmappedCode};
-use super::write::grade_from_row;
+use super::schema::grade_from_row;
 use super::{DbError, KnownDb};
 use crate::digest::{Blake3, Md5, Sha1, Sha256, to_hex};
 use crate::media::pdq::PdqHash;

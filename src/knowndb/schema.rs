@@ -3,6 +3,9 @@
 
 use rusqlite::Connection;
 
+use super::category::Flags;
+use super::record::Grade;
+
 /// `PRAGMA application_id` of a hashsift database ("hsft"), so that another SQLite file is
 /// never mistaken for one.
 pub const APPLICATION_ID: i32 = 0x6873_6674;
@@ -343,6 +346,46 @@ pub fn check_current(conn: &Connection) -> Result<(), SchemaError> {
         return Err(SchemaError::Older { found, supported });
     }
     Ok(())
+}
+
+// How a grade is stored: the columns of `grade` from `offset` on (record, code, label,
+// category, the four flags, series, tags as a JSON array, file), read back by the lookup and
+// the export alike.
+
+pub(crate) fn tags_to_sql(tags: &[String]) -> Option<String> {
+    (!tags.is_empty()).then(|| serde_json::to_string(tags).expect("strings serialise"))
+}
+
+pub(crate) fn tags_from_sql(text: Option<String>) -> Vec<String> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+/// The grade in the columns of `r` from `offset` on.
+pub(crate) fn grade_from_row(r: &rusqlite::Row, offset: usize) -> rusqlite::Result<Grade> {
+    let category: String = r.get(offset + 3)?;
+    let category = category.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(
+            offset + 3,
+            rusqlite::types::Type::Text,
+            Box::new(e),
+        )
+    })?;
+    Ok(Grade {
+        record: r.get::<_, i64>(offset)? as u64,
+        code: r.get(offset + 1)?,
+        label: r.get(offset + 2)?,
+        category,
+        flags: Flags {
+            baseline: r.get(offset + 4)?,
+            victim_identified: r.get(offset + 5)?,
+            offender_identified: r.get(offset + 6)?,
+            distributed: r.get(offset + 7)?,
+        },
+        series: r.get(offset + 8)?,
+        tags: tags_from_sql(r.get(offset + 9)?),
+        file: r.get::<_, i64>(offset + 10)? as u32,
+    })
 }
 
 #[cfg(test)]

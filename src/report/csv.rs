@@ -13,9 +13,10 @@ use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 
 use super::ListingHeader;
-use super::text::{Text, looks_like_formula, neutralise};
+use super::text::Text;
 use crate::digest::to_hex;
 use crate::record::Item;
+use crate::textsafe::{looks_like_formula, neutralise};
 
 pub fn write(p: &ListingHeader, items: &[Item], out: &mut dyn Write) -> io::Result<()> {
     let mut w = ::csv::Writer::from_writer(out);

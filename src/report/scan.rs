@@ -165,7 +165,7 @@ fn pdq_match_object(m: &crate::scan::PdqMatch) -> Value {
 /// Every text cell a spreadsheet would take for a formula starts with `'`.
 fn write_csv(run: &ScanRun, counters: &Counters, out: &mut dyn Write) -> io::Result<()> {
     use super::csv::{cell_with_hex, leading_cells, pdq_cells};
-    use super::text::neutralise;
+    use crate::textsafe::neutralise;
     let sets: std::collections::BTreeSet<&str> = run
         .items()
         .flat_map(|s| s.matches.iter())

@@ -28,23 +28,6 @@ impl Text {
     }
 }
 
-/// Whether a spreadsheet would read a cell starting like `s` as a formula.
-pub fn looks_like_formula(s: &str) -> bool {
-    matches!(
-        s.as_bytes().first(),
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
-    )
-}
-
-/// `s` as a spreadsheet cell: a leading `'` when it would be taken for a formula.
-pub fn neutralise(s: String) -> String {
-    if looks_like_formula(&s) {
-        format!("'{s}")
-    } else {
-        s
-    }
-}
-
 /// `bytes` made safe for one line of a line-based format: backslash, LF and CR become `\\`,
 /// `\n` and `\r`. Returns `None` when nothing needed escaping.
 pub fn escape_line_breaks(bytes: &[u8]) -> Option<Vec<u8>> {
@@ -123,13 +106,5 @@ mod tests {
             String::from_utf8(command_line(&args)).unwrap(),
             "hashsift hash 'a b' 'it'\\''s' ''"
         );
-    }
-
-    #[test]
-    fn formula_prefixes() {
-        for s in ["=1+1", "+x", "-x", "@x", "\tx", "\rx"] {
-            assert!(looks_like_formula(s), "{s:?}");
-        }
-        assert!(!looks_like_formula("/evidence/a.jpg"));
     }
 }

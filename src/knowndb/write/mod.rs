@@ -30,7 +30,6 @@ mod sql;
 
 use dupes::{Seen, SeenEntry, SeenKey, is_blank};
 use merge::{Fold, Prefixes, fold_into, merge_shared_hashes};
-pub(crate) use sql::grade_from_row;
 use sql::{
     ColumnMask, Inserts, drop_grade_indexes, drop_hash_indexes, insert_files, insert_set,
     record_summary, remove_set_in,

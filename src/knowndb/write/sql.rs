@@ -4,19 +4,12 @@
 use rusqlite::{Statement, Transaction, params};
 
 use super::{ImportSummary, SetMeta, SourceFile};
-use crate::knowndb::category::{Category, Flags};
-use crate::knowndb::record::{Grade, KnownRecord};
-use crate::knowndb::schema::{GRADE_INDEXES, HASH_INDEXES, KEYED, hash_key, set_grades};
+use crate::knowndb::category::Category;
+use crate::knowndb::record::KnownRecord;
+use crate::knowndb::schema::{
+    GRADE_INDEXES, HASH_INDEXES, KEYED, hash_key, set_grades, tags_to_sql,
+};
 use crate::utc::Timestamp;
-
-fn tags_to_sql(tags: &[String]) -> Option<String> {
-    (!tags.is_empty()).then(|| serde_json::to_string(tags).expect("strings serialise"))
-}
-
-fn tags_from_sql(text: Option<String>) -> Vec<String> {
-    text.and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default()
-}
 
 pub(super) fn insert_set(tx: &Transaction, meta: &SetMeta) -> rusqlite::Result<i64> {
     tx.execute(
@@ -306,30 +299,4 @@ pub(super) fn drop_hash_indexes(
         }
     }
     Ok(())
-}
-
-pub(crate) fn grade_from_row(r: &rusqlite::Row, offset: usize) -> rusqlite::Result<Grade> {
-    let category: String = r.get(offset + 3)?;
-    let category = category.parse().map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(
-            offset + 3,
-            rusqlite::types::Type::Text,
-            Box::new(e),
-        )
-    })?;
-    Ok(Grade {
-        record: r.get::<_, i64>(offset)? as u64,
-        code: r.get(offset + 1)?,
-        label: r.get(offset + 2)?,
-        category,
-        flags: Flags {
-            baseline: r.get(offset + 4)?,
-            victim_identified: r.get(offset + 5)?,
-            offender_identified: r.get(offset + 6)?,
-            distributed: r.get(offset + 7)?,
-        },
-        series: r.get(offset + 8)?,
-        tags: tags_from_sql(r.get(offset + 9)?),
-        file: r.get::<_, i64>(offset + 10)? as u32,
-    })
 }
