@@ -109,9 +109,12 @@ fn code(text: &str) -> String {
 }
 
 /// The paths a source names from `crate`, `super` or `self`, braced lists expanded, each as
-/// the module path it starts from followed by its segments.
+/// the module path it starts from followed by its segments; and the paths it names through a
+/// name a `use` brought into scope (`use crate::report;` then `report::text::Text`, or
+/// `use crate::report as r;` then `r::text::Text`).
 fn paths(module: &Module, code: &str) -> Vec<Module> {
     let mut found = Vec::new();
+    let mut aliases = BTreeMap::new();
     let bytes = code.as_bytes();
     for keyword in ["crate::", "super::", "self::"] {
         let mut from = 0;
@@ -136,7 +139,7 @@ fn paths(module: &Module, code: &str) -> Vec<Module> {
                 base.pop();
                 at += "super::".len();
             }
-            expand(code, at, base, &mut found);
+            expand(code, at, base, &mut found, &mut aliases);
         }
     }
     // A child module named without `self::` (`mod cli;` then `cli::run()`).
@@ -148,21 +151,33 @@ fn paths(module: &Module, code: &str) -> Vec<Module> {
             .map_or(0, |p| p + 1);
         let before = code[..start].chars().next_back();
         if start < end && before != Some(':') {
-            let mut path = module.clone();
-            path.push(code[start..end].to_owned());
-            expand(code, end + 2, path, &mut found);
+            let first = &code[start..end];
+            let path = aliases.get(first).cloned().unwrap_or_else(|| {
+                let mut path = module.clone();
+                path.push(first.to_owned());
+                path
+            });
+            expand(code, end + 2, path, &mut found, &mut BTreeMap::new());
         }
         at = end + 2;
     }
     found
 }
 
-/// Reads the path at `at` (segments, or a braced list of paths) after `prefix`.
-fn expand(code: &str, mut at: usize, mut prefix: Module, found: &mut Vec<Module>) {
+/// Reads the path at `at` (segments, or a braced list of paths) after `prefix`. Each path's
+/// last name (or the name after `as`) is recorded in `aliases`, for later paths that start
+/// from it.
+fn expand(
+    code: &str,
+    mut at: usize,
+    mut prefix: Module,
+    found: &mut Vec<Module>,
+    aliases: &mut BTreeMap<String, Module>,
+) {
     let bytes = code.as_bytes();
     loop {
         if code[at..].starts_with('{') {
-            braced(code, at + 1, &prefix, found);
+            braced(code, at + 1, &prefix, found, aliases);
             return;
         }
         let start = at;
@@ -170,11 +185,26 @@ fn expand(code: &str, mut at: usize, mut prefix: Module, found: &mut Vec<Module>
             at += 1;
         }
         if at == start {
+            // `{self, ..}` or a path ending in `::`: the prefix itself.
             found.push(prefix);
             return;
         }
-        prefix.push(code[start..at].to_owned());
+        let segment = &code[start..at];
+        if segment != "self" {
+            prefix.push(segment.to_owned());
+        }
         if !code[at..].starts_with("::") {
+            let renamed = code[at..].trim_start().strip_prefix("as ").map(|rest| {
+                let rest = rest.trim_start();
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                rest[..end].to_owned()
+            });
+            let name = renamed.or_else(|| prefix.last().cloned());
+            if let Some(name) = name.filter(|n| !n.is_empty() && n != "_") {
+                aliases.insert(name, prefix.clone());
+            }
             found.push(prefix);
             return;
         }
@@ -183,7 +213,13 @@ fn expand(code: &str, mut at: usize, mut prefix: Module, found: &mut Vec<Module>
 }
 
 /// Each path of the braced list beginning at `at` (after its `{`), after `prefix`.
-fn braced(code: &str, at: usize, prefix: &Module, found: &mut Vec<Module>) {
+fn braced(
+    code: &str,
+    at: usize,
+    prefix: &Module,
+    found: &mut Vec<Module>,
+    aliases: &mut BTreeMap<String, Module>,
+) {
     let bytes = code.as_bytes();
     let mut depth = 1;
     let mut item_start = at;
@@ -193,19 +229,25 @@ fn braced(code: &str, at: usize, prefix: &Module, found: &mut Vec<Module>) {
             b'{' => depth += 1,
             b'}' => depth -= 1,
             b',' if depth == 1 => {
-                expand_item(code, item_start, prefix, found);
+                expand_item(code, item_start, prefix, found, aliases);
                 item_start = i + 1;
             }
             _ => {}
         }
         i += 1;
     }
-    expand_item(code, item_start, prefix, found);
+    expand_item(code, item_start, prefix, found, aliases);
 }
 
-fn expand_item(code: &str, at: usize, prefix: &Module, found: &mut Vec<Module>) {
+fn expand_item(
+    code: &str,
+    at: usize,
+    prefix: &Module,
+    found: &mut Vec<Module>,
+    aliases: &mut BTreeMap<String, Module>,
+) {
     let skip = code[at..].len() - code[at..].trim_start().len();
-    expand(code, at + skip, prefix.clone(), found);
+    expand(code, at + skip, prefix.clone(), found, aliases);
 }
 
 /// The import graph: each module and the other modules (files) it names.
@@ -343,4 +385,40 @@ fn the_import_reader_sees_braced_and_relative_paths() {
     assert!(cycle_from(&b, &edges).is_some(), "b -> a::c -> b");
     let a: Module = vec!["a".into()];
     assert!(cycle_from(&a, &edges).is_none());
+}
+
+/// A module named through a name a `use` brought into scope counts as imported: a circle
+/// closed that way (`use crate::b;` then `b::inner::f()`, `use crate::b as other;` then
+/// `other::inner::f()`) is found.
+#[test]
+fn the_import_reader_follows_names_brought_in_by_use() {
+    for (how, call) in [
+        ("use crate::b;", "b::inner::f()"),
+        ("use crate::b as other;", "other::inner::f()"),
+        ("use crate::{b::{self}};", "b::inner::f()"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path();
+        std::fs::create_dir_all(src.join("b")).unwrap();
+        std::fs::write(src.join("lib.rs"), "pub mod a;\npub mod b;\n").unwrap();
+        std::fs::write(
+            src.join("a.rs"),
+            format!("{how}\npub fn g() {{ {call}; }}\n"),
+        )
+        .unwrap();
+        std::fs::write(src.join("b/mod.rs"), "pub mod inner;\n").unwrap();
+        std::fs::write(
+            src.join("b/inner.rs"),
+            "pub fn f() {}\npub fn h() { crate::a::g(); }\n",
+        )
+        .unwrap();
+        let (_, edges) = graph(src, "lib.rs");
+        let a: Module = vec!["a".into()];
+        let inner: Module = vec!["b".into(), "inner".into()];
+        assert!(edges[&a].contains(&inner), "{how}: a -> b::inner");
+        assert!(
+            cycle_from(&a, &edges).is_some(),
+            "{how}: a -> b::inner -> a"
+        );
+    }
 }
