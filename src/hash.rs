@@ -20,7 +20,8 @@ use crate::progress::{Counters, Phase};
 use crate::read::evidence::{self, FileId};
 use crate::read::file::{self, HashFailure};
 use crate::read::prefetch::{OpenAhead, WorkQueue};
-use crate::record::{Item, ItemError, Kind, Stage};
+use crate::read::{ItemError, Stage};
+use crate::record::{Item, Kind};
 use crate::utc::Timestamp;
 use crate::walk;
 
@@ -106,14 +107,14 @@ pub enum HashError {
 
 /// What hashing found of one content: its digests, and its content type and image hash when
 /// asked for.
-pub type Hashed = (Digests, Option<ContentType>, Option<Arc<ImageHash>>);
+pub(crate) type Hashed = (Digests, Option<ContentType>, Option<Arc<ImageHash>>);
 
 /// What hashing found of one content: what [`Hashed`] holds, or the error reading it.
-pub type Outcome = Result<Hashed, ItemError>;
+pub(crate) type Outcome = Result<Hashed, ItemError>;
 
 /// What the record of an earlier session says of a content the walk found.
 #[derive(Debug)]
-pub enum Carried {
+pub(crate) enum Carried {
     /// Recorded, with the same inode, size, and modification and change times.
     Same(Outcome),
     /// Recorded, and changed since.
@@ -124,7 +125,7 @@ pub enum Carried {
 
 /// Where a run records what it hashes as it goes, so that an interrupted run is resumed
 /// without reading again what it had read (the scan's journal, `crate::scan::journal`).
-pub trait Recorder: Sync {
+pub(crate) trait Recorder: Sync {
     /// What an earlier session recorded of each of `n` contents, content `i` being the one
     /// `item(i)` (its first path) points to: `each(i, what)` is called once for every `i`.
     /// Returns what was recorded as read and is not among them.
@@ -144,7 +145,7 @@ pub trait Recorder: Sync {
 }
 
 /// One hashing thread's side of a [`Recorder`].
-pub trait ThreadRecorder {
+pub(crate) trait ThreadRecorder {
     /// Called before a content of `size` bytes is read: what is held may have to go first.
     fn before_read(&mut self, size: u64);
 
@@ -155,7 +156,7 @@ pub trait ThreadRecorder {
 /// The contents a [`Recorder`] holds records of, and those recorded as read whose path the
 /// walk did not find (how many, and one of them).
 #[derive(Debug, Default)]
-pub struct Missing {
+pub(crate) struct Missing {
     pub recorded: usize,
     pub gone: usize,
     pub one_gone: Option<PathBuf>,
@@ -189,7 +190,7 @@ pub fn run(
 /// # Errors
 /// [`HashError::ThreadPool`] when the worker pool cannot be started;
 /// [`HashError::EvidenceGone`] when resuming, files the journal records are not there.
-pub fn run_journaled(
+pub(crate) fn run_journaled(
     config: &HashConfig,
     cancel: &Cancel,
     counters: &Counters,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use crate::digest::Digests;
 use crate::read::evidence::FileId;
 
-pub use crate::read::{ItemError, Stage};
+use crate::read::ItemError;
 use crate::utc::Timestamp;
 
 /// What kind of filesystem object a path is. Only regular files are ever opened.

@@ -34,7 +34,8 @@ use rayon::prelude::*;
 use crate::cancel::Cancel;
 use crate::progress::Counters;
 use crate::read::evidence::FileId;
-use crate::record::{Item, ItemError, Kind, Stage};
+use crate::read::{ItemError, Stage};
+use crate::record::{Item, Kind};
 use crate::utc::Timestamp;
 
 /// Directories with more entries than this have their entries examined in parallel.

@@ -11,7 +11,7 @@ use crate::config::{ConfigError, ScanSettings};
 use crate::exit::ExitStatus;
 use crate::knowndb::{Access, DbError, KnownDb};
 use crate::progress::{Counters, Phase};
-use crate::record::Stage;
+use crate::read::Stage;
 use crate::report;
 use crate::scan::journal::{Journal, JournalError, Session, Start};
 use crate::scan::{self, Provenance, ScanError, ScanRun};

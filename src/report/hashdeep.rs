@@ -24,7 +24,8 @@ use std::os::unix::ffi::OsStrExt;
 use super::ListingHeader;
 use super::text::escape_line_breaks;
 use crate::digest::{Algorithm, AlgorithmSet};
-use crate::record::{Item, Kind, Stage};
+use crate::read::Stage;
+use crate::record::{Item, Kind};
 
 /// The algorithms hashdeep 4.4 accepts in a listing's header.
 pub const SUPPORTED: AlgorithmSet = AlgorithmSet::HASHDEEP;

@@ -10,7 +10,8 @@ use serde::{Serialize, Serializer};
 
 use super::model::category_name;
 use crate::digest::Algorithm;
-use crate::record::{Kind, Stage};
+use crate::read::Stage;
+use crate::record::Kind;
 use crate::scan::{MatchStatus, Provenance, ScanRun};
 
 /// The contents of `summary.json`.

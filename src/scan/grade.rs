@@ -3,7 +3,7 @@
 use crate::digest::{Algorithm, Digests};
 use crate::knowndb::read::MediaView;
 use crate::knowndb::{DbError, KnownDb};
-use crate::record::{ItemError, Stage};
+use crate::read::{ItemError, Stage};
 
 use super::result::{Match, MatchStatus};
 

@@ -7,7 +7,8 @@ use crate::digest::Algorithm;
 use crate::knowndb::Category;
 use crate::knowndb::read::{MediaView, SetGrade, SetInfo};
 use crate::media::pdq::Transform;
-use crate::record::{Item, Stage};
+use crate::read::Stage;
+use crate::record::Item;
 use crate::utc::Timestamp;
 
 use super::journal::Session;

@@ -9,7 +9,8 @@ use crate::knowndb::read::MediaView;
 use crate::knowndb::{DbError, KnownDb};
 use crate::media::pdq::{PdqHash, Transform};
 use crate::progress::{Counters, Step};
-use crate::record::{Item, ItemError, Stage};
+use crate::read::{ItemError, Stage};
+use crate::record::Item;
 
 use super::options::{MAX_SUGGESTIONS, PdqMatching};
 use super::result::{Grading, PdqMatch};

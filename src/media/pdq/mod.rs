@@ -24,7 +24,8 @@ mod luma;
 mod quality;
 
 pub use hash::PdqHash;
-pub use luma::{Luma, give_u8, take_u8};
+pub use luma::Luma;
+pub(crate) use luma::{give_u8, take_u8};
 
 use dct::{bits, dct16, transformed};
 use filter::blur_and_decimate;

@@ -21,7 +21,7 @@ pub(super) type Offsets = HashMap<[u8; 16], (u64, u32)>;
 
 /// The records earlier sessions committed, to be carried over.
 #[derive(Debug, Default)]
-pub struct CarryOver {
+pub(crate) struct CarryOver {
     pub(super) offsets: Offsets,
     /// The journal, read by offset (`pread`: the writer's position is not moved).
     pub(super) file: Option<File>,
@@ -29,20 +29,16 @@ pub struct CarryOver {
 
 impl CarryOver {
     /// How many paths the journal has records of.
-    pub fn len(&self) -> usize {
+    #[allow(clippy::len_without_is_empty)]
+    pub(crate) fn len(&self) -> usize {
         self.offsets.len()
-    }
-
-    /// Whether the journal has no record of any path.
-    pub fn is_empty(&self) -> bool {
-        self.offsets.is_empty()
     }
 
     /// What the journal says of each of `n` contents, content `i` being the one `item(i)`
     /// (its first path) points to: `each(i, what)` is called once for every `i`, in no order.
     /// The records are read in the journal's order, in one pass over the file; then those of
     /// paths the walk did not find, to count the contents read whole that are gone.
-    pub fn sort_out<'a>(
+    pub(crate) fn sort_out<'a>(
         self,
         n: usize,
         item: impl Fn(usize) -> &'a Item,
@@ -103,7 +99,7 @@ impl CarryOver {
 
 /// What [`CarryOver::sort_out`] found of the journal's records.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Sorted {
+pub(crate) struct Sorted {
     /// The walk's paths the journal has records of (changed or not).
     pub in_journal: usize,
     /// Contents the journal records as read whose path the walk did not find, and one of them.

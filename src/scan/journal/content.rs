@@ -12,7 +12,8 @@ use crate::media::ImageHash;
 use crate::media::decode::DecodeError;
 use crate::media::pdq::{Pdq, PdqHash};
 use crate::media::sniff::{Class, ContentType};
-use crate::record::{Item, ItemError, Stage};
+use crate::read::{ItemError, Stage};
+use crate::record::Item;
 use crate::utc::Timestamp;
 
 use super::format::{CONTENT, NANOS, path_key};

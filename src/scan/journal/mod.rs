@@ -42,7 +42,7 @@ use self::records::{parse_session, parse_start, session_record, start_record};
 use self::writer::{Writer, lock};
 
 pub use self::records::{Session, Start};
-pub use self::writer::Batch;
+pub(crate) use self::writer::Batch;
 
 /// The journal's name in the report directory.
 pub const JOURNAL: &str = "journal.hsj";
@@ -216,7 +216,7 @@ impl Journal {
 
     /// The records read from the journal, to carry over what has not changed: taken once
     /// (after that, and for a new scan, empty), and freed once the hashing is planned.
-    pub fn carry_over(&self) -> CarryOver {
+    pub(crate) fn carry_over(&self) -> CarryOver {
         let offsets = std::mem::take(
             &mut *self
                 .committed

@@ -9,7 +9,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::hash::{Hashed, ThreadRecorder};
-use crate::record::{Item, ItemError};
+use crate::read::ItemError;
+use crate::record::Item;
 
 use super::content::content_record;
 use super::format::{MAX_RECORD, frame_into};
