@@ -3,6 +3,12 @@
 //! paths, inodes and times, written here with the journal's framing and BLAKE3 checks), and
 //! `scan --resume` must carry over every content recorded as read and report what a fresh scan
 //! of the copies reports.
+//!
+//! A journal resumes only with the release that began it (a report names one version; the
+//! refusal is tested in `scan/journal/tests.rs`), so the start record's `tool_version` is set to
+//! this build's: what is tested is that the bytes an earlier release wrote are still read the
+//! same. A change of those bytes must change the journal's format number, and this test then
+//! fails until the fixture is remade or the old format is read.
 
 mod common;
 
@@ -57,10 +63,13 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The start record (`S` and JSON) with its evidence root and working folder replaced.
+/// The start record (`S` and JSON) with its evidence root and working folder replaced, and
+/// the version that wrote it set to this build's.
 fn moved_start(payload: &[u8], root: &Path, cwd: &Path) -> Vec<u8> {
     assert_eq!(payload[0], b'S');
     let mut v: Value = serde_json::from_slice(&payload[1..]).unwrap();
+    assert_eq!(v["tool_version"], "0.1.0");
+    v["tool_version"] = Value::String(env!("CARGO_PKG_VERSION").to_owned());
     assert_eq!(v["roots"], serde_json::json!([hex(OLD_ROOT)]));
     v["roots"] = serde_json::json!([hex(root.as_os_str().as_bytes())]);
     v["cwd"] = Value::String(hex(cwd.as_os_str().as_bytes()));
