@@ -424,7 +424,7 @@ mod tests {
     }
 
     #[test]
-    fn the_inside_of_the_evidence_is_told_by_identity_not_by_name() {
+    fn the_inside_of_the_evidence_is_found_through_links_and_dotdot_not_by_a_name_prefix() {
         let dir = tempfile::tempdir().unwrap();
         let ev = dir.path().join("ev");
         std::fs::create_dir_all(ev.join("a/b/c")).unwrap();

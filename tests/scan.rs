@@ -448,7 +448,14 @@ fn the_html_page_shows_each_figure_of_summary_json() {
     // Per category, the review spared, the triage, per set, the counts of each list: as the
     // JSON says, with a dash only for the examiner this scan was not given.
     let g = graded();
-    common::summary_page::assert_page_shows_summary(&g.out_dir);
+    let figures = common::summary_page::assert_page_shows_summary(&g.out_dir);
+    // Each figure this scan has is compared as something other than a zero (no PDQ here; the
+    // errors and resumed sessions are compared by the Ctrl-C and resume tests).
+    for (name, n) in &figures {
+        if !["suggested by PDQ", "errors", "resumed"].contains(name) {
+            assert!(*n > 0, "the graded scan has {name}");
+        }
+    }
 }
 
 /// items.csv of the graded scan: its header, and its rows (the end row last).
@@ -773,6 +780,9 @@ fn ctrl_c_leaves_a_report_marked_incomplete() {
     assert!(small.get("category").is_none(), "{small}");
     assert_eq!(summary["errors_by_stage"]["interrupted"], 2);
     assert_eq!(summary["files"], 0);
+    // The page of an incomplete report shows its errors.
+    let figures = common::summary_page::assert_page_shows_summary(&out_dir);
+    assert_eq!(figures["errors"], 2);
 }
 
 /// Chromium, headless, as this machine's notes prescribe (no sandbox as root, no background
