@@ -26,7 +26,7 @@ pub enum Phase {
 pub enum Step {
     /// No step started yet.
     #[default]
-    None,
+    NotStarted,
     /// Grading each item against the known hashes.
     Grading,
     /// Searching the known PDQ hashes for each unknown image.
@@ -43,7 +43,7 @@ impl Step {
     /// What the step counts, as shown after the count.
     pub fn label(self) -> &'static str {
         match self {
-            Step::None => "",
+            Step::NotStarted => "",
             Step::Grading => "items",
             Step::PdqSearch => "images searched by PDQ",
             Step::ReportItems => "items x 3 (items.jsonl, items.csv, vics.json)",
@@ -53,7 +53,7 @@ impl Step {
     }
 }
 
-/// The stages of an import after the source is read, timed one after the other.
+/// The stages of an import, timed one after the other.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ImportStage {
     /// Reading and parsing the set's files.

@@ -165,42 +165,52 @@ fn a_newer_or_foreign_database_is_refused() {
     assert!(stderr(&out).contains("not a hashsift"), "{}", stderr(&out));
 }
 
-/// A known hash of the wrong length (a database written around the schema's checks, or
-/// damaged) is never compared cut or padded: a scan that meets it, in either lookup mode,
-/// stops with exit 3 naming the medium, and writes no report that would grade the file.
+/// A known hash of the wrong length or stored as text (a database written around the schema's
+/// checks, or damaged) is never compared cut, padded or as text: a scan that meets it, in
+/// either lookup mode, stops with exit 3 naming the medium, and writes no report that would
+/// grade the file.
 #[test]
-fn a_known_hash_of_the_wrong_length_stops_the_scan_naming_its_medium() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("k.db");
-    let ev = dir.path().join("ev");
-    fs::create_dir(&ev).unwrap();
+fn a_known_hash_of_the_wrong_length_or_type_stops_the_scan_naming_its_medium() {
     let content = b"synthetic graded file";
-    fs::write(ev.join("a.bin"), content).unwrap();
-    let list = dir.path().join("unit.md5");
-    fs::write(&list, format!("{}  a.bin\n", md5_hex(content))).unwrap();
-    assert_exit(&import(&p, &list, &["--category", "csam"]), 0);
-    // One more byte on the MD5: its key (first eight bytes) still finds it.
-    let status = Command::new("python3")
-        .args([
-            "-c",
-            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.executescript(\"PRAGMA ignore_check_constraints=ON; UPDATE media SET md5 = CAST(md5 || x'00' AS BLOB);\")",
-        ])
-        .arg(&p)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    for mode in ["index", "direct"] {
-        let out_dir = dir.path().join(mode);
-        let mut cmd = common::scan_cmd(&p, &out_dir, &ev);
-        cmd.args(["--lookup", mode]).env_remove("HASHSIFT_DB");
-        let out = common::run_with_timeout(cmd, Duration::from_secs(120));
-        assert_exit(&out, 3);
-        let said = stderr(&out);
-        assert!(
-            said.contains("medium 1 in table media has an MD5 of 17 bytes, expected 16"),
-            "{mode}: {said}"
-        );
-        assert!(!out_dir.join("items.jsonl").exists(), "{mode}: no report");
+    for (damage, says) in [
+        // One more byte: its key (first eight bytes) still finds it.
+        (
+            "CAST(md5 || x'00' AS BLOB)",
+            "medium 1 in table media has an MD5 of 17 bytes, expected 16",
+        ),
+        (
+            "hex(md5)",
+            "medium 1 in table media has an MD5 stored as text, not as bytes",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k.db");
+        let ev = dir.path().join("ev");
+        fs::create_dir(&ev).unwrap();
+        fs::write(ev.join("a.bin"), content).unwrap();
+        let list = dir.path().join("unit.md5");
+        fs::write(&list, format!("{}  a.bin\n", md5_hex(content))).unwrap();
+        assert_exit(&import(&p, &list, &["--category", "csam"]), 0);
+        let status = Command::new("python3")
+            .args([
+                "-c",
+                "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.executescript('PRAGMA ignore_check_constraints=ON; UPDATE media SET md5 = ' + sys.argv[2])",
+            ])
+            .arg(&p)
+            .arg(damage)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{damage}");
+        for mode in ["index", "direct"] {
+            let out_dir = dir.path().join(mode);
+            let mut cmd = common::scan_cmd(&p, &out_dir, &ev);
+            cmd.args(["--lookup", mode]).env_remove("HASHSIFT_DB");
+            let out = common::run_with_timeout(cmd, Duration::from_secs(120));
+            assert_exit(&out, 3);
+            let said = stderr(&out);
+            assert!(said.contains(says), "{damage}, {mode}: {said}");
+            assert!(!out_dir.join("items.jsonl").exists(), "{mode}: no report");
+        }
     }
 }
 

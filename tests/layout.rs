@@ -4,7 +4,8 @@
 //! lines (test modules kept in their own `tests.rs` aside).
 //!
 //! Imports are read from the source text: every `crate::`, `super::` and `self::` path
-//! (braced lists expanded) outside comments and `#[cfg(test)]` modules, resolved to the
+//! (braced lists expanded), every path from a child module, and every path through a name or
+//! glob a `use` brought in, outside comments and `#[cfg(test)]` modules, resolved to the
 //! longest module path that is a file.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -108,13 +109,34 @@ fn code(text: &str) -> String {
     kept
 }
 
+/// What `use` declarations brought into scope: names (the last segment, or the name after
+/// `as`) for module paths, and the modules whose every item a glob (`::*`) brought in.
+#[derive(Default)]
+struct Scope {
+    names: BTreeMap<String, Module>,
+    globs: Vec<Module>,
+}
+
+/// Whether the path starting at `start` is the one a `use` declares (`use`, `pub use`,
+/// `pub(crate) use` just before it).
+fn after_use(code: &str, start: usize) -> bool {
+    let before = code[..start].trim_end();
+    before.strip_suffix("use").is_some_and(|rest| {
+        !rest
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
 /// The paths a source names from `crate`, `super` or `self`, braced lists expanded, each as
-/// the module path it starts from followed by its segments; and the paths it names through a
-/// name a `use` brought into scope (`use crate::report;` then `report::text::Text`, or
-/// `use crate::report as r;` then `r::text::Text`).
+/// the module path it starts from followed by its segments; and the paths it names from a
+/// child module or through what a `use` brought into scope (`use crate::report;` then
+/// `report::text::Text`; `use crate::report as r;` then `r::text::Text`; `use crate::a::*;`
+/// then `child::f()` for a child of `a`).
 fn paths(module: &Module, code: &str) -> Vec<Module> {
     let mut found = Vec::new();
-    let mut aliases = BTreeMap::new();
+    let mut scope = Scope::default();
     let bytes = code.as_bytes();
     for keyword in ["crate::", "super::", "self::"] {
         let mut from = 0;
@@ -139,10 +161,12 @@ fn paths(module: &Module, code: &str) -> Vec<Module> {
                 base.pop();
                 at += "super::".len();
             }
-            expand(code, at, base, &mut found, &mut aliases);
+            let declared = after_use(code, start).then_some(&mut scope);
+            expand(code, at, base, &mut found, declared);
         }
     }
-    // A child module named without `self::` (`mod cli;` then `cli::run()`).
+    // A path from a child module named without `self::` (`mod cli;` then `cli::run()`), or
+    // from a name a `use` brought in (2018 paths: `use child::x as y;` too).
     let mut at = 0;
     while let Some(i) = code[at..].find("::") {
         let end = at + i;
@@ -150,34 +174,57 @@ fn paths(module: &Module, code: &str) -> Vec<Module> {
             .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
             .map_or(0, |p| p + 1);
         let before = code[..start].chars().next_back();
-        if start < end && before != Some(':') {
-            let first = &code[start..end];
-            let path = aliases.get(first).cloned().unwrap_or_else(|| {
+        let first = &code[start..end];
+        if start < end && before != Some(':') && !["crate", "super", "self"].contains(&first) {
+            let mut starts: Vec<Module> = scope
+                .globs
+                .iter()
+                .map(|g| [g, &[first.to_owned()][..]].concat())
+                .collect();
+            starts.push(scope.names.get(first).cloned().unwrap_or_else(|| {
                 let mut path = module.clone();
                 path.push(first.to_owned());
                 path
-            });
-            expand(code, end + 2, path, &mut found, &mut BTreeMap::new());
+            }));
+            let declares = after_use(code, start);
+            for path in starts {
+                let mut names = Scope::default();
+                expand(
+                    code,
+                    end + 2,
+                    path,
+                    &mut found,
+                    declares.then_some(&mut names),
+                );
+                scope.names.extend(names.names);
+                scope.globs.extend(names.globs);
+            }
         }
         at = end + 2;
     }
     found
 }
 
-/// Reads the path at `at` (segments, or a braced list of paths) after `prefix`. Each path's
-/// last name (or the name after `as`) is recorded in `aliases`, for later paths that start
-/// from it.
+/// Reads the path at `at` (segments, a braced list of paths, or a glob) after `prefix`. When
+/// the path is a `use` declaration's, what it brings into scope is added to `scope`.
 fn expand(
     code: &str,
     mut at: usize,
     mut prefix: Module,
     found: &mut Vec<Module>,
-    aliases: &mut BTreeMap<String, Module>,
+    mut scope: Option<&mut Scope>,
 ) {
     let bytes = code.as_bytes();
     loop {
         if code[at..].starts_with('{') {
-            braced(code, at + 1, &prefix, found, aliases);
+            braced(code, at + 1, &prefix, found, scope);
+            return;
+        }
+        if code[at..].starts_with('*') {
+            if let Some(scope) = scope {
+                scope.globs.push(prefix.clone());
+            }
+            found.push(prefix);
             return;
         }
         let start = at;
@@ -185,25 +232,32 @@ fn expand(
             at += 1;
         }
         if at == start {
-            // `{self, ..}` or a path ending in `::`: the prefix itself.
+            // A path ending in `::` (not Rust): the prefix itself.
             found.push(prefix);
             return;
         }
         let segment = &code[start..at];
+        // `{self, ..}` names the prefix itself.
         if segment != "self" {
             prefix.push(segment.to_owned());
         }
         if !code[at..].starts_with("::") {
-            let renamed = code[at..].trim_start().strip_prefix("as ").map(|rest| {
-                let rest = rest.trim_start();
-                let end = rest
-                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                    .unwrap_or(rest.len());
-                rest[..end].to_owned()
-            });
-            let name = renamed.or_else(|| prefix.last().cloned());
-            if let Some(name) = name.filter(|n| !n.is_empty() && n != "_") {
-                aliases.insert(name, prefix.clone());
+            if let Some(scope) = scope.as_deref_mut() {
+                let renamed = code[at..]
+                    .trim_start()
+                    .strip_prefix("as")
+                    .filter(|rest| rest.starts_with(char::is_whitespace))
+                    .map(|rest| {
+                        let rest = rest.trim_start();
+                        let end = rest
+                            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                            .unwrap_or(rest.len());
+                        rest[..end].to_owned()
+                    });
+                let name = renamed.or_else(|| prefix.last().cloned());
+                if let Some(name) = name.filter(|n| !n.is_empty() && n != "_") {
+                    scope.names.insert(name, prefix.clone());
+                }
             }
             found.push(prefix);
             return;
@@ -218,7 +272,7 @@ fn braced(
     at: usize,
     prefix: &Module,
     found: &mut Vec<Module>,
-    aliases: &mut BTreeMap<String, Module>,
+    mut scope: Option<&mut Scope>,
 ) {
     let bytes = code.as_bytes();
     let mut depth = 1;
@@ -229,14 +283,14 @@ fn braced(
             b'{' => depth += 1,
             b'}' => depth -= 1,
             b',' if depth == 1 => {
-                expand_item(code, item_start, prefix, found, aliases);
+                expand_item(code, item_start, prefix, found, scope.as_deref_mut());
                 item_start = i + 1;
             }
             _ => {}
         }
         i += 1;
     }
-    expand_item(code, item_start, prefix, found, aliases);
+    expand_item(code, item_start, prefix, found, scope);
 }
 
 fn expand_item(
@@ -244,10 +298,10 @@ fn expand_item(
     at: usize,
     prefix: &Module,
     found: &mut Vec<Module>,
-    aliases: &mut BTreeMap<String, Module>,
+    scope: Option<&mut Scope>,
 ) {
     let skip = code[at..].len() - code[at..].trim_start().len();
-    expand(code, at + skip, prefix.clone(), found, aliases);
+    expand(code, at + skip, prefix.clone(), found, scope);
 }
 
 /// The import graph: each module and the other modules (files) it names.
@@ -396,6 +450,10 @@ fn the_import_reader_follows_names_brought_in_by_use() {
         ("use crate::b;", "b::inner::f()"),
         ("use crate::b as other;", "other::inner::f()"),
         ("use crate::{b::{self}};", "b::inner::f()"),
+        ("use super::b as other;", "other::inner::f()"),
+        ("use crate::b\n    as other;", "other::inner::f()"),
+        ("use crate::*;", "b::inner::f()"),
+        ("", "{ use crate::b as other; other::inner::f() }"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path();
@@ -421,4 +479,25 @@ fn the_import_reader_follows_names_brought_in_by_use() {
             "{how}: a -> b::inner -> a"
         );
     }
+}
+
+/// Only a `use` brings a name into scope: a path that merely ends in a child module's name
+/// (`crate::b::d`, a value) does not hide the child (`d::x()` is still `a::d`).
+#[test]
+fn a_path_that_is_not_a_use_brings_no_name_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path();
+    std::fs::create_dir_all(src.join("a")).unwrap();
+    std::fs::write(src.join("lib.rs"), "pub mod a;\npub mod b;\n").unwrap();
+    std::fs::write(
+        src.join("a/mod.rs"),
+        "mod d;\nfn f() -> u64 { let n = crate::b::d; n as u64 }\nfn g() { d::x(); }\n",
+    )
+    .unwrap();
+    std::fs::write(src.join("a/d.rs"), "pub fn x() {}\n").unwrap();
+    std::fs::write(src.join("b.rs"), "pub const d: u64 = 1;\n").unwrap();
+    let (_, edges) = graph(src, "lib.rs");
+    let a: Module = vec!["a".into()];
+    let names: Vec<String> = edges[&a].iter().map(name).collect();
+    assert_eq!(names, ["a::d", "b"]);
 }

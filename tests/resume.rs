@@ -394,9 +394,8 @@ fn killed_five_times_then_resumed_the_report_equals_an_uninterrupted_scan() {
         serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["resumed"], serde_json::json!(times));
     assert!(reference_started(&out).as_str() < times[0]);
-    // The page lists each resumed session.
-    let figures = common::summary_page::assert_page_shows_summary(&out);
-    assert_eq!(figures["resumed"], times.len() as u64);
+    // The page lists each resumed session as summary.json does.
+    common::summary_page::assert_page_shows_summary(&out);
 }
 
 /// The evidence, its database and its uninterrupted scan, made once for the tests that share

@@ -75,7 +75,7 @@ fn draw(counters: &Counters, stop: &AtomicBool) {
         ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr()).with_style(style.clone())
     };
     let mut bar = fresh(&walking, None);
-    let mut shown = (Phase::Walking, Step::None);
+    let mut shown = (Phase::Walking, Step::NotStarted);
     while !stop.load(Ordering::Relaxed) {
         let phase = counters.phase();
         let (step, done, total) = counters.step();

@@ -439,13 +439,14 @@ impl KnownDb {
     /// No such medium; SQLite errors; [`DbError::Corrupt`] for a hash blob of the wrong size.
     pub fn medium(&self, id: i64) -> Result<MediaView, DbError> {
         let e = |s| self.sqlite_error(s);
+        type Cell = rusqlite::types::Value;
         type Blob = Option<Vec<u8>>;
         let (md5, sha1, sha256, blake3, pdq, pdq_quality, photodna, size): (
-            Blob,
-            Blob,
-            Blob,
-            Blob,
-            Blob,
+            Cell,
+            Cell,
+            Cell,
+            Cell,
+            Cell,
             Option<i64>,
             Blob,
             Option<i64>,
@@ -487,24 +488,31 @@ impl KnownDb {
         Ok(view)
     }
 
-    /// A hash of medium `id` as the `N` bytes its column holds: another size is a corrupt
-    /// database (the schema's CHECK allows none).
+    /// A hash of medium `id` as the `N` bytes its column holds: another size, or a value
+    /// that is not bytes (text, a number), is a corrupt database (the schema's CHECK allows
+    /// neither), never compared cut, padded or as text.
     fn hash_blob<const N: usize>(
         &self,
         id: i64,
         what: &str,
-        blob: Option<Vec<u8>>,
+        cell: rusqlite::types::Value,
     ) -> Result<Option<[u8; N]>, DbError> {
-        let Some(blob) = blob else { return Ok(None) };
+        use rusqlite::types::Value;
+        let corrupt = |held: String| DbError::Corrupt {
+            path: self.path().to_owned(),
+            reason: format!("medium {id} in table media has {what} {held}"),
+        };
+        let blob = match cell {
+            Value::Null => return Ok(None),
+            Value::Blob(blob) => blob,
+            other => {
+                let kind = other.data_type().to_string().to_lowercase();
+                return Err(corrupt(format!("stored as {kind}, not as bytes")));
+            }
+        };
         <[u8; N]>::try_from(blob.as_slice())
             .map(Some)
-            .map_err(|_| DbError::Corrupt {
-                path: self.path().to_owned(),
-                reason: format!(
-                    "medium {id} in table media has {what} of {} bytes, expected {N}",
-                    blob.len()
-                ),
-            })
+            .map_err(|_| corrupt(format!("of {} bytes, expected {N}", blob.len())))
     }
 
     /// Every set's grade of medium `id` into `view`, with its triage category and whether the

@@ -356,7 +356,7 @@ pub(crate) fn tags_to_sql(tags: &[String]) -> Option<String> {
     (!tags.is_empty()).then(|| serde_json::to_string(tags).expect("strings serialise"))
 }
 
-pub(crate) fn tags_from_sql(text: Option<String>) -> Vec<String> {
+fn tags_from_sql(text: Option<String>) -> Vec<String> {
     text.and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default()
 }

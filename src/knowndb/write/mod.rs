@@ -513,13 +513,13 @@ impl<'t> Import<'t> {
     }
 }
 
-/// Imports `records` as one md5sum-format set named "set", for unit tests.
+/// Imports `records` as one set of MD5 lists named "set", for unit tests.
 #[cfg(test)]
 pub(crate) fn import_records(db: &mut KnownDb, records: Vec<KnownRecord>) -> ImportSummary {
     let rows_read = records.len() as u64;
     let meta = SetMeta {
         name: "set".into(),
-        format: "md5sum",
+        format: "digest-list",
         ..SetMeta::default()
     };
     db.import_set(

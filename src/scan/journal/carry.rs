@@ -29,7 +29,6 @@ pub(crate) struct CarryOver {
 
 impl CarryOver {
     /// How many paths the journal has records of.
-    #[allow(clippy::len_without_is_empty)]
     pub(crate) fn len(&self) -> usize {
         self.offsets.len()
     }

@@ -248,7 +248,7 @@ impl Journal {
     }
 
     /// A batch for one hashing thread's records.
-    pub fn batch(&self) -> Batch<'_> {
+    pub(crate) fn batch(&self) -> Batch<'_> {
         Batch::new(&self.writer)
     }
 
