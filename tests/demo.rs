@@ -8,17 +8,22 @@ use std::collections::BTreeMap;
 
 use common::{assert_exit, hashsift, parse_jsonl};
 
+/// `hashsift demo --out OUT`, which must succeed.
+fn run_demo(out: &std::path::Path) {
+    let o = hashsift()
+        .arg("demo")
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert_exit(&o, 0);
+}
+
 #[test]
 fn the_demo_scans_its_synthetic_evidence_and_grades_it_as_the_sample_set_says() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("demo");
-    let o = hashsift()
-        .arg("demo")
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_exit(&o, 0);
+    run_demo(&out);
 
     let expected: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(
@@ -129,13 +134,7 @@ fn the_demo_scans_its_synthetic_evidence_and_grades_it_as_the_sample_set_says() 
 fn the_demo_summary_has_the_documented_keys_and_its_page_shows_each_figure() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("demo");
-    let o = hashsift()
-        .arg("demo")
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_exit(&o, 0);
+    run_demo(&out);
     let report = out.join("report");
     // The demo's scan has case details, an index, PDQ on and a suggestion.
     let figures = common::summary_page::assert_page_shows_summary(&report);

@@ -406,44 +406,48 @@ fn no_source_file_is_over_800_lines() {
     );
 }
 
+/// A crate's `src/` made of `files` (path, text), and its import graph.
+fn graph_of(files: &[(&str, &str)]) -> BTreeMap<Module, BTreeSet<Module>> {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    graph(dir.path(), "lib.rs").1
+}
+
+fn module(path: &str) -> Module {
+    path.split("::").map(str::to_owned).collect()
+}
+
 /// The reader finds what it must: a circle made on purpose is reported.
 #[test]
 fn the_import_reader_sees_braced_and_relative_paths() {
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path();
-    std::fs::create_dir_all(src.join("a")).unwrap();
-    std::fs::write(src.join("lib.rs"), "pub mod a;\npub mod b;\n").unwrap();
-    std::fs::write(
-        src.join("a/mod.rs"),
-        "mod c;\nuse crate::{b::{self, Thing}, x};\n// use crate::nothing;\nfn f() { c::g(); }\n",
-    )
-    .unwrap();
-    std::fs::write(src.join("a/c.rs"), "use super::super::b;\n").unwrap();
-    std::fs::write(
-        src.join("b.rs"),
-        "#[cfg(test)]\nmod tests {\n    use crate::a::c;\n}\nfn f() { super::a::c::g(); }\n",
-    )
-    .unwrap();
-    let (_, edges) = graph(src, "lib.rs");
-    let names = |m: &[&str]| -> Vec<String> {
-        edges[&m.iter().map(|s| s.to_string()).collect::<Module>()]
-            .iter()
-            .map(name)
-            .collect()
-    };
+    let edges = graph_of(&[
+        ("lib.rs", "pub mod a;\npub mod b;\n"),
+        (
+            "a/mod.rs",
+            "mod c;\nuse crate::{b::{self, Thing}, x};\n// use crate::nothing;\nfn f() { c::g(); }\n",
+        ),
+        ("a/c.rs", "use super::super::b;\n"),
+        (
+            "b.rs",
+            "#[cfg(test)]\nmod tests {\n    use crate::a::c;\n}\nfn f() { super::a::c::g(); }\n",
+        ),
+    ]);
+    let names = |m: &str| -> Vec<String> { edges[&module(m)].iter().map(name).collect() };
     // `x` is not a module: an item of the crate root.
-    assert_eq!(names(&["a"]), ["crate", "a::c", "b"]);
-    assert_eq!(names(&["a", "c"]), ["b"]);
-    assert_eq!(names(&["b"]), ["a::c"]);
-    let b: Module = vec!["b".into()];
-    assert!(cycle_from(&b, &edges).is_some(), "b -> a::c -> b");
-    let a: Module = vec!["a".into()];
-    assert!(cycle_from(&a, &edges).is_none());
+    assert_eq!(names("a"), ["crate", "a::c", "b"]);
+    assert_eq!(names("a::c"), ["b"]);
+    assert_eq!(names("b"), ["a::c"]);
+    assert!(cycle_from(&module("b"), &edges).is_some(), "b -> a::c -> b");
+    assert!(cycle_from(&module("a"), &edges).is_none());
 }
 
 /// A module named through a name a `use` brought into scope counts as imported: a circle
 /// closed that way (`use crate::b;` then `b::inner::f()`, `use crate::b as other;` then
-/// `other::inner::f()`) is found.
+/// `other::inner::f()`, a glob, a `use` in a function) is found.
 #[test]
 fn the_import_reader_follows_names_brought_in_by_use() {
     for (how, call) in [
@@ -455,25 +459,21 @@ fn the_import_reader_follows_names_brought_in_by_use() {
         ("use crate::*;", "b::inner::f()"),
         ("", "{ use crate::b as other; other::inner::f() }"),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let src = dir.path();
-        std::fs::create_dir_all(src.join("b")).unwrap();
-        std::fs::write(src.join("lib.rs"), "pub mod a;\npub mod b;\n").unwrap();
-        std::fs::write(
-            src.join("a.rs"),
-            format!("{how}\npub fn g() {{ {call}; }}\n"),
-        )
-        .unwrap();
-        std::fs::write(src.join("b/mod.rs"), "pub mod inner;\n").unwrap();
-        std::fs::write(
-            src.join("b/inner.rs"),
-            "pub fn f() {}\npub fn h() { crate::a::g(); }\n",
-        )
-        .unwrap();
-        let (_, edges) = graph(src, "lib.rs");
-        let a: Module = vec!["a".into()];
-        let inner: Module = vec!["b".into(), "inner".into()];
-        assert!(edges[&a].contains(&inner), "{how}: a -> b::inner");
+        let a_rs = format!("{how}\npub fn g() {{ {call}; }}\n");
+        let edges = graph_of(&[
+            ("lib.rs", "pub mod a;\npub mod b;\n"),
+            ("a.rs", &a_rs),
+            ("b/mod.rs", "pub mod inner;\n"),
+            (
+                "b/inner.rs",
+                "pub fn f() {}\npub fn h() { crate::a::g(); }\n",
+            ),
+        ]);
+        let a = module("a");
+        assert!(
+            edges[&a].contains(&module("b::inner")),
+            "{how}: a -> b::inner"
+        );
         assert!(
             cycle_from(&a, &edges).is_some(),
             "{how}: a -> b::inner -> a"
@@ -485,19 +485,15 @@ fn the_import_reader_follows_names_brought_in_by_use() {
 /// (`crate::b::d`, a value) does not hide the child (`d::x()` is still `a::d`).
 #[test]
 fn a_path_that_is_not_a_use_brings_no_name_in() {
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path();
-    std::fs::create_dir_all(src.join("a")).unwrap();
-    std::fs::write(src.join("lib.rs"), "pub mod a;\npub mod b;\n").unwrap();
-    std::fs::write(
-        src.join("a/mod.rs"),
-        "mod d;\nfn f() -> u64 { let n = crate::b::d; n as u64 }\nfn g() { d::x(); }\n",
-    )
-    .unwrap();
-    std::fs::write(src.join("a/d.rs"), "pub fn x() {}\n").unwrap();
-    std::fs::write(src.join("b.rs"), "pub const d: u64 = 1;\n").unwrap();
-    let (_, edges) = graph(src, "lib.rs");
-    let a: Module = vec!["a".into()];
-    let names: Vec<String> = edges[&a].iter().map(name).collect();
+    let edges = graph_of(&[
+        ("lib.rs", "pub mod a;\npub mod b;\n"),
+        (
+            "a/mod.rs",
+            "mod d;\nfn f() -> u64 { let n = crate::b::d; n as u64 }\nfn g() { d::x(); }\n",
+        ),
+        ("a/d.rs", "pub fn x() {}\n"),
+        ("b.rs", "pub const d: u64 = 1;\n"),
+    ]);
+    let names: Vec<String> = edges[&module("a")].iter().map(name).collect();
     assert_eq!(names, ["a::d", "b"]);
 }
