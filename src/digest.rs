@@ -199,7 +199,7 @@ pub fn hex_into(text: &[u8], out: &mut [u8]) -> Result<(), NotHex> {
 /// # Errors
 /// An odd length, or a byte that is not a hex digit.
 pub fn from_hex(text: &[u8]) -> Result<Vec<u8>, NotHex> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err(NotHex);
     }
     let mut out = vec![0; text.len() / 2];

@@ -99,12 +99,12 @@ pub fn evidence_holding(dir: &Path, roots: &[PathBuf]) -> io::Result<Option<Path
             cur = p.parent();
         }
         // The same folder of the same filesystem, reached through another mount.
-        if let Some(mounts) = &mounts {
-            if let (Some(d), Some(r)) = (mounts.place(&dir), mounts.place(&r)) {
-                if d.fs == r.fs && d.path.starts_with(&r.path) {
-                    return Ok(Some(root.clone()));
-                }
-            }
+        if let Some(mounts) = &mounts
+            && let (Some(d), Some(r)) = (mounts.place(&dir), mounts.place(&r))
+            && d.fs == r.fs
+            && d.path.starts_with(&r.path)
+        {
+            return Ok(Some(root.clone()));
         }
     }
     Ok(None)

@@ -160,19 +160,20 @@ fn enqueue(
     visited: &mut HashMap<FileId, usize>,
     frontier: &mut Vec<usize>,
 ) {
-    if item.kind == Kind::Dir && item.error.is_none() {
-        if let Some(id) = item.id {
-            match visited.get(&id) {
-                Some(&first) => {
-                    item.note = Some(format!(
-                        "not listed again: the same directory as {} (a bind mount)",
-                        items[first].path.display()
-                    ));
-                }
-                None => {
-                    visited.insert(id, items.len());
-                    frontier.push(items.len());
-                }
+    if item.kind == Kind::Dir
+        && item.error.is_none()
+        && let Some(id) = item.id
+    {
+        match visited.get(&id) {
+            Some(&first) => {
+                item.note = Some(format!(
+                    "not listed again: the same directory as {} (a bind mount)",
+                    items[first].path.display()
+                ));
+            }
+            None => {
+                visited.insert(id, items.len());
+                frontier.push(items.len());
             }
         }
     }
@@ -422,10 +423,10 @@ pub fn is_inside(path: &Path, root: &Path) -> bool {
     }
     let root_id = FileId::of(&root_meta);
     loop {
-        if let Ok(meta) = std::fs::metadata(cur) {
-            if FileId::of(&meta) == root_id {
-                return true;
-            }
+        if let Ok(meta) = std::fs::metadata(cur)
+            && FileId::of(&meta) == root_id
+        {
+            return true;
         }
         match cur.parent() {
             Some(p) => cur = p,

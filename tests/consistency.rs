@@ -103,7 +103,7 @@ fn expected(i: usize, t_version: &str, with_u: bool) -> Vec<(&'static str, &'sta
         "2" if i >= FILES / 3 => grades.push(("T", "csem")),
         _ => {}
     }
-    if with_u && i % 5 == 0 {
+    if with_u && i.is_multiple_of(5) {
         grades.push(("U", "cgi"));
     }
     grades

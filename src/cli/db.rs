@@ -78,17 +78,16 @@ fn import(path: &std::path::Path, a: ImportArgs, cancel: &Cancel) -> anyhow::Res
         });
     }
     let first_format = formats[0];
-    if a.profile.is_none() {
-        if let Some(other) = formats
+    if a.profile.is_none()
+        && let Some(other) = formats
             .iter()
             .find(|f| f.default_profile() != first_format.default_profile())
-        {
-            bail!(
-                "the files are {} and {}, which are graded differently by default: import them as separate sets, or name one profile for all with --profile",
-                first_format.name(),
-                other.name()
-            );
-        }
+    {
+        bail!(
+            "the files are {} and {}, which are graded differently by default: import them as separate sets, or name one profile for all with --profile",
+            first_format.name(),
+            other.name()
+        );
     }
     let profile_name = a
         .profile
@@ -104,13 +103,13 @@ fn import(path: &std::path::Path, a: ImportArgs, cancel: &Cancel) -> anyhow::Res
             .filter(|s| !s.is_empty())
             .context("cannot name the set after its file: give --name")?,
     };
-    if !a.quiet {
-        if let Some(p) = profile.as_ref().filter(|p| !p.verified) {
-            eprintln!(
-                "hashsift: warning: the profile '{}' is a starting point, not verified against its source: check its codes (`hashsift db profile {}`)",
-                p.name, p.name
-            );
-        }
+    if !a.quiet
+        && let Some(p) = profile.as_ref().filter(|p| !p.verified)
+    {
+        eprintln!(
+            "hashsift: warning: the profile '{}' is a starting point, not verified against its source: check its codes (`hashsift db profile {}`)",
+            p.name, p.name
+        );
     }
     let request = ImportRequest {
         files: a

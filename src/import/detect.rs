@@ -120,14 +120,16 @@ impl Format {
 
 /// The member of an NSRL zip that holds the file list.
 fn nsrl_member(archive: &zip::ZipArchive<std::fs::File>) -> Option<String> {
+    // A name that is not text cannot be the file list's.
     archive
         .file_names()
+        .filter_map(Result::ok)
         .find(|n| {
             n.rsplit('/')
                 .next()
                 .is_some_and(|b| b.eq_ignore_ascii_case("NSRLFile.txt"))
         })
-        .map(str::to_owned)
+        .map(std::borrow::Cow::into_owned)
 }
 
 fn read_zipped_nsrl(

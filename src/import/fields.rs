@@ -37,7 +37,7 @@ pub fn hex<const N: usize>(field: &str, what: &str) -> Result<[u8; N], String> {
 /// Odd length or a non-hex character.
 pub fn hex_bytes(field: &str, what: &str) -> Result<Vec<u8>, String> {
     let t = field.trim().as_bytes();
-    if t.len() % 2 != 0 {
+    if !t.len().is_multiple_of(2) {
         return Err(format!("{what} has an odd number of hex digits"));
     }
     crate::digest::from_hex(t).map_err(|_| format!("{what} is not hexadecimal"))

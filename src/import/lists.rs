@@ -43,16 +43,17 @@ fn parse_line(line: &str) -> Result<(Option<&str>, &str), String> {
     // BSD: TAG (name) = hex   (also TAG(name)= hex, as OpenSSL writes it)
     if let Some(open) = t.find('(') {
         let tag = t[..open].trim();
-        if !tag.is_empty() && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            if let Some(eq) = t.rfind(")= ").max(t.rfind(") = ")) {
-                let digest = t[eq..]
-                    .trim_start_matches(')')
-                    .trim_start()
-                    .trim_start_matches('=')
-                    .trim();
-                if is_hex(digest) {
-                    return Ok((Some(tag), digest));
-                }
+        if !tag.is_empty()
+            && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && let Some(eq) = t.rfind(")= ").max(t.rfind(") = "))
+        {
+            let digest = t[eq..]
+                .trim_start_matches(')')
+                .trim_start()
+                .trim_start_matches('=')
+                .trim();
+            if is_hex(digest) {
+                return Ok((Some(tag), digest));
             }
         }
     }

@@ -271,15 +271,14 @@ impl Grading {
     /// With `strict_codes`, a code neither mapped nor in the profile.
     pub fn grade(&self, rec: &mut KnownRecord) -> Result<Graded, String> {
         let g = &mut rec.grade;
-        if let Some(code) = &g.code {
-            if let Some((_, c)) = self
+        if let Some(code) = &g.code
+            && let Some((_, c)) = self
                 .map_values
                 .iter()
                 .find(|(v, _)| v.trim() == code.trim())
-            {
-                g.category = *c;
-                return Ok(Graded::Mapped);
-            }
+        {
+            g.category = *c;
+            return Ok(Graded::Mapped);
         }
         let unmapped = |g: &mut crate::knowndb::record::Grade, reason: String| {
             if self.strict_codes {

@@ -142,14 +142,14 @@ impl Rejects {
     /// # Errors
     /// The file cannot be created or written.
     pub fn add(&mut self, file: &Path, at: Location, reason: &str) -> std::io::Result<()> {
-        if self.out.is_none() {
-            if let RejectsTarget::BesideDatabase(db) = &self.target {
-                let dir = match db.parent() {
-                    Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-                    _ => PathBuf::from("."),
-                };
-                self.open_default(&dir)?;
-            }
+        if self.out.is_none()
+            && let RejectsTarget::BesideDatabase(db) = &self.target
+        {
+            let dir = match db.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+                _ => PathBuf::from("."),
+            };
+            self.open_default(&dir)?;
         }
         let w = self.out.as_mut().expect("opened above");
         let written = writeln!(

@@ -375,7 +375,7 @@ impl KnownDb {
                 reason: format!("medium {id} has a PDQ hash of {} bytes", bytes.len()),
             })?;
             pairs.push((id, PdqHash::from_bytes(&bytes)));
-            if pairs.len() % (1 << 16) == 0 && cancel.is_cancelled() {
+            if pairs.len().is_multiple_of(1 << 16) && cancel.is_cancelled() {
                 return Err(DbError::Interrupted);
             }
         }
@@ -417,7 +417,7 @@ impl KnownDb {
                     }
                 }
                 read += 1;
-                if read % (1 << 16) == 0 && cancel.is_cancelled() {
+                if read.is_multiple_of(1 << 16) && cancel.is_cancelled() {
                     return Err(DbError::Interrupted);
                 }
             }

@@ -17,7 +17,7 @@ pub const MMAP_THRESHOLD: u64 = 1 << 20;
 /// Size of the per-thread read buffer.
 const CHUNK: usize = 256 << 10;
 const _: () = assert!(
-    CHUNK % 65_536 == 0,
+    CHUNK.is_multiple_of(65_536),
     "mapped pieces start on page boundaries"
 );
 

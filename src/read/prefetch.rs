@@ -176,10 +176,10 @@ impl OpenAhead {
         }
         let (path, id, size) = file(i);
         let opened = evidence::open_regular(path, id, size);
-        if let Ok(f) = &opened {
-            if !starts_cached(f) {
-                advise_will_need(f, size.min(PER_FILE_BYTES));
-            }
+        if let Ok(f) = &opened
+            && !starts_cached(f)
+        {
+            advise_will_need(f, size.min(PER_FILE_BYTES));
         }
         self.finish(i, opened);
     }

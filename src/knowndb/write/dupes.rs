@@ -220,7 +220,7 @@ mod tests {
                 continue;
             }
             let id = 100 + oracle.len() as i64;
-            let blank = key % 3 == 0;
+            let blank = key.is_multiple_of(3);
             let k = SeenKey {
                 key,
                 fingerprint: u64::from(key) * 7,
