@@ -59,6 +59,19 @@ while at + 4 <= len(data):
     at, n = at + 4 + length + 16, n + 1
 PY
         rm -rf "$tmp" ;;
+    container)
+        # Every archive the container tests make, each with the byte that picks its format
+        # (0 zip, 1 tar, 2 7z, 3 gzip, 4 bzip2, 5 xz, 6 zstd).
+        tmp=$(mktemp -d)
+        python3 ../tests/support/make_archives.py "$tmp"
+        for pair in "0 stored.zip" "0 deflate.zip" "0 zip64.zip" "1 gnu.tar" "1 pax.tar" \
+                    "2 files.7z" "3 x.tar.gz" "4 x.tar.bz2" "5 x.tar.xz" "6 x.tar.zst"; do
+            set -- $pair
+            if [ -f "$tmp/$2" ]; then
+                { printf "\\x0$1"; cat "$tmp/$2"; } > "$corpus/seed-$2"
+            fi
+        done
+        rm -rf "$tmp" ;;
     *) echo "unknown target $target" >&2; exit 64 ;;
 esac
 case "$target" in sniff | decode_pdq) max_len=65536 ;; *) max_len=1048576 ;; esac

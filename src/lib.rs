@@ -11,6 +11,7 @@
 pub mod cancel;
 pub mod command;
 pub mod config;
+pub mod container;
 pub mod digest;
 pub mod exit;
 pub mod hash;

@@ -43,6 +43,43 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// The time at a civil date and time of day (proleptic Gregorian, read as UTC); `None`
+    /// for a month, day or time of day out of range.
+    pub fn from_civil(
+        year: i64,
+        month: u32,
+        day: u32,
+        hour: u32,
+        min: u32,
+        sec: u32,
+    ) -> Option<Self> {
+        if !(1..=12).contains(&month)
+            || !(1..=31).contains(&day)
+            || hour > 23
+            || min > 59
+            || sec > 60
+        {
+            return None;
+        }
+        // Days from 1970-01-01 (the inverse of `civil_from_days`).
+        let y = if month <= 2 { year - 1 } else { year };
+        let era = y.div_euclid(400);
+        let yoe = y.rem_euclid(400);
+        let mp = i64::from((month + 9) % 12);
+        let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        let days = era * 146_097 + doe - 719_468;
+        if civil_from_days(days) != (year, month, day) {
+            return None; // 31 April and the like
+        }
+        Some(Timestamp {
+            secs: days * 86_400 + i64::from(hour * 3600 + min * 60 + sec),
+            nanos: 0,
+        })
+    }
+}
+
 /// Civil date (year, month, day) of a day count since 1970-01-01 (proleptic Gregorian).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -103,6 +140,42 @@ mod tests {
             let ts = Timestamp { secs, nanos: 0 };
             assert_eq!(ts.to_string(), expected.trim(), "secs={secs}");
         }
+    }
+
+    #[test]
+    fn civil_times_match_coreutils_date() {
+        // Oracle: GNU date reading the civil time as UTC.
+        for (y, mo, d, h, mi, s) in [
+            (1970, 1, 1, 0, 0, 0),
+            (1980, 1, 1, 0, 0, 0),
+            (2000, 2, 29, 23, 59, 58),
+            (2107, 12, 31, 23, 59, 58),
+            (1969, 12, 31, 12, 0, 0),
+            (2026, 12, 7, 6, 45, 1),
+        ] {
+            let Ok(out) = std::process::Command::new("date")
+                .args([
+                    "-u",
+                    "-d",
+                    &format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02} UTC"),
+                    "+%s",
+                ])
+                .output()
+            else {
+                eprintln!("skipping: no `date` command");
+                return;
+            };
+            let expected: i64 = String::from_utf8(out.stdout)
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap();
+            let got = Timestamp::from_civil(y, mo, d, h, mi, s).unwrap();
+            assert_eq!(got.secs, expected, "{y}-{mo}-{d} {h}:{mi}:{s}");
+        }
+        assert_eq!(Timestamp::from_civil(2026, 4, 31, 0, 0, 0), None);
+        assert_eq!(Timestamp::from_civil(2026, 13, 1, 0, 0, 0), None);
+        assert_eq!(Timestamp::from_civil(2025, 2, 29, 0, 0, 0), None);
     }
 
     #[test]

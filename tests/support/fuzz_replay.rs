@@ -47,6 +47,54 @@ pub fn replay(target: &str, data: &[u8]) {
             Some((_, payload)) => drop(hashsift::scan::journal::check_record(payload)),
             None => {}
         },
+        // The first byte picks the format; the rest is read as that container, from a buffer
+        // and as a stream, every member read to its end under small limits.
+        "container" => {
+            if let Some((&pick, rest)) = data.split_first() {
+                container_replay(pick, rest);
+            }
+        }
         other => panic!("fuzz/regressions/{other}: no such fuzz target"),
     }
+}
+
+/// Reads every member of `data` as the container format `pick` selects.
+fn container_replay(pick: u8, data: &[u8]) {
+    use hashsift::container::{self, Budget, Format, Limits, Member, Source, Stop, Visit};
+    use std::io::Read;
+    struct Drain;
+    impl Visit for Drain {
+        fn member(&mut self, _: Member, content: Option<&mut dyn Read>) -> Result<(), Stop> {
+            if let Some(r) = content {
+                let _ = std::io::copy(r, &mut std::io::sink());
+            }
+            Ok(())
+        }
+    }
+    let format = [
+        Format::Zip,
+        Format::Tar,
+        Format::SevenZip,
+        Format::Gzip,
+        Format::Bzip2,
+        Format::Xz,
+        Format::Zstd,
+    ][pick as usize % 7];
+    let limits = Limits {
+        members: 1000,
+        bytes: 64 << 20,
+        ratio: 100,
+        ratio_floor: 16 << 20,
+        in_memory: 16 << 20,
+        ..Limits::default()
+    };
+    let budget = Budget::new(limits, data.len() as u64);
+    drop(container::expand(
+        format,
+        Source::Seekable(&mut std::io::Cursor::new(data)),
+        &budget,
+        &mut Drain,
+    ));
+    let budget = Budget::new(limits, data.len() as u64);
+    drop(container::expand(format, Source::Stream(&mut &data[..]), &budget, &mut Drain));
 }
