@@ -78,6 +78,15 @@ pub fn absolute(path: &Path) -> Result<PathBuf, ConfigError> {
     })
 }
 
+/// What `hash` looks at beyond the digests of each file.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Looking {
+    /// Decode every image and give its PDQ hash, decoding JPEGs at this scale.
+    pub pdq: Option<crate::media::decode::JpegScale>,
+    /// List the members of every container.
+    pub archives: bool,
+}
+
 impl HashSettings {
     /// Validates raw settings.
     ///
@@ -92,8 +101,9 @@ impl HashSettings {
         format: Format,
         output: Option<&Path>,
         quiet: bool,
-        pdq: Option<crate::media::decode::JpegScale>,
+        looking: Looking,
     ) -> Result<Self, ConfigError> {
+        let Looking { pdq, archives } = looking;
         if pdq.is_some() && format == Format::Hashdeep {
             return Err(ConfigError::PdqFormat);
         }
@@ -128,10 +138,11 @@ impl HashSettings {
                 algorithms,
                 threads,
                 sniff: false,
-                pdq: pdq.map(|scale| crate::hash::PdqConfig {
+                pdq: pdq.map(|scale| crate::media::PdqConfig {
                     scale,
                     dihedral: false,
                 }),
+                archives: archives.then(crate::container::Limits::default),
             },
             format,
             output,

@@ -13,9 +13,9 @@ use std::sync::{Arc, OnceLock};
 use crate::cancel::Cancel;
 use crate::digest::AlgorithmSet;
 use crate::digest::Digests;
-use crate::media::ImageHash;
-use crate::media::decode::{DecodeError, JpegScale};
+use crate::media::decode::DecodeError;
 use crate::media::sniff::{self, Class, ContentType};
+use crate::media::{ImageHash, PdqConfig};
 use crate::progress::{Counters, Phase};
 use crate::read::evidence::{self, FileId};
 use crate::read::file::{self, HashFailure};
@@ -37,14 +37,9 @@ pub struct HashConfig {
     pub sniff: bool,
     /// Also decode each image (by content type; implies `sniff`) and compute its PDQ hash.
     pub pdq: Option<PdqConfig>,
-}
-
-/// How images are hashed with PDQ.
-#[derive(Clone, Copy, Debug)]
-pub struct PdqConfig {
-    pub scale: JpegScale,
-    /// Also the eight dihedral hashes, for matching.
-    pub dihedral: bool,
+    /// Also read the members of every container (archive, compressed file) found, within
+    /// these limits; `None` hashes a container as one file only.
+    pub archives: Option<crate::container::Limits>,
 }
 
 /// What a `hash` run found.
@@ -214,6 +209,13 @@ pub(crate) fn run_journaled(
     let (work, work_of) = plan(&items);
     let slots: Vec<OnceLock<Result<Hashed, HashFailure>>> =
         work.iter().map(|_| OnceLock::new()).collect();
+    let expansions: Vec<OnceLock<crate::expand::Expanded>> =
+        work.iter().map(|_| OnceLock::new()).collect();
+    let expand_settings = config.archives.map(|limits| crate::expand::Settings {
+        algorithms: config.algorithms,
+        pdq: config.pdq,
+        limits,
+    });
     // The contents to read: all, or those the journal has no record of as they are now.
     let (mut carried, mut changed) = (0, 0);
     if let Some(journal) = journal {
@@ -221,6 +223,9 @@ pub(crate) fn run_journaled(
             work.len(),
             &|i| &items[work[i].path_index],
             &mut |i, what| match what {
+                // The journal holds no members: a container is read again for them.
+                Carried::Same(Ok((_, Some(content), _)))
+                    if config.archives.is_some() && may_hold_members(content.class) => {}
                 Carried::Same(outcome) => {
                     carried += 1;
                     let _ = slots[i].set(outcome.map_err(HashFailure::Item));
@@ -298,6 +303,14 @@ pub(crate) fn run_journaled(
                                 }
                                 _ => None,
                             };
+                            if let Some(settings) = &expand_settings {
+                                let path = &items[w.path_index].path;
+                                if let Some(found) = crate::expand::expand_file(
+                                    &file, path, w.size, settings, cancel,
+                                ) {
+                                    let _ = expansions[i].set(found);
+                                }
+                            }
                             Ok((digests, content, image))
                         })
                 };
@@ -344,6 +357,7 @@ pub(crate) fn run_journaled(
             }
         }
     }
+    let items = with_members(items, &work, expansions);
     Ok(HashRun {
         items,
         started,
@@ -353,6 +367,46 @@ pub(crate) fn run_journaled(
         files_hashed,
         bytes_hashed,
     })
+}
+
+/// Whether a content of this class may be a container: archives, and the documents and
+/// executables built on ZIP (OOXML, ODF, EPUB, JAR, APK).
+fn may_hold_members(class: Class) -> bool {
+    matches!(class, Class::Archive | Class::Document | Class::Executable)
+}
+
+/// `items` with the members of each container read right after it (its first path: a hard
+/// link's other paths list the container only), their `parent` the container's index.
+fn with_members(
+    items: Vec<Item>,
+    work: &[Work],
+    expansions: Vec<OnceLock<crate::expand::Expanded>>,
+) -> Vec<Item> {
+    let mut found: HashMap<usize, crate::expand::Expanded> = work
+        .iter()
+        .zip(expansions)
+        .filter_map(|(w, e)| e.into_inner().map(|e| (w.path_index, e)))
+        .collect();
+    if found.is_empty() {
+        return items;
+    }
+    let extra: usize = found.values().map(|e| e.members.len()).sum();
+    let mut all = Vec::with_capacity(items.len() + extra);
+    for (i, mut item) in items.into_iter().enumerate() {
+        let Some(expanded) = found.remove(&i) else {
+            all.push(item);
+            continue;
+        };
+        item.archive = Some(Arc::new(expanded.archive));
+        let base = all.len();
+        all.push(item);
+        for mut member in expanded.members {
+            let parent = member.parent.map_or(base, |p| base + 1 + p as usize);
+            member.parent = Some(parent as u32);
+            all.push(member);
+        }
+    }
+    all
 }
 
 /// Reads a whole image file (just hashed: its pages are in the cache) and hashes its pixels.

@@ -14,6 +14,7 @@ pub mod config;
 pub mod container;
 pub mod digest;
 pub mod exit;
+pub mod expand;
 pub mod hash;
 pub mod import;
 pub mod knowndb;

@@ -22,6 +22,9 @@ pub enum Kind {
     CharDevice,
     /// The path could not be examined at all (see the item's error).
     Unknown,
+    /// A member read from a container (an archive or a compressed file) on the evidence: its
+    /// path is the container's, `!/`, and its name there ([`member_path`]).
+    Member,
 }
 
 impl Kind {
@@ -35,6 +38,7 @@ impl Kind {
             Kind::BlockDevice => "block_device",
             Kind::CharDevice => "char_device",
             Kind::Unknown => "unknown",
+            Kind::Member => "member",
         }
     }
 
@@ -93,6 +97,52 @@ pub struct Item {
     /// links share it.
     pub image: Option<std::sync::Arc<crate::media::ImageHash>>,
     pub error: Option<ItemError>,
+    /// For a member: the item of the container it was read from (an index into the run's
+    /// items).
+    pub parent: Option<u32>,
+    /// For a container whose members were read: what it is and how far it was read.
+    pub archive: Option<std::sync::Arc<ArchiveInfo>>,
+}
+
+/// A container whose members were listed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArchiveInfo {
+    /// The format's name (`zip`, `tar`, `7z`, `gzip`, `bzip2`, `xz`, `zstd`).
+    pub format: &'static str,
+    /// Members listed directly inside it (those nested deeper are their container's).
+    pub members: u64,
+    /// Why it was not read to its end, if it was not: a limit, damage, encryption.
+    pub stopped: Option<String>,
+}
+
+/// The path of the member `name` of the container at `container`: the container's path, `!/`,
+/// then the name as stored with each `!` written twice, so that a reader splits a chain at
+/// each `!/` that follows an even run of `!` (`a.zip!/b!!/c.jpg` is member `b!/c.jpg`).
+pub fn member_path(container: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut path = Vec::with_capacity(container.len() + name.len() + 2);
+    path.extend_from_slice(container);
+    path.extend_from_slice(b"!/");
+    for &b in name {
+        path.push(b);
+        if b == b'!' {
+            path.push(b'!');
+        }
+    }
+    path
+}
+
+/// The path of the container a member's `path` ([`member_path`]) was read from: up to its last
+/// `!/` that follows an even run of `!` (an odd run ends in the separator's own `!`).
+pub fn container_of(path: &[u8]) -> Option<&[u8]> {
+    let mut at = None;
+    let mut run = 0;
+    for (i, &b) in path.iter().enumerate() {
+        if b == b'/' && run % 2 == 1 {
+            at = Some(i - 1);
+        }
+        run = if b == b'!' { run + 1 } else { 0 };
+    }
+    at.map(|i| &path[..i])
 }
 
 impl Item {
@@ -112,6 +162,8 @@ impl Item {
             content: None,
             image: None,
             error: Some(error),
+            parent: None,
+            archive: None,
         }
     }
 }

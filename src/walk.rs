@@ -224,6 +224,8 @@ impl Stat {
             content: None,
             image: None,
             error: None,
+            parent: None,
+            archive: None,
         }
     }
 }

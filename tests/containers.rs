@@ -462,3 +462,70 @@ fn compressed_files_are_named_by_what_they_store_or_by_their_name() {
     .unwrap();
     assert_eq!(names.0, [b"stored-name.txt".to_vec()]);
 }
+
+/// `hash --archives`: every member of every archive in a folder is listed as
+/// `ARCHIVE!/NAME` with Python's digests and the container it came from; each archive keeps its
+/// own digests (coreutils) and says how many members it held; nothing is written beside the
+/// evidence and the evidence is unchanged. Without `--archives` no member is listed.
+#[test]
+fn hash_with_archives_lists_every_member_with_the_digests_python_computed() {
+    let work = tempfile::tempdir().unwrap();
+    let ev = work.path().join("ev");
+    let expected = make_archives(&ev);
+    std::fs::remove_file(ev.join("expected.json")).unwrap();
+    let before = common::content_digests(&common::all_paths(&ev));
+    let out = work.path().join("listing.jsonl");
+    let mut cmd = common::hashsift();
+    cmd.args(["hash", "-q", "--archives", "--format", "jsonl", "-o"])
+        .arg(&out)
+        .arg(&ev);
+    let o = common::run_with_timeout(cmd, std::time::Duration::from_secs(120));
+    common::assert_exit(&o, 0);
+    let (_, items, end) = common::parse_jsonl(&std::fs::read_to_string(&out).unwrap());
+    assert_eq!(end["complete"], true);
+    let root = ev.as_os_str().as_encoded_bytes();
+    let mut listed = 0;
+    for (archive, members) in expected["archives"].as_object().unwrap() {
+        let archive_path = [root, b"/", archive.as_bytes()].concat();
+        let own = &items[&archive_path];
+        assert_eq!(
+            own["sha256"].as_str().unwrap(),
+            common::oracle_digest("sha256sum", &ev.join(archive)),
+            "{archive} keeps its own digest"
+        );
+        assert!(own["archive"]["members"].as_u64().unwrap() >= 1, "{own}");
+        assert!(own["archive"].get("stopped").is_none(), "{own}");
+        for (chain, d) in members.as_object().unwrap() {
+            let path = [&archive_path[..], b"!/", chain.as_bytes()].concat();
+            let item = items
+                .get(&path)
+                .unwrap_or_else(|| panic!("{} listed", String::from_utf8_lossy(&path)));
+            assert_eq!(item["kind"], "member");
+            for alg in ["md5", "sha1", "sha256"] {
+                assert_eq!(item[alg], d[alg], "{chain} {alg}");
+            }
+            let container = common::exact_bytes(item, "container");
+            assert!(
+                path.starts_with(&container) && items.contains_key(&container),
+                "{chain}: its container is listed"
+            );
+            listed += 1;
+        }
+    }
+    // Every member listed is one Python wrote (directories and links aside).
+    let members = items
+        .values()
+        .filter(|v| v["kind"] == "member" && v.get("sha256").is_some())
+        .count();
+    assert_eq!(members, listed);
+    assert_eq!(
+        common::content_digests(&common::all_paths(&ev)),
+        before,
+        "the evidence is as it was, and nothing was added to it"
+    );
+
+    let plain = work.path().join("plain.jsonl");
+    common::assert_exit(&common::hash_quiet("jsonl", &plain, &[&ev]), 0);
+    let (_, items, _) = common::parse_jsonl(&std::fs::read_to_string(&plain).unwrap());
+    assert!(items.values().all(|v| v["kind"] != "member"));
+}

@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use anyhow::Context;
 
 use hashsift::cancel::Cancel;
-use hashsift::config::HashSettings;
+use hashsift::config::{HashSettings, Looking};
 use hashsift::digest::AlgorithmSet;
 use hashsift::exit::ExitStatus;
 use hashsift::progress::{Counters, Phase};
@@ -22,7 +22,10 @@ pub fn run(args: super::HashArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus>
         args.format.into(),
         args.output.as_deref(),
         args.quiet,
-        args.pdq.then(|| args.pdq_decode.into()),
+        Looking {
+            pdq: args.pdq.then(|| args.pdq_decode.into()),
+            archives: args.archives,
+        },
     )?;
     let counters = Counters::new();
     let display = (!settings.quiet && std::io::stderr().is_terminal())

@@ -393,6 +393,12 @@ pub struct HashArgs {
     /// only: 2-3x faster, a few bits from the reference's hash)
     #[arg(long, value_enum, default_value_t = PdqDecodeArg::Full, value_name = "MODE")]
     pub pdq_decode: PdqDecodeArg,
+
+    /// Also list the members of every archive and compressed file (ZIP and the formats built
+    /// on it, tar, 7z, gzip, bzip2, xz, zstd; nested ones too), each as
+    /// CONTAINER!/NAME with its digests, read in memory: nothing is extracted to disk
+    #[arg(long)]
+    pub archives: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

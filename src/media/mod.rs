@@ -19,6 +19,14 @@ pub struct ImageHash {
     pub decoder: Option<&'static str>,
 }
 
+/// How images are hashed with PDQ.
+#[derive(Clone, Copy, Debug)]
+pub struct PdqConfig {
+    pub scale: decode::JpegScale,
+    /// Also the eight dihedral hashes, for matching.
+    pub dihedral: bool,
+}
+
 /// The largest image file decoded (bigger ones get an error, not a hash).
 pub const MAX_IMAGE_FILE: u64 = 512 << 20;
 

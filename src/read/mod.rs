@@ -7,6 +7,7 @@
 pub mod evidence;
 pub mod file;
 mod mapguard;
+pub mod positional;
 pub(crate) mod prefetch;
 
 use std::fmt;

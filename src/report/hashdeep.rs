@@ -54,7 +54,7 @@ pub fn write(p: &ListingHeader, items: &[Item], out: &mut dyn Write) -> io::Resu
     for item in items {
         let path = item.path.as_os_str().as_bytes();
         match (&item.digests, &item.error) {
-            (Some(d), None) if item.kind == Kind::File => {
+            (Some(d), None) if matches!(item.kind, Kind::File | Kind::Member) => {
                 let escaped = escape_line_breaks(path);
                 if escaped.is_some() {
                     out.write_all(b"## next path has line breaks, written as \\n and \\r (backslash as \\\\)\n")?;
@@ -85,6 +85,7 @@ pub fn write(p: &ListingHeader, items: &[Item], out: &mut dyn Write) -> io::Resu
             _ => {
                 let why = match item.kind {
                     Kind::Symlink => "not followed",
+                    Kind::Member if item.target.is_some() => "a link, not followed",
                     Kind::Fifo | Kind::Socket | Kind::BlockDevice | Kind::CharDevice => {
                         "not opened"
                     }

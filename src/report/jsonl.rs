@@ -10,6 +10,7 @@
 //! the exact bytes. Command-line arguments are written lossily.
 
 use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
 
 use serde_json::{Map, Value, json};
 
@@ -95,6 +96,24 @@ pub(crate) fn item_fields(
     }
     if let Some(n) = &item.note {
         obj.insert("note".into(), n.clone().into());
+    }
+    if item.kind == crate::record::Kind::Member
+        && let Some(container) = crate::record::container_of(item.path.as_os_str().as_bytes())
+    {
+        put_text(
+            &mut obj,
+            "container",
+            std::ffi::OsStr::from_bytes(container),
+        );
+    }
+    if let Some(a) = &item.archive {
+        let mut archive = Map::new();
+        archive.insert("format".into(), a.format.into());
+        archive.insert("members".into(), a.members.into());
+        if let Some(s) = &a.stopped {
+            archive.insert("stopped".into(), s.clone().into());
+        }
+        obj.insert("archive".into(), Value::Object(archive));
     }
     if let Some(d) = &item.digests {
         for alg in algorithms.iter() {

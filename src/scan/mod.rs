@@ -80,10 +80,11 @@ pub fn run(
                 algorithms: AlgorithmSet::all(),
                 threads: config.threads,
                 sniff: true,
-                pdq: config.pdq.map(|p| hash::PdqConfig {
+                pdq: config.pdq.map(|p| crate::media::PdqConfig {
                     scale: p.scale,
                     dihedral: true,
                 }),
+                archives: None,
             },
             cancel,
             counters,

@@ -1,0 +1,413 @@
+//! The members of a container found on the evidence, read as the hashing reads a file: every
+//! digest, the content type, PDQ for an image, and the members of a member that is itself a
+//! container (read into memory, within [`Limits::in_memory`], down to [`Limits::depth`]).
+//! Nothing is written anywhere: members stream from the evidence file through the
+//! decompressors into the hashers.
+
+use std::fs::File;
+use std::io::{self, Cursor, Read};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::cancel::Cancel;
+use crate::container::{self, Budget, Entry, Format, Limits, Member, Source, Stop, Visit};
+use crate::digest::{AlgorithmSet, MultiHasher};
+use crate::media::decode::DecodeError;
+use crate::media::sniff::{self, Class};
+use crate::media::{ImageHash, MAX_IMAGE_FILE};
+use crate::read::positional::Positional;
+use crate::read::{ItemError, Stage};
+use crate::record::{ArchiveInfo, Item, Kind, member_path};
+
+/// How members are read: as the run reads files.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    pub algorithms: AlgorithmSet,
+    /// PDQ of images: the JPEG scale and whether the dihedral hashes are wanted.
+    pub pdq: Option<crate::media::PdqConfig>,
+    pub limits: Limits,
+}
+
+/// What reading a container's members found: its own description, and every member at every
+/// depth in stored order (a nested container's members right after it), each member's
+/// `parent` an index into this list, or `None` for the container itself.
+#[derive(Debug)]
+pub struct Expanded {
+    pub archive: ArchiveInfo,
+    pub members: Vec<Item>,
+}
+
+/// Size of the reads from a member.
+const CHUNK: usize = 64 << 10;
+
+/// The members of `file` (listed at `path`, `size` bytes, already hashed) when its first
+/// bytes say it is a container; `None` when they do not (or cannot be read: the hashing
+/// reported that).
+pub fn expand_file(
+    file: &File,
+    path: &std::path::Path,
+    size: u64,
+    settings: &Settings,
+    cancel: &Cancel,
+) -> Option<Expanded> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut head = [0u8; container::HEAD];
+    let mut source = Positional::new(file, size);
+    let n = read_full(&mut source, &mut head).ok()?;
+    let format = Format::detect(&head[..n])?;
+    let mut source = Positional::new(file, size);
+    let budget = Budget::new(settings.limits, size);
+    let mut members = Vec::new();
+    let name = path
+        .file_name()
+        .map(|n| n.as_bytes().to_vec())
+        .unwrap_or_default();
+    let mut reader = Reader {
+        settings,
+        cancel,
+        budget: &budget,
+        members: &mut members,
+        path: path.as_os_str().as_bytes().to_vec(),
+        name,
+        parent: None,
+        depth: 1,
+        count: 0,
+    };
+    let source = if matches!(format, Format::Zip | Format::SevenZip) {
+        Source::Seekable(&mut source)
+    } else {
+        Source::Stream(&mut source)
+    };
+    let stopped = container::expand(format, source, &budget, &mut reader).err();
+    let count = reader.count;
+    Some(Expanded {
+        archive: ArchiveInfo {
+            format: format.name(),
+            members: count,
+            stopped: stopped.map(|s| s.to_string()),
+        },
+        members,
+    })
+}
+
+/// Reads `buf` full, or to the end of `r`; the bytes read.
+fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match r.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// The visitor that turns each member into an item.
+struct Reader<'a> {
+    settings: &'a Settings,
+    cancel: &'a Cancel,
+    budget: &'a Budget,
+    members: &'a mut Vec<Item>,
+    /// The container's path (a chain for a nested one).
+    path: Vec<u8>,
+    /// The container's own name (what a compressed file's stream is named after).
+    name: Vec<u8>,
+    /// The container's index in `members`, `None` for the evidence file.
+    parent: Option<usize>,
+    depth: u32,
+    /// Members listed directly in this container.
+    count: u64,
+}
+
+/// A member's bytes as read: digests, and the whole when it must be looked at again (an
+/// image to decode, a container to open).
+struct Bytes {
+    digests: crate::digest::Digests,
+    size: u64,
+    head: Vec<u8>,
+    kept: Option<Vec<u8>>,
+    /// Why the bytes were not kept although they were wanted.
+    not_kept: Option<String>,
+}
+
+impl Reader<'_> {
+    fn item(&self, path: Vec<u8>, member: &Member) -> Item {
+        use std::os::unix::ffi::OsStringExt;
+        let mut item = Item::failed(
+            PathBuf::from(std::ffi::OsString::from_vec(path)),
+            Kind::Member,
+            ItemError::new(Stage::Read, String::new()),
+        );
+        item.error = None;
+        item.mtime = member.mtime;
+        item.parent = self.parent.map(|p| p as u32);
+        let mut notes = Vec::new();
+        if let Some(len) = member.name_cut {
+            notes.push(format!(
+                "name cut to {} of its {len} bytes",
+                member.name.len()
+            ));
+        }
+        let name = &member.name;
+        if name.starts_with(b"/") {
+            notes.push("name as stored is absolute".to_owned());
+        }
+        if name
+            .split(|&b| b == b'/' || b == b'\\')
+            .any(|part| part == b"..")
+        {
+            notes.push("name as stored climbs out of its container (..)".to_owned());
+        }
+        if name.contains(&0) {
+            notes.push("name as stored holds a NUL byte".to_owned());
+        }
+        item.note = (!notes.is_empty()).then(|| notes.join("; "));
+        item
+    }
+
+    /// Reads a member's bytes through the hashers, keeping them when `keep` allows.
+    fn read(
+        &self,
+        content: &mut dyn Read,
+        keep: impl Fn(&[u8]) -> Option<u64>,
+    ) -> io::Result<Bytes> {
+        let mut hasher = MultiHasher::new(self.settings.algorithms);
+        let mut buf = vec![0u8; CHUNK];
+        let first = read_full(content, &mut buf)?;
+        let head = buf[..first.min(sniff::HEAD.max(container::HEAD))].to_vec();
+        hasher.update(&buf[..first]);
+        let mut size = first as u64;
+        let cap = keep(&head);
+        let mut kept = cap.map(|_| buf[..first].to_vec());
+        let mut not_kept = None;
+        loop {
+            if self.cancel.is_cancelled() {
+                return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
+            }
+            let n = match content.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            hasher.update(&buf[..n]);
+            size += n as u64;
+            if let (Some(k), Some(cap)) = (kept.as_mut(), cap) {
+                if size > cap {
+                    kept = None;
+                    not_kept = Some(format!("larger than the {cap} bytes read into memory"));
+                } else {
+                    k.extend_from_slice(&buf[..n]);
+                }
+            }
+        }
+        Ok(Bytes {
+            digests: hasher.finish(),
+            size,
+            head,
+            kept,
+            not_kept,
+        })
+    }
+}
+
+impl Visit for Reader<'_> {
+    fn member(&mut self, member: Member, content: Option<&mut dyn Read>) -> Result<(), Stop> {
+        if member.entry == Entry::Dir {
+            return Ok(());
+        }
+        self.count += 1;
+        let name = if member.name.is_empty() {
+            container::stream_name(&self.name)
+        } else {
+            member.name.clone()
+        };
+        let path = member_path(&self.path, &name);
+        let mut item = self.item(path.clone(), &member);
+        let Some(content) = content else {
+            item.error = Some(ItemError::new(
+                Stage::Read,
+                if member.encrypted {
+                    "encrypted: not read".to_owned()
+                } else if let Some(why) = &member.unsupported {
+                    format!("not read: {why}")
+                } else {
+                    String::new()
+                },
+            ));
+            match &member.entry {
+                Entry::Symlink(t) | Entry::HardLink(t) => {
+                    use std::os::unix::ffi::OsStringExt;
+                    item.target = Some(PathBuf::from(std::ffi::OsString::from_vec(t.clone())));
+                    let what = if matches!(member.entry, Entry::Symlink(_)) {
+                        "a symbolic link in its container"
+                    } else {
+                        "a hard link in its container, to the member named as its target"
+                    };
+                    item.error = None;
+                    item.note = Some(
+                        item.note
+                            .map_or(what.to_owned(), |n| format!("{what}; {n}")),
+                    );
+                }
+                Entry::Other(kind) => {
+                    item.error = None;
+                    item.note = Some(format!("a {kind} in its container: no content"));
+                }
+                Entry::File | Entry::Dir => {}
+            }
+            self.members.push(item);
+            return Ok(());
+        };
+        let settings = self.settings;
+        let depth = self.depth;
+        let limits = settings.limits;
+        let want_image = settings.pdq.is_some();
+        let read = self.read(content, |head| {
+            let nested = depth < limits.depth && Format::detect(head).is_some();
+            let image = want_image && sniff::sniff(head, u64::MAX).class == Class::Image;
+            match (nested, image) {
+                (true, true) => Some(limits.in_memory.max(MAX_IMAGE_FILE)),
+                (true, false) => Some(limits.in_memory),
+                (false, true) => Some(MAX_IMAGE_FILE),
+                (false, false) => None,
+            }
+        });
+        let read = match read {
+            Ok(read) => read,
+            Err(e) => {
+                let stop = if self.cancel.is_cancelled() {
+                    Some(Stop::Cancelled)
+                } else if self.budget.exhausted() {
+                    Some(self.budget.bytes_stop())
+                } else {
+                    None
+                };
+                item.error = Some(ItemError::new(
+                    if stop == Some(Stop::Cancelled) {
+                        Stage::Interrupted
+                    } else {
+                        Stage::Read
+                    },
+                    match &stop {
+                        Some(Stop::Limit(_)) => {
+                            "not read to its end: the container's expansion limit was reached"
+                                .to_owned()
+                        }
+                        Some(_) => "not read: the run was interrupted".to_owned(),
+                        None => format!("cannot read this member: {e}"),
+                    },
+                ));
+                self.members.push(item);
+                return stop.map_or(Ok(()), Err);
+            }
+        };
+        item.size = read.size;
+        item.digests = Some(read.digests);
+        let content_type = sniff::sniff(&read.head, read.size);
+        item.content = Some(content_type);
+        if let Some(pdq) = settings.pdq
+            && content_type.class == Class::Image
+        {
+            item.image = Some(match &read.kept {
+                Some(bytes) => ImageHash::of_shared(bytes, pdq.scale, pdq.dihedral),
+                None => ImageHash::failed_shared(DecodeError::FileTooLarge(read.size)),
+            });
+        }
+        let nested = (depth < limits.depth)
+            .then(|| Format::detect(&read.head))
+            .flatten();
+        let index = self.members.len();
+        self.members.push(item);
+        let Some(format) = nested else {
+            return Ok(());
+        };
+        let Some(bytes) = read.kept else {
+            let why = read.not_kept.unwrap_or_default();
+            self.members[index].archive = Some(Arc::new(ArchiveInfo {
+                format: format.name(),
+                members: 0,
+                stopped: Some(format!("not opened: {why}")),
+            }));
+            return Ok(());
+        };
+        let mut inner = Reader {
+            settings,
+            cancel: self.cancel,
+            budget: self.budget,
+            members: &mut *self.members,
+            path,
+            name,
+            parent: Some(index),
+            depth: depth + 1,
+            count: 0,
+        };
+        let mut cursor = Cursor::new(bytes);
+        let stopped = container::expand(
+            format,
+            Source::Seekable(&mut cursor),
+            self.budget,
+            &mut inner,
+        );
+        let count = inner.count;
+        let info = ArchiveInfo {
+            format: format.name(),
+            members: count,
+            stopped: stopped.as_ref().err().map(ToString::to_string),
+        };
+        self.members[index].archive = Some(Arc::new(info));
+        match stopped {
+            // The budget and an interruption end every container up the chain.
+            Err(stop @ Stop::Cancelled) => Err(stop),
+            Err(stop @ Stop::Limit(_)) if self.budget.exhausted() => Err(stop),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_paths_double_the_separator_s_mark() {
+        assert_eq!(member_path(b"/ev/a.zip", b"b/c.jpg"), b"/ev/a.zip!/b/c.jpg");
+        assert_eq!(member_path(b"/ev/a.zip", b"b!/c!"), b"/ev/a.zip!/b!!/c!!");
+        assert_eq!(
+            member_path(&member_path(b"/ev/x!.zip", b"in.tar"), b"y"),
+            b"/ev/x!.zip!/in.tar!/y"
+        );
+    }
+
+    #[test]
+    fn the_container_of_a_member_path_is_found_whatever_the_names_hold() {
+        use crate::record::container_of;
+        for container in [
+            &b"/ev/a.zip"[..],
+            b"/ev/x!/a!.zip",
+            b"/ev/!!/b",
+            b"/e/a.zip!/in!!.tar",
+        ] {
+            for name in [
+                &b"c.jpg"[..],
+                b"!",
+                b"!/",
+                b"a!!/b!",
+                b"!!!/x",
+                b"/abs",
+                b"",
+            ] {
+                let path = member_path(container, name);
+                assert_eq!(
+                    container_of(&path),
+                    Some(container),
+                    "{:?}",
+                    String::from_utf8_lossy(&path)
+                );
+            }
+        }
+        assert_eq!(container_of(b"/ev/plain/file"), None);
+    }
+}
