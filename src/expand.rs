@@ -54,6 +54,16 @@ pub fn expand_file(
     let mut head = [0u8; container::HEAD];
     let mut source = Positional::new(file, size);
     let n = read_full(&mut source, &mut head).ok()?;
+    if head[..n].starts_with(b"Rar!\x1a\x07") {
+        return Some(Expanded {
+            archive: ArchiveInfo {
+                format: "rar",
+                members: 0,
+                stopped: Some("not opened: RAR is not supported".to_owned()),
+            },
+            members: Vec::new(),
+        });
+    }
     let format = Format::detect(&head[..n])?;
     let mut source = Positional::new(file, size);
     let budget = Budget::new(settings.limits, size);
@@ -121,6 +131,32 @@ struct Reader<'a> {
     count: u64,
 }
 
+/// Reads through, hashing every byte read and keeping the first ones (for the type).
+struct Tee<'a> {
+    inner: &'a mut dyn Read,
+    hasher: MultiHasher,
+    size: u64,
+    head: Vec<u8>,
+    cancel: &'a Cancel,
+}
+
+impl Read for Tee<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.cancel.is_cancelled() {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
+        }
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        let want = sniff::HEAD.max(container::HEAD);
+        if self.head.len() < want {
+            let take = (want - self.head.len()).min(n);
+            self.head.extend_from_slice(&buf[..take]);
+        }
+        Ok(n)
+    }
+}
+
 /// A member's bytes as read: digests, and the whole when it must be looked at again (an
 /// image to decode, a container to open).
 struct Bytes {
@@ -132,15 +168,21 @@ struct Bytes {
     not_kept: Option<String>,
 }
 
+/// A member at `path`, with nothing read of it yet.
+pub(crate) fn member_item(path: PathBuf) -> Item {
+    let mut item = Item::failed(
+        path,
+        Kind::Member,
+        ItemError::new(Stage::Read, String::new()),
+    );
+    item.error = None;
+    item
+}
+
 impl Reader<'_> {
     fn item(&self, path: Vec<u8>, member: &Member) -> Item {
         use std::os::unix::ffi::OsStringExt;
-        let mut item = Item::failed(
-            PathBuf::from(std::ffi::OsString::from_vec(path)),
-            Kind::Member,
-            ItemError::new(Stage::Read, String::new()),
-        );
-        item.error = None;
+        let mut item = member_item(PathBuf::from(std::ffi::OsString::from_vec(path)));
         item.mtime = member.mtime;
         item.parent = self.parent.map(|p| p as u32);
         let mut notes = Vec::new();
@@ -213,6 +255,135 @@ impl Reader<'_> {
     }
 }
 
+impl Reader<'_> {
+    /// Lists `item`, whose reading failed with `e`, and says whether that ends the container
+    /// (the budget spent, the run interrupted) or only this member.
+    fn failed(&mut self, mut item: Item, e: &io::Error) -> Result<(), Stop> {
+        let stop = if self.cancel.is_cancelled() {
+            Some(Stop::Cancelled)
+        } else if self.budget.exhausted() {
+            Some(self.budget.bytes_stop())
+        } else {
+            None
+        };
+        item.error = Some(ItemError::new(
+            if stop == Some(Stop::Cancelled) {
+                Stage::Interrupted
+            } else {
+                Stage::Read
+            },
+            match &stop {
+                Some(Stop::Limit(_)) => {
+                    "not read to its end: the container's expansion limit was reached".to_owned()
+                }
+                Some(_) => "not read: the run was interrupted".to_owned(),
+                None => format!("cannot read this member: {e}"),
+            },
+        ));
+        self.members.push(item);
+        stop.map_or(Ok(()), Err)
+    }
+
+    /// What a nested container's stop means for the one holding it: the budget spent and an
+    /// interruption end every container up the chain; anything else ends the nested one only.
+    fn up_the_chain(&self, stopped: Result<(), Stop>) -> Result<(), Stop> {
+        match stopped {
+            Err(stop @ Stop::Cancelled) => Err(stop),
+            Err(stop @ Stop::Limit(_)) if self.budget.exhausted() => Err(stop),
+            _ => Ok(()),
+        }
+    }
+
+    /// Reads the members of the member at `index` (named `path`, `name`), a container in
+    /// `format`, from `source`: how many it listed directly, and why it stopped.
+    fn nested(
+        &mut self,
+        index: usize,
+        path: Vec<u8>,
+        name: Vec<u8>,
+        format: Format,
+        source: Source<'_>,
+    ) -> (u64, Result<(), Stop>) {
+        let mut inner = Reader {
+            settings: self.settings,
+            cancel: self.cancel,
+            budget: self.budget,
+            members: &mut *self.members,
+            path,
+            name,
+            parent: Some(index),
+            depth: self.depth + 1,
+            count: 0,
+        };
+        let stopped = container::expand(format, source, self.budget, &mut inner);
+        (inner.count, stopped)
+    }
+
+    /// Lists `item`, a member in `format` (a tar or a compressed stream), and its members as
+    /// they are read from `content`, which is hashed on the way (and read to its end after
+    /// them, for its digests).
+    fn stream(
+        &mut self,
+        item: Item,
+        format: Format,
+        path: Vec<u8>,
+        name: Vec<u8>,
+        content: &mut dyn Read,
+    ) -> Result<(), Stop> {
+        let index = self.members.len();
+        self.members.push(item);
+        let mut tee = Tee {
+            inner: content,
+            hasher: MultiHasher::new(self.settings.algorithms),
+            size: 0,
+            head: Vec::new(),
+            cancel: self.cancel,
+        };
+        let (count, stopped) = self.nested(index, path, name, format, Source::Stream(&mut tee));
+        // What the inner reader left unread (a tar's padding, what follows a damage) counts for
+        // the member's digests.
+        let rest = match &stopped {
+            Err(Stop::Cancelled | Stop::Limit(_)) => Ok(0),
+            _ => io::copy(&mut tee, &mut io::sink()),
+        };
+        let Tee {
+            hasher, size, head, ..
+        } = tee;
+        let item = &mut self.members[index];
+        item.archive = Some(Arc::new(ArchiveInfo {
+            format: format.name(),
+            members: count,
+            stopped: stopped.as_ref().err().map(ToString::to_string),
+        }));
+        match (&stopped, rest) {
+            (Err(Stop::Cancelled), _) => {
+                item.error = Some(ItemError::new(
+                    Stage::Interrupted,
+                    "not read: the run was interrupted".to_owned(),
+                ));
+            }
+            (Err(Stop::Limit(_)), _) if self.budget.exhausted() => {
+                item.error = Some(ItemError::new(
+                    Stage::Read,
+                    "not read to its end: the container's expansion limit was reached".to_owned(),
+                ));
+            }
+            (_, Err(e)) => {
+                item.error = Some(ItemError::new(
+                    Stage::Read,
+                    format!("cannot read this member: {e}"),
+                ));
+            }
+            (_, Ok(_)) => {
+                item.size = size;
+                item.digests = Some(hasher.finish());
+                item.content = Some(sniff::sniff(&head, size));
+            }
+        }
+        self.up_the_chain(stopped)
+    }
+}
+
 impl Visit for Reader<'_> {
     fn member(&mut self, member: Member, content: Option<&mut dyn Read>) -> Result<(), Stop> {
         if member.entry == Entry::Dir {
@@ -264,8 +435,25 @@ impl Visit for Reader<'_> {
         let settings = self.settings;
         let depth = self.depth;
         let limits = settings.limits;
+        // A member that is a tar or a compressed stream is opened as it is read, however
+        // large: its members come from the decompressor without being held, and what is read
+        // before a cut is kept.
+        let mut first = vec![0u8; container::HEAD];
+        let n = match read_full(content, &mut first) {
+            Ok(n) => n,
+            Err(e) => return self.failed(item, &e),
+        };
+        first.truncate(n);
+        let streamable = (depth < limits.depth)
+            .then(|| Format::detect(&first))
+            .flatten()
+            .filter(|f| !matches!(f, Format::Zip | Format::SevenZip));
+        let mut content = Cursor::new(first).chain(content);
+        if let Some(format) = streamable {
+            return self.stream(item, format, path, name, &mut content);
+        }
         let want_image = settings.pdq.is_some();
-        let read = self.read(content, |head| {
+        let read = self.read(&mut content, |head| {
             let nested = depth < limits.depth && Format::detect(head).is_some();
             let image = want_image && sniff::sniff(head, u64::MAX).class == Class::Image;
             match (nested, image) {
@@ -277,32 +465,7 @@ impl Visit for Reader<'_> {
         });
         let read = match read {
             Ok(read) => read,
-            Err(e) => {
-                let stop = if self.cancel.is_cancelled() {
-                    Some(Stop::Cancelled)
-                } else if self.budget.exhausted() {
-                    Some(self.budget.bytes_stop())
-                } else {
-                    None
-                };
-                item.error = Some(ItemError::new(
-                    if stop == Some(Stop::Cancelled) {
-                        Stage::Interrupted
-                    } else {
-                        Stage::Read
-                    },
-                    match &stop {
-                        Some(Stop::Limit(_)) => {
-                            "not read to its end: the container's expansion limit was reached"
-                                .to_owned()
-                        }
-                        Some(_) => "not read: the run was interrupted".to_owned(),
-                        None => format!("cannot read this member: {e}"),
-                    },
-                ));
-                self.members.push(item);
-                return stop.map_or(Ok(()), Err);
-            }
+            Err(e) => return self.failed(item, &e),
         };
         item.size = read.size;
         item.digests = Some(read.digests);
@@ -333,37 +496,16 @@ impl Visit for Reader<'_> {
             }));
             return Ok(());
         };
-        let mut inner = Reader {
-            settings,
-            cancel: self.cancel,
-            budget: self.budget,
-            members: &mut *self.members,
-            path,
-            name,
-            parent: Some(index),
-            depth: depth + 1,
-            count: 0,
-        };
         let mut cursor = Cursor::new(bytes);
-        let stopped = container::expand(
-            format,
-            Source::Seekable(&mut cursor),
-            self.budget,
-            &mut inner,
-        );
-        let count = inner.count;
+        let (count, stopped) =
+            self.nested(index, path, name, format, Source::Seekable(&mut cursor));
         let info = ArchiveInfo {
             format: format.name(),
             members: count,
             stopped: stopped.as_ref().err().map(ToString::to_string),
         };
         self.members[index].archive = Some(Arc::new(info));
-        match stopped {
-            // The budget and an interruption end every container up the chain.
-            Err(stop @ Stop::Cancelled) => Err(stop),
-            Err(stop @ Stop::Limit(_)) if self.budget.exhausted() => Err(stop),
-            _ => Ok(()),
-        }
+        self.up_the_chain(stopped)
     }
 }
 

@@ -107,11 +107,17 @@ pub(crate) type Hashed = (Digests, Option<ContentType>, Option<Arc<ImageHash>>);
 /// What hashing found of one content: what [`Hashed`] holds, or the error reading it.
 pub(crate) type Outcome = Result<Hashed, ItemError>;
 
+/// What a run found of a content's members: `None` when it was not looked at for them
+/// (containers not opened, or the run interrupted while it read them), `Some(None)` when it
+/// is no container, else its members.
+pub(crate) type Examined<'a> = Option<Option<&'a crate::expand::Expanded>>;
+
 /// What the record of an earlier session says of a content the walk found.
 #[derive(Debug)]
 pub(crate) enum Carried {
-    /// Recorded, with the same inode, size, and modification and change times.
-    Same(Outcome),
+    /// Recorded, with the same inode, size, and modification and change times; with its
+    /// members when it was looked at for them ([`Examined`]).
+    Same(Outcome, Option<Option<Box<crate::expand::Expanded>>>),
     /// Recorded, and changed since.
     Changed,
     /// Not recorded.
@@ -144,8 +150,9 @@ pub(crate) trait ThreadRecorder {
     /// Called before a content of `size` bytes is read: what is held may have to go first.
     fn before_read(&mut self, size: u64);
 
-    /// Records what hashing found of the content `item` (its first path) points to.
-    fn record(&mut self, item: &Item, outcome: Result<&Hashed, &ItemError>);
+    /// Records what hashing found of the content `item` (its first path) points to, and
+    /// what it held.
+    fn record(&mut self, item: &Item, outcome: Result<&Hashed, &ItemError>, members: Examined<'_>);
 }
 
 /// The contents a [`Recorder`] holds records of, and those recorded as read whose path the
@@ -223,11 +230,13 @@ pub(crate) fn run_journaled(
             work.len(),
             &|i| &items[work[i].path_index],
             &mut |i, what| match what {
-                // The journal holds no members: a container is read again for them.
-                Carried::Same(Ok((_, Some(content), _)))
-                    if config.archives.is_some() && may_hold_members(content.class) => {}
-                Carried::Same(outcome) => {
+                // Not looked at for members (interrupted while they were read): read again.
+                Carried::Same(Ok(_), None) if config.archives.is_some() => {}
+                Carried::Same(outcome, members) => {
                     carried += 1;
+                    if let Some(Some(expanded)) = members.filter(|_| config.archives.is_some()) {
+                        let _ = expansions[i].set(*expanded);
+                    }
                     let _ = slots[i].set(outcome.map_err(HashFailure::Item));
                 }
                 Carried::Changed => changed += 1,
@@ -315,9 +324,14 @@ pub(crate) fn run_journaled(
                         })
                 };
                 if let Some(j) = &mut journaled {
+                    // Members read to their end, or the run was interrupted among them.
+                    let examined = (expand_settings.is_some() && !cancel.is_cancelled())
+                        .then(|| expansions[i].get());
                     match &outcome {
-                        Ok(hashed) => j.record(&items[w.path_index], Ok(hashed)),
-                        Err(HashFailure::Item(e)) => j.record(&items[w.path_index], Err(e)),
+                        Ok(hashed) => j.record(&items[w.path_index], Ok(hashed), examined),
+                        Err(HashFailure::Item(e)) => {
+                            j.record(&items[w.path_index], Err(e), None);
+                        }
                         Err(HashFailure::Cancelled) => {}
                     }
                 }
@@ -367,12 +381,6 @@ pub(crate) fn run_journaled(
         files_hashed,
         bytes_hashed,
     })
-}
-
-/// Whether a content of this class may be a container: archives, and the documents and
-/// executables built on ZIP (OOXML, ODF, EPUB, JAR, APK).
-fn may_hold_members(class: Class) -> bool {
-    matches!(class, Class::Archive | Class::Document | Class::Executable)
 }
 
 /// `items` with the members of each container read right after it (its first path: a hard

@@ -64,6 +64,14 @@ impl Kind {
     }
 }
 
+impl Kind {
+    /// Whether an item of this kind has content that is read and graded: a file, or a
+    /// member of a container.
+    pub fn holds_content(self) -> bool {
+        matches!(self, Kind::File | Kind::Member)
+    }
+}
+
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

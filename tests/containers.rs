@@ -125,20 +125,10 @@ fn walk(path: &Path, limits: Limits, streamed: bool) -> Found {
     found
 }
 
-fn make_archives(dir: &Path) -> serde_json::Value {
-    let status = std::process::Command::new("python3")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/make_archives.py"))
-        .arg(dir)
-        .status()
-        .expect("python3");
-    assert!(status.success());
-    serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap()
-}
-
 #[test]
 fn every_member_of_every_format_is_read_with_the_bytes_python_wrote() {
     let dir = tempfile::tempdir().unwrap();
-    let expected = make_archives(dir.path());
+    let expected = common::make_archives(dir.path(), &[]);
     let archives = expected["archives"].as_object().unwrap();
     for (archive, tool) in [("x.tar.zst", "zstd"), ("files.7z", "7zz or 7z")] {
         if !archives.contains_key(archive) {
@@ -186,7 +176,7 @@ fn every_member_of_every_format_is_read_with_the_bytes_python_wrote() {
 #[test]
 fn directories_links_times_and_long_names_are_described() {
     let dir = tempfile::tempdir().unwrap();
-    make_archives(dir.path());
+    common::make_archives(dir.path(), &[]);
     let found = walk(&dir.path().join("pax.tar"), Limits::default(), true);
     let link = found
         .others
@@ -251,7 +241,7 @@ fn directories_links_times_and_long_names_are_described() {
 #[test]
 fn a_container_cut_short_yields_what_it_holds_before_the_cut_and_one_stop() {
     let dir = tempfile::tempdir().unwrap();
-    let expected = make_archives(dir.path());
+    let expected = common::make_archives(dir.path(), &[]);
     for (name, keep) in [("stored.zip", 0.7), ("ustar.tar", 0.5), ("x.tar.gz", 0.6)] {
         let whole = std::fs::read(dir.path().join(name)).unwrap();
         let cut = dir.path().join(format!("cut-{name}"));
@@ -471,7 +461,7 @@ fn compressed_files_are_named_by_what_they_store_or_by_their_name() {
 fn hash_with_archives_lists_every_member_with_the_digests_python_computed() {
     let work = tempfile::tempdir().unwrap();
     let ev = work.path().join("ev");
-    let expected = make_archives(&ev);
+    let expected = common::make_archives(&ev, &[]);
     std::fs::remove_file(ev.join("expected.json")).unwrap();
     let before = common::content_digests(&common::all_paths(&ev));
     let out = work.path().join("listing.jsonl");

@@ -93,10 +93,16 @@ fn evidence(root: &Path) {
     std::fs::write(root.join("docs/empty"), b"").unwrap();
     let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("hashsets/samples/images");
     std::fs::create_dir_all(root.join("samples")).unwrap();
+    let mut images = Vec::new();
     for e in std::fs::read_dir(samples).unwrap() {
         let e = e.unwrap();
         std::fs::copy(e.path(), root.join("samples").join(e.file_name())).unwrap();
+        images.push(e.path());
     }
+    // Archives of every format, nested, and a ZIP of the sample images (members graded).
+    let images: Vec<&Path> = images.iter().map(PathBuf::as_path).collect();
+    common::make_archives(&root.join("archives"), &images);
+    std::fs::remove_file(root.join("archives/expected.json")).unwrap();
 }
 
 /// The database: the sample VICS set, and a unit's PDQ list knowing the picture whose mirror
@@ -296,6 +302,11 @@ fn reference_scan(db: &Path, out: &Path, root: &Path) -> (Report, Duration) {
         "an image not decoded"
     );
     assert!(has(&|v| v["nlink"] == 2), "hard links");
+    assert!(
+        has(&|v| v["kind"] == "member" && v["category"] == "csam"),
+        "a graded member"
+    );
+    assert!(has(&|v| v["contains"] == "csam"), "a container of csam");
     (report, took)
 }
 
@@ -686,6 +697,10 @@ fn killed_while_writing_the_report_leaves_no_half_file_and_resumes() {
     for i in 0..6000u64 {
         common::write_file(&root.join(format!("{}/{i}", i % 40)), 64, i);
     }
+    // And archives: a container whose members were recorded is carried over with them.
+    let archives = common::make_archives(&root.join("archives"), &[]);
+    std::fs::remove_file(root.join("archives/expected.json")).unwrap();
+    let contents = 6000 + archives["archives"].as_object().unwrap().len() as u64;
     let db = database(work.path());
     let reference_dir = work.path().join("reference");
     let o = common::run_with_timeout(
@@ -742,7 +757,7 @@ fn killed_while_writing_the_report_leaves_no_half_file_and_resumes() {
     assert_same_report(&hashed, &reference);
     assert_eq!(
         last_carried(&hashed),
-        6000,
+        contents,
         "every content was in the journal before the report was begun"
     );
 }

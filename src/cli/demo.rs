@@ -1,6 +1,6 @@
 //! `hashsift demo`: the main job on built-in synthetic data. It lays out a small evidence tree
 //! (the twelve generated sample images of `hashsets/samples/images`, nested, with a copy and a
-//! renamed extension, plus a few other files), writes two hash sets grading some of them (the
+//! renamed extension, a ZIP holding one of them, plus a few other files), writes two hash sets grading some of them (the
 //! sample VICS 2.0 set, and a reference list of the non-image files), imports them into a new
 //! database, scans, and says where the report is.
 //!
@@ -105,6 +105,7 @@ pub fn run(
             reference.push_str(&format!("{md5}  {path}\n"));
         }
     }
+    write(&evidence.join(CHAT_EXPORT), &chat_export()?)?;
     write(&sets.join("vics-sample.json"), VICS_SET)?;
     write(&sets.join("reference.md5"), reference.as_bytes())?;
     // A picture the unit knows by its PDQ hash only; the evidence holds a copy of it that was
@@ -200,6 +201,40 @@ pub fn run(
         ExitStatus::KnownIllegal | ExitStatus::Clean => ExitStatus::Clean,
         other => other,
     })
+}
+
+/// Where the demo's ZIP lies in the evidence: a chat export holding a graded image (the
+/// scan opens it and grades the member) beside an unknown one and the chat's text.
+pub const CHAT_EXPORT: &str = "Downloads/chat-export-2025-11.zip";
+
+/// The members of the demo's ZIP: name and bytes.
+fn chat_members() -> [(&'static str, &'static [u8]); 3] {
+    [
+        (
+            "chat.txt",
+            b"[03/11/2025, 21:14] A: sent the files\n[03/11/2025, 21:15] B: got them\n",
+        ),
+        ("Media/IMG-20251103-WA0012.png", IMAGES[6]),
+        ("Media/IMG-20251103-WA0013.png", IMAGES[10]),
+    ]
+}
+
+/// The demo's ZIP, deflated, written in memory.
+fn chat_export() -> anyhow::Result<Vec<u8>> {
+    use std::io::Write as _;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .last_modified_time(
+            zip::DateTime::from_date_and_time(2025, 11, 3, 21, 15, 0)
+                .map_err(|e| anyhow::anyhow!("the demo ZIP's date: {e}"))?,
+        );
+    for (name, bytes) in chat_members() {
+        zip.start_file(name, options)
+            .context("write the demo's ZIP")?;
+        zip.write_all(bytes).context("write the demo's ZIP")?;
+    }
+    Ok(zip.finish().context("write the demo's ZIP")?.into_inner())
 }
 
 /// Where the demo's altered copy of a picture known by PDQ lies in the evidence.

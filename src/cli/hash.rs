@@ -40,6 +40,7 @@ pub fn run(args: super::HashArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus>
         roots: settings.hash.roots.clone(),
         algorithms: settings.hash.algorithms,
         pdq: settings.hash.pdq.is_some(),
+        archives: settings.hash.archives.is_some(),
         started: run.started,
         finished: run.finished,
         complete: run.complete,

@@ -91,7 +91,8 @@ pub struct ScanArgs {
         long,
         value_name = "OUTDIR",
         conflicts_with_all = ["paths", "out", "case", "evidence_id", "examiner",
-                              "lookup", "no_pdq", "pdq_decode", "pdq_distance", "pdq_quality"]
+                              "lookup", "no_pdq", "pdq_decode", "pdq_distance", "pdq_quality",
+                              "no_archives"]
     )]
     pub resume: Option<PathBuf>,
 
@@ -124,6 +125,11 @@ pub struct ScanArgs {
     /// Hash no image with PDQ (and suggest nothing from near matches)
     #[arg(long)]
     pub no_pdq: bool,
+
+    /// Open no archive or compressed file: hash and grade each as one file only (by default
+    /// every member of every container is graded too: docs/usage.md)
+    #[arg(long)]
+    pub no_archives: bool,
 
     /// How images are decoded for PDQ: full (every pixel, as the reference pipeline: its
     /// hashes) or fast (large JPEGs at a reduced scale, luma only: 2-3x faster, a few bits

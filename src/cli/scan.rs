@@ -65,6 +65,10 @@ pub fn run(args: super::ScanArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus>
                 }),
                 args.quiet,
             )?;
+            let mut settings = settings;
+            if args.no_archives {
+                settings.scan.archives = None;
+            }
             let who = Examination {
                 case: args.case,
                 evidence_id: args.evidence_id,

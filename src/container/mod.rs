@@ -326,6 +326,30 @@ pub fn expand(
     budget: &Budget,
     visit: &mut dyn Visit,
 ) -> Result<(), Stop> {
+    // The readers are other people's code meeting hostile bytes: a panic in one ends this
+    // container, not the run.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        expand_format(format, source, budget, visit)
+    }))
+    .unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(Stop::Damaged(format!(
+            "the {} reader failed on this data ({why})",
+            format.name()
+        )))
+    })
+}
+
+fn expand_format(
+    format: Format,
+    source: Source<'_>,
+    budget: &Budget,
+    visit: &mut dyn Visit,
+) -> Result<(), Stop> {
     match (format, source) {
         (Format::Zip, Source::Seekable(s)) => zipfile::expand(s, budget, visit),
         (Format::Zip, Source::Stream(s)) => zipfile::expand_stream(s, budget, visit),

@@ -2,7 +2,8 @@
 //! so commas, quotes and line breaks inside a field are kept).
 //!
 //! Columns: `path, path_hex, kind, size, mtime, nlink, <one per algorithm>, [pdq, pdq_quality,
-//! pdq_error with --pdq,] target, target_hex, note, error_stage, error_os_code, error`. A text cell that a spreadsheet would take for a formula
+//! pdq_error with --pdq,] [archive, archive_members,
+//! archive_stopped with --archives,] target, target_hex, note, error_stage, error_os_code, error`. A text cell that a spreadsheet would take for a formula
 //! (starting with `=`, `+`, `-`, `@`, tab or CR) is written with a leading `'`. Whenever a
 //! `path` or `target` cell is not the exact name (not valid UTF-8, or neutralised), the `_hex`
 //! column beside it holds the exact bytes. The last row has `kind` `end` (or `incomplete` when the
@@ -26,6 +27,9 @@ pub fn write(p: &ListingHeader, items: &[Item], out: &mut dyn Write) -> io::Resu
     header.extend(p.algorithms.iter().map(|a| a.name().to_owned()));
     if p.pdq {
         header.extend(["pdq", "pdq_quality", "pdq_error"].map(String::from));
+    }
+    if p.archives {
+        header.extend(ARCHIVE_COLUMNS.map(String::from));
     }
     header.extend(
         [
@@ -53,6 +57,9 @@ pub fn write(p: &ListingHeader, items: &[Item], out: &mut dyn Write) -> io::Resu
         }
         if p.pdq {
             row.extend(pdq_cells(item));
+        }
+        if p.archives {
+            row.extend(archive_cells(item));
         }
         let (target, target_hex) = match &item.target {
             Some(t) => cell_with_hex(t.as_os_str()),
@@ -120,6 +127,23 @@ pub fn pdq_cells(item: &Item) -> [String; 3] {
     match item.image.as_deref().map(|i| &i.pdq) {
         Some(Ok(p)) => [p.hash.to_string(), p.quality.to_string(), String::new()],
         Some(Err(e)) => [String::new(), String::new(), neutralise(e.to_string())],
+        None => Default::default(),
+    }
+}
+
+/// The columns of [`archive_cells`].
+pub(crate) const ARCHIVE_COLUMNS: [&str; 3] = ["archive", "archive_members", "archive_stopped"];
+
+/// The `archive` (format), `archive_members` (members listed directly in it) and
+/// `archive_stopped` (why it was not read to its end) cells of a container; empty for any
+/// other item.
+pub(crate) fn archive_cells(item: &Item) -> [String; 3] {
+    match &item.archive {
+        Some(a) => [
+            a.format.to_owned(),
+            a.members.to_string(),
+            a.stopped.clone().map(neutralise).unwrap_or_default(),
+        ],
         None => Default::default(),
     }
 }

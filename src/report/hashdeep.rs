@@ -54,7 +54,7 @@ pub fn write(p: &ListingHeader, items: &[Item], out: &mut dyn Write) -> io::Resu
     for item in items {
         let path = item.path.as_os_str().as_bytes();
         match (&item.digests, &item.error) {
-            (Some(d), None) if matches!(item.kind, Kind::File | Kind::Member) => {
+            (Some(d), None) if item.kind.holds_content() => {
                 let escaped = escape_line_breaks(path);
                 if escaped.is_some() {
                     out.write_all(b"## next path has line breaks, written as \\n and \\r (backslash as \\\\)\n")?;

@@ -193,6 +193,77 @@ pub fn write(
     }
     h.push_str("</table>\n");
 
+    // Containers: what they held, and those not read to their end.
+    if let Some(c) = &summary.containers {
+        let _ = writeln!(
+            h,
+            "<h2>Archives and compressed files</h2><p>Containers opened: <b>{}</b>; members \
+             listed: <b>{}</b> (each an item, its path the container's and its name after \
+             <code>!/</code>), read: <b>{}</b> ({} bytes; counted among the files above), \
+             graded by exact hash: <b>{}</b>. Not read to their end or not opened: \
+             <b>{}</b>.</p>",
+            c.by_format.values().sum::<u64>(),
+            c.members,
+            c.members_read,
+            c.member_bytes,
+            c.members_graded,
+            c.stopped,
+        );
+        h.push_str("<table><tr><th>format</th><th>containers</th></tr>\n");
+        for (format, n) in &c.by_format {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td class=\"n\">{n}</td></tr>",
+                escape(format)
+            );
+        }
+        h.push_str("</table>\n");
+        let holding: Vec<_> = run
+            .containers()
+            .filter(|(s, c)| {
+                s.item.kind != crate::record::Kind::Member
+                    && c.contains.is_some_and(Category::is_illegal_material)
+            })
+            .collect();
+        let _ = writeln!(
+            h,
+            "<h3>Containers on the evidence holding csam, csem or cgi: {}</h3>",
+            holding.len()
+        );
+        file_table(
+            &mut h,
+            holding.iter().map(|(s, c)| {
+                (
+                    &s.item.path,
+                    format!("contains {}", c.contains.map_or("", |c| c.name())),
+                    format!(
+                        "{} of its {} members graded by exact hash",
+                        c.graded, c.members
+                    ),
+                )
+            }),
+        );
+        let stopped: Vec<_> = run
+            .items()
+            .filter_map(|s| {
+                let why = s.item.archive.as_ref()?.stopped.clone()?;
+                Some((s, why))
+            })
+            .collect();
+        let _ = writeln!(
+            h,
+            "<h3>Containers not read to their end: {}</h3>",
+            stopped.len()
+        );
+        file_table(
+            &mut h,
+            stopped.iter().map(|(s, why)| {
+                let format = s.item.archive.as_ref().map_or("", |a| a.format);
+                (&s.item.path, format.to_owned(), why.clone())
+            }),
+        );
+    }
+
     // Files graded as illegal material, conflicts, contradictions, errors.
     let illegal: Vec<_> = run
         .items()

@@ -52,6 +52,8 @@ pub struct ListingHeader {
     pub algorithms: AlgorithmSet,
     /// Whether images were PDQ-hashed (the listing then has PDQ fields or columns).
     pub pdq: bool,
+    /// Whether containers were opened (the CSV then has archive columns).
+    pub archives: bool,
     pub started: Timestamp,
     pub finished: Timestamp,
     pub complete: bool,

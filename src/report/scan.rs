@@ -14,7 +14,6 @@ use super::text::Text;
 use super::write_atomically;
 use crate::digest::AlgorithmSet;
 use crate::progress::{Counters, Phase, Step};
-use crate::record::Kind;
 use crate::scan::Provenance;
 use crate::scan::{MatchStatus, ScanItem, ScanRun};
 
@@ -100,7 +99,21 @@ fn item_object(s: &ScanItem) -> Map<String, Value> {
     let mut obj = Map::new();
     obj.insert("type".into(), "item".into());
     obj.extend(item_fields(AlgorithmSet::all(), item));
-    if item.kind == Kind::File {
+    if let Some(c) = s.contents {
+        // What the members were found to be, beside what the listing says of the container.
+        if let Some(Value::Object(archive)) = obj.get_mut("archive") {
+            archive.insert("within".into(), c.members.into());
+            archive.insert("graded".into(), c.graded.into());
+            archive.insert("suggested".into(), c.suggested.into());
+        }
+        if let Some(category) = c.contains {
+            obj.insert("contains".into(), category.name().into());
+        }
+        if let Some(category) = c.suggests {
+            obj.insert("contains_suggested".into(), category.name().into());
+        }
+    }
+    if item.kind.holds_content() {
         if let Some(ext) = item.path.extension() {
             put_text(&mut obj, "extension", ext);
         }
@@ -164,7 +177,7 @@ fn pdq_match_object(m: &crate::scan::PdqMatch) -> Value {
 /// something (`set: NAME`, that set's category of the item), as review tools lay them out.
 /// Every text cell a spreadsheet would take for a formula starts with `'`.
 fn write_csv(run: &ScanRun, counters: &Counters, out: &mut dyn Write) -> io::Result<()> {
-    use super::csv::{cell_with_hex, leading_cells, pdq_cells};
+    use super::csv::{archive_cells, cell_with_hex, leading_cells, pdq_cells};
     use crate::textsafe::neutralise;
     let sets: std::collections::BTreeSet<&str> = run
         .items()
@@ -196,6 +209,15 @@ fn write_csv(run: &ScanRun, counters: &Counters, out: &mut dyn Write) -> io::Res
         "pdq_distance",
         "pdq_transform",
         "pdq_matches",
+        "note",
+        "archive",
+        "archive_members",
+        "archive_stopped",
+        "members_within",
+        "members_graded",
+        "members_suggested",
+        "contains",
+        "contains_suggested",
     ]
     .map(String::from)
     .to_vec();
@@ -268,6 +290,21 @@ fn write_csv(run: &ScanRun, counters: &Counters, out: &mut dyn Write) -> io::Res
                     .collect::<Vec<_>>()
                     .join(" | "),
             ),
+            item.note.clone().map(neutralise).unwrap_or_default(),
+        ]);
+        row.extend(archive_cells(item));
+        let count = |n: fn(&crate::scan::Contents) -> u64| {
+            s.contents.map(|c| n(c).to_string()).unwrap_or_default()
+        };
+        let category = |c: Option<crate::knowndb::Category>| {
+            c.map(|c| c.name().to_owned()).unwrap_or_default()
+        };
+        row.extend([
+            count(|c| c.members),
+            count(|c| c.graded),
+            count(|c| c.suggested),
+            category(s.contents.and_then(|c| c.contains)),
+            category(s.contents.and_then(|c| c.suggests)),
         ]);
         for set in &sets {
             let grade = s

@@ -10,6 +10,7 @@ use serde::{Serialize, Serializer};
 
 use super::model::category_name;
 use crate::digest::Algorithm;
+use crate::knowndb::Category;
 use crate::read::Stage;
 use crate::record::Kind;
 use crate::scan::{MatchStatus, Provenance, ScanRun};
@@ -32,8 +33,11 @@ pub struct Summary {
     /// From `started` to `finished` (at least a nanosecond).
     pub duration_seconds: f64,
     pub items: u64,
-    /// Regular files read completely.
+    /// Regular files, and members of containers, read completely.
     pub files: u64,
+    /// The containers opened and the members they held; `None` when the scan opened none
+    /// (`--no-archives`).
+    pub containers: Option<ContainerSummary>,
     pub bytes_hashed: u64,
     pub throughput_bytes_per_second: f64,
     /// The files and their bytes per category (`unknown` included), by name.
@@ -71,6 +75,26 @@ impl Tally {
         self.items += 1;
         self.bytes += bytes;
     }
+}
+
+/// The containers of a scan (archives and compressed files, at every depth) and their members.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ContainerSummary {
+    /// Containers met (files and members that are archives or compressed files), by format.
+    pub by_format: BTreeMap<&'static str, u64>,
+    /// Of those, containers not read to their end or not opened (a limit, damage, an
+    /// unsupported format), each with its reason in `items.jsonl`.
+    pub stopped: u64,
+    /// Members listed, at every depth (in `items`).
+    pub members: u64,
+    /// Members read completely (in `files`), and their bytes.
+    pub members_read: u64,
+    pub member_bytes: u64,
+    /// Members graded by an exact hash.
+    pub members_graded: u64,
+    /// Containers on the evidence (not in another container) holding a member graded csam,
+    /// csem or cgi, at any depth.
+    pub holding_illegal_material: u64,
 }
 
 /// How each file was sorted: they add up to `files`.
@@ -153,15 +177,33 @@ impl Summary {
         let mut suggested: BTreeMap<&'static str, Tally> = BTreeMap::new();
         let (mut images_hashed, mut images_failed) = (0u64, 0u64);
         let mut decoders: BTreeMap<&'static str, u64> = BTreeMap::new();
+        let mut containers = ContainerSummary::default();
         for s in run.items() {
             let item = &s.item;
+            if let Some(a) = &item.archive {
+                *containers.by_format.entry(a.format).or_default() += 1;
+                containers.stopped += u64::from(a.stopped.is_some());
+            }
+            if item.kind == Kind::Member {
+                containers.members += 1;
+                if item.digests.is_some() && item.error.is_none() {
+                    containers.members_read += 1;
+                    containers.member_bytes += item.size;
+                }
+                containers.members_graded += u64::from(s.category.is_some());
+            } else if s
+                .contents
+                .is_some_and(|c| c.contains.is_some_and(Category::is_illegal_material))
+            {
+                containers.holding_illegal_material += 1;
+            }
             if let Some(e) = &item.error {
                 *errors.entry(e.stage.name()).or_default() += 1;
                 if e.stage == Stage::Interrupted {
                     continue;
                 }
             }
-            if item.kind != Kind::File || item.digests.is_none() {
+            if !item.kind.holds_content() || item.digests.is_none() {
                 continue;
             }
             files += 1;
@@ -219,6 +261,7 @@ impl Summary {
             duration_seconds: seconds,
             items: run.len() as u64,
             files,
+            containers: run.archives.then_some(containers),
             bytes_hashed: run.bytes_hashed,
             throughput_bytes_per_second: run.bytes_hashed as f64 / seconds,
             by_category,

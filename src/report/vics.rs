@@ -15,7 +15,6 @@ use super::text::Text;
 use crate::digest::{Algorithm, Digests};
 use crate::knowndb::Category;
 use crate::knowndb::export::vics_code;
-use crate::record::Kind;
 use crate::scan::{MatchStatus, ScanItem, ScanRun};
 
 /// The VICS 2.0 data model, US flavour, entity `Cases`.
@@ -43,7 +42,7 @@ pub fn write(
         .filter(|(_, s)| {
             let media = s.item.content.is_some_and(|c| c.class.is_media());
             s.item.digests.is_some()
-                && s.item.kind == Kind::File
+                && s.item.kind.holds_content()
                 && s.item.error.is_none()
                 && (s.category.is_some() || media)
         })

@@ -35,7 +35,7 @@ use self::suggest::suggest;
 pub use self::grade::compare;
 pub use self::options::{LookupChoice, MAX_PDQ_DISTANCE, MAX_SUGGESTIONS, PdqMatching, ScanConfig};
 pub use self::provenance::Provenance;
-pub use self::result::{Match, MatchStatus, PdqMatch, PdqRun, ScanItem, ScanRun};
+pub use self::result::{Contents, Match, MatchStatus, PdqMatch, PdqRun, ScanItem, ScanRun};
 
 /// Error setting up a scan (per-file failures are records, not errors).
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +84,7 @@ pub fn run(
                     scale: p.scale,
                     dihedral: true,
                 }),
-                archives: None,
+                archives: config.archives,
             },
             cancel,
             counters,
@@ -195,14 +195,17 @@ pub fn run(
         }
         None => None,
     };
+    let containers = contained(&items, &gradings);
     Ok(ScanRun {
         items,
         gradings,
         match_lists,
         suggestion_lists,
+        containers,
         started,
         finished: Timestamp::now(),
         complete,
+        archives: config.archives.is_some(),
         files_hashed: hashed.files_hashed,
         bytes_hashed: hashed.bytes_hashed,
         known: match &index {
@@ -214,4 +217,37 @@ pub fn run(
         pdq,
         resumed: journal.map_or_else(Vec::new, Journal::sessions),
     })
+}
+
+/// What the members of each container were found to be, nested ones included: members come
+/// after their container, so one pass from the end carries every tally up the chain.
+fn contained(items: &[crate::record::Item], gradings: &[Grading]) -> Vec<(u32, Contents)> {
+    let mut tally: HashMap<u32, Contents> = HashMap::new();
+    for i in (0..items.len()).rev() {
+        let Some(parent) = items[i].parent else {
+            continue;
+        };
+        let g = &gradings[i];
+        let own = tally.get(&(i as u32)).copied().unwrap_or_default();
+        let p = tally.entry(parent).or_default();
+        p.members += 1 + own.members;
+        p.graded += u64::from(g.category.is_some()) + own.graded;
+        p.suggested += u64::from(g.category.is_none() && g.suggested.is_some()) + own.suggested;
+        p.contains = [p.contains, g.category, own.contains]
+            .into_iter()
+            .flatten()
+            .min();
+        p.suggests = [p.suggests, g.suggested, own.suggests]
+            .into_iter()
+            .flatten()
+            .min();
+    }
+    for (i, item) in items.iter().enumerate() {
+        if item.archive.is_some() {
+            tally.entry(i as u32).or_default();
+        }
+    }
+    let mut containers: Vec<(u32, Contents)> = tally.into_iter().collect();
+    containers.sort_unstable_by_key(|(i, _)| *i);
+    containers
 }

@@ -16,6 +16,8 @@ pub struct ScanConfig {
     pub lookup: LookupChoice,
     /// How images are hashed and matched with PDQ; `None` hashes no image.
     pub pdq: Option<PdqMatching>,
+    /// Limits of opening containers; `None` hashes each container as one file only.
+    pub archives: Option<crate::container::Limits>,
 }
 
 /// How a scan hashes images with PDQ and suggests categories from near matches.

@@ -74,6 +74,23 @@ pub struct ScanItem<'a> {
     /// The category the suggestions propose (the most severe grade of any of them), to
     /// confirm.
     pub suggested: Option<Category>,
+    /// For a container: what its members, at any depth, were found to be.
+    pub contents: Option<&'a Contents>,
+}
+
+/// What the members of one container, at every depth, were found to be.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Contents {
+    /// Members listed (directories are not members; links and unreadable members are).
+    pub members: u64,
+    /// Members graded by an exact hash.
+    pub graded: u64,
+    /// Members not graded that PDQ suggests a category for.
+    pub suggested: u64,
+    /// The most severe grade of any member: the container "contains csam".
+    pub contains: Option<Category>,
+    /// The most severe category suggested for any member.
+    pub suggests: Option<Category>,
 }
 
 impl ScanItem<'_> {
@@ -112,9 +129,13 @@ pub struct ScanRun {
     pub(super) gradings: Vec<Grading>,
     pub(super) match_lists: Vec<Vec<Match>>,
     pub(super) suggestion_lists: Vec<Vec<PdqMatch>>,
+    /// The containers opened, by index, with what their members were found to be.
+    pub(super) containers: Vec<(u32, Contents)>,
     pub started: Timestamp,
     pub finished: Timestamp,
     pub complete: bool,
+    /// Whether containers were opened.
+    pub archives: bool,
     pub files_hashed: u64,
     pub bytes_hashed: u64,
     /// Known hashes loaded per algorithm, and how long loading took (while the walk and the
@@ -163,6 +184,11 @@ impl ScanRun {
             conflict: g.conflict,
             suggestions: &self.suggestion_lists[g.suggestions as usize],
             suggested: g.suggested,
+            contents: self
+                .containers
+                .binary_search_by_key(&(index as u32), |(i, _)| *i)
+                .ok()
+                .map(|at| &self.containers[at].1),
         }
     }
 
@@ -173,5 +199,12 @@ impl ScanRun {
 
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
+    }
+
+    /// Every container opened (a file or member whose members were read), in item order.
+    pub fn containers(&self) -> impl Iterator<Item = (ScanItem<'_>, &Contents)> + '_ {
+        self.containers
+            .iter()
+            .map(|(i, c)| (self.item(*i as usize), c))
     }
 }

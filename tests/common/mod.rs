@@ -413,3 +413,17 @@ pub fn records_access_times(dir: &Path) -> bool {
     }
     records
 }
+
+/// Runs `tests/support/make_archives.py` into `dir` (archives of every format, each IMAGE in
+/// `pictures.zip`) and returns its `expected.json`: each archive's member chains with Python's
+/// digests.
+pub fn make_archives(dir: &Path, images: &[&Path]) -> serde_json::Value {
+    let status = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/make_archives.py"))
+        .arg(dir)
+        .args(images)
+        .status()
+        .expect("python3");
+    assert!(status.success());
+    serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap()
+}

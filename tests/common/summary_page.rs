@@ -211,13 +211,16 @@ pub fn assert_page_shows_summary(report: &Path) -> BTreeMap<&'static str, u64> {
     let files = number(&json, &["files"]);
     let g = |key: &str| number(&json, &["graded_automatically", key]);
     let share = |key: &str| float(&json, &["graded_automatically", key]);
-    assert_eq!(
-        share("share_of_files"),
-        if files == 0 {
-            0.0
-        } else {
-            g("files") as f64 / files as f64
-        }
+    // serde_json parses a float to within a unit of its last place, not always exactly.
+    let want = if files == 0 {
+        0.0
+    } else {
+        g("files") as f64 / files as f64
+    };
+    assert!(
+        (share("share_of_files") - want).abs() < 1e-12,
+        "share_of_files {} of {want}",
+        share("share_of_files")
     );
     assert_eq!(
         numbers_in_paragraph(&html, "Graded automatically:"),
@@ -269,6 +272,68 @@ pub fn assert_page_shows_summary(report: &Path) -> BTreeMap<&'static str, u64> {
         assert!(html.contains(&heading), "summary.html has no {heading}");
     }
 
+    // The containers: their figures, each format's count, the two lists' counts.
+    let mut containers = BTreeMap::new();
+    if !at(&json, &["containers"]).is_null() {
+        let c = |key: &str| number(&json, &["containers", key]);
+        let formats: BTreeMap<String, String> = object(&json, &["containers", "by_format"])
+            .keys()
+            .map(|f| {
+                (
+                    escaped(f),
+                    number(&json, &["containers", "by_format", f]).to_string(),
+                )
+            })
+            .collect();
+        let opened: u64 = formats.values().map(|n| n.parse::<u64>().unwrap()).sum();
+        assert_eq!(
+            numbers_in_paragraph(&html, "<p>Containers opened:"),
+            [
+                opened,
+                c("members"),
+                c("members_read"),
+                c("member_bytes"),
+                c("members_graded"),
+                c("stopped"),
+            ]
+            .map(|n| n.to_string())
+        );
+        let rows: BTreeMap<String, String> =
+            table_after(&html, "<h2>Archives and compressed files</h2>")
+                .into_iter()
+                .map(|r| {
+                    assert_eq!(r.len(), 2, "{r:?}");
+                    (r[0].clone(), r[1].clone())
+                })
+                .collect();
+        assert_eq!(rows, formats, "containers by format");
+        for heading in [
+            format!(
+                "<h3>Containers on the evidence holding csam, csem or cgi: {}</h3>",
+                c("holding_illegal_material")
+            ),
+            format!(
+                "<h3>Containers not read to their end: {}</h3>",
+                c("stopped")
+            ),
+        ] {
+            assert!(html.contains(&heading), "summary.html has no {heading}");
+        }
+        containers = BTreeMap::from([
+            ("containers", opened),
+            ("members", c("members")),
+            ("members read", c("members_read")),
+            ("members graded", c("members_graded")),
+            (
+                "containers holding illegal material",
+                c("holding_illegal_material"),
+            ),
+            ("containers stopped", c("stopped")),
+        ]);
+    } else {
+        assert!(!html.contains("<h2>Archives and compressed files</h2>"));
+    }
+
     // The files each set grades: every set with hits has its row, and a set without none.
     let hits: BTreeMap<String, String> = object(&json, &["hits_per_set"])
         .keys()
@@ -303,7 +368,7 @@ pub fn assert_page_shows_summary(report: &Path) -> BTreeMap<&'static str, u64> {
         assert!(html.contains(&row), "summary.html has no {row}");
     }
 
-    BTreeMap::from([
+    let mut figures = BTreeMap::from([
         ("files", files),
         ("graded files", g("files")),
         ("media graded", g("media_graded")),
@@ -326,5 +391,7 @@ pub fn assert_page_shows_summary(report: &Path) -> BTreeMap<&'static str, u64> {
         ),
         ("resumed", resumed.len() as u64),
         ("bytes hashed", number(&json, &["bytes_hashed"])),
-    ])
+    ]);
+    figures.extend(containers);
+    figures
 }

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Writes synthetic archives of every format hashsift opens, and what they hold.
 
-Usage: make_archives.py OUTDIR
+Usage: make_archives.py OUTDIR [IMAGE...]
 
 Python's zipfile, tarfile, gzip, bz2 and lzma write the archives; hashlib digests every
 member's bytes. `zstd` and `7zz` or `7z` (Debian's zstd and 7zip packages) add a .tar.zst and a .7z
 when they are on the PATH. OUTDIR/expected.json maps each archive to its members, nested ones
 flattened as chains ("inner.tar.gz!/x.tar!/a.bin"), each with its MD5, SHA-1 and SHA-256, and
-lists the archives made.
+lists the archives made. Each IMAGE given goes into pictures.zip as pics/ and its file name.
 """
 
 import bz2
@@ -128,6 +128,13 @@ def main():
     for k, v in members(FILES).items():
         listed["inner.tar.gz!/inner.tar!/deep.zip!/" + k] = v
     put("nested.zip", outer, listed)
+
+    images = {}
+    for image in sys.argv[2:]:
+        with open(image, "rb") as f:
+            images["pics/" + os.path.basename(image)] = f.read()
+    if images:
+        put("pictures.zip", zip_bytes(images), members(images))
 
     made = sorted(expected)
     if shutil.which("zstd"):

@@ -127,7 +127,7 @@ fn judge(payload: &[u8], item: &Item) -> Carried {
                 && c.mtime == item.mtime
                 && c.ctime == item.ctime =>
         {
-            Carried::Same(c.outcome)
+            Carried::Same(c.outcome, c.members)
         }
         Some(_) => Carried::Changed,
     }

@@ -7,13 +7,14 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::digest::{Blake3, Digests, Md5, Sha1, Sha256};
-use crate::hash::{Hashed, Outcome};
+use crate::expand::Expanded;
+use crate::hash::{Examined, Hashed, Outcome};
 use crate::media::ImageHash;
 use crate::media::decode::DecodeError;
 use crate::media::pdq::{Pdq, PdqHash};
 use crate::media::sniff::{Class, ContentType};
 use crate::read::{ItemError, Stage};
-use crate::record::Item;
+use crate::record::{ArchiveInfo, Item};
 use crate::utc::Timestamp;
 
 use super::format::{CONTENT, NANOS, path_key};
@@ -112,6 +113,8 @@ pub(super) struct Committed {
     pub(super) mtime: Option<Timestamp>,
     pub(super) ctime: Option<Timestamp>,
     pub(super) outcome: Outcome,
+    /// What the content held, when it was looked at for members: `Some(None)` no container.
+    pub(super) members: Option<Option<Box<Expanded>>>,
 }
 
 impl Committed {
@@ -183,7 +186,11 @@ fn tag_stage(tag: u8) -> Option<Stage> {
     })
 }
 
-pub(super) fn content_record(item: &Item, outcome: Result<&Hashed, &ItemError>) -> Vec<u8> {
+pub(super) fn content_record(
+    item: &Item,
+    outcome: Result<&Hashed, &ItemError>,
+    members: Examined<'_>,
+) -> Vec<u8> {
     let mut o = Out(Vec::with_capacity(256));
     o.u8(CONTENT);
     o.bytes(item.path.as_os_str().as_bytes());
@@ -192,70 +199,126 @@ pub(super) fn content_record(item: &Item, outcome: Result<&Hashed, &ItemError>) 
     o.time(item.mtime);
     o.time(item.ctime);
     match outcome {
-        Ok((digests, content, image)) => {
+        Ok(hashed) => {
             o.u8(0);
-            let raw = |o: &mut Out, d: &[u8]| o.0.extend(d);
-            o.optional(digests.md5.as_ref().map(|d| &d.0[..]), raw);
-            o.optional(digests.sha1.as_ref().map(|d| &d.0[..]), raw);
-            o.optional(digests.sha256.as_ref().map(|d| &d.0[..]), raw);
-            o.optional(digests.blake3.as_ref().map(|d| &d.0[..]), raw);
-            o.optional(*content, |o, c| {
-                o.u8(class_tag(c.class));
-                o.bytes(c.mime.as_bytes());
-            });
-            match image.as_deref() {
-                None => o.u8(0),
-                Some(ImageHash {
-                    pdq: Ok(pdq),
-                    dihedral,
-                    decoder,
-                }) => {
-                    o.u8(1);
-                    o.0.extend(pdq.hash.to_bytes());
-                    o.u8(pdq.quality);
-                    o.bytes(decoder.unwrap_or_default().as_bytes());
-                    o.optional(dihedral.as_deref(), |o, all| {
-                        for h in all {
-                            o.0.extend(h.to_bytes());
-                        }
-                    });
-                }
-                Some(ImageHash { pdq: Err(e), .. }) => {
-                    o.u8(2);
-                    match e {
-                        DecodeError::Unsupported(r) => {
-                            o.u8(0);
-                            o.bytes(r.as_str().as_bytes());
-                        }
-                        DecodeError::TooLarge { width, height } => {
-                            o.u8(1);
-                            o.u64(*width);
-                            o.u64(*height);
-                        }
-                        DecodeError::Corrupt(r) => {
-                            o.u8(2);
-                            o.bytes(r.as_str().as_bytes());
-                        }
-                        DecodeError::FileTooLarge(n) => {
-                            o.u8(3);
-                            o.u64(*n);
-                        }
-                        DecodeError::Read(r) => {
-                            o.u8(4);
-                            o.bytes(r.as_str().as_bytes());
-                        }
+            o.hashed(hashed);
+        }
+        Err(e) => {
+            o.u8(1);
+            o.error(e);
+        }
+    }
+    // What the content held: absent when it was not looked at for members.
+    if let Some(expanded) = members {
+        o.u8(MEMBERS);
+        o.optional(expanded, |o, e| {
+            o.archive(&e.archive);
+            o.u32(e.members.len() as u32);
+            for m in &e.members {
+                o.member(m);
+            }
+        });
+    }
+    o.0
+}
+
+/// The tag of a content record's members section, after its outcome.
+const MEMBERS: u8 = b'M';
+
+impl Out {
+    fn hashed(&mut self, (digests, content, image): &Hashed) {
+        let raw = |o: &mut Out, d: &[u8]| o.0.extend(d);
+        self.optional(digests.md5.as_ref().map(|d| &d.0[..]), raw);
+        self.optional(digests.sha1.as_ref().map(|d| &d.0[..]), raw);
+        self.optional(digests.sha256.as_ref().map(|d| &d.0[..]), raw);
+        self.optional(digests.blake3.as_ref().map(|d| &d.0[..]), raw);
+        self.optional(*content, |o, c| {
+            o.u8(class_tag(c.class));
+            o.bytes(c.mime.as_bytes());
+        });
+        match image.as_deref() {
+            None => self.u8(0),
+            Some(ImageHash {
+                pdq: Ok(pdq),
+                dihedral,
+                decoder,
+            }) => {
+                self.u8(1);
+                self.0.extend(pdq.hash.to_bytes());
+                self.u8(pdq.quality);
+                self.bytes(decoder.unwrap_or_default().as_bytes());
+                self.optional(dihedral.as_deref(), |o, all| {
+                    for h in all {
+                        o.0.extend(h.to_bytes());
+                    }
+                });
+            }
+            Some(ImageHash { pdq: Err(e), .. }) => {
+                self.u8(2);
+                match e {
+                    DecodeError::Unsupported(r) => {
+                        self.u8(0);
+                        self.bytes(r.as_str().as_bytes());
+                    }
+                    DecodeError::TooLarge { width, height } => {
+                        self.u8(1);
+                        self.u64(*width);
+                        self.u64(*height);
+                    }
+                    DecodeError::Corrupt(r) => {
+                        self.u8(2);
+                        self.bytes(r.as_str().as_bytes());
+                    }
+                    DecodeError::FileTooLarge(n) => {
+                        self.u8(3);
+                        self.u64(*n);
+                    }
+                    DecodeError::Read(r) => {
+                        self.u8(4);
+                        self.bytes(r.as_str().as_bytes());
                     }
                 }
             }
         }
-        Err(e) => {
-            o.u8(1);
-            o.u8(stage_tag(e.stage));
-            o.optional(e.os_code, |o, code| o.u32(code as u32));
-            o.bytes(e.message.as_bytes());
-        }
     }
-    o.0
+
+    fn error(&mut self, e: &ItemError) {
+        self.u8(stage_tag(e.stage));
+        self.optional(e.os_code, |o, code| o.u32(code as u32));
+        self.bytes(e.message.as_bytes());
+    }
+
+    fn archive(&mut self, a: &ArchiveInfo) {
+        self.bytes(a.format.as_bytes());
+        self.u64(a.members);
+        self.optional(a.stopped.as_deref(), |o, s| o.bytes(s.as_bytes()));
+    }
+
+    /// A member as `expand` made it: its path, size, time, container, note, link target,
+    /// what reading it gave (nothing, an error, or its digests, type and image hash) and, for
+    /// a container, what it held.
+    fn member(&mut self, m: &Item) {
+        self.bytes(m.path.as_os_str().as_bytes());
+        self.u64(m.size);
+        self.time(m.mtime);
+        self.optional(m.parent, Out::u32);
+        self.optional(m.note.as_deref(), |o, n| o.bytes(n.as_bytes()));
+        self.optional(m.target.as_deref(), |o, t| {
+            o.bytes(t.as_os_str().as_bytes())
+        });
+        match (&m.error, m.digests) {
+            (Some(e), _) => {
+                self.u8(1);
+                self.error(e);
+            }
+            (None, Some(digests)) => {
+                self.u8(2);
+                self.hashed(&(digests, m.content, m.image.clone()));
+            }
+            (None, None) => self.u8(0),
+        }
+        self.optional(m.archive.as_deref(), Out::archive);
+    }
 }
 
 pub(super) fn parse_content(payload: &[u8]) -> Option<([u8; 16], Committed)> {
@@ -266,75 +329,24 @@ pub(super) fn parse_content(payload: &[u8]) -> Option<([u8; 16], Committed)> {
     let mtime = i.time()?;
     let ctime = i.time()?;
     let outcome = match i.u8()? {
-        0 => {
-            let md5 = i.optional(|i| i.array().map(Md5))?;
-            let sha1 = i.optional(|i| i.array().map(Sha1))?;
-            let sha256 = i.optional(|i| i.array().map(Sha256))?;
-            let blake3 = i.optional(|i| i.array().map(Blake3))?;
-            let content = i.optional(|i| {
-                let class = tag_class(i.u8()?)?;
-                let mime = intern(i.text()?)?;
-                Some(ContentType { mime, class })
-            })?;
-            let image = match i.u8()? {
-                0 => None,
-                1 => {
-                    let hash = PdqHash::from_bytes(&i.array()?);
-                    let quality = i.u8()?;
-                    let decoder = i.text()?;
-                    let dihedral = i.optional(|i| {
-                        let mut all = [PdqHash::from_bytes(&[0; 32]); 8];
-                        for h in &mut all {
-                            *h = PdqHash::from_bytes(&i.array()?);
-                        }
-                        Some(Box::new(all))
-                    })?;
-                    Some(Arc::new(ImageHash {
-                        pdq: Ok(Pdq { hash, quality }),
-                        dihedral,
-                        decoder: match decoder {
-                            "" => None,
-                            name => Some(intern(name)?),
-                        },
-                    }))
-                }
-                2 => {
-                    let e = match i.u8()? {
-                        0 => DecodeError::Unsupported(i.text()?.into()),
-                        1 => DecodeError::TooLarge {
-                            width: i.u64()?,
-                            height: i.u64()?,
-                        },
-                        2 => DecodeError::Corrupt(i.text()?.into()),
-                        3 => DecodeError::FileTooLarge(i.u64()?),
-                        4 => DecodeError::Read(i.text()?.into()),
-                        _ => return None,
-                    };
-                    Some(ImageHash::failed_shared(e))
-                }
-                _ => return None,
-            };
-            Ok((
-                Digests {
-                    md5,
-                    sha1,
-                    sha256,
-                    blake3,
-                },
-                content,
-                image,
-            ))
-        }
-        1 => {
-            let stage = tag_stage(i.u8()?)?;
-            let os_code = i.optional(|i| i.u32().map(|c| c as i32))?;
-            Err(ItemError {
-                stage,
-                os_code,
-                message: i.text()?.to_owned(),
-            })
-        }
+        0 => Ok(i.hashed()?),
+        1 => Err(i.error()?),
         _ => return None,
+    };
+    let members = if i.0.is_empty() {
+        None
+    } else {
+        (i.u8()? == MEMBERS).then_some(())?;
+        Some(i.optional(|i| {
+            let archive = i.archive()?;
+            let n = i.u32()? as usize;
+            // Each member takes some bytes: a count past what is left is damage.
+            let mut members = Vec::with_capacity(n.min(i.0.len()));
+            for _ in 0..n {
+                members.push(i.member()?);
+            }
+            Some(Box::new(Expanded { archive, members }))
+        })?)
     };
     i.0.is_empty().then_some((
         key,
@@ -344,8 +356,113 @@ pub(super) fn parse_content(payload: &[u8]) -> Option<([u8; 16], Committed)> {
             mtime,
             ctime,
             outcome,
+            members,
         },
     ))
+}
+
+impl In<'_> {
+    fn hashed(&mut self) -> Option<Hashed> {
+        let md5 = self.optional(|i| i.array().map(Md5))?;
+        let sha1 = self.optional(|i| i.array().map(Sha1))?;
+        let sha256 = self.optional(|i| i.array().map(Sha256))?;
+        let blake3 = self.optional(|i| i.array().map(Blake3))?;
+        let content = self.optional(|i| {
+            let class = tag_class(i.u8()?)?;
+            let mime = intern(i.text()?)?;
+            Some(ContentType { mime, class })
+        })?;
+        let image = match self.u8()? {
+            0 => None,
+            1 => {
+                let hash = PdqHash::from_bytes(&self.array()?);
+                let quality = self.u8()?;
+                let decoder = self.text()?;
+                let dihedral = self.optional(|i| {
+                    let mut all = [PdqHash::from_bytes(&[0; 32]); 8];
+                    for h in &mut all {
+                        *h = PdqHash::from_bytes(&i.array()?);
+                    }
+                    Some(Box::new(all))
+                })?;
+                Some(Arc::new(ImageHash {
+                    pdq: Ok(Pdq { hash, quality }),
+                    dihedral,
+                    decoder: match decoder {
+                        "" => None,
+                        name => Some(intern(name)?),
+                    },
+                }))
+            }
+            2 => {
+                let e = match self.u8()? {
+                    0 => DecodeError::Unsupported(self.text()?.into()),
+                    1 => DecodeError::TooLarge {
+                        width: self.u64()?,
+                        height: self.u64()?,
+                    },
+                    2 => DecodeError::Corrupt(self.text()?.into()),
+                    3 => DecodeError::FileTooLarge(self.u64()?),
+                    4 => DecodeError::Read(self.text()?.into()),
+                    _ => return None,
+                };
+                Some(ImageHash::failed_shared(e))
+            }
+            _ => return None,
+        };
+        Some((
+            Digests {
+                md5,
+                sha1,
+                sha256,
+                blake3,
+            },
+            content,
+            image,
+        ))
+    }
+
+    fn error(&mut self) -> Option<ItemError> {
+        let stage = tag_stage(self.u8()?)?;
+        let os_code = self.optional(|i| i.u32().map(|c| c as i32))?;
+        Some(ItemError {
+            stage,
+            os_code,
+            message: self.text()?.to_owned(),
+        })
+    }
+
+    fn archive(&mut self) -> Option<ArchiveInfo> {
+        Some(ArchiveInfo {
+            format: intern(self.text()?)?,
+            members: self.u64()?,
+            stopped: self.optional(|i| i.text().map(str::to_owned))?,
+        })
+    }
+
+    fn member(&mut self) -> Option<Item> {
+        use std::os::unix::ffi::OsStringExt;
+        let os = |b: &[u8]| std::path::PathBuf::from(std::ffi::OsString::from_vec(b.to_vec()));
+        let mut m = crate::expand::member_item(os(self.bytes()?));
+        m.size = self.u64()?;
+        m.mtime = self.time()?;
+        m.parent = self.optional(In::u32)?;
+        m.note = self.optional(|i| i.text().map(str::to_owned))?;
+        m.target = self.optional(|i| i.bytes().map(os))?;
+        match self.u8()? {
+            0 => {}
+            1 => m.error = Some(self.error()?),
+            2 => {
+                let (digests, content, image) = self.hashed()?;
+                m.digests = Some(digests);
+                m.content = content;
+                m.image = image;
+            }
+            _ => return None,
+        }
+        m.archive = self.optional(|i| i.archive().map(Arc::new))?;
+        Some(m)
+    }
 }
 
 /// The one `&'static str` of each content type's and decoder's name read from a journal: the

@@ -37,7 +37,9 @@ use crate::utc::Timestamp;
 
 use self::carry::{CarryOver, Offsets};
 use self::content::parse_content;
-use self::format::{CONTENT, MAGIC, PREAMBLE, Records, SESSION, START, VERSION, frame, read_whole};
+use self::format::{
+    CONTENT, MAGIC, PREAMBLE, READS, Records, SESSION, START, VERSION, frame, read_whole,
+};
 use self::records::{parse_session, parse_start, session_record, start_record};
 use self::writer::{Writer, lock};
 
@@ -309,9 +311,10 @@ fn read(input: impl Read, path: &Path) -> Result<Contents, JournalError> {
         return Err(not(""));
     }
     let version = u32::from_le_bytes(preamble[16..20].try_into().expect("4 bytes"));
-    if version != VERSION {
+    if !READS.contains(&version) {
         return Err(not(&format!(
-            " of format {VERSION} (it is format {version})"
+            " of format {} (it is format {version})",
+            READS.map(|v| v.to_string()).join(" or ")
         )));
     }
     let start = records

@@ -20,6 +20,8 @@ pub struct Start {
     pub provenance: Provenance,
     pub lookup: LookupChoice,
     pub pdq: Option<PdqMatching>,
+    /// Whether containers are opened (absent in journals of 0.1.0, which never opened them).
+    pub archives: bool,
 }
 
 /// A resumed session: when, by which command, and how many contents it carried over from the
@@ -79,6 +81,7 @@ pub(super) fn start_record(s: &Start) -> Vec<u8> {
             "min_quality": p.min_quality,
             "max_distance": p.max_distance,
         })),
+        "archives": s.archives,
     });
     let mut r = vec![START];
     r.extend(serde_json::to_vec(&v).expect("a JSON value serialises"));
@@ -126,6 +129,10 @@ pub(super) fn parse_start(payload: &[u8]) -> Option<Start> {
             _ => return None,
         },
         pdq,
+        archives: match v.get("archives") {
+            None => false,
+            Some(a) => a.as_bool()?,
+        },
     })
 }
 

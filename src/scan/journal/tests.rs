@@ -76,6 +76,7 @@ fn start() -> Start {
             min_quality: 60,
             max_distance: 20,
         }),
+        archives: true,
     }
 }
 
@@ -196,7 +197,7 @@ fn write_all(dir: &Path) -> Vec<(Item, Outcome)> {
     let list = outcomes();
     let mut batch = journal.batch();
     for (item, outcome) in &list {
-        batch.record(item, outcome.as_ref());
+        batch.record(item, outcome.as_ref(), None);
     }
     drop(batch);
     journal.finish().unwrap();
@@ -232,7 +233,7 @@ fn every_record_reads_back_as_written() {
                 .is_some_and(|i| matches!(i.pdq, Err(DecodeError::Read(_)))),
         };
         match carry.carried(item) {
-            Carried::Same(got) if !failed => assert_eq!(&got, outcome),
+            Carried::Same(got, _) if !failed => assert_eq!(&got, outcome),
             Carried::New if failed => {}
             other => panic!("{}: {other:?}", item.path.display()),
         }
@@ -265,7 +266,7 @@ fn every_record_reads_back_as_written() {
         id: Some(FileId { dev: 1, ino: 1 }),
         ..base.clone()
     };
-    assert!(matches!(carry.carried(&remounted), Carried::Same(_)));
+    assert!(matches!(carry.carried(&remounted), Carried::Same(..)));
     let other = Item {
         path: "/e/other".into(),
         ..base.clone()
@@ -353,7 +354,7 @@ fn a_record_changed_after_the_journal_was_opened_is_not_carried_over() {
     let carry = journal.carry_over();
     let (item, _) = list
         .iter()
-        .find(|(item, _)| matches!(carry.carried(item), Carried::Same(_)))
+        .find(|(item, _)| matches!(carry.carried(item), Carried::Same(..)))
         .unwrap();
     let (offset, len) = carry.offsets[&path_key(&item.path)];
     let file = std::fs::OpenOptions::new()
@@ -373,7 +374,7 @@ fn a_record_changed_after_the_journal_was_opened_is_not_carried_over() {
         );
         file.write_all_at(&byte, at).unwrap();
     }
-    assert!(matches!(carry.carried(item), Carried::Same(_)));
+    assert!(matches!(carry.carried(item), Carried::Same(..)));
     journal.finish().unwrap();
 }
 
@@ -385,7 +386,7 @@ fn a_cut_or_damaged_record_ends_the_journal_and_is_cut_off() {
     let whole = std::fs::read(&path).unwrap();
     let last = &list.last().unwrap().0;
     // The last record's length: 4 + payload + 16.
-    let last_len = 4 + content_record(last, list.last().unwrap().1.as_ref()).len() + CHECK;
+    let last_len = 4 + content_record(last, list.last().unwrap().1.as_ref(), None).len() + CHECK;
     for cut in [1, 2, 5, 16, 17, last_len - 1] {
         std::fs::write(&path, &whole[..whole.len() - cut]).unwrap();
         let journal = resume(dir.path()).unwrap();
@@ -393,7 +394,7 @@ fn a_cut_or_damaged_record_ends_the_journal_and_is_cut_off() {
         assert_eq!(journal.torn_bytes, (last_len - cut) as u64);
         let carry = journal.carry_over();
         assert!(matches!(carry.carried(last), Carried::New));
-        assert!(matches!(carry.carried(&list[0].0), Carried::Same(_)));
+        assert!(matches!(carry.carried(&list[0].0), Carried::Same(..)));
         // Its handle holds the lock too.
         drop(carry);
         journal.finish().unwrap();
@@ -434,7 +435,7 @@ fn a_cut_or_damaged_record_ends_the_journal_and_is_cut_off() {
     let journal = resume(dir.path()).unwrap();
     assert_eq!(journal.records_read, 3, "the scan's and two contents'");
     let carry = journal.carry_over();
-    assert!(matches!(carry.carried(&list[1].0), Carried::Same(_)));
+    assert!(matches!(carry.carried(&list[1].0), Carried::Same(..)));
     assert!(matches!(carry.carried(&list[2].0), Carried::New));
     assert!(matches!(carry.carried(&list[3].0), Carried::New));
 }
@@ -442,7 +443,7 @@ fn a_cut_or_damaged_record_ends_the_journal_and_is_cut_off() {
 #[test]
 fn a_record_with_a_bad_flag_or_trailing_bytes_is_damage() {
     let (item, outcome) = &outcomes()[2];
-    let payload = content_record(item, outcome.as_ref());
+    let payload = content_record(item, outcome.as_ref(), None);
     assert!(parse_content(&payload).is_some());
     // The mtime's presence flag, after the kind, the path, the inode and the size.
     let flag = 1 + 4 + item.path.as_os_str().len() + 8 + 8;
@@ -452,9 +453,11 @@ fn a_record_with_a_bad_flag_or_trailing_bytes_is_damage() {
         damaged[flag] = bad;
         assert!(parse_content(&damaged).is_none(), "flag {bad}");
     }
-    let mut longer = payload.clone();
-    longer.push(0);
-    assert!(parse_content(&longer).is_none());
+    for tail in [&[0u8][..], b"M", b"M\x02", b"M\x00\x00"] {
+        let mut longer = payload.clone();
+        longer.extend(tail);
+        assert!(parse_content(&longer).is_none(), "{tail:?}");
+    }
     assert!(parse_content(&payload[..payload.len() - 1]).is_none());
     // A length past the limit ends the journal without reading (or allocating) it.
     let mut records = Records {
@@ -503,4 +506,86 @@ fn what_is_not_a_journal_of_this_version_is_refused() {
     ));
     // A second journal is never started over the first.
     assert!(Journal::create(dir.path(), start()).is_err());
+}
+
+/// A container's members, every kind `expand` makes (read, failed, a link with a note, a
+/// nested container that stopped), read back from its content record as they were written;
+/// a content looked at and found no container reads back as such, one not looked at as that.
+#[test]
+fn a_container_s_members_read_back_as_written() {
+    use crate::expand::{Expanded, member_item};
+    use crate::record::ArchiveInfo;
+    let dir = tempfile::tempdir().unwrap();
+    let list = outcomes();
+    let mut members = Vec::new();
+    for (n, (_, outcome)) in list.iter().enumerate() {
+        let mut m = member_item(PathBuf::from(format!("/e/a.zip!/m{n}")));
+        m.size = 100 + n as u64;
+        m.mtime = (n % 2 == 0).then_some(Timestamp {
+            secs: 1_500_000_000 + n as i64,
+            nanos: 0,
+        });
+        m.parent = (n > 3).then_some(3);
+        match outcome {
+            Ok((d, c, i)) => {
+                m.digests = Some(*d);
+                m.content = *c;
+                m.image = i.clone();
+            }
+            Err(e) => m.error = Some(e.clone()),
+        }
+        members.push(m);
+    }
+    let mut link = member_item(PathBuf::from(OsString::from_vec(
+        b"/e/a.zip!/l\xff".to_vec(),
+    )));
+    link.target = Some(PathBuf::from("../../etc/passwd"));
+    link.note = Some("a symbolic link in its container; name as stored climbs out".into());
+    members.push(link);
+    members[3].archive = Some(Arc::new(ArchiveInfo {
+        format: "gzip",
+        members: 1,
+        stopped: Some("damaged: unexpected end of the stream".into()),
+    }));
+    let expanded = Expanded {
+        archive: ArchiveInfo {
+            format: "zip",
+            members: 4,
+            stopped: None,
+        },
+        members,
+    };
+    let journal = Journal::create(dir.path(), start()).unwrap();
+    let container = item("/e/a.zip", 1, 5000, 1);
+    let plain = item("/e/plain.bin", 2, 10, 1);
+    let unexamined = item("/e/unexamined.bin", 3, 10, 1);
+    let hashed = list[1].1.clone().unwrap();
+    let mut batch = journal.batch();
+    batch.record(&container, Ok(&hashed), Some(Some(&expanded)));
+    batch.record(&plain, Ok(&hashed), Some(None));
+    batch.record(&unexamined, Ok(&hashed), None);
+    drop(batch);
+    journal.finish().unwrap();
+    drop(journal);
+
+    let journal = resume(dir.path()).unwrap();
+    let carry = journal.carry_over();
+    match carry.carried(&container) {
+        Carried::Same(Ok(_), Some(Some(got))) => {
+            assert_eq!(got.archive, expanded.archive);
+            assert_eq!(got.members.len(), expanded.members.len());
+            for (got, want) in got.members.iter().zip(&expanded.members) {
+                assert_eq!(format!("{got:?}"), format!("{want:?}"));
+            }
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        carry.carried(&plain),
+        Carried::Same(Ok(_), Some(None))
+    ));
+    assert!(matches!(
+        carry.carried(&unexamined),
+        Carried::Same(Ok(_), None)
+    ));
 }

@@ -8,7 +8,7 @@ use std::sync::{Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::hash::{Hashed, ThreadRecorder};
+use crate::hash::{Examined, Hashed, ThreadRecorder};
 use crate::read::ItemError;
 use crate::record::Item;
 
@@ -60,15 +60,25 @@ impl ThreadRecorder for Batch<'_> {
         }
     }
 
-    fn record(&mut self, item: &Item, outcome: Result<&Hashed, &ItemError>) {
-        Batch::record(self, item, outcome);
+    fn record(&mut self, item: &Item, outcome: Result<&Hashed, &ItemError>, members: Examined<'_>) {
+        Batch::record(self, item, outcome, members);
     }
 }
 
 impl Batch<'_> {
     /// Records what hashing found of the content `item` (the first path to it) points to.
-    pub fn record(&mut self, item: &Item, outcome: Result<&Hashed, &ItemError>) {
-        let payload = content_record(item, outcome);
+    pub fn record(
+        &mut self,
+        item: &Item,
+        outcome: Result<&Hashed, &ItemError>,
+        members: Examined<'_>,
+    ) {
+        let mut payload = content_record(item, outcome, members);
+        if payload.len() > MAX_RECORD as usize && members.is_some() {
+            // So many members that a reader would take the record for damage: the content
+            // is recorded without them, and a resumed scan reads the container again.
+            payload = content_record(item, outcome, None);
+        }
         // Longer than a reader takes (a path of megabytes): not recorded, read again.
         if payload.len() > MAX_RECORD as usize {
             return;
