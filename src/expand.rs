@@ -342,8 +342,10 @@ impl Reader<'_> {
         let (count, stopped) = self.nested(index, path, name, format, Source::Stream(&mut tee));
         // What the inner reader left unread (a tar's padding, what follows a damage) counts for
         // the member's digests.
+        // Not after an interruption or with the budget spent: those end the member unread.
         let rest = match &stopped {
-            Err(Stop::Cancelled | Stop::Limit(_)) => Ok(0),
+            Err(Stop::Cancelled) => Ok(0),
+            Err(Stop::Limit(_)) if self.budget.exhausted() => Ok(0),
             _ => io::copy(&mut tee, &mut io::sink()),
         };
         let Tee {
@@ -362,7 +364,7 @@ impl Reader<'_> {
                     "not read: the run was interrupted".to_owned(),
                 ));
             }
-            (Err(Stop::Limit(_)), _) if self.budget.exhausted() => {
+            _ if self.budget.exhausted() => {
                 item.error = Some(ItemError::new(
                     Stage::Read,
                     "not read to its end: the container's expansion limit was reached".to_owned(),
@@ -512,6 +514,55 @@ impl Visit for Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A tar.gz whose tar holds more members than the limit: the tar stops at the limit, and
+    /// the tar member's digests are still those of the whole decompressed stream (the rest of
+    /// it is read for them), as the md5 crate computes over the tar's bytes.
+    #[test]
+    fn a_streamed_member_stopped_by_the_member_limit_keeps_the_digests_of_all_its_bytes() {
+        use md5::Digest as _;
+        use std::io::Write as _;
+        let mut tar = tar::Builder::new(Vec::new());
+        for i in 0..10u8 {
+            let data = vec![i; 3000 + usize::from(i)];
+            let mut header = tar::Header::new_ustar();
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            tar.append_data(&mut header, format!("m{i}.bin"), &data[..])
+                .unwrap();
+        }
+        let tar = tar.into_inner().unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar).unwrap();
+        let gz = gz.finish().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.tar.gz");
+        std::fs::write(&path, &gz).unwrap();
+        let settings = Settings {
+            algorithms: AlgorithmSet::all(),
+            pdq: None,
+            limits: Limits {
+                members: 4,
+                ..Limits::default()
+            },
+        };
+        let file = File::open(&path).unwrap();
+        let found = expand_file(&file, &path, gz.len() as u64, &settings, &Cancel::new()).unwrap();
+        let stream = &found.members[0];
+        assert!(
+            stream.path.to_str().unwrap().ends_with("/x.tar.gz!/x.tar"),
+            "{}",
+            stream.path.display()
+        );
+        let archive = stream.archive.as_deref().unwrap();
+        assert_eq!(archive.format, "tar");
+        assert!(archive.stopped.is_some(), "{archive:?}");
+        assert!(found.members.len() < 11, "{}", found.members.len());
+        let want: Vec<u8> = md5::Md5::digest(&tar).to_vec();
+        assert_eq!(stream.digests.unwrap().md5.unwrap().0.to_vec(), want);
+        assert_eq!(stream.size, tar.len() as u64);
+    }
 
     #[test]
     fn member_paths_double_the_separator_s_mark() {
