@@ -10,7 +10,8 @@
       warm, alternated round by round, each figure the median of K runs (default 3):
       (a) `hashsift scan` of DIR/archives (every member read in memory, graded);
       (b) extract every archive into a fresh folder (`7zz x` for ZIP and 7z, `bsdtar -xf` for
-          tar.gz and tar.zst), then `hashsift hash` of that folder: the time of both;
+          tar.gz and tar.zst), then `hashsift hash` of that folder and of the archives (the
+          same four digests of the same items, the tar inside a tar.gz aside): both times;
       (c) members per second: `hashsift scan` of DIR/small.zip against `hashsift scan` of
           DIR/small-loose (the same files).
       Prints a Markdown table with the ratios.
@@ -117,7 +118,7 @@ def timed(cmd):
 
 def extract_all(archives, into):
     """The shell command extracting every archive into its own folder under `into`."""
-    steps = [f"rm -rf '{into}' && mkdir -p '{into}'"]
+    steps = [f"mkdir -p '{into}'"]
     for name in sorted(os.listdir(archives)):
         src = os.path.join(archives, name)
         dst = os.path.join(into, name + ".d")
@@ -152,19 +153,26 @@ def race(args):
     extracted = os.path.join(work, "extracted")
     cmds = {
         "hashsift scan (in memory)":
-            f"rm -rf '{out}' && '{hs}' scan -q --db '{db}' -o '{out}' '{archives}'",
+            f"'{hs}' scan -q --db '{db}' -o '{out}' '{archives}'",
+        # The same digests of the same items: the archives' own and every member's.
         "extract (7zz x, bsdtar -x) + hashsift hash":
-            extract_all(archives, extracted) + f" && '{hs}' hash -q -o /dev/null '{extracted}'",
+            extract_all(archives, extracted)
+            + f" && '{hs}' hash -q -c md5,sha1,sha256,blake3 --format jsonl -o /dev/null "
+            f"'{extracted}' '{archives}'",
         "hashsift scan small.zip":
-            f"rm -rf '{out}-z' && '{hs}' scan -q --db '{db}' -o '{out}-z' "
+            f"'{hs}' scan -q --db '{db}' -o '{out}-z' "
             f"'{os.path.join(args.dir, 'small.zip')}'",
         "hashsift scan small-loose":
-            f"rm -rf '{out}-l' && '{hs}' scan -q --db '{db}' -o '{out}-l' "
+            f"'{hs}' scan -q --db '{db}' -o '{out}-l' "
             f"'{os.path.join(args.dir, 'small-loose')}'",
     }
+    leaves = dict(zip(cmds, [out, extracted, out + "-z", out + "-l"]))
     times = {k: [] for k in cmds}
     for _ in range(args.runs):
         for label, cmd in cmds.items():
+            # What the previous round left is removed outside the timing.
+            shutil.rmtree(leaves[label], ignore_errors=True)
+            subprocess.run(["sync"], check=True)
             warm(archives, os.path.join(args.dir, "small.zip"),
                  os.path.join(args.dir, "small-loose"))
             times[label].append(timed(cmd))

@@ -146,7 +146,7 @@ impl Read for Tee<'_> {
             return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
         }
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        self.hasher.update_shared(&buf[..n]);
         self.size += n as u64;
         let want = sniff::HEAD.max(container::HEAD);
         if self.head.len() < want {
@@ -219,7 +219,7 @@ impl Reader<'_> {
         let mut buf = vec![0u8; CHUNK];
         let first = read_full(content, &mut buf)?;
         let head = buf[..first.min(sniff::HEAD.max(container::HEAD))].to_vec();
-        hasher.update(&buf[..first]);
+        hasher.update_shared(&buf[..first]);
         let mut size = first as u64;
         let cap = keep(&head);
         let mut kept = cap.map(|_| buf[..first].to_vec());
@@ -234,7 +234,7 @@ impl Reader<'_> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
-            hasher.update(&buf[..n]);
+            hasher.update_shared(&buf[..n]);
             size += n as u64;
             if let (Some(k), Some(cap)) = (kept.as_mut(), cap) {
                 if size > cap {

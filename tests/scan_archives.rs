@@ -314,6 +314,28 @@ fn a_scan_grades_every_member_and_each_container_says_what_it_holds() {
         member_items.len()
     );
 
+    // vics.json lists the graded member with its container's chain as its folder.
+    let vics: Value =
+        serde_json::from_slice(&std::fs::read(out.join("vics.json")).unwrap()).unwrap();
+    let media = vics["value"][0]["Media"].as_array().unwrap();
+    let chain = format!("{}/two-members.gz!", ev.display());
+    let csam_media = media
+        .iter()
+        .find(|m| m["MD5"].as_str().unwrap().eq_ignore_ascii_case(&csam))
+        .expect("the csam member in vics.json");
+    assert_eq!(csam_media["Category"], 1, "{csam_media}");
+    assert_eq!(
+        csam_media["MediaFiles"][0]["FilePath"], chain,
+        "{csam_media}"
+    );
+    assert_eq!(csam_media["MediaFiles"][0]["FileName"], "two-members");
+
+    // The report of a scan with members verifies like any other.
+    common::assert_exit(
+        &common::hashsift().arg("verify").arg(&out).output().unwrap(),
+        0,
+    );
+
     // --no-archives: each container one file, nothing inside it listed.
     let plain = work.path().join("plain");
     let mut cmd = common::scan_cmd(&db, &plain, &ev);
