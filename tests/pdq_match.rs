@@ -10,7 +10,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use common::{assert_exit, hashsift, import_graded, parse_jsonl};
 use image::{RgbImage, imageops};
@@ -89,37 +88,9 @@ fn save_jpeg(img: &RgbImage, path: &Path, quality: u8) {
 
 /// The reference's hash and quality of each image, from its pixels written as a PPM.
 fn reference_pdq(python: &str, dir: &Path, images: &[RgbImage]) -> Vec<(String, u8)> {
-    reference_rows(python, dir, images)
+    common::pdq_reference_rows(python, dir, images)
         .into_iter()
         .map(|f| (f[1].clone(), f[2].parse().unwrap()))
-        .collect()
-}
-
-/// The reference script's fields for each image: path, hash, quality, the eight dihedral
-/// hashes (comma-separated), their quality.
-fn reference_rows(python: &str, dir: &Path, images: &[RgbImage]) -> Vec<Vec<String>> {
-    let mut paths = Vec::new();
-    for (i, img) in images.iter().enumerate() {
-        let path = dir.join(format!("{i}.ppm"));
-        let mut data = format!("P6\n{} {}\n255\n", img.width(), img.height()).into_bytes();
-        data.extend_from_slice(img.as_raw());
-        std::fs::write(&path, data).unwrap();
-        paths.push(path);
-    }
-    let out = Command::new(python)
-        .arg(common::pdq_reference_script())
-        .args(&paths)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| l.split('\t').map(str::to_owned).collect())
         .collect()
 }
 
@@ -415,7 +386,7 @@ fn an_images_suggestions_do_not_depend_on_the_other_images() {
         })
         .collect();
     // The test can only fail if some variants share their first hash and not all eight.
-    let rows = reference_rows(&python, &work, &variants);
+    let rows = common::pdq_reference_rows(&python, &work, &variants);
     let mut by_first: BTreeMap<&str, std::collections::BTreeSet<&str>> = BTreeMap::new();
     for f in &rows {
         by_first
@@ -431,7 +402,8 @@ fn an_images_suggestions_do_not_depend_on_the_other_images() {
 
     // The database knows the picture by its quarter-turned hash only.
     std::fs::create_dir(work.join("base")).unwrap();
-    let base_row = &reference_rows(&python, &work.join("base"), std::slice::from_ref(&base))[0];
+    let base_row =
+        &common::pdq_reference_rows(&python, &work.join("base"), std::slice::from_ref(&base))[0];
     let rot90 = base_row[3].split(',').nth(1).unwrap();
     let set = work.join("rot.pdq");
     std::fs::write(&set, format!("{rot90},{}\n", base_row[4])).unwrap();

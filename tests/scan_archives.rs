@@ -27,25 +27,10 @@ fn picture(seed: u32) -> image::RgbImage {
     })
 }
 
-/// The reference's PDQ hash and quality of `img`'s pixels, through a PPM (no decoder between).
+/// The reference's PDQ hash and quality of `img`'s pixels.
 fn reference_pdq(python: &str, dir: &Path, img: &image::RgbImage) -> (String, u32) {
-    let ppm = dir.join("picture.ppm");
-    let mut data = format!("P6\n{} {}\n255\n", img.width(), img.height()).into_bytes();
-    data.extend_from_slice(img.as_raw());
-    std::fs::write(&ppm, data).unwrap();
-    let out = Command::new(python)
-        .arg(common::pdq_reference_script())
-        .arg(&ppm)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    let fields: Vec<&str> = text.trim_end().split('\t').collect();
-    (fields[1].to_owned(), fields[2].parse().unwrap())
+    let row = &common::pdq_reference_rows(python, dir, std::slice::from_ref(img))[0];
+    (row[1].clone(), row[2].parse().unwrap())
 }
 
 /// `hex` with the lowest bit of each of its first `n` hex digits flipped: `n` bits away.

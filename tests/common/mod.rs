@@ -427,3 +427,35 @@ pub fn make_archives(dir: &Path, images: &[&Path]) -> serde_json::Value {
     assert!(status.success());
     serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap()
 }
+
+/// The reference script's fields for each image: path, hash, quality, the eight dihedral
+/// hashes (comma-separated), their quality.
+pub fn pdq_reference_rows(
+    python: &str,
+    dir: &Path,
+    images: &[image::RgbImage],
+) -> Vec<Vec<String>> {
+    let mut paths = Vec::new();
+    for (i, img) in images.iter().enumerate() {
+        let path = dir.join(format!("{i}.ppm"));
+        let mut data = format!("P6\n{} {}\n255\n", img.width(), img.height()).into_bytes();
+        data.extend_from_slice(img.as_raw());
+        std::fs::write(&path, data).unwrap();
+        paths.push(path);
+    }
+    let out = Command::new(python)
+        .arg(pdq_reference_script())
+        .args(&paths)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.split('\t').map(str::to_owned).collect())
+        .collect()
+}
