@@ -41,20 +41,19 @@ pub struct Expanded {
 const CHUNK: usize = 64 << 10;
 
 /// The members of `file` (listed at `path`, `size` bytes, already hashed) when its first
-/// bytes say it is a container; `None` when they do not (or cannot be read: the hashing
-/// reported that).
+/// bytes, `head` (at least [`container::HEAD`] of them unless the file is shorter), say it is
+/// a container; `None` when they do not.
 pub fn expand_file(
     file: &File,
+    head: &[u8],
     path: &std::path::Path,
     size: u64,
     settings: &Settings,
     cancel: &Cancel,
 ) -> Option<Expanded> {
     use std::os::unix::ffi::OsStrExt;
-    let mut head = [0u8; container::HEAD];
-    let mut source = Positional::new(file, size);
-    let n = read_full(&mut source, &mut head).ok()?;
-    if head[..n].starts_with(b"Rar!\x1a\x07") {
+    let head = &head[..head.len().min(container::HEAD)];
+    if head.starts_with(b"Rar!\x1a\x07") {
         return Some(Expanded {
             archive: ArchiveInfo {
                 format: "rar",
@@ -64,7 +63,7 @@ pub fn expand_file(
             members: Vec::new(),
         });
     }
-    let format = Format::detect(&head[..n])?;
+    let format = Format::detect(head)?;
     let mut source = Positional::new(file, size);
     let budget = Budget::new(settings.limits, size);
     let mut members = Vec::new();
@@ -548,7 +547,16 @@ mod tests {
             },
         };
         let file = File::open(&path).unwrap();
-        let found = expand_file(&file, &path, gz.len() as u64, &settings, &Cancel::new()).unwrap();
+        let head = &gz[..gz.len().min(container::HEAD)];
+        let found = expand_file(
+            &file,
+            head,
+            &path,
+            gz.len() as u64,
+            &settings,
+            &Cancel::new(),
+        )
+        .unwrap();
         let stream = &found.members[0];
         assert!(
             stream.path.to_str().unwrap().ends_with("/x.tar.gz!/x.tar"),

@@ -298,7 +298,14 @@ pub(crate) fn run_journaled(
                         .map_err(HashFailure::Item)
                         .and_then(|file| {
                             let sniff = config.sniff || config.pdq.is_some();
-                            let content = sniff.then(|| head_type(&file, w.size));
+                            // One read of the first bytes serves the type and the container
+                            // check.
+                            let head =
+                                (sniff || expand_settings.is_some()).then(|| read_head(&file));
+                            let content = head
+                                .as_ref()
+                                .filter(|_| sniff)
+                                .map(|h| sniff::sniff(h.bytes(), w.size));
                             let digests = file::hash_file(
                                 &file,
                                 w.size,
@@ -314,8 +321,9 @@ pub(crate) fn run_journaled(
                             };
                             if let Some(settings) = &expand_settings {
                                 let path = &items[w.path_index].path;
+                                let head = head.as_ref().map_or(&[][..], |h| h.bytes());
                                 if let Some(found) = crate::expand::expand_file(
-                                    &file, path, w.size, settings, cancel,
+                                    &file, head, path, w.size, settings, cancel,
                                 ) {
                                     let _ = expansions[i].set(found);
                                 }
@@ -432,13 +440,26 @@ fn image_hash(file: &std::fs::File, size: u64, pdq: PdqConfig) -> Arc<ImageHash>
     ImageHash::of_shared(&bytes, pdq.scale, pdq.dihedral)
 }
 
-/// The content type from the file's first bytes, read with `pread` before hashing reads the
-/// whole (the pages stay in the cache for it). A failed read is left to the hashing, which
-/// reports it.
-fn head_type(file: &std::fs::File, size: u64) -> ContentType {
-    let mut head = [0u8; sniff::HEAD];
-    let (filled, _) = read_start(file, &mut head);
-    sniff::sniff(&head[..filled], size)
+/// A file's first bytes, enough for its content type and for knowing a container.
+struct Head {
+    buf: [u8; sniff::HEAD],
+    filled: usize,
+}
+
+impl Head {
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.filled]
+    }
+}
+
+const _: () = assert!(sniff::HEAD >= crate::container::HEAD);
+
+/// The file's first bytes, read with `pread` before hashing reads the whole (the pages stay
+/// in the cache for it). A failed read is left to the hashing, which reports it.
+fn read_head(file: &std::fs::File) -> Head {
+    let mut buf = [0u8; sniff::HEAD];
+    let (filled, _) = read_start(file, &mut buf);
+    Head { buf, filled }
 }
 
 /// Fills `buf` from the start of `file` with `pread` (the file offset is untouched): the bytes
