@@ -244,8 +244,8 @@ pub fn write(
             }),
         );
         let stopped: Vec<_> = run
-            .items()
-            .filter_map(|s| {
+            .containers()
+            .filter_map(|(s, _)| {
                 let why = s.item.archive.as_ref()?.stopped.clone()?;
                 Some((s, why))
             })
