@@ -54,10 +54,12 @@ def members(files):
     return {name: digests(data) for name, data in files.items()}
 
 
-def zip_bytes(files, compression=zipfile.ZIP_DEFLATED, zip64=False):
+def zip_bytes(files, compression=zipfile.ZIP_DEFLATED, zip64=False, dirs=("photos/",)):
+    """A ZIP of `files` (name -> bytes) after the directory entries `dirs`."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression) as z:
-        z.writestr(zipfile.ZipInfo("photos/"), b"")
+        for d in dirs:
+            z.writestr(zipfile.ZipInfo(d), b"")
         for name, data in files.items():
             info = zipfile.ZipInfo(name, date_time=(2020, 5, 17, 13, 45, 30))
             info.compress_type = compression

@@ -29,8 +29,9 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import zipfile
 import zlib
+
+import make_archives
 
 CHUNK = 16 << 20
 
@@ -92,12 +93,8 @@ def gzip_of_zeros(n):
 
 
 def zip_bytes(entries):
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, data in entries:
-            z.writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 2, 3, 4, 6)), data,
-                       zipfile.ZIP_DEFLATED)
-    return out.getvalue()
+    """A deflated ZIP of the (name, bytes) pairs `entries`, no directory entries."""
+    return make_archives.zip_bytes(dict(entries), dirs=())
 
 
 def main():
