@@ -443,3 +443,59 @@ fn threads_or_default(threads: Option<usize>) -> Result<usize, ConfigError> {
 pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
+
+/// Where `hashsift vpdq` writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VpdqOutput {
+    Stdout,
+    /// One video's lines into this file.
+    File(PathBuf),
+    /// Each video's lines into `NAME.txt` here (NAME the video's file name).
+    Dir(PathBuf),
+}
+
+/// Validated settings of `hashsift vpdq`.
+#[derive(Clone, Debug)]
+pub struct VpdqSettings {
+    pub videos: Vec<PathBuf>,
+    pub output: VpdqOutput,
+    pub video: crate::media::video::VideoConfig,
+}
+
+impl VpdqSettings {
+    /// Validates raw settings: one video may go to stdout or a file, several need a
+    /// directory, and no output may be inside the evidence (the videos).
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the setting that cannot be used.
+    pub fn new(
+        videos: &[PathBuf],
+        output: Option<&Path>,
+        video: crate::media::video::VideoConfig,
+    ) -> Result<Self, ConfigError> {
+        let videos = videos
+            .iter()
+            .map(|v| absolute(v))
+            .collect::<Result<Vec<_>, _>>()?;
+        let output = match output {
+            None if videos.len() > 1 => {
+                return Err(ConfigError::Invalid(
+                    "several videos: give -o DIR, where each video's hashes are written as NAME.txt"
+                        .to_owned(),
+                ));
+            }
+            None => VpdqOutput::Stdout,
+            Some(o) if videos.len() > 1 || std::fs::metadata(o).is_ok_and(|m| m.is_dir()) => {
+                let dir = absolute(o)?;
+                refuse_inside_evidence(&dir, &videos)?;
+                VpdqOutput::Dir(dir)
+            }
+            Some(o) => VpdqOutput::File(check_output(&absolute(o)?, &videos)?),
+        };
+        Ok(VpdqSettings {
+            videos,
+            output,
+            video,
+        })
+    }
+}

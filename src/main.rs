@@ -62,6 +62,7 @@ fn dispatch(command: cli::Command) -> anyhow::Result<ExitStatus> {
         cli::Command::Verify { dir } => cli::scan::verify(&dir),
         cli::Command::Demo { out } => cli::demo::run(out, &dispatch),
         cli::Command::Db(args) => cli::db::run(args, cancel),
+        cli::Command::Vpdq(args) => cli::vpdq::run(args, cancel),
     }
 }
 

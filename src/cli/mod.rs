@@ -5,6 +5,7 @@ pub mod demo;
 pub mod hash;
 mod progress;
 pub mod scan;
+pub mod vpdq;
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
@@ -66,6 +67,70 @@ pub enum Command {
     /// Every subcommand uses the database given by --db, else $HASHSIFT_DB, else
     /// $XDG_DATA_HOME/hashsift/known.db (~/.local/share/hashsift/known.db).
     Db(DbArgs),
+    /// Hash each VIDEO with vPDQ, Meta's video PDQ: the PDQ hash of frames sampled over time,
+    /// one line per frame (FRAME,QUALITY,HASH,SECONDS) in the format of ThreatExchange's tools.
+    /// FFmpeg decodes (Debian's ffmpeg package; HASHSIFT_FFMPEG names another).
+    ///
+    /// Exit codes: 0 every video hashed to its end; 2 some video not hashed or not to its end
+    /// (said on stderr; the frames hashed are written); 3 fatal error (no FFmpeg); 64 bad
+    /// command line; 130 interrupted.
+    Vpdq(VpdqArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VpdqArgs {
+    /// The videos to hash
+    #[arg(value_name = "VIDEO", required = true)]
+    pub videos: Vec<PathBuf>,
+
+    /// Write to this file (one video) or directory (each video as NAME.txt) instead of stdout
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub video: VideoArgs,
+
+    /// Nothing on stderr but errors
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// How videos are sampled (vpdq, hash --pdq, scan).
+#[derive(Debug, Args)]
+pub struct VideoArgs {
+    /// Hash one frame every SECONDS of video, counted in frames at the stream's average rate
+    /// as the reference counts them (0: every frame)
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0, value_parser = parse_seconds_per_hash)]
+    pub seconds_per_hash: f64,
+
+    /// Hash key frames only, decoding nothing else: several times faster, and not the
+    /// reference's sampling (frames where the encoder put key frames, usually scene changes)
+    #[arg(long)]
+    pub keyframes: bool,
+
+    /// The most time one video may take, in seconds; frames hashed until then are kept and the
+    /// video is marked as not read to its end
+    #[arg(long, value_name = "SECONDS", default_value_t = 1800,
+          value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    pub video_time_limit: u64,
+}
+
+impl VideoArgs {
+    pub fn config(&self) -> hashsift::media::video::VideoConfig {
+        hashsift::media::video::VideoConfig {
+            seconds_per_hash: self.seconds_per_hash,
+            keyframes: self.keyframes,
+            time_limit: std::time::Duration::from_secs(self.video_time_limit),
+            threads: 0,
+        }
+    }
+}
+
+fn parse_seconds_per_hash(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=3600.0).contains(&v) => Ok(v),
+        _ => Err("give a number of seconds from 0 (every frame) to 3600".to_owned()),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 pub mod decode;
 pub mod pdq;
 pub mod sniff;
+pub mod video;
 
 /// What PDQ made of an image file: its hash and quality, or why there is none, and the
 /// decoder that read it.

@@ -1,0 +1,350 @@
+//! vPDQ of videos (`hashsift vpdq`) against the reference binding (PyPI's `vpdq`, Meta's C++
+//! through libav, in `tests/support/vpdq_reference.py`), on videos FFmpeg generates from
+//! synthetic sources; hostile videos each end with a reason within the time limit.
+//!
+//! Needs `ffmpeg` (Debian package ffmpeg) and, for the reference, the Python of
+//! `HASHSIFT_PYTHON` with `vpdq` installed; skipped with a message without them (failed in CI).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Runs FFmpeg quietly with `args`, writing `out`.
+fn ffmpeg(args: &[&str], out: &Path) {
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
+        .args(args)
+        .arg(out)
+        .status()
+        .expect("ffmpeg");
+    assert!(status.success(), "ffmpeg {args:?}");
+}
+
+/// The Python with the reference `vpdq` binding, as `pdq_python` finds `pdqhash`.
+fn vpdq_python() -> Option<String> {
+    let python = std::env::var("HASHSIFT_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = Command::new(&python)
+        .args(["-c", "import vpdq"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must provide Python with vpdq (PyPI; it builds against libav): see .ci/run"
+        );
+        eprintln!("SKIPPED: {python} cannot import vpdq (pip install vpdq, with libav*-dev)");
+        return None;
+    }
+    Some(python)
+}
+
+fn reference_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/vpdq_reference.py")
+}
+
+/// The reference's lines for `video`.
+fn reference_hash(python: &str, video: &Path, seconds: &str) -> String {
+    let out = Command::new(python)
+        .arg(reference_script())
+        .args(["hash".as_ref(), video.as_os_str(), seconds.as_ref()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The reference matcher's percentages of `query` against `target` (vPDQ files).
+fn reference_match(python: &str, query: &Path, target: &Path) -> (f64, f64) {
+    let out = Command::new(python)
+        .arg(reference_script())
+        .args(["match".as_ref(), query.as_os_str(), target.as_os_str()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut v = text.split_whitespace().map(|s| s.parse::<f64>().unwrap());
+    (v.next().unwrap(), v.next().unwrap())
+}
+
+/// `hashsift vpdq ARGS... VIDEO` (exit 0 expected) and its stdout.
+fn hashsift_vpdq(video: &Path, args: &[&str]) -> String {
+    let out = hashsift()
+        .arg("vpdq")
+        .args(args)
+        .arg(video)
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Frame number and time stamp of each line.
+fn frames_and_times(lines: &str) -> Vec<(String, String)> {
+    lines
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].to_owned(), f[3].to_owned())
+        })
+        .collect()
+}
+
+/// Synthetic videos of several codecs, containers, sizes and rates, written into `dir`.
+fn generated_videos(dir: &Path) -> Vec<PathBuf> {
+    let make = |name: &str, source: &str, codec: &[&str]| {
+        let path = dir.join(name);
+        let mut args = vec!["-f", "lavfi", "-i", source];
+        args.extend_from_slice(codec);
+        ffmpeg(&args, &path);
+        path
+    };
+    vec![
+        // H.264 in MP4 (index at the end, so FFmpeg must seek), 30 frames a second.
+        make(
+            "testsrc-720p.mp4",
+            "testsrc2=size=1280x720:rate=30:duration=6",
+            &[
+                "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+            ],
+        ),
+        // 29.97 frames a second: one frame in 29 is the reference's count.
+        make(
+            "mandelbrot-ntsc.mkv",
+            "mandelbrot=size=640x360:rate=30000/1001,trim=duration=6",
+            &[
+                "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+            ],
+        ),
+        // MPEG-4 part 2 in AVI, an odd size.
+        make(
+            "life.avi",
+            "life=size=322x242:rate=25:mold=10:ratio=0.3:death_color=#204080,trim=duration=6",
+            &["-c:v", "mpeg4", "-q:v", "3"],
+        ),
+        // VP9 in WebM.
+        make(
+            "cells.webm",
+            "cellauto=size=320x240:rate=24:rule=110,trim=duration=5",
+            &[
+                "-c:v",
+                "libvpx-vp9",
+                "-b:v",
+                "400k",
+                "-deadline",
+                "realtime",
+            ],
+        ),
+    ]
+}
+
+#[test]
+fn vpdq_matches_the_reference_binding_on_generated_videos_and_leaves_them_untouched() {
+    if !have_tool("ffmpeg", "ffmpeg") {
+        return;
+    }
+    let Some(python) = vpdq_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let videos = generated_videos(dir.path());
+    // hashsift first, alone: the reference opens the files as any program does.
+    age_access_times(&videos);
+    let before = stat_snapshot(&videos);
+    let ours: Vec<String> = videos.iter().map(|v| hashsift_vpdq(v, &["-q"])).collect();
+    let every_frame = hashsift_vpdq(&videos[2], &["-q", "--seconds-per-hash", "0"]);
+    if records_access_times(dir.path()) {
+        assert_eq!(stat_snapshot(&videos), before, "a video's times changed");
+    }
+    for (video, ours) in videos.iter().zip(&ours) {
+        let theirs = reference_hash(&python, video, "1");
+        // The sampling is the reference's: the same frames at the same times.
+        assert_eq!(
+            frames_and_times(ours),
+            frames_and_times(&theirs),
+            "{}",
+            video.display()
+        );
+        let same = ours
+            .lines()
+            .zip(theirs.lines())
+            .filter(|(a, b)| a == b)
+            .count();
+        eprintln!(
+            "{}: {same} of {} lines identical",
+            video.display(),
+            theirs.lines().count()
+        );
+        let (q, t) = match_texts(&python, dir.path(), ours, &theirs);
+        assert!(
+            q >= 95.0 && t >= 95.0,
+            "{}: {q}% / {t}% under the reference matcher",
+            video.display()
+        );
+    }
+    // Every frame, too (the AVI: 6 s at 25 frames a second).
+    let theirs = reference_hash(&python, &videos[2], "0");
+    assert_eq!(frames_and_times(&every_frame), frames_and_times(&theirs));
+    assert_eq!(every_frame.lines().count(), 150);
+    let (q, t) = match_texts(&python, dir.path(), &every_frame, &theirs);
+    assert!(q >= 95.0 && t >= 95.0, "every frame: {q}% / {t}%");
+}
+
+/// The reference matcher's percentages of the vPDQ text `query` against `target`.
+fn match_texts(python: &str, dir: &Path, query: &str, target: &str) -> (f64, f64) {
+    let (q, t) = (dir.join("query.txt"), dir.join("target.txt"));
+    std::fs::write(&q, query).unwrap();
+    std::fs::write(&t, target).unwrap();
+    reference_match(python, &q, &t)
+}
+
+#[test]
+fn key_frames_agree_with_the_reference_sampling_under_its_matcher() {
+    if !have_tool("ffmpeg", "ffmpeg") {
+        return;
+    }
+    let Some(python) = vpdq_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    // Scenes of a few seconds each, as a camera on a stand or a slideshow gives them (still
+    // pictures under sensor noise): the encoder puts a key frame at each cut. Key frames agree
+    // with the reference's sampling only where a scene holds still between them; a moving
+    // scene drifts from its key frame within a second (docs/benchmarks.md).
+    let stills = [
+        "mandelbrot=size=640x360",
+        "testsrc2=size=640x360",
+        "cellauto=size=640x360:rule=30",
+        "life=size=640x360:ratio=0.4",
+    ];
+    let mut args = Vec::new();
+    for (i, s) in stills.iter().enumerate() {
+        let still = dir.path().join(format!("still{i}.png"));
+        ffmpeg(&["-f", "lavfi", "-i", s, "-frames:v", "1"], &still);
+        let still = still.to_str().unwrap().to_owned();
+        args.extend(["-loop", "1", "-framerate", "25", "-t", "3", "-i"].map(String::from));
+        args.push(still);
+    }
+    let mut graph = String::new();
+    for i in 0..stills.len() {
+        graph += &format!("[{i}:v]noise=alls=6:allf=t[s{i}];");
+    }
+    graph += "[s0][s1][s2][s3]concat=n=4:v=1:a=0,format=yuv420p[v]";
+    args.extend(["-filter_complex", &graph, "-map", "[v]", "-c:v", "libx264"].map(String::from));
+    let video = dir.path().join("scenes.mp4");
+    ffmpeg(&args.iter().map(String::as_str).collect::<Vec<_>>(), &video);
+    let ours = hashsift_vpdq(&video, &["-q", "--keyframes"]);
+    let theirs = reference_hash(&python, &video, "1");
+    let (q, t) = match_texts(&python, dir.path(), &ours, &theirs);
+    assert!(q >= 80.0 && t >= 80.0, "{q}% / {t}%");
+}
+
+#[test]
+fn hostile_videos_each_end_with_a_reason_within_the_time_limit() {
+    if !have_tool("ffmpeg", "ffmpeg") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let good = d.join("good.mp4");
+    ffmpeg(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=4",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+        &good,
+    );
+    let bytes = std::fs::read(&good).unwrap();
+    // Cut in half: the index at the end is gone.
+    std::fs::write(d.join("truncated.mp4"), &bytes[..bytes.len() / 2]).unwrap();
+    // An MP4's first box, then noise.
+    let mut wrong = bytes[..32].to_vec();
+    wrong.extend(pseudo_random(200_000, 7));
+    std::fs::write(d.join("wrong-header.mp4"), wrong).unwrap();
+    std::fs::write(d.join("empty.mp4"), b"").unwrap();
+    // Raw video in Matroska declaring 16000 x 16000 pixels a frame (which FFmpeg's own size
+    // check lets through): written at 256 x 256, whose PixelWidth (0xB0) and PixelHeight
+    // (0xBA) elements take two bytes, then given 16000 (0x3E80) in the same two bytes.
+    let huge = d.join("huge.mkv");
+    ffmpeg(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=gray:size=256x256:rate=5:duration=2",
+            "-c:v",
+            "rawvideo",
+            "-pix_fmt",
+            "gray",
+        ],
+        &huge,
+    );
+    let mut mkv = std::fs::read(&huge).unwrap();
+    for id in [0xB0u8, 0xBA] {
+        let at = mkv
+            .windows(4)
+            .position(|w| w == [id, 0x82, 1, 0])
+            .expect("pixel size element");
+        mkv[at + 2..at + 4].copy_from_slice(&[0x3E, 0x80]);
+    }
+    std::fs::write(&huge, mkv).unwrap();
+    // A transport stream (no declared length) far longer than the time limit allows.
+    ffmpeg(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=60:duration=40",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            "-f",
+            "mpegts",
+        ],
+        &d.join("endless.ts"),
+    );
+
+    let limit = 3;
+    for (name, says) in [
+        ("truncated.mp4", "not read as a video"),
+        ("wrong-header.mp4", "not read as a video"),
+        ("empty.mp4", "not a video by its content"),
+        ("huge.mkv", "max pixel count"),
+        ("endless.ts", "time limit"),
+    ] {
+        let started = Instant::now();
+        let mut cmd = hashsift();
+        cmd.args(["vpdq", "--seconds-per-hash", "0", "--video-time-limit"])
+            .arg(limit.to_string())
+            .arg(d.join(name));
+        let out = run_with_timeout(cmd, Duration::from_secs(60));
+        let took = started.elapsed();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_exit(&out, 2);
+        assert!(
+            took < Duration::from_secs(limit + 5),
+            "{name}: {took:?} for a limit of {limit} s"
+        );
+        assert!(
+            stderr.contains(&format!("{name}: ")) && stderr.contains(says),
+            "{name}: {stderr}"
+        );
+        eprintln!("{name}: {}", stderr.trim());
+    }
+}
