@@ -85,6 +85,8 @@ pub struct Looking {
     pub pdq: Option<crate::media::decode::JpegScale>,
     /// List the members of every container.
     pub archives: bool,
+    /// Hash every video with vPDQ, sampled so.
+    pub video: Option<crate::media::video::VideoConfig>,
 }
 
 impl HashSettings {
@@ -103,7 +105,11 @@ impl HashSettings {
         quiet: bool,
         looking: Looking,
     ) -> Result<Self, ConfigError> {
-        let Looking { pdq, archives } = looking;
+        let Looking {
+            pdq,
+            archives,
+            video,
+        } = looking;
         if pdq.is_some() && format == Format::Hashdeep {
             return Err(ConfigError::PdqFormat);
         }
@@ -143,6 +149,7 @@ impl HashSettings {
                     dihedral: false,
                 }),
                 archives: archives.then(crate::container::Limits::default),
+                video,
             },
             format,
             output,
@@ -326,6 +333,7 @@ impl ScanSettings {
                 lookup,
                 pdq,
                 archives: Some(crate::container::Limits::default()),
+                video: Some(crate::media::video::VideoConfig::default()),
             },
             out,
             quiet,
@@ -407,6 +415,7 @@ impl ScanSettings {
                 lookup: start.lookup,
                 pdq: start.pdq,
                 archives: start.archives.then(crate::container::Limits::default),
+                video: start.video,
             },
             out,
             quiet,

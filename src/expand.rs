@@ -21,12 +21,18 @@ use crate::record::{ArchiveInfo, Item, Kind, member_path};
 
 /// How members are read: as the run reads files.
 #[derive(Clone, Copy, Debug)]
-pub struct Settings {
+pub struct Settings<'a> {
     pub algorithms: AlgorithmSet,
     /// PDQ of images: the JPEG scale and whether the dihedral hashes are wanted.
     pub pdq: Option<crate::media::PdqConfig>,
+    /// vPDQ of videos (up to [`MAX_VIDEO_MEMBER`] bytes: they are held in memory for FFmpeg).
+    pub video: Option<crate::media::video::Videos<'a>>,
     pub limits: Limits,
 }
+
+/// The largest member that is a video hashed with vPDQ (it is held in memory while FFmpeg
+/// reads it).
+pub const MAX_VIDEO_MEMBER: u64 = 256 << 20;
 
 /// What reading a container's members found: its own description, and every member at every
 /// depth in stored order (a nested container's members right after it), each member's
@@ -115,7 +121,7 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
 
 /// The visitor that turns each member into an item.
 struct Reader<'a> {
-    settings: &'a Settings,
+    settings: &'a Settings<'a>,
     cancel: &'a Cancel,
     budget: &'a Budget,
     members: &'a mut Vec<Item>,
@@ -453,16 +459,14 @@ impl Visit for Reader<'_> {
         if let Some(format) = streamable {
             return self.stream(item, format, path, name, &mut content);
         }
-        let want_image = settings.pdq.is_some();
+        let (want_image, want_video) = (settings.pdq.is_some(), settings.video.is_some());
         let read = self.read(&mut content, |head| {
-            let nested = depth < limits.depth && Format::detect(head).is_some();
-            let image = want_image && sniff::sniff(head, u64::MAX).class == Class::Image;
-            match (nested, image) {
-                (true, true) => Some(limits.in_memory.max(MAX_IMAGE_FILE)),
-                (true, false) => Some(limits.in_memory),
-                (false, true) => Some(MAX_IMAGE_FILE),
-                (false, false) => None,
-            }
+            let nested = (depth < limits.depth && Format::detect(head).is_some())
+                .then_some(limits.in_memory);
+            let class = sniff::sniff(head, u64::MAX).class;
+            let image = (want_image && class == Class::Image).then_some(MAX_IMAGE_FILE);
+            let video = (want_video && class == Class::Video).then_some(MAX_VIDEO_MEMBER);
+            [nested, image, video].into_iter().flatten().max()
         });
         let read = match read {
             Ok(read) => read,
@@ -479,6 +483,24 @@ impl Visit for Reader<'_> {
                 Some(bytes) => ImageHash::of_shared(bytes, pdq.scale, pdq.dihedral),
                 None => ImageHash::failed_shared(DecodeError::FileTooLarge(read.size)),
             });
+        }
+        if let Some(videos) = settings.video
+            && content_type.class == Class::Video
+        {
+            use crate::media::video::{VideoHash, hash_video};
+            item.video = Some(Arc::new(match &read.kept {
+                Some(bytes) => hash_video(
+                    videos.tools,
+                    bytes,
+                    read.size,
+                    content_type.mime,
+                    &videos.config,
+                    self.cancel,
+                ),
+                None => VideoHash::not_read(format!(
+                    "not hashed: a video of more than {MAX_VIDEO_MEMBER} bytes in a container"
+                )),
+            }));
         }
         let nested = (depth < limits.depth)
             .then(|| Format::detect(&read.head))
@@ -541,6 +563,7 @@ mod tests {
         let settings = Settings {
             algorithms: AlgorithmSet::all(),
             pdq: None,
+            video: None,
             limits: Limits {
                 members: 4,
                 ..Limits::default()

@@ -40,6 +40,8 @@ pub struct HashConfig {
     /// Also read the members of every container (archive, compressed file) found, within
     /// these limits; `None` hashes a container as one file only.
     pub archives: Option<crate::container::Limits>,
+    /// Also hash every video (by content type; implies `sniff`) with vPDQ, as configured.
+    pub video: Option<crate::media::video::VideoConfig>,
 }
 
 /// What a `hash` run found.
@@ -56,6 +58,9 @@ pub struct HashRun {
     /// Distinct contents read (hard links count once) and their bytes.
     pub files_hashed: u64,
     pub bytes_hashed: u64,
+    /// When videos were to be hashed: the FFmpeg that decoded them (its version line), or
+    /// why there was none (then no video has a vPDQ).
+    pub ffmpeg: Option<Result<String, String>>,
 }
 
 impl HashRun {
@@ -218,9 +223,17 @@ pub(crate) fn run_journaled(
         work.iter().map(|_| OnceLock::new()).collect();
     let expansions: Vec<OnceLock<crate::expand::Expanded>> =
         work.iter().map(|_| OnceLock::new()).collect();
+    let tools = config.video.map(|_| crate::media::video::Tools::find());
+    let videos = match (&tools, config.video) {
+        (Some(Ok(tools)), Some(c)) => Some(crate::media::video::Videos { config: c, tools }),
+        _ => None,
+    };
+    let video_slots: Vec<OnceLock<Arc<crate::media::video::VideoHash>>> =
+        work.iter().map(|_| OnceLock::new()).collect();
     let expand_settings = config.archives.map(|limits| crate::expand::Settings {
         algorithms: config.algorithms,
         pdq: config.pdq,
+        video: videos,
         limits,
     });
     // The contents to read: all, or those the journal has no record of as they are now.
@@ -232,6 +245,9 @@ pub(crate) fn run_journaled(
             &mut |i, what| match what {
                 // Not looked at for members (interrupted while they were read): read again.
                 Carried::Same(Ok(_), None) if config.archives.is_some() => {}
+                // The journal keeps no vPDQ: a video is read again.
+                Carried::Same(Ok((_, Some(c), _)), _)
+                    if c.class == Class::Video && videos.is_some() => {}
                 Carried::Same(outcome, members) => {
                     carried += 1;
                     if let Some(Some(expanded)) = members.filter(|_| config.archives.is_some()) {
@@ -297,7 +313,8 @@ pub(crate) fn run_journaled(
                         })
                         .map_err(HashFailure::Item)
                         .and_then(|file| {
-                            let sniff = config.sniff || config.pdq.is_some();
+                            let sniff =
+                                config.sniff || config.pdq.is_some() || config.video.is_some();
                             // One read of the first bytes serves the type and the container
                             // check.
                             let head =
@@ -319,6 +336,14 @@ pub(crate) fn run_journaled(
                                 }
                                 _ => None,
                             };
+                            if let (Some(v), Some(c)) = (&videos, content)
+                                && c.class == Class::Video
+                            {
+                                let hashed = crate::media::video::hash_video(
+                                    v.tools, &file, w.size, c.mime, &v.config, cancel,
+                                );
+                                let _ = video_slots[i].set(Arc::new(hashed));
+                            }
                             if let Some(settings) = &expand_settings {
                                 let path = &items[w.path_index].path;
                                 let head = head.as_ref().map_or(&[][..], |h| h.bytes());
@@ -359,6 +384,8 @@ pub(crate) fn run_journaled(
         }
     }
     let mut interrupted = walked.interrupted;
+    let video_hashes: Vec<Option<Arc<crate::media::video::VideoHash>>> =
+        video_slots.into_iter().map(OnceLock::into_inner).collect();
     for (item, &w) in items.iter_mut().zip(&work_of) {
         let Some(outcome) = outcomes.get(w as usize) else {
             continue;
@@ -368,6 +395,7 @@ pub(crate) fn run_journaled(
                 item.digests = Some(*d);
                 item.content = *content;
                 item.image = image.clone();
+                item.video = video_hashes[w as usize].clone();
             }
             Some(Err(HashFailure::Item(e))) => item.error = Some(e.clone()),
             Some(Err(HashFailure::Cancelled)) | None => {
@@ -388,6 +416,7 @@ pub(crate) fn run_journaled(
         nested_roots: walked.nested_roots,
         files_hashed,
         bytes_hashed,
+        ffmpeg: tools.map(|t| t.map(|t| t.version)),
     })
 }
 

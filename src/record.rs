@@ -104,6 +104,8 @@ pub struct Item {
     /// An image's PDQ hash (when the run asked for it), apart: most files have none, and hard
     /// links share it.
     pub image: Option<std::sync::Arc<crate::media::ImageHash>>,
+    /// A video's vPDQ (when the run asked for it and FFmpeg was there), apart like `image`.
+    pub video: Option<std::sync::Arc<crate::media::video::VideoHash>>,
     pub error: Option<ItemError>,
     /// For a member: the item of the container it was read from (an index into the run's
     /// items).
@@ -169,6 +171,7 @@ impl Item {
             digests: None,
             content: None,
             image: None,
+            video: None,
             error: Some(error),
             parent: None,
             archive: None,

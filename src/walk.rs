@@ -223,6 +223,7 @@ impl Stat {
             digests: None,
             content: None,
             image: None,
+            video: None,
             error: None,
             parent: None,
             archive: None,

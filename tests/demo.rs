@@ -201,7 +201,13 @@ fn the_demo_summary_has_the_documented_keys_and_its_page_shows_each_figure() {
             .collect()
     };
     assert_eq!(keys(&summary), keys(&documented));
-    for key in ["triage", "graded_automatically", "known_hashes", "pdq"] {
+    for key in [
+        "triage",
+        "graded_automatically",
+        "known_hashes",
+        "pdq",
+        "videos",
+    ] {
         assert_eq!(keys(&summary[key]), keys(&documented[key]), "{key}");
     }
     let tallies = ["by_category", "suggested_by_category", "to_review_by_class"]

@@ -348,3 +348,124 @@ fn hostile_videos_each_end_with_a_reason_within_the_time_limit() {
         eprintln!("{name}: {}", stderr.trim());
     }
 }
+
+/// The `vpdq.frames` of a report item as vPDQ text lines.
+fn frames_as_text(v: &serde_json::Value) -> String {
+    v["vpdq"]["frames"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no vpdq frames: {v}"))
+        .iter()
+        .map(|f| {
+            let (hash, seconds) = (f[2].as_str().unwrap(), f[3].as_f64().unwrap());
+            format!("{},{},{hash},{seconds:.3}\n", f[0], f[1])
+        })
+        .collect()
+}
+
+/// The items of a scan's `items.jsonl`, by path.
+fn report_items(out: &Path) -> std::collections::BTreeMap<String, serde_json::Value> {
+    std::fs::read_to_string(out.join("items.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["type"] == "item")
+        .map(|v| (v["path"].as_str().unwrap().to_owned(), v))
+        .collect()
+}
+
+#[test]
+fn a_scan_hashes_every_video_members_too_and_says_when_ffmpeg_is_missing() {
+    if !have_tool("ffmpeg", "ffmpeg") {
+        return;
+    }
+    let Some(python) = vpdq_python() else { return };
+    let work = tempfile::tempdir().unwrap();
+    let videos = generated_videos(work.path());
+    let ev = work.path().join("ev");
+    std::fs::create_dir_all(&ev).unwrap();
+    std::fs::copy(&videos[0], ev.join("clip.mp4")).unwrap();
+    std::fs::write(ev.join("notes.txt"), b"minutes of the meeting\n").unwrap();
+    // The AVI inside a ZIP, stored by Python.
+    let status = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w') as z: z.write(sys.argv[2], 'chat/clip2.avi')",
+        ])
+        .arg(ev.join("export.zip"))
+        .arg(&videos[2])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let set = work.path().join("set.txt");
+    std::fs::write(
+        &set,
+        format!("{}\n", oracle_digest("md5sum", &ev.join("notes.txt"))),
+    )
+    .unwrap();
+    let db = work.path().join("known.db");
+    import_graded(&db, &set, "reference", "known_file");
+
+    let out = work.path().join("report");
+    assert_exit(&scan_quietly(&db, &out, &ev), 0);
+    let items = report_items(&out);
+    let member = format!("{}!/chat/clip2.avi", ev.join("export.zip").display());
+    for (path, original) in [
+        (ev.join("clip.mp4").display().to_string(), &videos[0]),
+        (member.clone(), &videos[2]),
+    ] {
+        let ours = frames_as_text(&items[&path]);
+        let theirs = reference_hash(&python, original, "1");
+        assert_eq!(frames_and_times(&ours), frames_and_times(&theirs), "{path}");
+        let (q, t) = match_texts(&python, work.path(), &ours, &theirs);
+        assert!(q >= 95.0 && t >= 95.0, "{path}: {q}% / {t}%");
+        assert_eq!(
+            items[&path]["vpdq"]["every"],
+            30 - 5 * u64::from(path == member)
+        );
+    }
+    assert!(
+        items[&ev.join("notes.txt").display().to_string()]
+            .get("vpdq")
+            .is_none()
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let v = &summary["videos"];
+    assert!(
+        v["ffmpeg"].as_str().unwrap().starts_with("ffmpeg version"),
+        "{v}"
+    );
+    assert_eq!(
+        (v["videos"].as_u64(), v["hashed"].as_u64()),
+        (Some(2), Some(2)),
+        "{v}"
+    );
+    let frames = [&ev.join("clip.mp4").display().to_string(), &member]
+        .iter()
+        .map(|p| items[*p]["vpdq"]["frames"].as_array().unwrap().len() as u64)
+        .sum::<u64>();
+    assert_eq!(v["frames"].as_u64(), Some(frames));
+    common::summary_page::assert_page_shows_summary(&out);
+
+    // Without FFmpeg: the scan runs, says so once, and counts the videos not hashed.
+    let out = work.path().join("report-no-ffmpeg");
+    let mut cmd = scan_cmd(&db, &out, &ev);
+    cmd.env("HASHSIFT_FFMPEG", work.path().join("no-such-ffmpeg"));
+    let done = run_with_timeout(cmd, Duration::from_secs(120));
+    assert_exit(&done, 0);
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(
+        stderr.matches("2 videos not hashed perceptually").count(),
+        1,
+        "{stderr}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(
+        summary["videos"]["not_hashed"].as_u64(),
+        Some(2),
+        "{summary}"
+    );
+    assert!(summary["videos"]["ffmpeg"].is_null());
+    assert!(report_items(&out).values().all(|v| v.get("vpdq").is_none()));
+}

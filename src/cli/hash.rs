@@ -25,6 +25,7 @@ pub fn run(args: super::HashArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus>
         Looking {
             pdq: args.pdq.then(|| args.pdq_decode.into()),
             archives: args.archives,
+            video: args.pdq.then(|| args.video.config()),
         },
     )?;
     let counters = Counters::new();
@@ -63,6 +64,7 @@ pub fn run(args: super::HashArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus>
         d.finish();
     }
 
+    super::warn_videos_unhashed(&run.ffmpeg, run.items.iter());
     if !settings.quiet {
         let secs = run.finished.secs.saturating_sub(run.started.secs).max(0);
         eprintln!(

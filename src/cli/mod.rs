@@ -126,6 +126,24 @@ impl VideoArgs {
     }
 }
 
+/// Says once, on stderr, that the videos among `items` were not hashed with vPDQ when
+/// FFmpeg was not there (`ffmpeg` as a run gives it).
+pub fn warn_videos_unhashed<'a>(
+    ffmpeg: &Option<Result<String, String>>,
+    items: impl Iterator<Item = &'a hashsift::record::Item>,
+) {
+    let Some(Err(why)) = ffmpeg else { return };
+    let videos = items
+        .filter(|i| {
+            i.content
+                .is_some_and(|c| c.class == hashsift::media::sniff::Class::Video)
+        })
+        .count();
+    if videos > 0 {
+        eprintln!("hashsift: warning: {videos} videos not hashed perceptually (vPDQ): {why}");
+    }
+}
+
 fn parse_seconds_per_hash(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if (0.0..=3600.0).contains(&v) => Ok(v),
@@ -190,6 +208,13 @@ pub struct ScanArgs {
     /// Hash no image with PDQ (and suggest nothing from near matches)
     #[arg(long)]
     pub no_pdq: bool,
+
+    /// Hash no video with vPDQ (by default every video is, when FFmpeg is installed)
+    #[arg(long)]
+    pub no_vpdq: bool,
+
+    #[command(flatten)]
+    pub video: VideoArgs,
 
     /// Open no archive or compressed file: hash and grade each as one file only (by default
     /// every member of every container is graded too: docs/usage.md)
@@ -455,9 +480,13 @@ pub struct HashArgs {
     pub quiet: bool,
 
     /// Also decode every image (JPEG, PNG, GIF, BMP, WebP, TIFF, by content) and give its
-    /// PDQ perceptual hash and quality (jsonl and csv only)
+    /// PDQ perceptual hash and quality, and every video its vPDQ (jsonl and csv only; videos
+    /// need FFmpeg)
     #[arg(long)]
     pub pdq: bool,
+
+    #[command(flatten)]
+    pub video: VideoArgs,
 
     /// How --pdq decodes large JPEGs: full (every pixel, as the reference pipeline: its
     /// hashes) or fast (at a reduced scale keeping the shorter side at 1024 px or more, luma

@@ -66,6 +66,7 @@ pub fn run(args: super::ScanArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus>
                 args.quiet,
             )?;
             let mut settings = settings;
+            settings.scan.video = (!args.no_vpdq).then(|| args.video.config());
             if args.no_archives {
                 settings.scan.archives = None;
             }
@@ -105,6 +106,7 @@ pub fn run(args: super::ScanArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus>
             "hashsift: warning: {changed} files the journal records had changed since (inode, size, modification or change time) and were read again; evidence does not change between the sessions of a scan: check that this is the exhibit the scan began on, mounted as it was (on FAT or exFAT a remount alone changes every inode)"
         );
     }
+    super::warn_videos_unhashed(&run.ffmpeg, run.items().map(|s| s.item));
     if !quiet {
         let graded = run.items().filter(|i| i.category.is_some()).count();
         let suggested = run.items().filter(|i| i.suggested.is_some()).count();

@@ -89,6 +89,7 @@ impl ScanJob {
             lookup: settings.scan.lookup,
             pdq: settings.scan.pdq,
             archives: settings.scan.archives.is_some(),
+            video: settings.scan.video,
         };
         let journal =
             Journal::create(&settings.out, start).map_err(|source| JobError::Journal {

@@ -2,8 +2,9 @@
 //! so commas, quotes and line breaks inside a field are kept).
 //!
 //! Columns: `path, path_hex, kind, size, mtime, nlink, <one per algorithm>, [pdq, pdq_quality,
-//! pdq_error with --pdq,] [archive, archive_members,
-//! archive_stopped with --archives,] target, target_hex, note, error_stage, error_os_code, error`. A text cell that a spreadsheet would take for a formula
+//! pdq_error, vpdq_frames, vpdq_stopped with --pdq,] [archive, archive_members,
+//! archive_stopped with --archives,] target, target_hex, note, error_stage, error_os_code,
+//! error`. A text cell that a spreadsheet would take for a formula
 //! (starting with `=`, `+`, `-`, `@`, tab or CR) is written with a leading `'`. Whenever a
 //! `path` or `target` cell is not the exact name (not valid UTF-8, or neutralised), the `_hex`
 //! column beside it holds the exact bytes. The last row has `kind` `end` (or `incomplete` when the
@@ -27,6 +28,7 @@ pub fn write(p: &ListingHeader, items: &[Item], out: &mut dyn Write) -> io::Resu
     header.extend(p.algorithms.iter().map(|a| a.name().to_owned()));
     if p.pdq {
         header.extend(["pdq", "pdq_quality", "pdq_error"].map(String::from));
+        header.extend(VIDEO_COLUMNS.map(String::from));
     }
     if p.archives {
         header.extend(ARCHIVE_COLUMNS.map(String::from));
@@ -57,6 +59,7 @@ pub fn write(p: &ListingHeader, items: &[Item], out: &mut dyn Write) -> io::Resu
         }
         if p.pdq {
             row.extend(pdq_cells(item));
+            row.extend(video_cells(item));
         }
         if p.archives {
             row.extend(archive_cells(item));
@@ -127,6 +130,21 @@ pub fn pdq_cells(item: &Item) -> [String; 3] {
     match item.image.as_deref().map(|i| &i.pdq) {
         Some(Ok(p)) => [p.hash.to_string(), p.quality.to_string(), String::new()],
         Some(Err(e)) => [String::new(), String::new(), neutralise(e.to_string())],
+        None => Default::default(),
+    }
+}
+
+/// The columns of [`video_cells`].
+pub(crate) const VIDEO_COLUMNS: [&str; 2] = ["vpdq_frames", "vpdq_stopped"];
+
+/// A video's `vpdq_frames` (frames hashed) and `vpdq_stopped` (why not to its end) cells;
+/// empty for any other item.
+pub(crate) fn video_cells(item: &Item) -> [String; 2] {
+    match &item.video {
+        Some(v) => [
+            v.frames.len().to_string(),
+            v.stopped.clone().map(neutralise).unwrap_or_default(),
+        ],
         None => Default::default(),
     }
 }

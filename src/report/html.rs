@@ -264,6 +264,23 @@ pub fn write(
         );
     }
 
+    // Videos and their vPDQ.
+    if let Some(v) = &summary.videos {
+        let _ = writeln!(
+            h,
+            "<h2>Videos</h2><p>Videos: <b>{}</b>; hashed with vPDQ: <b>{}</b> ({} frames), of \
+             which not to their end: <b>{}</b>; not decoded: <b>{}</b>; not hashed for want of \
+             FFmpeg: <b>{}</b>.</p>",
+            v.videos, v.hashed, v.frames, v.not_to_their_end, v.not_decoded, v.not_hashed,
+        );
+        let decoder = match (&v.ffmpeg, &v.not_hashed_because) {
+            (Some(version), _) => format!("Decoded by {}.", escape(version)),
+            (None, Some(why)) => format!("No video was hashed: {}.", escape(why)),
+            (None, None) => String::new(),
+        };
+        let _ = writeln!(h, "<p>{decoder}</p>");
+    }
+
     // Files graded as illegal material, conflicts, contradictions, errors.
     let illegal: Vec<_> = run
         .items()

@@ -70,6 +70,45 @@ pub(crate) fn put_text(obj: &mut Map<String, Value>, key: &str, name: &std::ffi:
     }
 }
 
+/// A video's vPDQ: how it was sampled, what FFmpeg said of it, why it was not read to its end,
+/// and its frames as `[FRAME, QUALITY, HASH, SECONDS]`, the fields of a vPDQ file's lines.
+fn video_object(v: &crate::media::video::VideoHash) -> Value {
+    let mut o = Map::new();
+    match v.every {
+        Some(n) => o.insert("every".into(), n.into()),
+        None => o.insert("keyframes".into(), true.into()),
+    };
+    if let Some(p) = &v.probe {
+        o.insert("codec".into(), p.codec.clone().into());
+        o.insert("width".into(), p.width.into());
+        o.insert("height".into(), p.height.into());
+        if let Some(r) = p.frame_rate {
+            o.insert("frame_rate".into(), r.into());
+        }
+        if let Some(d) = p.duration {
+            o.insert("duration".into(), d.into());
+        }
+    }
+    if let Some(s) = &v.stopped {
+        o.insert("stopped".into(), s.clone().into());
+    }
+    let frames: Vec<Value> = v
+        .frames
+        .iter()
+        .map(|f| {
+            serde_json::json!([
+                f.number,
+                f.pdq.quality,
+                f.pdq.hash.to_string(),
+                // The text format's three decimals.
+                (f.timestamp * 1000.0).round() / 1000.0
+            ])
+        })
+        .collect();
+    o.insert("frames".into(), frames.into());
+    Value::Object(o)
+}
+
 fn item_object(p: &ListingHeader, item: &Item) -> Map<String, Value> {
     item_fields(p.algorithms, item)
 }
@@ -135,6 +174,9 @@ pub(crate) fn item_fields(
         if let Some(d) = image.decoder {
             obj.insert("pdq_decoder".into(), d.into());
         }
+    }
+    if let Some(v) = &item.video {
+        obj.insert("vpdq".into(), video_object(v));
     }
     if let Some(e) = &item.error {
         let mut err = Map::new();

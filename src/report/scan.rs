@@ -177,7 +177,7 @@ fn pdq_match_object(m: &crate::scan::PdqMatch) -> Value {
 /// something (`set: NAME`, that set's category of the item), as review tools lay them out.
 /// Every text cell a spreadsheet would take for a formula starts with `'`.
 fn write_csv(run: &ScanRun, counters: &Counters, out: &mut dyn Write) -> io::Result<()> {
-    use super::csv::{archive_cells, cell_with_hex, leading_cells, pdq_cells};
+    use super::csv::{archive_cells, cell_with_hex, leading_cells, pdq_cells, video_cells};
     use crate::textsafe::neutralise;
     let sets: std::collections::BTreeSet<&str> = run
         .items()
@@ -201,6 +201,8 @@ fn write_csv(run: &ScanRun, counters: &Counters, out: &mut dyn Write) -> io::Res
         "pdq",
         "pdq_quality",
         "pdq_error",
+        "vpdq_frames",
+        "vpdq_stopped",
         "category",
         "conflict",
         "match_status",
@@ -250,6 +252,7 @@ fn write_csv(run: &ScanRun, counters: &Counters, out: &mut dyn Write) -> io::Res
             digest(crate::digest::Algorithm::Blake3),
         ]);
         row.extend(pdq_cells(item));
+        row.extend(video_cells(item));
         row.extend([
             if looked_up {
                 category_name(&s).to_owned()

@@ -61,6 +61,28 @@ pub struct Summary {
     pub index_load_seconds: f64,
     /// `None` when images were not hashed.
     pub pdq: Option<PdqSummary>,
+    /// `None` when videos were not to be hashed (`--no-vpdq`).
+    pub videos: Option<VideoSummary>,
+}
+
+/// The videos of a scan and their vPDQ.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct VideoSummary {
+    /// The FFmpeg that decoded them (its version line); `None` when there was none.
+    pub ffmpeg: Option<String>,
+    /// Why no video was hashed, when FFmpeg was not found.
+    pub not_hashed_because: Option<String>,
+    /// Files and members that are videos by their content, read completely.
+    pub videos: u64,
+    /// Of those, hashed with vPDQ (some frame hashed), and the frames hashed.
+    pub hashed: u64,
+    pub frames: u64,
+    /// Of those, hashed only in part, and not at all: each with its reason in `items.jsonl`
+    /// (`vpdq.stopped`).
+    pub not_to_their_end: u64,
+    pub not_decoded: u64,
+    /// Not hashed because FFmpeg was not found.
+    pub not_hashed: u64,
 }
 
 /// Counts and bytes of a group of files.
@@ -176,6 +198,11 @@ impl Summary {
         let mut triage = Triage::default();
         let mut suggested: BTreeMap<&'static str, Tally> = BTreeMap::new();
         let (mut images_hashed, mut images_failed) = (0u64, 0u64);
+        let mut videos = VideoSummary {
+            ffmpeg: run.ffmpeg.clone().and_then(Result::ok),
+            not_hashed_because: run.ffmpeg.clone().and_then(Result::err),
+            ..VideoSummary::default()
+        };
         let mut decoders: BTreeMap<&'static str, u64> = BTreeMap::new();
         let mut containers = ContainerSummary::default();
         for s in run.items() {
@@ -207,6 +234,21 @@ impl Summary {
                 continue;
             }
             files += 1;
+            if item
+                .content
+                .is_some_and(|c| c.class == crate::media::sniff::Class::Video)
+            {
+                videos.videos += 1;
+                match &item.video {
+                    None => videos.not_hashed += 1,
+                    Some(v) if v.frames.is_empty() => videos.not_decoded += 1,
+                    Some(v) => {
+                        videos.hashed += 1;
+                        videos.frames += v.frames.len() as u64;
+                        videos.not_to_their_end += u64::from(v.stopped.is_some());
+                    }
+                }
+            }
             if let Some(image) = &item.image {
                 images_hashed += u64::from(image.pdq.is_ok());
                 images_failed += u64::from(image.pdq.is_err());
@@ -303,6 +345,7 @@ impl Summary {
                 search_complete: p.completed,
                 images_by_decoder: decoders,
             }),
+            videos: run.ffmpeg.is_some().then_some(videos),
         }
     }
 }

@@ -85,6 +85,7 @@ pub fn run(
                     dihedral: true,
                 }),
                 archives: config.archives,
+                video: config.video,
             },
             cancel,
             counters,
@@ -206,6 +207,7 @@ pub fn run(
         finished: Timestamp::now(),
         complete,
         archives: config.archives.is_some(),
+        ffmpeg: hashed.ffmpeg.clone(),
         files_hashed: hashed.files_hashed,
         bytes_hashed: hashed.bytes_hashed,
         known: match &index {

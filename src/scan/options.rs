@@ -18,6 +18,8 @@ pub struct ScanConfig {
     pub pdq: Option<PdqMatching>,
     /// Limits of opening containers; `None` hashes each container as one file only.
     pub archives: Option<crate::container::Limits>,
+    /// How videos are sampled for vPDQ; `None` hashes no video.
+    pub video: Option<crate::media::video::VideoConfig>,
 }
 
 /// How a scan hashes images with PDQ and suggests categories from near matches.

@@ -136,6 +136,9 @@ pub struct ScanRun {
     pub complete: bool,
     /// Whether containers were opened.
     pub archives: bool,
+    /// When videos were to be hashed: the FFmpeg that decoded them (its version line), or why
+    /// there was none.
+    pub ffmpeg: Option<Result<String, String>>,
     pub files_hashed: u64,
     pub bytes_hashed: u64,
     /// Known hashes loaded per algorithm, and how long loading took (while the walk and the

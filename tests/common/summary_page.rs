@@ -334,6 +334,25 @@ pub fn assert_page_shows_summary(report: &Path) -> BTreeMap<&'static str, u64> {
         assert!(!html.contains("<h2>Archives and compressed files</h2>"));
     }
 
+    // Videos: the paragraph's figures are summary.json's.
+    if !at(&json, &["videos"]).is_null() {
+        let v = |key: &str| number(&json, &["videos", key]);
+        let keys = [
+            "videos",
+            "hashed",
+            "frames",
+            "not_to_their_end",
+            "not_decoded",
+            "not_hashed",
+        ];
+        assert_eq!(
+            numbers_in_paragraph(&html, "<p>Videos:"),
+            keys.map(|k| v(k).to_string())
+        );
+    } else {
+        assert!(!html.contains("<h2>Videos</h2>"));
+    }
+
     // The files each set grades: every set with hits has its row, and a set without none.
     let hits: BTreeMap<String, String> = object(&json, &["hits_per_set"])
         .keys()

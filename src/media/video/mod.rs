@@ -54,6 +54,13 @@ impl Default for VideoConfig {
     }
 }
 
+/// Videos to hash, and the FFmpeg that decodes them.
+#[derive(Clone, Copy, Debug)]
+pub struct Videos<'a> {
+    pub config: VideoConfig,
+    pub tools: &'a Tools,
+}
+
 /// One sampled frame.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Frame {
@@ -79,7 +86,8 @@ pub struct VideoHash {
 }
 
 impl VideoHash {
-    fn failed(reason: String) -> VideoHash {
+    /// A video not decoded, for this reason.
+    pub fn not_read(reason: String) -> VideoHash {
         VideoHash {
             frames: Vec::new(),
             probe: None,
@@ -141,14 +149,14 @@ pub fn hash_video(
     cancel: &Cancel,
 ) -> VideoHash {
     let Some(format) = demuxer(mime) else {
-        return VideoHash::failed(format!("{mime} is not a video format hashsift decodes"));
+        return VideoHash::not_read(format!("{mime} is not a video format hashsift decodes"));
     };
     let deadline = Instant::now() + config.time_limit;
     let done = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|scope| {
         let server = match serve::Server::start(scope, source, size, &done) {
             Ok(s) => s,
-            Err(e) => return VideoHash::failed(format!("cannot serve the video to FFmpeg: {e}")),
+            Err(e) => return VideoHash::not_read(format!("cannot serve the video to FFmpeg: {e}")),
         };
         let url = server.url();
         let hashed = probe_and_decode(tools, &url, format, config, deadline, cancel);
@@ -167,11 +175,11 @@ fn probe_and_decode(
 ) -> VideoHash {
     let probe = match ffmpeg::probe(tools, url, format, deadline, cancel) {
         Ok(p) => p,
-        Err(e) => return VideoHash::failed(e),
+        Err(e) => return VideoHash::not_read(e),
     };
     let (width, height) = hashed_size(probe.width, probe.height);
     if width == 0 || height == 0 {
-        return VideoHash::failed("the video stream declares no frame size".to_owned());
+        return VideoHash::not_read("the video stream declares no frame size".to_owned());
     }
     let rate = probe.frame_rate;
     let every = (!config.keyframes).then(|| {
@@ -214,7 +222,7 @@ fn probe_and_decode(
     );
     let (hashes, ended) = match run {
         Ok(r) => r,
-        Err(e) => return VideoHash::failed(format!("cannot run ffmpeg: {e}")),
+        Err(e) => return VideoHash::not_read(format!("cannot run ffmpeg: {e}")),
     };
     let frames: Vec<Frame> = match every {
         Some(every) => hashes

@@ -22,6 +22,8 @@ pub struct Start {
     pub pdq: Option<PdqMatching>,
     /// Whether containers are opened (absent in journals of 0.1.0, which never opened them).
     pub archives: bool,
+    /// How videos are sampled (absent in journals that hashed no video).
+    pub video: Option<crate::media::video::VideoConfig>,
 }
 
 /// A resumed session: when, by which command, and how many contents it carried over from the
@@ -82,6 +84,11 @@ pub(super) fn start_record(s: &Start) -> Vec<u8> {
             "max_distance": p.max_distance,
         })),
         "archives": s.archives,
+        "video": s.video.map(|v| json!({
+            "seconds_per_hash": v.seconds_per_hash,
+            "keyframes": v.keyframes,
+            "time_limit": v.time_limit.as_secs(),
+        })),
     });
     let mut r = vec![START];
     r.extend(serde_json::to_vec(&v).expect("a JSON value serialises"));
@@ -132,6 +139,15 @@ pub(super) fn parse_start(payload: &[u8]) -> Option<Start> {
         archives: match v.get("archives") {
             None => false,
             Some(a) => a.as_bool()?,
+        },
+        video: match v.get("video") {
+            None | Some(Value::Null) => None,
+            Some(p) => Some(crate::media::video::VideoConfig {
+                seconds_per_hash: p.get("seconds_per_hash")?.as_f64()?,
+                keyframes: p.get("keyframes")?.as_bool()?,
+                time_limit: std::time::Duration::from_secs(p.get("time_limit")?.as_u64()?),
+                threads: 0,
+            }),
         },
     })
 }

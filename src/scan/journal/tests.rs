@@ -77,6 +77,12 @@ fn start() -> Start {
             max_distance: 20,
         }),
         archives: true,
+        video: Some(crate::media::video::VideoConfig {
+            seconds_per_hash: 0.5,
+            keyframes: true,
+            time_limit: std::time::Duration::from_secs(90),
+            threads: 0,
+        }),
     }
 }
 
