@@ -14,6 +14,7 @@ mod options;
 mod provenance;
 mod result;
 mod suggest;
+pub mod video_match;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -117,6 +117,7 @@ fn parse_line(text: &str, index: u64) -> Result<Frame, String> {
                 hash: hash(h)?,
                 quality: quality(q)?,
             },
+            cropped: None,
         }),
         [f, q, h, t, ..] => Ok(Frame {
             number: f
@@ -127,6 +128,7 @@ fn parse_line(text: &str, index: u64) -> Result<Frame, String> {
                 hash: hash(h)?,
                 quality: quality(q)?,
             },
+            cropped: None,
         }),
         _ => Err(format!(
             "{} fields; a vPDQ line is FRAME,QUALITY,HASH,SECONDS",
@@ -155,6 +157,7 @@ mod tests {
                     hash: PdqHash([0x1234; 16]),
                     quality: 100,
                 },
+                cropped: None,
             },
             Frame {
                 number: 29,
@@ -163,6 +166,7 @@ mod tests {
                     hash: PdqHash([0xfedc; 16]),
                     quality: 7,
                 },
+                cropped: None,
             },
         ];
         let mut out = Vec::new();

@@ -11,6 +11,7 @@
 //! to [`MAX_SIDE`] pixels a side (larger ones are scaled down to fit, which moves a few bits).
 //! The text format ([`format`]) is the reference's.
 
+pub mod bars;
 pub mod ffmpeg;
 pub mod format;
 pub mod serve;
@@ -70,6 +71,9 @@ pub struct Frame {
     /// Seconds from the start.
     pub timestamp: f64,
     pub pdq: Pdq,
+    /// The hash of the frame's picture without the black bars around it, when it has some
+    /// ([`bars`]): for matching only (the text format has the frame as it is).
+    pub cropped: Option<Pdq>,
 }
 
 /// What vPDQ made of a video: its sampled frames, and why it was not read to its end if it
@@ -213,9 +217,13 @@ fn probe_and_decode(
         |stdout| {
             let mut rgb = vec![0u8; frame_len];
             let mut hashes = Vec::new();
+            let (w, h) = (width as usize, height as usize);
             while read_frame(stdout, &mut rgb) {
-                let luma = Luma::from_rgb8(&rgb, width as usize, height as usize);
-                hashes.push(pdq::hash(luma));
+                let pdq = pdq::hash(Luma::from_rgb8(&rgb, w, h));
+                let cropped = bars::inner(&rgb, w, h).map(|inner @ (_, _, cw, ch)| {
+                    pdq::hash(Luma::from_rgb8(&bars::crop(&rgb, w, inner), cw, ch))
+                });
+                hashes.push((pdq, cropped));
             }
             hashes
         },
@@ -228,31 +236,34 @@ fn probe_and_decode(
         Some(every) => hashes
             .into_iter()
             .enumerate()
-            .map(|(i, pdq)| {
+            .map(|(i, (pdq, cropped))| {
                 let number = i as u64 * every;
                 Frame {
                     number,
                     timestamp: rate.map_or(number as f64 / 30.0, |r| timestamp(number, r)),
                     pdq,
+                    cropped,
                 }
             })
             .collect(),
         None => hashes
             .into_iter()
             .zip(&ended.collected)
-            .map(|(pdq, &t)| match rate {
+            .map(|((pdq, cropped), &t)| match rate {
                 Some(r) => {
                     let number = (t * r).round().max(0.0) as u64;
                     Frame {
                         number,
                         timestamp: timestamp(number, r),
                         pdq,
+                        cropped,
                     }
                 }
                 None => Frame {
                     number: 0,
                     timestamp: t,
                     pdq,
+                    cropped,
                 },
             })
             .collect(),
