@@ -469,3 +469,111 @@ fn a_scan_hashes_every_video_members_too_and_says_when_ffmpeg_is_missing() {
     assert!(summary["videos"]["ffmpeg"].is_null());
     assert!(report_items(&out).values().all(|v| v.get("vpdq").is_none()));
 }
+
+/// The rows of `sql` in the database `db`, as Python's sqlite3 reads them (one line each,
+/// fields joined by `,`).
+fn sql_rows(db: &Path, sql: &str) -> Vec<String> {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys\nfor r in sqlite3.connect(sys.argv[1]).execute(sys.argv[2]): print(','.join(str(v.hex() if isinstance(v, bytes) else v) for v in r))",
+        ])
+        .arg(db)
+        .arg(sql)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn known_videos_are_imported_from_the_references_vpdq_files_and_removed_with_their_set() {
+    if !have_tool("ffmpeg", "ffmpeg") {
+        return;
+    }
+    let Some(python) = vpdq_python() else { return };
+    let work = tempfile::tempdir().unwrap();
+    let videos = generated_videos(work.path());
+    // A folder of the reference's files, one per video, as a unit receives a known-video set.
+    let folder = work.path().join("known-videos");
+    std::fs::create_dir_all(&folder).unwrap();
+    let mut written = Vec::new();
+    for v in &videos[..3] {
+        let text = reference_hash(&python, v, "1");
+        let name = format!("{}.txt", v.file_stem().unwrap().to_str().unwrap());
+        std::fs::write(folder.join(&name), &text).unwrap();
+        written.push((name, text));
+    }
+    let db = work.path().join("known.db");
+    let out = hashsift()
+        .args(["db", "--db"])
+        .arg(&db)
+        .arg("import")
+        .arg(&folder)
+        .args(["--category", "csam", "--set-version", "1"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    // Each file is a known video of the set, graded csam, with every frame of its file.
+    written.sort();
+    let files = sql_rows(&db, "SELECT file_name FROM hash_set_file ORDER BY position");
+    assert_eq!(
+        files,
+        written.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>()
+    );
+    for (i, (_, text)) in written.iter().enumerate() {
+        let rows = sql_rows(
+            &db,
+            &format!(
+                "SELECT f.frame, f.quality, f.pdq, f.millis FROM video_frame f
+                 JOIN grade g ON g.media_id = f.media_id
+                 WHERE g.file = {i} AND g.category = 'csam' ORDER BY f.position"
+            ),
+        );
+        let expected: Vec<String> = text
+            .lines()
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                let millis = (f[3].parse::<f64>().unwrap() * 1000.0).round() as u64;
+                format!("{},{},{},{millis}", f[0], f[1], f[2])
+            })
+            .collect();
+        assert_eq!(rows, expected, "file {i}");
+    }
+    // A line that is not a frame refuses the file, and the database is left as it was.
+    let bad = work.path().join("bad.txt");
+    std::fs::write(&bad, format!("{}0,100,xyz,1.000\n", written[0].1)).unwrap();
+    let before = sql_rows(&db, "SELECT count(*) FROM video_frame");
+    let out = hashsift()
+        .args(["db", "--db"])
+        .arg(&db)
+        .args(["import", "--category", "csem"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let lines = written[0].1.lines().count() + 1;
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!("line {lines}")),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(sql_rows(&db, "SELECT count(*) FROM video_frame"), before);
+    // Removing the set removes its videos' frames.
+    let out = hashsift()
+        .args(["db", "--db"])
+        .arg(&db)
+        .args(["remove", "known-videos"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    assert_eq!(sql_rows(&db, "SELECT count(*) FROM video_frame"), ["0"]);
+}

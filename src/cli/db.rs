@@ -68,10 +68,52 @@ pub fn run(args: DbArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus> {
     }
 }
 
+/// The files to import: each path given, a folder standing for the files directly in it (by
+/// name, those whose name begins with `.` left out), as a folder of vPDQ files (one video each)
+/// is delivered. A folder inside is refused rather than passed over; anything else that is not
+/// a regular file is refused when it is read.
+fn set_files(given: &[std::path::PathBuf]) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    let mut files = Vec::new();
+    for path in given {
+        if !std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+            files.push(path.clone());
+            continue;
+        }
+        let mut inside = Vec::new();
+        for entry in
+            std::fs::read_dir(path).with_context(|| format!("cannot list {}", path.display()))?
+        {
+            let entry = entry.with_context(|| format!("cannot list {}", path.display()))?;
+            if entry.file_name().as_encoded_bytes().starts_with(b".") {
+                continue;
+            }
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                bail!(
+                    "{} holds the folder {}: a set is read from the files directly in a folder; import that folder's files on their own",
+                    path.display(),
+                    entry.path().display()
+                );
+            }
+            inside.push(entry.path());
+        }
+        if inside.is_empty() {
+            bail!(
+                "{} is a folder with no file to import in it",
+                path.display()
+            );
+        }
+        inside.sort();
+        files.extend(inside);
+    }
+    Ok(files)
+}
+
 fn import(path: &std::path::Path, a: ImportArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus> {
+    // A set made of a folder is named after the folder.
     let first = a.files.first().expect("clap requires one file");
-    let mut formats = Vec::with_capacity(a.files.len());
-    for f in &a.files {
+    let files = set_files(&a.files)?;
+    let mut formats = Vec::with_capacity(files.len());
+    for f in &files {
         formats.push(match a.format {
             Some(fmt) => fmt,
             None => import::detect::detect(f)?,
@@ -112,12 +154,7 @@ fn import(path: &std::path::Path, a: ImportArgs, cancel: &Cancel) -> anyhow::Res
         );
     }
     let request = ImportRequest {
-        files: a
-            .files
-            .iter()
-            .cloned()
-            .zip(formats.iter().copied())
-            .collect(),
+        files: files.iter().cloned().zip(formats.iter().copied()).collect(),
         meta: SetMeta {
             name: name.clone(),
             source: a.source.clone(),

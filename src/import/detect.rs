@@ -23,11 +23,12 @@ pub enum Format {
     Encase,
     Kdb,
     Csv,
+    Vpdq,
 }
 
 impl Format {
     /// Every format with its `--format` name.
-    pub const ALL: [(&'static str, Format); 10] = [
+    pub const ALL: [(&'static str, Format); 11] = [
         ("vics", Format::Vics),
         ("rdsv3", Format::Rdsv3),
         ("nsrl-rds2", Format::NsrlRds2),
@@ -38,6 +39,7 @@ impl Format {
         ("encase", Format::Encase),
         ("kdb", Format::Kdb),
         ("csv", Format::Csv),
+        ("vpdq", Format::Vpdq),
     ];
 
     pub fn name(self) -> &'static str {
@@ -114,6 +116,7 @@ impl Format {
             Format::Encase => encase::read(lines::open(file, counters)?, sink),
             Format::Rdsv3 => sqlite_sets::read_rdsv3(file, cancel, sink),
             Format::Kdb => sqlite_sets::read_kdb(file, cancel, sink),
+            Format::Vpdq => super::vpdq::read(lines::open(file, counters)?, sink),
         }
     }
 }
@@ -246,6 +249,11 @@ pub fn detect(file: &Path) -> Result<Format, ImportError> {
         .map(str::trim_end)
         .find(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .unwrap_or("");
+    // Before the digest lists: python-threatexchange's compact vPDQ line (hash, quality,
+    // seconds) starts like a PDQ list's line.
+    if crate::media::video::format::looks_like(text) {
+        return Ok(Format::Vpdq);
+    }
     if lists::looks_like(first_data) {
         return Ok(Format::DigestList);
     }

@@ -16,6 +16,7 @@ pub mod lists;
 pub mod rejects;
 pub(crate) mod sqlite_sets;
 pub mod vics;
+pub mod vpdq;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

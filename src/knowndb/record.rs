@@ -25,6 +25,31 @@ pub struct KnownRecord {
     pub photodna: Option<Vec<u8>>,
     pub size: Option<u64>,
     pub grade: Grade,
+    /// A known video's vPDQ frames, when the source gives them.
+    pub video: Option<Box<[KnownFrame]>>,
+}
+
+/// One frame of a known video's vPDQ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KnownFrame {
+    /// Its number among the video's decoded frames.
+    pub number: u64,
+    pub quality: u8,
+    pub pdq: [u8; 32],
+    /// Its time stamp, in milliseconds (the text format's precision).
+    pub millis: u64,
+}
+
+impl KnownFrame {
+    /// The frame as a vPDQ file line gives it.
+    pub fn of(f: &crate::media::video::Frame) -> KnownFrame {
+        KnownFrame {
+            number: f.number,
+            quality: f.pdq.quality,
+            pdq: f.pdq.hash.to_bytes(),
+            millis: (f.timestamp * 1000.0).round() as u64,
+        }
+    }
 }
 
 /// A category code a set carries that its profile does not list (nor `--map-value`): its

@@ -211,6 +211,21 @@ CREATE TABLE hash_set_unmapped (
 ) WITHOUT ROWID;
 ";
 
+/// Version 5: the frames of known videos (vPDQ), each with its place in its source (`position`,
+/// from 0), its frame number, PDQ quality and hash, and its time stamp in milliseconds. A known
+/// video is a `media` row like any other (its exact hashes when its set gives them).
+const V5: &str = "
+CREATE TABLE video_frame (
+    media_id INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    frame INTEGER NOT NULL,
+    quality INTEGER NOT NULL,
+    pdq BLOB NOT NULL CHECK (length(pdq) = 32),
+    millis INTEGER NOT NULL,
+    PRIMARY KEY (media_id, position)
+) WITHOUT ROWID;
+";
+
 /// One step of the schema: SQL, then what Rust must compute for it.
 struct Migration {
     sql: String,
@@ -228,6 +243,7 @@ fn migrations() -> Vec<Migration> {
             then: Some(fill_keys),
         },
         sql(V4.to_owned()),
+        sql(V5.to_owned()),
     ]
 }
 

@@ -338,6 +338,7 @@ impl<'t> Import<'t> {
             }
             if let Some(id) = self.medium_of(seen, inserts, rec, keys[i])? {
                 inserts.grade(id, self.set_id, rec)?;
+                inserts.frames(id, rec)?;
             }
         }
         self.inserted += batch.len() as u64;

@@ -68,6 +68,7 @@ pub(super) struct Inserts<'t> {
     tx: &'t Transaction<'t>,
     media: Statement<'t>,
     grade: Statement<'t>,
+    frame: Statement<'t>,
 }
 
 // The two inserts below run once per record: they bind each parameter by its own type
@@ -85,7 +86,16 @@ impl<'t> Inserts<'t> {
                  file, provided)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         )?;
-        Ok(Inserts { tx, media, grade })
+        let frame = tx.prepare(
+            "INSERT OR IGNORE INTO video_frame (media_id, position, frame, quality, pdq, millis)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        Ok(Inserts {
+            tx,
+            media,
+            grade,
+            frame,
+        })
     }
 
     /// Inserts the medium `rec` describes, and returns its id.
@@ -106,6 +116,33 @@ impl<'t> Inserts<'t> {
         stmt.raw_bind_parameter(12, d.blake3.as_ref().map(|h| hash_key(&h.0)))?;
         stmt.raw_execute()?;
         Ok(self.tx.last_insert_rowid())
+    }
+
+    /// Inserts the vPDQ frames of `rec`, a known video, for the medium `media_id`, unless it has
+    /// some already (a repeat of a video, or one a set described before).
+    pub(super) fn frames(&mut self, media_id: i64, rec: &KnownRecord) -> rusqlite::Result<()> {
+        let Some(frames) = rec.video.as_deref() else {
+            return Ok(());
+        };
+        let has: bool = self.tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM video_frame WHERE media_id = ?1)",
+            [media_id],
+            |r| r.get(0),
+        )?;
+        if has {
+            return Ok(());
+        }
+        let stmt = &mut self.frame;
+        for (position, f) in frames.iter().enumerate() {
+            stmt.raw_bind_parameter(1, media_id)?;
+            stmt.raw_bind_parameter(2, position as i64)?;
+            stmt.raw_bind_parameter(3, f.number as i64)?;
+            stmt.raw_bind_parameter(4, i64::from(f.quality))?;
+            stmt.raw_bind_parameter(5, &f.pdq[..])?;
+            stmt.raw_bind_parameter(6, f.millis as i64)?;
+            stmt.raw_execute()?;
+        }
+        Ok(())
     }
 
     /// Inserts the grade `rec` gives the medium `media_id` in the set `set_id`.
@@ -229,6 +266,14 @@ pub(super) fn remove_set_in(tx: &Transaction, id: i64) -> rusqlite::Result<()> {
             "UPDATE media SET {} WHERE id IN (SELECT media_id FROM grade WHERE {of_set})
                AND EXISTS (SELECT 1 FROM grade g WHERE g.media_id = media.id AND g.set_id <> ?1)",
             keep.join(", ")
+        ),
+        [id],
+    )?;
+    tx.execute(
+        &format!(
+            "DELETE FROM video_frame WHERE media_id IN (SELECT media_id FROM grade WHERE {of_set})
+               AND NOT EXISTS (SELECT 1 FROM grade g WHERE g.media_id = video_frame.media_id
+                               AND g.set_id <> ?1)"
         ),
         [id],
     )?;

@@ -78,15 +78,24 @@ pub fn read(input: &mut dyn BufRead) -> Result<Vec<Frame>, FormatError> {
     Ok(frames)
 }
 
-/// Whether `text` (a file's first bytes) reads as a vPDQ file: its first non-blank line parses.
+/// Whether `text` (a file's first bytes) reads as a vPDQ file: its first non-blank line parses,
+/// and in the compact form its time stamp is written as a decimal (`1.0`, never `1`), so that a
+/// PDQ list whose names are numbers (`HASH,QUALITY,NAME`) is not taken for one.
 pub fn looks_like(text: &[u8]) -> bool {
-    let Ok(text) = std::str::from_utf8(&text[..text.len().min(MAX_LINE as usize)]) else {
-        return false;
+    let text = &text[..text.len().min(MAX_LINE as usize)];
+    let text = match std::str::from_utf8(text) {
+        Ok(t) => t,
+        // The head may end inside a character: what precedes it.
+        Err(e) => std::str::from_utf8(&text[..e.valid_up_to()]).unwrap_or(""),
     };
     text.lines()
         .map(str::trim)
         .find(|l| !l.is_empty())
-        .is_some_and(|l| parse_line(l, 0).is_ok())
+        .is_some_and(|l| {
+            let fields: Vec<&str> = l.split(',').collect();
+            let decimal = fields.len() != 3 || fields[2].contains(['.', 'e']);
+            decimal && parse_line(l, 0).is_ok()
+        })
 }
 
 fn parse_line(text: &str, index: u64) -> Result<Frame, String> {
