@@ -577,3 +577,181 @@ fn known_videos_are_imported_from_the_references_vpdq_files_and_removed_with_the
     assert_exit(&out, 0);
     assert_eq!(sql_rows(&db, "SELECT count(*) FROM video_frame"), ["0"]);
 }
+
+/// Writes `stills` (PNG paths) as one H.264 video of `seconds` each at 25 frames a second,
+/// under light sensor noise, through the filter `extra` (after the concatenation).
+fn slideshow(stills: &[PathBuf], seconds: u32, extra: &str, codec: &[&str], out: &Path) {
+    let mut args: Vec<String> = Vec::new();
+    for s in stills {
+        args.extend(["-loop", "1", "-framerate", "25", "-t"].map(String::from));
+        args.push(seconds.to_string());
+        args.extend(["-i".to_owned(), s.to_str().unwrap().to_owned()]);
+    }
+    let mut graph = String::new();
+    for i in 0..stills.len() {
+        graph += &format!("[{i}:v]scale=640:360,setsar=1,noise=alls=4:allf=t[s{i}];");
+    }
+    for i in 0..stills.len() {
+        graph += &format!("[s{i}]");
+    }
+    graph += &format!("concat=n={}:v=1:a=0,format=yuv420p{extra}[v]", stills.len());
+    args.extend([
+        "-filter_complex".to_owned(),
+        graph,
+        "-map".into(),
+        "[v]".into(),
+    ]);
+    args.extend(codec.iter().map(|s| s.to_string()));
+    ffmpeg(&args.iter().map(String::as_str).collect::<Vec<_>>(), out);
+}
+
+#[test]
+fn known_videos_are_found_in_new_copies_and_known_images_in_videos() {
+    if !have_tool("ffmpeg", "ffmpeg") {
+        return;
+    }
+    let Some(python) = vpdq_python() else { return };
+    let Some(pdq_python) = pdq_python() else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let ev = w.join("ev");
+    std::fs::create_dir_all(&ev).unwrap();
+    // Still pictures from FFmpeg's sources, each the scene of a few seconds (pictures, not
+    // one-pixel patterns, which halving the size would destroy).
+    let sources = [
+        "mandelbrot=size=640x360",
+        "testsrc2=size=640x360",
+        "smptehdbars=size=640x360",
+        "mandelbrot=size=640x360:start_x=-0.75:start_y=0.1:start_scale=0.3",
+        "pal75bars=size=640x360",
+        "testsrc=size=640x360",
+    ];
+    let mut stills = Vec::new();
+    for (i, s) in sources.iter().enumerate() {
+        let p = w.join(format!("still{i}.png"));
+        ffmpeg(&["-f", "lavfi", "-i", s, "-frames:v", "1"], &p);
+        stills.push(p);
+    }
+    let h264 = ["-c:v", "libx264", "-pix_fmt", "yuv420p"];
+    // The known video: four scenes of 3 s.
+    let known = w.join("known.mp4");
+    slideshow(&stills[..4], 3, "", &h264, &known);
+    // Its copies on the evidence.
+    let copy = |name: &str, args: &[&str]| {
+        let mut a = vec!["-i", known.to_str().unwrap()];
+        a.extend_from_slice(args);
+        ffmpeg(&a, &ev.join(name));
+    };
+    copy("other-codec.avi", &["-c:v", "mpeg4", "-q:v", "6"]);
+    copy("low-bitrate.mp4", &["-c:v", "libx264", "-b:v", "120k"]);
+    copy(
+        "half-size.mp4",
+        &["-vf", "scale=320:180", "-c:v", "libx264"],
+    );
+    copy(
+        "trimmed.mp4",
+        &["-ss", "1.3", "-t", "9.4", "-c:v", "libx264"],
+    );
+    copy(
+        "letterboxed.mp4",
+        &[
+            "-vf",
+            "scale=640:270,pad=640:360:0:45:black",
+            "-c:v",
+            "libx264",
+        ],
+    );
+    // A video showing the fifth still (a known image) for 3 of its 9 seconds.
+    slideshow(
+        &[stills[5].clone(), stills[4].clone()],
+        3,
+        "",
+        &h264,
+        &ev.join("holding-image.mp4"),
+    );
+    // Twenty unrelated videos.
+    for i in 0..20u32 {
+        let source = match i % 5 {
+            0 => format!("testsrc2=size=320x240:rate=25:duration=3,hue=h={}", i * 17),
+            1 => format!("mandelbrot=size=320x240:rate=25:start_x=-{}.{i}", i % 2),
+            2 => format!("cellauto=size=320x240:rate=25:rule={}", 18 + i * 7),
+            3 => format!("life=size=320x240:rate=25:seed={i}:ratio=0.3"),
+            _ => format!("rgbtestsrc=size=320x240:rate=25,rotate={i}"),
+        };
+        ffmpeg(
+            &[
+                "-f",
+                "lavfi",
+                "-i",
+                &source,
+                "-t",
+                "3",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-pix_fmt",
+                "yuv420p",
+            ],
+            &ev.join(format!("unrelated-{i:02}.mp4")),
+        );
+    }
+
+    // The known video's set, from the reference binding; the known image's PDQ (the
+    // reference's hash of its pixels), graded csem.
+    let db = w.join("known.db");
+    let vset = w.join("known-video.txt");
+    std::fs::write(&vset, reference_hash(&python, &known, "1")).unwrap();
+    import_graded(&db, &vset, "videos", "csam");
+    let img = image::open(&stills[5]).unwrap().to_rgb8();
+    let row = &pdq_reference_rows(&pdq_python, w, std::slice::from_ref(&img))[0];
+    let iset = w.join("known-image.pdq");
+    std::fs::write(&iset, format!("{},{}\n", row[1], row[2])).unwrap();
+    import_graded(&db, &iset, "images", "csem");
+
+    let out = w.join("report");
+    assert_exit(&scan_quietly(&db, &out, &ev), 0);
+    common::summary_page::assert_page_shows_summary(&out);
+    let items = report_items(&out);
+    let item = |name: &str| &items[&ev.join(name).display().to_string()];
+    for name in [
+        "other-codec.avi",
+        "low-bitrate.mp4",
+        "half-size.mp4",
+        "trimmed.mp4",
+        "letterboxed.mp4",
+    ] {
+        let v = item(name);
+        assert_eq!(v["category"], "unknown", "{name}: no exact grade");
+        assert_eq!(v["suggested_category"], "csam", "{name}: {v}");
+        let m = &v["vpdq_matches"][0];
+        let (q, c) = (
+            m["query_percent"].as_f64().unwrap(),
+            m["compared_percent"].as_f64().unwrap(),
+        );
+        assert!(q.max(c) >= 80.0, "{name}: {q}% / {c}%");
+        assert_eq!(m["sets"][0]["set"], "videos", "{name}: {m}");
+        eprintln!("{name}: {q:.1}% / {c:.1}%");
+    }
+    let v = item("holding-image.mp4");
+    assert_eq!(v["suggested_category"], "csem", "{v}");
+    let seconds = &v["frame_matches"][0]["seconds"][0];
+    assert!(
+        seconds[0].as_f64().unwrap() < 1.0 && seconds[1].as_f64().unwrap() >= 2.0,
+        "the image is shown in the first three seconds: {v}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(
+        summary["videos"]["suggested"].as_u64(),
+        Some(6),
+        "{summary}"
+    );
+    for i in 0..20 {
+        let v = item(&format!("unrelated-{i:02}.mp4"));
+        assert!(v.get("suggested_category").is_none(), "{v}");
+        assert!(v["vpdq"]["frames"].as_array().unwrap().len() >= 3);
+    }
+}

@@ -8,6 +8,7 @@
 
 pub mod category;
 pub mod export;
+mod frames;
 pub(crate) mod index;
 pub mod pdq_index;
 pub mod profile;

@@ -270,8 +270,15 @@ pub fn write(
             h,
             "<h2>Videos</h2><p>Videos: <b>{}</b>; hashed with vPDQ: <b>{}</b> ({} frames), of \
              which not to their end: <b>{}</b>; not decoded: <b>{}</b>; not hashed for want of \
-             FFmpeg: <b>{}</b>.</p>",
-            v.videos, v.hashed, v.frames, v.not_to_their_end, v.not_decoded, v.not_hashed,
+             FFmpeg: <b>{}</b>; suggested by what their frames match (listed below): \
+             <b>{}</b>.</p>",
+            v.videos,
+            v.hashed,
+            v.frames,
+            v.not_to_their_end,
+            v.not_decoded,
+            v.not_hashed,
+            v.suggested,
         );
         let decoder = match (&v.ffmpeg, &v.not_hashed_because) {
             (Some(version), _) => format!("Decoded by {}.", escape(version)),
@@ -300,28 +307,16 @@ pub fn write(
     let suggested: Vec<_> = run.items().filter(|s| s.suggested.is_some()).collect();
     let _ = writeln!(
         h,
-        "<h2>Images suggested by PDQ, to confirm: {}</h2>",
+        "<h2>Images and videos suggested by PDQ, to confirm: {}</h2>",
         suggested.len()
     );
     file_table(
         &mut h,
         suggested.iter().map(|s| {
-            let nearest = &s.suggestions[0];
             (
                 &s.item.path,
                 format!("suggested {}", s.suggested.map_or("unknown", |c| c.name())),
-                format!(
-                    "nearest {} bits ({}): {}",
-                    nearest.distance,
-                    nearest.transform.name(),
-                    nearest
-                        .medium
-                        .grades
-                        .iter()
-                        .map(|g| format!("{}: {}", g.set, g.category.name()))
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ),
+                suggested_by(s),
             )
         }),
     );
@@ -433,6 +428,51 @@ fn file_table<'a>(
     if more > 0 {
         let _ = writeln!(h, "<p>and {more} more (see items.jsonl).</p>");
     }
+}
+
+/// What a suggestion rests on: the nearest known image, or for a video the known video it
+/// matches (both of vPDQ's percentages) or the known image some frames show (and when).
+fn suggested_by(s: &crate::scan::ScanItem<'_>) -> String {
+    let sets = |m: &crate::knowndb::read::MediaView| {
+        m.grades
+            .iter()
+            .map(|g| format!("{}: {}", g.set, g.category.name()))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    if let Some(nearest) = s.suggestions.first() {
+        return format!(
+            "nearest {} bits ({}): {}",
+            nearest.distance,
+            nearest.transform.name(),
+            sets(&nearest.medium)
+        );
+    }
+    let Some(v) = s.videos else {
+        return String::new();
+    };
+    if let Some((m, k)) = v.videos.first() {
+        return format!(
+            "known video, {:.0}% of this video and {:.0}% of the known one match: {}",
+            m.query_percent,
+            m.compared_percent,
+            sets(k)
+        );
+    }
+    if let Some((m, k)) = v.images.first() {
+        let at = m
+            .ranges
+            .iter()
+            .map(|(a, b)| format!("{a:.0}-{b:.0} s"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return format!(
+            "frames at {at} within {} bits of a known image: {}",
+            m.nearest,
+            sets(k)
+        );
+    }
+    String::new()
 }
 
 #[cfg(test)]

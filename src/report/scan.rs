@@ -138,24 +138,74 @@ fn item_object(s: &ScanItem) -> Map<String, Value> {
                 })
                 .collect();
             obj.insert("matches".into(), matches.into());
+            if let Some(c) = s.suggested {
+                obj.insert("suggested_category".into(), c.name().into());
+            }
             if !s.suggestions.is_empty() {
-                if let Some(c) = s.suggested {
-                    obj.insert("suggested_category".into(), c.name().into());
-                }
                 let near: Vec<Value> = s.suggestions.iter().map(pdq_match_object).collect();
                 obj.insert("pdq_matches".into(), near.into());
+            }
+            if let Some(v) = s.videos {
+                video_match_fields(v, &mut obj);
             }
         }
     }
     obj
 }
 
+/// What a video's frames match: `vpdq_matches` (known videos, with vPDQ's two percentages and
+/// the stretches of this video that match) and `frame_matches` (known images some frames are
+/// near, and where).
+fn video_match_fields(v: &crate::scan::VideoFindings, obj: &mut Map<String, Value>) {
+    let ranges = |r: &[(f64, f64)]| -> Value {
+        r.iter()
+            .map(|&(a, b)| json!([(a * 1000.0).round() / 1000.0, (b * 1000.0).round() / 1000.0]))
+            .collect::<Vec<_>>()
+            .into()
+    };
+    if !v.videos.is_empty() {
+        let list: Vec<Value> = v
+            .videos
+            .iter()
+            .map(|(m, k)| {
+                let mut o = Map::new();
+                o.insert("query_percent".into(), m.query_percent.into());
+                o.insert("compared_percent".into(), m.compared_percent.into());
+                o.insert("nearest_distance".into(), m.nearest.into());
+                o.insert("seconds".into(), ranges(&m.ranges));
+                medium_fields(k, &mut o);
+                Value::Object(o)
+            })
+            .collect();
+        obj.insert("vpdq_matches".into(), list.into());
+    }
+    if !v.images.is_empty() {
+        let list: Vec<Value> = v
+            .images
+            .iter()
+            .map(|(m, k)| {
+                let mut o = Map::new();
+                o.insert("distance".into(), m.nearest.into());
+                o.insert("seconds".into(), ranges(&m.ranges));
+                medium_fields(k, &mut o);
+                Value::Object(o)
+            })
+            .collect();
+        obj.insert("frame_matches".into(), list.into());
+    }
+}
+
 /// A known image near this one by PDQ: how near, through which transform, and what it is.
 fn pdq_match_object(m: &crate::scan::PdqMatch) -> Value {
-    let k = &m.medium;
     let mut obj = Map::new();
     obj.insert("distance".into(), m.distance.into());
     obj.insert("transform".into(), m.transform.name().into());
+    medium_fields(&m.medium, &mut obj);
+    Value::Object(obj)
+}
+
+/// A known medium's hashes (those it has) and every set's grade of it.
+fn medium_fields(k: &crate::knowndb::read::MediaView, obj: &mut Map<String, Value>) {
     for (name, value) in [
         ("pdq", k.pdq.map(|h| h.to_string())),
         ("md5", k.md5.map(|d| d.to_string())),
@@ -170,7 +220,6 @@ fn pdq_match_object(m: &crate::scan::PdqMatch) -> Value {
         obj.insert("pdq_quality".into(), q.into());
     }
     obj.insert("sets".into(), json!(k.grades));
-    Value::Object(obj)
 }
 
 /// `items.csv`: one row per item for spreadsheets, with one column per hash set that graded

@@ -83,6 +83,9 @@ pub struct VideoSummary {
     pub not_decoded: u64,
     /// Not hashed because FFmpeg was not found.
     pub not_hashed: u64,
+    /// Not graded by an exact hash, and suggested a category by what their frames match
+    /// (known videos, known images).
+    pub suggested: u64,
 }
 
 /// Counts and bytes of a group of files.
@@ -246,6 +249,7 @@ impl Summary {
                         videos.hashed += 1;
                         videos.frames += v.frames.len() as u64;
                         videos.not_to_their_end += u64::from(v.stopped.is_some());
+                        videos.suggested += u64::from(s.videos.is_some() && s.suggested.is_some());
                     }
                 }
             }

@@ -15,6 +15,7 @@ mod provenance;
 mod result;
 mod suggest;
 pub mod video_match;
+mod videos;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -36,7 +37,10 @@ use self::suggest::suggest;
 pub use self::grade::compare;
 pub use self::options::{LookupChoice, MAX_PDQ_DISTANCE, MAX_SUGGESTIONS, PdqMatching, ScanConfig};
 pub use self::provenance::Provenance;
-pub use self::result::{Contents, Match, MatchStatus, PdqMatch, PdqRun, ScanItem, ScanRun};
+pub use self::result::{
+    Contents, Match, MatchStatus, PdqMatch, PdqRun, ScanItem, ScanRun, VideoFindings,
+};
+pub use self::videos::MIN_PERCENT as VIDEO_MIN_PERCENT;
 
 /// Error setting up a scan (per-file failures are records, not errors).
 #[derive(Debug, thiserror::Error)]
@@ -197,6 +201,25 @@ pub fn run(
         }
         None => None,
     };
+    // Videos: against the known videos, and their frames against the known images.
+    let videos = match config.video {
+        Some(_) if complete => match videos::suggest_videos(
+            &db,
+            pdq_index.as_ref().map(|(i, _)| i),
+            config.pdq.unwrap_or_default(),
+            &items,
+            &mut gradings,
+            cancel,
+        ) {
+            Ok(v) => v,
+            Err(DbError::Interrupted) => {
+                complete = false;
+                Vec::new()
+            }
+            Err(e) => return Err(e.into()),
+        },
+        _ => Vec::new(),
+    };
     let containers = contained(&items, &gradings);
     Ok(ScanRun {
         items,
@@ -204,6 +227,7 @@ pub fn run(
         match_lists,
         suggestion_lists,
         containers,
+        videos,
         started,
         finished: Timestamp::now(),
         complete,

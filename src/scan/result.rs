@@ -76,6 +76,8 @@ pub struct ScanItem<'a> {
     pub suggested: Option<Category>,
     /// For a container: what its members, at any depth, were found to be.
     pub contents: Option<&'a Contents>,
+    /// For a video no exact hash graded: the known videos and images its frames match.
+    pub videos: Option<&'a VideoFindings>,
 }
 
 /// What the members of one container, at every depth, were found to be.
@@ -131,6 +133,8 @@ pub struct ScanRun {
     pub(super) suggestion_lists: Vec<Vec<PdqMatch>>,
     /// The containers opened, by index, with what their members were found to be.
     pub(super) containers: Vec<(u32, Contents)>,
+    /// The videos whose frames match known videos or images, by index.
+    pub(super) videos: Vec<(u32, VideoFindings)>,
     pub started: Timestamp,
     pub finished: Timestamp,
     pub complete: bool,
@@ -192,6 +196,11 @@ impl ScanRun {
                 .binary_search_by_key(&(index as u32), |(i, _)| *i)
                 .ok()
                 .map(|at| &self.containers[at].1),
+            videos: self
+                .videos
+                .binary_search_by_key(&(index as u32), |(i, _)| *i)
+                .ok()
+                .map(|at| &self.videos[at].1),
         }
     }
 
@@ -210,4 +219,19 @@ impl ScanRun {
             .iter()
             .map(|(i, c)| (self.item(*i as usize), c))
     }
+}
+
+/// The known media one video's frames match.
+#[derive(Clone, Debug)]
+pub struct VideoFindings {
+    /// Known videos, with the percentages and the stretches of the video that match.
+    pub videos: Vec<(
+        super::video_match::VideoMatch,
+        crate::knowndb::read::MediaView,
+    )>,
+    /// Known images some frames are near, with where in the video.
+    pub images: Vec<(
+        super::video_match::ImageMatch,
+        crate::knowndb::read::MediaView,
+    )>,
 }

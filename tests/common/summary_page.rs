@@ -260,7 +260,7 @@ pub fn assert_page_shows_summary(report: &Path) -> BTreeMap<&'static str, u64> {
     for heading in [
         format!("<h2>Files graded csam, csem or cgi: {illegal}</h2>"),
         format!(
-            "<h2>Images suggested by PDQ, to confirm: {}</h2>",
+            "<h2>Images and videos suggested by PDQ, to confirm: {}</h2>",
             triage[1]
         ),
         format!(
@@ -344,6 +344,7 @@ pub fn assert_page_shows_summary(report: &Path) -> BTreeMap<&'static str, u64> {
             "not_to_their_end",
             "not_decoded",
             "not_hashed",
+            "suggested",
         ];
         assert_eq!(
             numbers_in_paragraph(&html, "<p>Videos:"),

@@ -27,6 +27,10 @@ pub fn inner(rgb: &[u8], width: usize, height: usize) -> Option<(usize, usize, u
     let bottom = (0..height).rev().take_while(dark_row).count();
     let left = (0..width).take_while(dark_col).count();
     let right = (0..width).rev().take_while(dark_col).count();
+    // Lines dark by the 1% allowance can meet in a dim frame: no picture between them.
+    if top + bottom >= height || left + right >= width {
+        return None;
+    }
     let (w, h) = (width - left - right, height - top - bottom);
     let barred = (top + bottom) * 25 >= height || (left + right) * 25 >= width;
     (barred && w * 2 >= width && h * 2 >= height && w >= 5 && h >= 5).then_some((left, top, w, h))
@@ -77,6 +81,13 @@ mod tests {
         // All dark (a fade to black).
         let (rgb, w, h) = framed(0, 0, 50, 50);
         assert_eq!(inner(&rgb, w, h), None);
+        // Dim: one row with three lit pixels is lit, and every column dark within its
+        // allowance: no picture between the bars.
+        let mut rgb = vec![0u8; 200 * 200 * 3];
+        for x in [10, 90, 150] {
+            rgb[(100 * 200 + x) * 3] = 255;
+        }
+        assert_eq!(inner(&rgb, 200, 200), None);
         // The picture without its bars is the picture.
         let (rgb, w, h) = framed(64, 48, 8, 0);
         let r = inner(&rgb, w, h).unwrap();

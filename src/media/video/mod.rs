@@ -163,7 +163,13 @@ pub fn hash_video(
             Err(e) => return VideoHash::not_read(format!("cannot serve the video to FFmpeg: {e}")),
         };
         let url = server.url();
-        let hashed = probe_and_decode(tools, &url, format, config, deadline, cancel);
+        // A panic here must still stop the server, or the scope would wait for it forever.
+        let hashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            probe_and_decode(tools, &url, format, config, deadline, cancel)
+        }))
+        .unwrap_or_else(|_| {
+            VideoHash::not_read("not hashed: hashsift failed on this video (a bug)".to_owned())
+        });
         server.stop();
         hashed
     })
