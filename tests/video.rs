@@ -24,22 +24,9 @@ fn ffmpeg(args: &[&str], out: &Path) {
     assert!(status.success(), "ffmpeg {args:?}");
 }
 
-/// The Python with the reference `vpdq` binding, as `pdq_python` finds `pdqhash`.
+/// The Python with the reference `vpdq` binding (it builds against libav*-dev).
 fn vpdq_python() -> Option<String> {
-    let python = std::env::var("HASHSIFT_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = Command::new(&python)
-        .args(["-c", "import vpdq"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must provide Python with vpdq (PyPI; it builds against libav): see .ci/run"
-        );
-        eprintln!("SKIPPED: {python} cannot import vpdq (pip install vpdq, with libav*-dev)");
-        return None;
-    }
-    Some(python)
+    python_with("vpdq", "vpdq")
 }
 
 fn reference_script() -> PathBuf {

@@ -39,11 +39,14 @@ pub struct KnownFrames {
 impl KnownFrames {
     /// Indexes the frames `(hash, quality)` of each known video, keeping those of quality
     /// `min_quality` or more, each distinct hash of a video once.
-    pub fn build(videos: &[Vec<(PdqHash, u8)>], min_quality: u8) -> KnownFrames {
+    pub fn build<'a>(
+        videos: impl IntoIterator<Item = &'a [(PdqHash, u8)]>,
+        min_quality: u8,
+    ) -> KnownFrames {
         let mut pairs = Vec::new();
         let mut owner = Vec::new();
-        let mut counts = Vec::with_capacity(videos.len());
-        for (v, frames) in videos.iter().enumerate() {
+        let mut counts = Vec::new();
+        for (v, frames) in videos.into_iter().enumerate() {
             let mut seen = HashSet::new();
             let mut n = 0u32;
             for &(hash, quality) in frames {
@@ -295,7 +298,7 @@ mod tests {
         query.push(frame(flip(hash(3), 2), 10, 30.0));
         query.extend((100..105).map(|i| frame(hash(i), 80, i as f64)));
         let other: Vec<(PdqHash, u8)> = (200..210).map(|i| (hash(i), 90)).collect();
-        let index = KnownFrames::build(&[other.clone(), known.clone()], 50);
+        let index = KnownFrames::build([&other[..], &known[..]], 50);
         let found = match_videos(&index, &query, 31, 50, 0.0);
         assert_eq!(found.len(), 1, "{found:?}");
         let pairs: Vec<(PdqHash, u8)> = query.iter().map(|f| (f.hash, f.quality)).collect();
@@ -322,7 +325,7 @@ mod tests {
                 seconds: i as f64,
             })
             .collect();
-        let index = KnownFrames::build(&[known], 50);
+        let index = KnownFrames::build([&known[..]], 50);
         let found = match_videos(&index, &query, 31, 50, 80.0);
         assert_eq!(
             (found[0].query_percent, found[0].compared_percent),

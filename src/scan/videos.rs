@@ -45,8 +45,10 @@ pub(super) fn suggest_videos(
         return Ok(Vec::new());
     }
     let known_videos = db.video_frames(cancel)?;
-    let frames: Vec<Vec<_>> = known_videos.iter().map(|(_, f)| f.clone()).collect();
-    let known = KnownFrames::build(&frames, settings.min_quality);
+    let known = KnownFrames::build(
+        known_videos.iter().map(|(_, f)| f.as_slice()),
+        settings.min_quality,
+    );
     let mut media: HashMap<i64, MediaView> = HashMap::new();
     let mut medium = |id: i64| -> Result<MediaView, DbError> {
         if let Some(m) = media.get(&id) {

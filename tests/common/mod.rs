@@ -328,17 +328,23 @@ pub fn import_graded(db: &Path, set: &Path, name: &str, category: &str) {
 /// The Python with PyPI's `pdqhash` (Meta's C++ PDQ core) and numpy: `HASHSIFT_PYTHON`, else
 /// `python3`. In CI a missing one fails the test; elsewhere `None`, with a message.
 pub fn pdq_python() -> Option<String> {
+    python_with("numpy, pdqhash", "pdqhash numpy")
+}
+
+/// The Python (`HASHSIFT_PYTHON`, else `python3`) that imports `modules`; in CI a missing one
+/// fails the test, elsewhere `None` with a message naming what to `pip install`.
+pub fn python_with(modules: &str, pip: &str) -> Option<String> {
     let python = std::env::var("HASHSIFT_PYTHON").unwrap_or_else(|_| "python3".into());
     let ok = Command::new(&python)
-        .args(["-c", "import numpy, pdqhash"])
+        .args(["-c", &format!("import {modules}")])
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
         assert!(
             std::env::var_os("CI").is_none(),
-            "CI must provide Python with pdqhash and numpy (PyPI); see .ci/run"
+            "CI must provide Python with {modules} (PyPI); see .ci/run"
         );
-        eprintln!("SKIPPED: {python} cannot import pdqhash and numpy (pip install pdqhash numpy)");
+        eprintln!("SKIPPED: {python} cannot import {modules} (pip install {pip})");
         return None;
     }
     Some(python)
