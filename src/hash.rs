@@ -214,6 +214,10 @@ pub(crate) fn run_journaled(
             source,
         })?;
 
+    // FFmpeg is looked for (and asked its version, ~0.1 s) while the evidence is walked.
+    let finding = config
+        .video
+        .map(|_| std::thread::spawn(crate::media::video::Tools::find));
     counters.set_phase(Phase::Walking);
     let walked = pool.install(|| walk::walk(&config.roots, cancel, counters));
     let mut items = walked.items;
@@ -223,7 +227,10 @@ pub(crate) fn run_journaled(
         work.iter().map(|_| OnceLock::new()).collect();
     let expansions: Vec<OnceLock<crate::expand::Expanded>> =
         work.iter().map(|_| OnceLock::new()).collect();
-    let tools = config.video.map(|_| crate::media::video::Tools::find());
+    let tools = finding.map(|f| {
+        f.join()
+            .unwrap_or_else(|_| Err("looking for FFmpeg failed".to_owned()))
+    });
     let videos = match (&tools, config.video) {
         (Some(Ok(tools)), Some(c)) => Some(crate::media::video::Videos { config: c, tools }),
         _ => None,

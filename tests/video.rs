@@ -24,8 +24,12 @@ fn ffmpeg(args: &[&str], out: &Path) {
     assert!(status.success(), "ffmpeg {args:?}");
 }
 
-/// The Python with the reference `vpdq` binding (it builds against libav*-dev).
-fn vpdq_python() -> Option<String> {
+/// The Python with the reference `vpdq` binding (it builds against libav*-dev), when FFmpeg is
+/// there too (each says why not, and fails in CI).
+fn ffmpeg_and_reference() -> Option<String> {
+    if !have_tool("ffmpeg", "ffmpeg") {
+        return None;
+    }
     python_with("vpdq", "vpdq")
 }
 
@@ -138,10 +142,9 @@ fn generated_videos(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn vpdq_matches_the_reference_binding_on_generated_videos_and_leaves_them_untouched() {
-    if !have_tool("ffmpeg", "ffmpeg") {
+    let Some(python) = ffmpeg_and_reference() else {
         return;
-    }
-    let Some(python) = vpdq_python() else { return };
+    };
     let dir = tempfile::tempdir().unwrap();
     let videos = generated_videos(dir.path());
     // hashsift first, alone: the reference opens the files as any program does.
@@ -196,10 +199,9 @@ fn match_texts(python: &str, dir: &Path, query: &str, target: &str) -> (f64, f64
 
 #[test]
 fn key_frames_agree_with_the_reference_sampling_under_its_matcher() {
-    if !have_tool("ffmpeg", "ffmpeg") {
+    let Some(python) = ffmpeg_and_reference() else {
         return;
-    }
-    let Some(python) = vpdq_python() else { return };
+    };
     let dir = tempfile::tempdir().unwrap();
     // Scenes of a few seconds each, as a camera on a stand or a slideshow gives them (still
     // pictures under sensor noise): the encoder puts a key frame at each cut. Key frames agree
@@ -362,10 +364,9 @@ fn report_items(out: &Path) -> std::collections::BTreeMap<String, serde_json::Va
 
 #[test]
 fn a_scan_hashes_every_video_members_too_and_says_when_ffmpeg_is_missing() {
-    if !have_tool("ffmpeg", "ffmpeg") {
+    let Some(python) = ffmpeg_and_reference() else {
         return;
-    }
-    let Some(python) = vpdq_python() else { return };
+    };
     let work = tempfile::tempdir().unwrap();
     let videos = generated_videos(work.path());
     let ev = work.path().join("ev");
@@ -483,10 +484,9 @@ fn sql_rows(db: &Path, sql: &str) -> Vec<String> {
 
 #[test]
 fn known_videos_are_imported_from_the_references_vpdq_files_and_removed_with_their_set() {
-    if !have_tool("ffmpeg", "ffmpeg") {
+    let Some(python) = ffmpeg_and_reference() else {
         return;
-    }
-    let Some(python) = vpdq_python() else { return };
+    };
     let work = tempfile::tempdir().unwrap();
     let videos = generated_videos(work.path());
     // A folder of the reference's files, one per video, as a unit receives a known-video set.
@@ -594,10 +594,9 @@ fn slideshow(stills: &[PathBuf], seconds: u32, extra: &str, codec: &[&str], out:
 
 #[test]
 fn known_videos_are_found_in_new_copies_and_known_images_in_videos() {
-    if !have_tool("ffmpeg", "ffmpeg") {
+    let Some(python) = ffmpeg_and_reference() else {
         return;
-    }
-    let Some(python) = vpdq_python() else { return };
+    };
     let Some(pdq_python) = pdq_python() else {
         return;
     };
@@ -741,4 +740,249 @@ fn known_videos_are_found_in_new_copies_and_known_images_in_videos() {
         assert!(v.get("suggested_category").is_none(), "{v}");
         assert!(v["vpdq"]["frames"].as_array().unwrap().len() >= 3);
     }
+}
+
+/// The `vPDQ` alternative hash of a VICS record.
+fn vics_vpdq(record: &serde_json::Value) -> Option<String> {
+    record["AlternativeHashes"]
+        .as_array()?
+        .iter()
+        .find(|a| a["HashName"] == "vPDQ")
+        .map(|a| a["HashValue"].as_str().unwrap().to_owned())
+}
+
+/// `hashsift db --db DB ARGS...`.
+fn db_command(db: &Path, args: &[&str]) -> std::process::Output {
+    hashsift()
+        .args(["db", "--db"])
+        .arg(db)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn known_videos_travel_in_vics_files_from_a_scan_to_a_set_to_another_unit() {
+    let Some(python) = ffmpeg_and_reference() else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let ev = w.join("ev");
+    std::fs::create_dir_all(&ev).unwrap();
+    let h264 = [
+        "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+    ];
+    let mut args = vec![
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=640x360:rate=25:duration=8",
+    ];
+    args.extend_from_slice(&h264);
+    let scene = ev.join("scene.mp4");
+    ffmpeg(&args, &scene);
+    // The unit's database already knows another video.
+    let other = w.join("other.mp4");
+    let mut args = vec![
+        "-f",
+        "lavfi",
+        "-i",
+        "mandelbrot=size=320x240:rate=25,trim=duration=4",
+    ];
+    args.extend_from_slice(&h264);
+    ffmpeg(&args, &other);
+    let other_set = w.join("other.txt");
+    std::fs::write(&other_set, reference_hash(&python, &other, "1")).unwrap();
+    let db = w.join("unit.db");
+    import_graded(&db, &other_set, "earlier", "csem");
+    let reference = reference_hash(&python, &scene, "1");
+
+    // A scan's vics.json carries the unknown video's frames, as the reference hashes them.
+    let out = w.join("report");
+    assert_exit(&scan_quietly(&db, &out, &ev), 0);
+    let vics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("vics.json")).unwrap()).unwrap();
+    let media = vics["value"][0]["Media"].as_array().unwrap();
+    let record = media
+        .iter()
+        .find(|m| m["MediaFiles"][0]["FileName"] == "scene.mp4")
+        .expect("the video is a record");
+    assert!(record["Category"].is_null(), "{record}");
+    assert_eq!(vics_vpdq(record).as_deref(), Some(reference.as_str()));
+
+    // The examiner grades it: the report imported as a set...
+    let out = db_command(
+        &db,
+        &[
+            "import",
+            out.join("vics.json").to_str().unwrap(),
+            "--name",
+            "reviewed",
+            "--category",
+            "csam",
+        ],
+    );
+    assert_exit(&out, 0);
+    let frames_of = |db: &Path, set: &str| {
+        sql_rows(
+            db,
+            &format!(
+                "SELECT f.frame, f.quality, f.pdq, f.millis FROM video_frame f
+                 JOIN grade g ON g.media_id = f.media_id JOIN hash_set s ON s.id = g.set_id
+                 WHERE s.name = '{set}' AND g.category = 'csam' ORDER BY f.position"
+            ),
+        )
+    };
+    let expected: Vec<String> = reference
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            let millis = (f[3].parse::<f64>().unwrap() * 1000.0).round() as u64;
+            format!("{},{},{},{millis}", f[0], f[1], f[2])
+        })
+        .collect();
+    assert_eq!(frames_of(&db, "reviewed"), expected);
+
+    // ...exported as VICS for the national database, which imports it with its frames.
+    let exported = w.join("export.json");
+    let out = db_command(
+        &db,
+        &[
+            "export",
+            "reviewed",
+            "--format",
+            "vics",
+            "-o",
+            exported.to_str().unwrap(),
+        ],
+    );
+    assert_exit(&out, 0);
+    let export: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&exported).unwrap()).unwrap();
+    let records = export["value"].as_array().unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["Category"], 1);
+    assert_eq!(vics_vpdq(&records[0]).as_deref(), Some(reference.as_str()));
+    let national = w.join("national.db");
+    let out = db_command(
+        &national,
+        &["import", exported.to_str().unwrap(), "--name", "from-unit"],
+    );
+    assert_exit(&out, 0);
+    assert_eq!(frames_of(&national, "from-unit"), expected);
+    // The other unit finds a re-encode of it at half the size.
+    let ev2 = w.join("ev2");
+    std::fs::create_dir_all(&ev2).unwrap();
+    ffmpeg(
+        &[
+            "-i",
+            scene.to_str().unwrap(),
+            "-vf",
+            "scale=320:180",
+            "-c:v",
+            "libx264",
+        ],
+        &ev2.join("copy.mp4"),
+    );
+    let out = w.join("report2");
+    assert_exit(&scan_quietly(&national, &out, &ev2), 0);
+    let items = report_items(&out);
+    let v = &items[&ev2.join("copy.mp4").display().to_string()];
+    assert_eq!(v["suggested_category"], "csam", "{v}");
+    assert_eq!(v["vpdq_matches"][0]["sets"][0]["set"], "from-unit", "{v}");
+
+    // A VICS set of videos known by their frames alone (no MD5), a video's frames in two
+    // entries; a frame line that does not read refuses the set at its record, the database
+    // left as it was.
+    let lines: Vec<&str> = reference.lines().collect();
+    let (first, second) = lines.split_at(lines.len() / 2);
+    let record = |number: u32, entries: &[String]| {
+        serde_json::json!({
+            "MediaID": number,
+            "Category": 2,
+            "AlternativeHashes": entries
+                .iter()
+                .map(|v| serde_json::json!({"HashName": "VPDQ", "HashValue": v}))
+                .collect::<Vec<_>>(),
+        })
+    };
+    let vics_file = |name: &str, records: Vec<serde_json::Value>| {
+        let path = w.join(name);
+        let doc = serde_json::json!({
+            "@odata.context":
+                "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/US/$metadata#Media",
+            "value": records,
+        });
+        std::fs::write(&path, doc.to_string()).unwrap();
+        path
+    };
+    let split = vics_file(
+        "split.json",
+        vec![record(1, &[first.join("\n"), second.join("\r\n") + "\n"])],
+    );
+    let out = db_command(
+        &national,
+        &["import", split.to_str().unwrap(), "--name", "split"],
+    );
+    assert_exit(&out, 0);
+    let rows = sql_rows(
+        &national,
+        "SELECT f.frame, f.quality, f.pdq, f.millis FROM video_frame f
+         JOIN grade g ON g.media_id = f.media_id JOIN hash_set s ON s.id = g.set_id
+         WHERE s.name = 'split' AND g.category = 'csem' ORDER BY f.position",
+    );
+    assert_eq!(rows, expected);
+    // A CSV export has no column for frames: the video known by its frames alone is left out,
+    // and said so; the one with an MD5 is written.
+    let csv = w.join("export.csv");
+    let out = db_command(
+        &national,
+        &[
+            "export",
+            "--all",
+            "--format",
+            "csv",
+            "-o",
+            csv.to_str().unwrap(),
+        ],
+    );
+    assert_exit(&out, 0);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("exported 1 media")
+            && stderr.contains("(1 left out: videos known by their vPDQ frames alone"),
+        "{stderr}"
+    );
+    let mut bad_line = lines.clone();
+    let f: Vec<&str> = bad_line[1].split(',').collect();
+    let broken = format!("{},101,{},{}", f[0], f[2], f[3]);
+    bad_line[1] = &broken;
+    let bad = vics_file(
+        "bad.json",
+        vec![
+            record(1, std::slice::from_ref(&reference)),
+            record(2, &[bad_line.join("\n")]),
+        ],
+    );
+    let before = sql_rows(&national, "SELECT count(*) FROM video_frame");
+    let sets_before = sql_rows(&national, "SELECT name FROM hash_set ORDER BY name");
+    let out = db_command(
+        &national,
+        &["import", bad.to_str().unwrap(), "--name", "bad"],
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("record 2") && stderr.contains("vPDQ") && stderr.contains("line 2"),
+        "{stderr}"
+    );
+    assert_eq!(
+        sql_rows(&national, "SELECT count(*) FROM video_frame"),
+        before
+    );
+    assert_eq!(
+        sql_rows(&national, "SELECT name FROM hash_set ORDER BY name"),
+        sets_before
+    );
 }

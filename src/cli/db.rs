@@ -690,8 +690,13 @@ fn export(db: &KnownDb, a: ExportArgs) -> anyhow::Result<ExitStatus> {
         a.output.display(),
         if s.skipped > 0 {
             format!(
-                " ({} left out: a hashdeep listing needs MD5, SHA-1, SHA-256 and the size)",
-                s.skipped
+                " ({} left out: {})",
+                s.skipped,
+                match a.format {
+                    ExportFormatArg::Hashdeep =>
+                        "a hashdeep listing needs MD5, SHA-1, SHA-256 and the size",
+                    _ => "videos known by their vPDQ frames alone, which only VICS carries",
+                }
             )
         } else {
             String::new()

@@ -5,7 +5,8 @@
 //! The file is streamed: one record is in memory at a time, whatever the file's size. Read:
 //! `Category` (the code; null or absent = none), `MD5`, `SHA1`, `PhotoDNA`, `MediaSize`,
 //! `VictimIdentified`, `OffenderIdentified`, `IsDistributed`, `Series`, `Tags`, and
-//! `AlternativeHashes[]` (SHA-256, BLAKE3, PDQ and the others by `HashName`). Everything else
+//! `AlternativeHashes[]` (SHA-256, BLAKE3, PDQ, a video's vPDQ frames and the others by
+//! `HashName`). Everything else
 //! (`MediaFiles`, `Exifs`, `Comments`, `odata.*` keys...) is read past.
 
 use std::io::BufRead;
@@ -21,10 +22,15 @@ use super::csvsets::photodna;
 use super::fields::{hex, shorten};
 use super::{Location, ReadError, Sink, deliver};
 use crate::digest::{Blake3, Md5, Sha1, Sha256};
-use crate::knowndb::record::{KnownRecord, PdqHash};
+use crate::knowndb::record::{KnownFrame, KnownRecord, PdqHash};
+use crate::media::video::format::{self, FormatError};
 
 /// The longest string value read from a record (hashes, series, tags).
 const MAX_STRING: usize = 1 << 20;
+
+/// The longest `vPDQ` alternative hash: 16 MiB, some 200,000 frame lines (55 hours at the
+/// default of one frame a second).
+const MAX_VPDQ: usize = 16 << 20;
 
 /// Which VICS flavour a file is, from its root marker.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -562,12 +568,22 @@ impl Media<'_> {
             let (Some(name), Some(value)) = (alt.name, alt.value) else {
                 continue;
             };
-            checked(&value, "an AlternativeHashes value")?;
             let key: String = name
                 .chars()
                 .filter(|c| !matches!(c, '-' | '_' | ' '))
                 .flat_map(char::to_lowercase)
                 .collect();
+            if key == "vpdq" {
+                if value.len() > MAX_VPDQ {
+                    return Err(format!(
+                        "a vPDQ alternative hash is {} bytes long (at most {MAX_VPDQ})",
+                        value.len()
+                    ));
+                }
+                video_frames(&value, rec.video.get_or_insert_default())?;
+                continue;
+            }
+            checked(&value, "an AlternativeHashes value")?;
             let value = value.trim();
             match key.as_str() {
                 "md5" => {
@@ -608,7 +624,7 @@ impl Media<'_> {
                 _ => {} // eDonkey, Tiger and other hashes hashsift does not store
             }
         }
-        if rec.digests == Default::default() && rec.pdq.is_none() {
+        if rec.digests == Default::default() && rec.pdq.is_none() && rec.video.is_none() {
             return Err("no MD5, SHA1 or alternative hash".into());
         }
         if let Some(series) = &self.series.0 {
@@ -626,6 +642,21 @@ impl Media<'_> {
         rec.grade.tags = self.tags.0;
         Ok(rec)
     }
+}
+
+/// A `vPDQ` alternative hash's frames, added to `video`: the vPDQ text (`docs/formats.md`), its
+/// frame lines separated by line breaks; a video's frames may also come as several `vPDQ`
+/// entries, in order.
+fn video_frames(value: &str, video: &mut Box<[KnownFrame]>) -> Result<(), String> {
+    let frames = match format::read(&mut value.as_bytes()) {
+        Ok(frames) => frames,
+        Err(FormatError::Empty) => return Err("a vPDQ alternative hash has no frames".into()),
+        Err(e) => return Err(format!("vPDQ alternative hash, {e}")),
+    };
+    let mut all = std::mem::take(video).into_vec();
+    all.extend(frames.iter().map(KnownFrame::of));
+    *video = all.into_boxed_slice();
+    Ok(())
 }
 
 #[cfg(test)]

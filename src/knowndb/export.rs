@@ -7,7 +7,7 @@ use rusqlite::params;
 use serde_json::{Map, Value, json};
 
 use super::category::Category;
-use super::record::Grade;
+use super::record::{Grade, KnownFrame};
 use super::schema::grade_from_row;
 use super::{DbError, KnownDb};
 use crate::digest::to_hex;
@@ -59,13 +59,16 @@ struct Row {
     photodna: Option<Vec<u8>>,
     size: Option<i64>,
     grade: Grade,
+    /// A known video's vPDQ text (VICS only).
+    video: Option<String>,
 }
 
 /// What an export wrote.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ExportSummary {
     pub media: u64,
-    /// Media left out of a hashdeep listing for lacking one of its columns' hashes.
+    /// Media left out for lacking the hashes of the format's columns (hashdeep: MD5, SHA-1,
+    /// SHA-256 and size; CSV: any hash, a video known by its vPDQ frames alone).
     pub skipped: u64,
 }
 
@@ -122,6 +125,33 @@ impl KnownDb {
             None => stmt.query([]),
         }
         .map_err(e)?;
+        let mut frames = self
+            .conn
+            .prepare(
+                "SELECT frame, quality, pdq, millis FROM video_frame WHERE media_id = ?1
+                 ORDER BY position",
+            )
+            .map_err(e)?;
+        // A VICS record carries its video's frames (an alternative hash named vPDQ).
+        let mut write = |writer: &mut Writer, id: i64, mut row: Row| -> Result<(), ExportError> {
+            if format == ExportFormat::Vics {
+                let known = frames
+                    .query_map([id], |r| {
+                        Ok(KnownFrame {
+                            number: unsigned(r, 0)?,
+                            quality: r.get(1)?,
+                            pdq: r.get(2)?,
+                            millis: unsigned(r, 3)?,
+                        })
+                    })
+                    .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+                    .map_err(e)?;
+                if !known.is_empty() {
+                    row.video = Some(crate::media::video::format::known_text(&known));
+                }
+            }
+            Ok(writer.row(&row)?)
+        };
         let mut writer = Writer::new(format, out)?;
         let mut current: Option<(i64, Row)> = None;
         while let Some(r) = rows.next().map_err(e)? {
@@ -134,8 +164,8 @@ impl KnownDb {
                     row.grade = g.combine(grade);
                 }
                 _ => {
-                    if let Some((_, row)) = current.take() {
-                        writer.row(&row)?;
+                    if let Some((id, row)) = current.take() {
+                        write(&mut writer, id, row)?;
                     }
                     current = Some((
                         id,
@@ -149,16 +179,25 @@ impl KnownDb {
                             photodna: r.get(7).map_err(e)?,
                             size: r.get(8).map_err(e)?,
                             grade,
+                            video: None,
                         },
                     ));
                 }
             }
         }
-        if let Some((_, row)) = current.take() {
-            writer.row(&row)?;
+        if let Some((id, row)) = current.take() {
+            write(&mut writer, id, row)?;
         }
         Ok(writer.finish()?)
     }
+}
+
+/// A column that holds a whole number from 0.
+fn unsigned(r: &rusqlite::Row, i: usize) -> rusqlite::Result<u64> {
+    let v: i64 = r.get(i)?;
+    u64::try_from(v).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Integer, Box::new(e))
+    })
 }
 
 struct Writer<'a> {
@@ -302,6 +341,9 @@ impl<'a> Writer<'a> {
                     };
                     alt.push(json!({"HashName": "PDQ", "HashValue": v}));
                 }
+                if let Some(v) = &row.video {
+                    alt.push(json!({"HashName": "vPDQ", "HashValue": v}));
+                }
                 if !alt.is_empty() {
                     m.insert("AlternativeHashes".into(), Value::Array(alt));
                 }
@@ -325,6 +367,21 @@ impl<'a> Writer<'a> {
                 )?;
             }
             ExportFormat::Csv => {
+                // A video known by its frames alone: a CSV row of no hash would not import.
+                if [
+                    &row.md5,
+                    &row.sha1,
+                    &row.sha256,
+                    &row.blake3,
+                    &row.pdq,
+                    &row.photodna,
+                ]
+                .iter()
+                .all(|h| h.is_none())
+                {
+                    self.summary.skipped += 1;
+                    return Ok(());
+                }
                 let record = [
                     hex(&row.md5).unwrap_or_default(),
                     hex(&row.sha1).unwrap_or_default(),

@@ -174,6 +174,15 @@ fn media(id: u64, d: &Digests, files: &[ScanItem], p: &Provenance) -> Value {
             "HashValue": format!("{},{}", pdq.hash, pdq.quality),
         }));
     }
+    // A video's frames as `hashsift vpdq` writes them, one line each.
+    if let Some(v) = first.item.video.as_deref().filter(|v| !v.frames.is_empty()) {
+        let mut text = Vec::new();
+        let _ = crate::media::video::format::write(&v.frames, &mut text);
+        alt.push(json!({
+            "HashName": "vPDQ",
+            "HashValue": String::from_utf8_lossy(&text),
+        }));
+    }
     m.insert("AlternativeHashes".into(), Value::Array(alt));
     let media_files: Vec<Value> = files
         .iter()

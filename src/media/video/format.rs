@@ -26,6 +26,25 @@ pub fn write(frames: &[Frame], out: &mut dyn io::Write) -> io::Result<()> {
     out.write_all(text.as_bytes())
 }
 
+/// The frames of a known video in the same text, as one string (a VICS record's `vPDQ`
+/// alternative hash): the time stamps are kept in milliseconds, which the three decimals show
+/// exactly.
+pub fn known_text(frames: &[crate::knowndb::record::KnownFrame]) -> String {
+    let mut text = String::with_capacity(frames.len() * 80);
+    for f in frames {
+        let _ = writeln!(
+            text,
+            "{},{},{},{}.{:03}",
+            f.number,
+            f.quality,
+            PdqHash::from_bytes(&f.pdq),
+            f.millis / 1000,
+            f.millis % 1000
+        );
+    }
+    text
+}
+
 /// Why a vPDQ file was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum FormatError {
