@@ -61,7 +61,8 @@ fn scene(seed: u32) -> image::RgbImage {
 
 /// The evidence: small files in nested folders, large files, generated pictures (JPEG and
 /// PNG), a damaged JPEG, hard links, a symlink, an empty file, the sample images a sample VICS
-/// set grades, and the mirror image of a picture the database knows by PDQ only.
+/// set grades, the mirror image of a picture the database knows by PDQ only, archives, and
+/// (with FFmpeg) a copy of a video the database knows by vPDQ only.
 fn evidence(root: &Path) {
     for i in 0..400u64 {
         let len = 1 + (i as usize * 7919) % 65_536;
@@ -103,6 +104,51 @@ fn evidence(root: &Path) {
     let images: Vec<&Path> = images.iter().map(PathBuf::as_path).collect();
     common::make_archives(&root.join("archives"), &images);
     std::fs::remove_file(root.join("archives/expected.json")).unwrap();
+    // Videos (with FFmpeg): a copy of the known video of [`database`] at another bitrate, and
+    // an unrelated one.
+    if have_ffmpeg() {
+        std::fs::create_dir_all(root.join("videos")).unwrap();
+        ffmpeg(&[VIDEO, "-b:v", "150k"], &root.join("videos/copy.mp4"));
+        ffmpeg(
+            &[
+                "-f",
+                "lavfi",
+                "-i",
+                "mandelbrot=size=320x240:rate=25,trim=duration=4",
+            ],
+            &root.join("videos/other.mp4"),
+        );
+    }
+}
+
+/// The known video's source: six seconds of FFmpeg's test pattern.
+const VIDEO: &str = "testsrc2=size=480x270:rate=25:duration=6";
+
+/// Whether FFmpeg runs: without it the evidence has no videos (the scan's own warning aside,
+/// the comparison holds the same).
+fn have_ffmpeg() -> bool {
+    Command::new("ffmpeg")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// FFmpeg's lavfi source `args[0]` (or plain arguments) written as H.264 to `out`.
+fn ffmpeg(args: &[&str], out: &Path) {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"]);
+    if args[0].contains('=') {
+        cmd.args(["-f", "lavfi", "-i"]);
+    }
+    let status = cmd
+        .args(args)
+        .args([
+            "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+        ])
+        .arg(out)
+        .status()
+        .unwrap();
+    assert!(status.success());
 }
 
 /// The database: the sample VICS set, and a unit's PDQ list knowing the picture whose mirror
@@ -142,6 +188,16 @@ fn database(work: &Path) -> PathBuf {
     )
     .unwrap();
     common::import_graded(&db, &set, "unit-pdq", "csam");
+    // A known video (its vPDQ from `hashsift vpdq` of the original, kept outside the evidence).
+    if have_ffmpeg() {
+        let video = original.join("video.mp4");
+        ffmpeg(&[VIDEO], &video);
+        let out = common::hashsift().arg("vpdq").arg(&video).output().unwrap();
+        common::assert_exit(&out, 0);
+        let set = work.join("unit-videos.txt");
+        std::fs::write(&set, out.stdout).unwrap();
+        common::import_graded(&db, &set, "unit-videos", "csem");
+    }
     db
 }
 
@@ -307,6 +363,12 @@ fn reference_scan(db: &Path, out: &Path, root: &Path) -> (Report, Duration) {
         "a graded member"
     );
     assert!(has(&|v| v["contains"] == "csam"), "a container of csam");
+    if have_ffmpeg() {
+        assert!(
+            has(&|v| v["suggested_category"] == "csem" && v.get("vpdq_matches").is_some()),
+            "a video suggested by vPDQ"
+        );
+    }
     (report, took)
 }
 
