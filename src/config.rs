@@ -42,6 +42,10 @@ pub enum ConfigError {
     )]
     OutputInsideEvidence { output: PathBuf, root: PathBuf },
     #[error(
+        "refusing to write {output}: it is the evidence file {evidence} (the same file), which nothing may change"
+    )]
+    OutputIsEvidence { output: PathBuf, evidence: PathBuf },
+    #[error(
         "refusing to use the database {db} inside the evidence root {root}: SQLite keeps side files beside a database it reads (-wal, -shm), and nothing may be created in the evidence; copy the database out of the evidence"
     )]
     DatabaseInsideEvidence { db: PathBuf, root: PathBuf },
@@ -193,13 +197,16 @@ fn check_output(output: &Path, roots: &[PathBuf]) -> Result<PathBuf, ConfigError
             },
             _ => None,
         };
-    if let Some(root) = holding
-        .or(through_link)
-        .or_else(|| roots.iter().find(|r| same_as_root(r)).cloned())
-    {
+    if let Some(root) = holding.or(through_link) {
         return Err(ConfigError::OutputInsideEvidence {
             output: output.to_owned(),
             root,
+        });
+    }
+    if let Some(evidence) = roots.iter().find(|r| same_as_root(r)).cloned() {
+        return Err(ConfigError::OutputIsEvidence {
+            output: output.to_owned(),
+            evidence,
         });
     }
     if existing.is_some_and(|m| m.file_type().is_block_device()) {
@@ -496,7 +503,30 @@ impl VpdqSettings {
             None => VpdqOutput::Stdout,
             Some(o) if videos.len() > 1 || std::fs::metadata(o).is_ok_and(|m| m.is_dir()) => {
                 let dir = absolute(o)?;
+                if std::fs::metadata(&dir).is_ok_and(|m| !m.is_dir()) {
+                    return Err(ConfigError::Invalid(format!(
+                        "-o {}: not a directory; several videos are written into one, each as \
+                         NAME.txt",
+                        dir.display()
+                    )));
+                }
                 refuse_inside_evidence(&dir, &videos)?;
+                // NAME.txt is a video given (detected by content, whatever its name), or a hard
+                // link to one: writing it would replace evidence.
+                let given = |p: &Path| std::fs::symlink_metadata(p).ok().map(|m| FileId::of(&m));
+                let ids: Vec<FileId> = videos.iter().filter_map(|v| given(v)).collect();
+                for v in &videos {
+                    let mut name = v.file_name().unwrap_or_default().to_owned();
+                    name.push(".txt");
+                    let target = dir.join(name);
+                    if let Some(i) = given(&target).and_then(|t| ids.iter().position(|&id| id == t))
+                    {
+                        return Err(ConfigError::OutputIsEvidence {
+                            output: target,
+                            evidence: videos[i].clone(),
+                        });
+                    }
+                }
                 VpdqOutput::Dir(dir)
             }
             Some(o) => VpdqOutput::File(check_output(&absolute(o)?, &videos)?),

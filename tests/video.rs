@@ -986,3 +986,175 @@ fn known_videos_travel_in_vics_files_from_a_scan_to_a_set_to_another_unit() {
         sets_before
     );
 }
+
+/// The processes whose parent is `pid`, and their state letter (`/proc/N/stat`).
+fn children_of(pid: u32) -> Vec<(u32, char)> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(n) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let mut fields = after.split_whitespace();
+        let state = fields.next().and_then(|s| s.chars().next()).unwrap_or('?');
+        if fields.next().and_then(|p| p.parse::<u32>().ok()) == Some(pid) {
+            found.push((n, state));
+        }
+    }
+    found
+}
+
+/// Whether process `n` is gone (or a zombie no one has reaped yet: it runs no more).
+fn gone(n: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{n}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next())
+            .is_some_and(|s| s == "Z" || s == "X"),
+    }
+}
+
+#[test]
+fn operator_mistakes_are_refused_and_a_killed_hashsift_leaves_no_ffmpeg_behind() {
+    if !have_tool("ffmpeg", "ffmpeg") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ev = d.join("ev");
+    std::fs::create_dir_all(&ev).unwrap();
+    let video = ev.join("a.mp4");
+    ffmpeg(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=60:duration=20",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+        &video,
+    );
+    // A second video whose name is the first one's output name (detected by content).
+    let named_like_output = ev.join("a.mp4.txt");
+    std::fs::copy(&video, &named_like_output).unwrap();
+    let paths = all_paths(&ev);
+    let contents = content_digests(&paths);
+    age_access_times(&paths);
+    let before = stat_snapshot(&paths);
+
+    // Huge, negative or meaningless option values: refused before anything is read.
+    for (option, value) in [
+        ("--seconds-per-hash", "1e300"),
+        ("--seconds-per-hash", "inf"),
+        ("--seconds-per-hash", "nan"),
+        ("--seconds-per-hash", "-1"),
+        ("--seconds-per-hash", "3601"),
+        ("--video-time-limit", "18446744073709551616"),
+        ("--video-time-limit", "0"),
+        ("--video-time-limit", "604801"),
+        ("--video-time-limit", "1.5"),
+    ] {
+        let out = hashsift()
+            .arg("vpdq")
+            .arg(format!("{option}={value}"))
+            .arg(&video)
+            .output()
+            .unwrap();
+        assert_exit(&out, 64);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(option), "{option}={value}: {stderr}");
+        // The scan's options too.
+        let out = hashsift()
+            .args(["scan", "--db"])
+            .arg(d.join("none.db"))
+            .arg("-o")
+            .arg(d.join("report"))
+            .arg(format!("{option}={value}"))
+            .arg(&ev)
+            .output()
+            .unwrap();
+        assert_exit(&out, 64);
+    }
+    // An output that is a video given, by name or because NAME.txt would replace one; a file
+    // for several videos.
+    for (output, videos, says) in [
+        (&video, &[&video][..], "is the evidence file"),
+        (&ev, &[&video, &named_like_output], "is the evidence file"),
+        (&video, &[&video, &named_like_output], "not a directory"),
+    ] {
+        let out = hashsift()
+            .arg("vpdq")
+            .arg("-o")
+            .arg(output)
+            .args(videos)
+            .output()
+            .unwrap();
+        assert_exit(&out, 64);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{stderr}");
+    }
+    // A link planted where the output goes is replaced, not written through.
+    let victim = d.join("victim");
+    std::fs::write(&victim, b"keep").unwrap();
+    let planted = d.join("planted.txt");
+    std::os::unix::fs::symlink(&victim, &planted).unwrap();
+    let out = hashsift()
+        .args(["vpdq", "-q", "-o"])
+        .arg(&planted)
+        .arg(&video)
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+    assert!(!std::fs::symlink_metadata(&planted).unwrap().is_symlink());
+    assert!(std::fs::read_to_string(&planted).unwrap().lines().count() >= 20);
+
+    // Killed while FFmpeg decodes for it: FFmpeg dies with it.
+    let mut child = hashsift()
+        .args(["vpdq", "--seconds-per-hash", "0"])
+        .arg(&video)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(30);
+    let decoders = loop {
+        let running: Vec<u32> = children_of(child.id())
+            .into_iter()
+            .filter(|&(_, state)| state != 'Z')
+            .map(|(n, _)| n)
+            .collect();
+        if !running.is_empty() {
+            break running;
+        }
+        assert!(
+            Instant::now() < until && child.try_wait().unwrap().is_none(),
+            "no FFmpeg child seen"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Let it decode a while, then kill -9 (no handler runs).
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let until = Instant::now() + Duration::from_secs(5);
+    while !decoders.iter().all(|&n| gone(n)) {
+        assert!(
+            Instant::now() < until,
+            "FFmpeg still runs after hashsift was killed: {decoders:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_untouched(&ev, &paths, &before, &contents);
+}

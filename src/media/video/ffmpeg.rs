@@ -101,9 +101,10 @@ fn contained(program: &Path) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
+    let parent = std::process::id();
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
-        c.pre_exec(|| {
+        c.pre_exec(move || {
             let none = libc::rlimit {
                 rlim_cur: 0,
                 rlim_max: 0,
@@ -117,6 +118,10 @@ fn contained(program: &Path) -> Command {
                 || libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0
             {
                 return Err(io::Error::last_os_error());
+            }
+            // hashsift died before the request took effect: nothing would kill this child.
+            if libc::getppid() as u32 != parent {
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
             }
             Ok(())
         });
