@@ -299,6 +299,9 @@ fn read_report(dir: &Path) -> Report {
         .as_object_mut()
         .unwrap()
         .remove("load_seconds");
+    if let Some(search) = summary["videos"]["search"].as_object_mut() {
+        search.remove("seconds");
+    }
     Report {
         items,
         csv: std::fs::read_to_string(dir.join("items.csv")).unwrap(),

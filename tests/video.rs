@@ -735,6 +735,12 @@ fn known_videos_are_found_in_new_copies_and_known_images_in_videos() {
         Some(6),
         "{summary}"
     );
+    // Searched: the one known video with the reference's frames; the 26 videos, all different.
+    let search = &summary["videos"]["search"];
+    assert_eq!(search["known_videos"], 1, "{search}");
+    let frames = std::fs::read_to_string(&vset).unwrap().lines().count();
+    assert_eq!(search["known_frames"].as_u64(), Some(frames as u64));
+    assert_eq!(search["videos_searched"], 26, "{search}");
     for i in 0..20 {
         let v = item(&format!("unrelated-{i:02}.mp4"));
         assert!(v.get("suggested_category").is_none(), "{v}");

@@ -41,6 +41,13 @@ impl PdqIndex {
     /// With more than 2^32 hashes.
     pub fn build(pairs: impl IntoIterator<Item = (u32, PdqHash)>) -> PdqIndex {
         let (ids, hashes): (Vec<u32>, Vec<PdqHash>) = pairs.into_iter().unzip();
+        PdqIndex::from_parts(ids, hashes)
+    }
+
+    /// [`PdqIndex::build`] from the ids and hashes in two lists of one length (taken as they
+    /// are, not copied).
+    pub fn from_parts(ids: Vec<u32>, hashes: Vec<PdqHash>) -> PdqIndex {
+        assert_eq!(ids.len(), hashes.len(), "an id for every hash");
         let n = u32::try_from(hashes.len()).expect("at most 2^32 hashes");
         let slots = (0..16)
             .map(|s| {

@@ -66,7 +66,7 @@ pub struct Summary {
 }
 
 /// The videos of a scan and their vPDQ.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct VideoSummary {
     /// The FFmpeg that decoded them (its version line); `None` when there was none.
     pub ffmpeg: Option<String>,
@@ -86,6 +86,20 @@ pub struct VideoSummary {
     /// Not graded by an exact hash, and suggested a category by what their frames match
     /// (known videos, known images).
     pub suggested: u64,
+    /// The search of the videos no exact hash graded; absent when there was none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search: Option<VideoSearchSummary>,
+}
+
+/// The known videos a scan searched its videos among, and how long that took.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct VideoSearchSummary {
+    pub known_videos: u64,
+    pub known_frames: u64,
+    /// Distinct vPDQs searched (copies of a content once).
+    pub videos_searched: u64,
+    /// Loading and indexing the known frames, and searching.
+    pub seconds: f64,
 }
 
 /// Counts and bytes of a group of files.
@@ -204,6 +218,12 @@ impl Summary {
         let mut videos = VideoSummary {
             ffmpeg: run.ffmpeg.clone().and_then(Result::ok),
             not_hashed_because: run.ffmpeg.clone().and_then(Result::err),
+            search: run.video_search.map(|s| VideoSearchSummary {
+                known_videos: s.known_videos,
+                known_frames: s.known_frames,
+                videos_searched: s.distinct_videos,
+                seconds: s.time.as_secs_f64(),
+            }),
             ..VideoSummary::default()
         };
         let mut decoders: BTreeMap<&'static str, u64> = BTreeMap::new();

@@ -202,7 +202,7 @@ pub fn run(
         None => None,
     };
     // Videos: against the known videos, and their frames against the known images.
-    let videos = match config.video {
+    let (videos, video_search) = match config.video {
         Some(_) if complete => match videos::suggest_videos(
             &db,
             pdq_index.as_ref().map(|(i, _)| i),
@@ -214,11 +214,11 @@ pub fn run(
             Ok(v) => v,
             Err(DbError::Interrupted) => {
                 complete = false;
-                Vec::new()
+                (Vec::new(), None)
             }
             Err(e) => return Err(e.into()),
         },
-        _ => Vec::new(),
+        _ => (Vec::new(), None),
     };
     let containers = contained(&items, &gradings);
     Ok(ScanRun {
@@ -228,6 +228,7 @@ pub fn run(
         suggestion_lists,
         containers,
         videos,
+        video_search,
         started,
         finished: Timestamp::now(),
         complete,

@@ -135,6 +135,9 @@ pub struct ScanRun {
     pub(super) containers: Vec<(u32, Contents)>,
     /// The videos whose frames match known videos or images, by index.
     pub(super) videos: Vec<(u32, VideoFindings)>,
+    /// What the search of the videos covered; `None` when no video was searched (none hashed,
+    /// all graded exactly, or the scan interrupted before).
+    pub video_search: Option<super::videos::VideoSearch>,
     pub started: Timestamp,
     pub finished: Timestamp,
     pub complete: bool,

@@ -43,31 +43,70 @@ impl KnownFrames {
         videos: impl IntoIterator<Item = &'a [(PdqHash, u8)]>,
         min_quality: u8,
     ) -> KnownFrames {
-        let mut pairs = Vec::new();
-        let mut owner = Vec::new();
-        let mut counts = Vec::new();
-        for (v, frames) in videos.into_iter().enumerate() {
-            let mut seen = HashSet::new();
-            let mut n = 0u32;
+        let mut b = KnownFramesBuilder::new(min_quality);
+        for frames in videos {
+            b.start_video();
             for &(hash, quality) in frames {
-                if !seen.insert(hash) || quality < min_quality {
-                    continue;
-                }
-                pairs.push((owner.len() as u32, hash));
-                owner.push(v as u32);
-                n += 1;
+                b.add(hash, quality);
             }
-            counts.push(n);
         }
-        KnownFrames {
-            index: PdqIndex::build(pairs),
-            owner,
-            counts,
-        }
+        b.finish()
     }
 
     pub fn is_empty(&self) -> bool {
         self.owner.is_empty()
+    }
+}
+
+/// [`KnownFrames`] built as the frames are read, video after video.
+pub struct KnownFramesBuilder {
+    min_quality: u8,
+    hashes: Vec<PdqHash>,
+    owner: Vec<u32>,
+    counts: Vec<u32>,
+    /// The hashes of the current video so far.
+    seen: HashSet<PdqHash>,
+}
+
+impl KnownFramesBuilder {
+    pub fn new(min_quality: u8) -> KnownFramesBuilder {
+        KnownFramesBuilder {
+            min_quality,
+            hashes: Vec::new(),
+            owner: Vec::new(),
+            counts: Vec::new(),
+            seen: HashSet::new(),
+        }
+    }
+
+    /// The frames added next are another known video's (numbered from 0 in this order).
+    pub fn start_video(&mut self) {
+        self.counts.push(0);
+        self.seen.clear();
+    }
+
+    /// A frame of the current video: kept when of the quality wanted and new in its video.
+    pub fn add(&mut self, hash: PdqHash, quality: u8) {
+        let Some(video) = self.counts.len().checked_sub(1) else {
+            return;
+        };
+        // As the reference: deduplicated first (the first frame of a hash stands for it), then
+        // the quality threshold.
+        if !self.seen.insert(hash) || quality < self.min_quality {
+            return;
+        }
+        self.hashes.push(hash);
+        self.owner.push(video as u32);
+        self.counts[video] += 1;
+    }
+
+    pub fn finish(self) -> KnownFrames {
+        let ids = (0..self.hashes.len() as u32).collect();
+        KnownFrames {
+            index: PdqIndex::from_parts(ids, self.hashes),
+            owner: self.owner,
+            counts: self.counts,
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use crate::record::Item;
 
 use super::options::PdqMatching;
 use super::result::{Grading, VideoFindings};
-use super::video_match::{KnownFrames, QueryFrame, match_images, match_videos};
+use super::video_match::{KnownFramesBuilder, QueryFrame, match_images, match_videos};
 
 /// A video suggests the category of a known video when either of vPDQ's two percentages
 /// reaches this: most of the query is the known video (a copy, a re-encode, a trimmed copy),
@@ -30,7 +30,8 @@ pub(super) fn suggest_videos(
     items: &[Item],
     gradings: &mut [Grading],
     cancel: &Cancel,
-) -> Result<Vec<(u32, VideoFindings)>, DbError> {
+) -> Result<(Suggested, Option<VideoSearch>), DbError> {
+    let began = std::time::Instant::now();
     let wanted: Vec<usize> = (0..items.len())
         .filter(|&i| {
             gradings[i].category.is_none()
@@ -42,13 +43,21 @@ pub(super) fn suggest_videos(
         })
         .collect();
     if wanted.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     }
-    let known_videos = db.video_frames(cancel)?;
-    let known = KnownFrames::build(
-        known_videos.iter().map(|(_, f)| f.as_slice()),
-        settings.min_quality,
-    );
+    // The known videos' medium ids, in the order the index numbers them.
+    let mut known_videos: Vec<i64> = Vec::new();
+    let mut known_frames = 0u64;
+    let mut builder = KnownFramesBuilder::new(settings.min_quality);
+    db.each_video_frame(cancel, |id, hash, quality| {
+        if known_videos.last() != Some(&id) {
+            known_videos.push(id);
+            builder.start_video();
+        }
+        builder.add(hash, quality);
+        known_frames += 1;
+    })?;
+    let known = builder.finish();
     let mut media: HashMap<i64, MediaView> = HashMap::new();
     let mut medium = |id: i64| -> Result<MediaView, DbError> {
         if let Some(m) = media.get(&id) {
@@ -85,7 +94,7 @@ pub(super) fn suggest_videos(
                 images: Vec::new(),
             };
             for m in match_videos(&known, &query, d, q, MIN_PERCENT) {
-                let id = known_videos[m.video as usize].0;
+                let id = known_videos[m.video as usize];
                 found.videos.push((m, medium(id)?));
             }
             if let Some(images) = images {
@@ -111,5 +120,26 @@ pub(super) fn suggest_videos(
             out.push((i as u32, found.clone()));
         }
     }
-    Ok(out)
+    let search = VideoSearch {
+        known_videos: known_videos.len() as u64,
+        known_frames,
+        distinct_videos: done.len() as u64,
+        time: began.elapsed(),
+    };
+    Ok((out, Some(search)))
+}
+
+/// What each video suggested matched, by item index.
+type Suggested = Vec<(u32, VideoFindings)>;
+
+/// What the search of a scan's videos covered, and how long it took.
+#[derive(Clone, Copy, Debug)]
+pub struct VideoSearch {
+    /// The known videos and their frames, loaded from the database.
+    pub known_videos: u64,
+    pub known_frames: u64,
+    /// The distinct vPDQs searched (copies of one content count once).
+    pub distinct_videos: u64,
+    /// Loading the known frames, indexing them and searching.
+    pub time: std::time::Duration,
 }
