@@ -44,12 +44,7 @@ fn reference_hash(python: &str, video: &Path, seconds: &str) -> String {
         .args(["hash".as_ref(), video.as_os_str(), seconds.as_ref()])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    success_stdout(out)
 }
 
 /// The reference matcher's percentages of `query` against `target` (vPDQ files).
@@ -59,12 +54,7 @@ fn reference_match(python: &str, query: &Path, target: &Path) -> (f64, f64) {
         .args(["match".as_ref(), query.as_os_str(), target.as_os_str()])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = success_stdout(out);
     let mut v = text.split_whitespace().map(|s| s.parse::<f64>().unwrap());
     (v.next().unwrap(), v.next().unwrap())
 }
@@ -458,6 +448,16 @@ fn a_scan_hashes_every_video_members_too_and_says_when_ffmpeg_is_missing() {
     assert!(report_items(&out).values().all(|v| v.get("vpdq").is_none()));
 }
 
+/// `hashsift db --db DB ARGS...`.
+fn db_command(db: &Path, args: &[&str]) -> std::process::Output {
+    hashsift()
+        .args(["db", "--db"])
+        .arg(db)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 /// The rows of `sql` in the database `db`, as Python's sqlite3 reads them (one line each,
 /// fields joined by `,`).
 fn sql_rows(db: &Path, sql: &str) -> Vec<String> {
@@ -470,15 +470,30 @@ fn sql_rows(db: &Path, sql: &str) -> Vec<String> {
         .arg(sql)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
+    success_stdout(out).lines().map(str::to_owned).collect()
+}
+
+/// The frames `db` holds, as `FRAME,QUALITY,HASH,MILLISECONDS`, of the media whose grade
+/// matches `grade` (an SQL condition on `g`, the grade, and `s`, its set).
+fn stored_frames(db: &Path, grade: &str) -> Vec<String> {
+    sql_rows(
+        db,
+        &format!(
+            "SELECT f.frame, f.quality, f.pdq, f.millis FROM video_frame f
+             JOIN grade g ON g.media_id = f.media_id JOIN hash_set s ON s.id = g.set_id
+             WHERE {grade} ORDER BY f.media_id, f.position"
+        ),
+    )
+}
+
+/// A vPDQ text's frames as [`stored_frames`] gives them: time stamps in milliseconds.
+fn as_stored(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            let millis = (f[3].parse::<f64>().unwrap() * 1000.0).round() as u64;
+            format!("{},{},{},{millis}", f[0], f[1], f[2])
+        })
         .collect()
 }
 
@@ -500,14 +515,16 @@ fn known_videos_are_imported_from_the_references_vpdq_files_and_removed_with_the
         written.push((name, text));
     }
     let db = work.path().join("known.db");
-    let out = hashsift()
-        .args(["db", "--db"])
-        .arg(&db)
-        .arg("import")
-        .arg(&folder)
-        .args(["--category", "csam", "--set-version", "1"])
-        .output()
-        .unwrap();
+    let folder_arg = folder.to_str().unwrap();
+    let args = [
+        "import",
+        folder_arg,
+        "--category",
+        "csam",
+        "--set-version",
+        "1",
+    ];
+    let out = db_command(&db, &args);
     assert_exit(&out, 0);
     // Each file is a known video of the set, graded csam, with every frame of its file.
     written.sort();
@@ -517,35 +534,18 @@ fn known_videos_are_imported_from_the_references_vpdq_files_and_removed_with_the
         written.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>()
     );
     for (i, (_, text)) in written.iter().enumerate() {
-        let rows = sql_rows(
-            &db,
-            &format!(
-                "SELECT f.frame, f.quality, f.pdq, f.millis FROM video_frame f
-                 JOIN grade g ON g.media_id = f.media_id
-                 WHERE g.file = {i} AND g.category = 'csam' ORDER BY f.position"
-            ),
-        );
-        let expected: Vec<String> = text
-            .lines()
-            .map(|l| {
-                let f: Vec<&str> = l.split(',').collect();
-                let millis = (f[3].parse::<f64>().unwrap() * 1000.0).round() as u64;
-                format!("{},{},{},{millis}", f[0], f[1], f[2])
-            })
-            .collect();
+        let rows = stored_frames(&db, &format!("g.file = {i} AND g.category = 'csam'"));
+        let expected = as_stored(text);
         assert_eq!(rows, expected, "file {i}");
     }
     // A line that is not a frame refuses the file, and the database is left as it was.
     let bad = work.path().join("bad.txt");
     std::fs::write(&bad, format!("{}0,100,xyz,1.000\n", written[0].1)).unwrap();
     let before = sql_rows(&db, "SELECT count(*) FROM video_frame");
-    let out = hashsift()
-        .args(["db", "--db"])
-        .arg(&db)
-        .args(["import", "--category", "csem"])
-        .arg(&bad)
-        .output()
-        .unwrap();
+    let out = db_command(
+        &db,
+        &["import", "--category", "csem", bad.to_str().unwrap()],
+    );
     assert!(!out.status.success());
     let lines = written[0].1.lines().count() + 1;
     assert!(
@@ -555,12 +555,7 @@ fn known_videos_are_imported_from_the_references_vpdq_files_and_removed_with_the
     );
     assert_eq!(sql_rows(&db, "SELECT count(*) FROM video_frame"), before);
     // Removing the set removes its videos' frames.
-    let out = hashsift()
-        .args(["db", "--db"])
-        .arg(&db)
-        .args(["remove", "known-videos"])
-        .output()
-        .unwrap();
+    let out = db_command(&db, &["remove", "known-videos"]);
     assert_exit(&out, 0);
     assert_eq!(sql_rows(&db, "SELECT count(*) FROM video_frame"), ["0"]);
 }
@@ -757,16 +752,6 @@ fn vics_vpdq(record: &serde_json::Value) -> Option<String> {
         .map(|a| a["HashValue"].as_str().unwrap().to_owned())
 }
 
-/// `hashsift db --db DB ARGS...`.
-fn db_command(db: &Path, args: &[&str]) -> std::process::Output {
-    hashsift()
-        .args(["db", "--db"])
-        .arg(db)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
 #[test]
 fn known_videos_travel_in_vics_files_from_a_scan_to_a_set_to_another_unit() {
     let Some(python) = ffmpeg_and_reference() else {
@@ -831,38 +816,15 @@ fn known_videos_travel_in_vics_files_from_a_scan_to_a_set_to_another_unit() {
     );
     assert_exit(&out, 0);
     let frames_of = |db: &Path, set: &str| {
-        sql_rows(
-            db,
-            &format!(
-                "SELECT f.frame, f.quality, f.pdq, f.millis FROM video_frame f
-                 JOIN grade g ON g.media_id = f.media_id JOIN hash_set s ON s.id = g.set_id
-                 WHERE s.name = '{set}' AND g.category = 'csam' ORDER BY f.position"
-            ),
-        )
+        stored_frames(db, &format!("s.name = '{set}' AND g.category = 'csam'"))
     };
-    let expected: Vec<String> = reference
-        .lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            let millis = (f[3].parse::<f64>().unwrap() * 1000.0).round() as u64;
-            format!("{},{},{},{millis}", f[0], f[1], f[2])
-        })
-        .collect();
+    let expected = as_stored(&reference);
     assert_eq!(frames_of(&db, "reviewed"), expected);
 
     // ...exported as VICS for the national database, which imports it with its frames.
     let exported = w.join("export.json");
-    let out = db_command(
-        &db,
-        &[
-            "export",
-            "reviewed",
-            "--format",
-            "vics",
-            "-o",
-            exported.to_str().unwrap(),
-        ],
-    );
+    let to = exported.to_str().unwrap();
+    let out = db_command(&db, &["export", "reviewed", "--format", "vics", "-o", to]);
     assert_exit(&out, 0);
     let export: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&exported).unwrap()).unwrap();
@@ -932,27 +894,13 @@ fn known_videos_travel_in_vics_files_from_a_scan_to_a_set_to_another_unit() {
         &["import", split.to_str().unwrap(), "--name", "split"],
     );
     assert_exit(&out, 0);
-    let rows = sql_rows(
-        &national,
-        "SELECT f.frame, f.quality, f.pdq, f.millis FROM video_frame f
-         JOIN grade g ON g.media_id = f.media_id JOIN hash_set s ON s.id = g.set_id
-         WHERE s.name = 'split' AND g.category = 'csem' ORDER BY f.position",
-    );
+    let rows = stored_frames(&national, "s.name = 'split' AND g.category = 'csem'");
     assert_eq!(rows, expected);
     // A CSV export has no column for frames: the video known by its frames alone is left out,
     // and said so; the one with an MD5 is written.
     let csv = w.join("export.csv");
-    let out = db_command(
-        &national,
-        &[
-            "export",
-            "--all",
-            "--format",
-            "csv",
-            "-o",
-            csv.to_str().unwrap(),
-        ],
-    );
+    let to = csv.to_str().unwrap();
+    let out = db_command(&national, &["export", "--all", "--format", "csv", "-o", to]);
     assert_exit(&out, 0);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -325,6 +325,17 @@ pub fn import_graded(db: &Path, set: &Path, name: &str, category: &str) {
     assert_exit(&out, 0);
 }
 
+/// The standard output of a helper program that must have succeeded (its stderr shown if not).
+#[track_caller]
+pub fn success_stdout(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
 /// The Python with PyPI's `pdqhash` (Meta's C++ PDQ core) and numpy: `HASHSIFT_PYTHON`, else
 /// `python3`. In CI a missing one fails the test; elsewhere `None`, with a message.
 pub fn pdq_python() -> Option<String> {
@@ -454,13 +465,7 @@ pub fn pdq_reference_rows(
         .args(&paths)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
+    success_stdout(out)
         .lines()
         .map(|l| l.split('\t').map(str::to_owned).collect())
         .collect()
