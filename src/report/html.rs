@@ -285,7 +285,14 @@ pub fn write(
             (None, Some(why)) => format!("No video was hashed: {}.", escape(why)),
             (None, None) => String::new(),
         };
-        let _ = writeln!(h, "<p>{decoder}</p>");
+        let searched = v.search.as_ref().map_or(String::new(), |s| {
+            format!(
+                " Searched ({} distinct) among <b>{}</b> known videos ({} frames), \
+                 images, in {:.1} s.",
+                s.videos_searched, s.known_videos, s.known_frames, s.seconds
+            )
+        });
+        let _ = writeln!(h, "<p>{decoder}{searched}</p>");
     }
 
     // Files graded as illegal material, conflicts, contradictions, errors.

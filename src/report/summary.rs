@@ -86,8 +86,7 @@ pub struct VideoSummary {
     /// Not graded by an exact hash, and suggested a category by what their frames match
     /// (known videos, known images).
     pub suggested: u64,
-    /// The search of the videos no exact hash graded; absent when there was none.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The search of the videos no exact hash graded; `None` when there was none.
     pub search: Option<VideoSearchSummary>,
 }
 

@@ -137,7 +137,7 @@ pub struct ScanRun {
     pub(super) videos: Vec<(u32, VideoFindings)>,
     /// What the search of the videos covered; `None` when no video was searched (none hashed,
     /// all graded exactly, or the scan interrupted before).
-    pub video_search: Option<super::videos::VideoSearch>,
+    pub video_search: Option<VideoSearch>,
     pub started: Timestamp,
     pub finished: Timestamp,
     pub complete: bool,
@@ -237,4 +237,16 @@ pub struct VideoFindings {
         super::video_match::ImageMatch,
         crate::knowndb::read::MediaView,
     )>,
+}
+
+/// What the search of a scan's videos covered, and how long it took.
+#[derive(Clone, Copy, Debug)]
+pub struct VideoSearch {
+    /// The known videos and their frames, loaded from the database.
+    pub known_videos: u64,
+    pub known_frames: u64,
+    /// The distinct vPDQs searched (copies of one content count once).
+    pub distinct_videos: u64,
+    /// Loading the known frames, indexing them and searching.
+    pub time: std::time::Duration,
 }

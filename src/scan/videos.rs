@@ -12,7 +12,7 @@ use crate::media::video::VideoHash;
 use crate::record::Item;
 
 use super::options::PdqMatching;
-use super::result::{Grading, VideoFindings};
+use super::result::{Grading, VideoFindings, VideoSearch};
 use super::video_match::{KnownFramesBuilder, QueryFrame, match_images, match_videos};
 
 /// A video suggests the category of a known video when either of vPDQ's two percentages
@@ -131,15 +131,3 @@ pub(super) fn suggest_videos(
 
 /// What each video suggested matched, by item index.
 type Suggested = Vec<(u32, VideoFindings)>;
-
-/// What the search of a scan's videos covered, and how long it took.
-#[derive(Clone, Copy, Debug)]
-pub struct VideoSearch {
-    /// The known videos and their frames, loaded from the database.
-    pub known_videos: u64,
-    pub known_frames: u64,
-    /// The distinct vPDQs searched (copies of one content count once).
-    pub distinct_videos: u64,
-    /// Loading the known frames, indexing them and searching.
-    pub time: std::time::Duration,
-}
