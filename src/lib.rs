@@ -16,6 +16,7 @@ pub mod digest;
 pub mod exit;
 pub mod expand;
 pub mod hash;
+pub mod image;
 pub mod import;
 pub mod knowndb;
 pub mod media;

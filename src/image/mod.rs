@@ -1,0 +1,5 @@
+//! Disk images read directly: raw, split raw and EWF (E01), their volumes and file systems,
+//! deleted files included.
+
+#[cfg(tsk)]
+pub mod tsk;
