@@ -1,5 +1,6 @@
 //! Disk images read directly: raw, split raw and EWF (E01), their volumes and file systems,
 //! deleted files included.
 
+pub mod media;
 #[cfg(tsk)]
 pub mod tsk;
