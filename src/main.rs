@@ -63,6 +63,14 @@ fn dispatch(command: cli::Command) -> anyhow::Result<ExitStatus> {
         cli::Command::Demo { out } => cli::demo::run(out, &dispatch),
         cli::Command::Db(args) => cli::db::run(args, cancel),
         cli::Command::Vpdq(args) => cli::vpdq::run(args, cancel),
+        cli::Command::ImageWorker { image } => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+            hashsift::image::worker::run(&image, &mut out)
+                .and_then(|()| std::io::Write::flush(&mut out))
+                .map_err(anyhow::Error::new)?;
+            Ok(hashsift::exit::ExitStatus::Clean)
+        }
     }
 }
 

@@ -67,6 +67,12 @@ pub enum Command {
     /// Every subcommand uses the database given by --db, else $HASHSIFT_DB, else
     /// $XDG_DATA_HOME/hashsift/known.db (~/.local/share/hashsift/known.db).
     Db(DbArgs),
+    /// The child process that reads a disk image for hashsift (not for use by hand).
+    #[command(name = "__image-worker", hide = true)]
+    ImageWorker {
+        #[arg(value_name = "IMAGE")]
+        image: PathBuf,
+    },
     /// Hash each VIDEO with vPDQ, Meta's video PDQ: the PDQ hash of frames sampled over time,
     /// one line per frame (FRAME,QUALITY,HASH,SECONDS) in the format of ThreatExchange's tools.
     /// FFmpeg decodes (Debian's ffmpeg package; HASHSIFT_FFMPEG names another).

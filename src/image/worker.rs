@@ -1,0 +1,91 @@
+//! The image worker: `hashsift __image-worker IMAGE`, run by hashsift as a child process,
+//! walks the image with The Sleuth Kit and writes [`super::frames`] to its standard output. A
+//! crash in TSK on a crafted image ends this process only; hashsift sees its output end early
+//! and records why.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use super::frames::{self, Frame};
+use super::media::Media;
+
+/// Walks `image`, writing the frames to `out`; the last is `Done` or `Failed`.
+///
+/// # Errors
+/// `out` is closed or fails (hashsift stopped reading).
+pub fn run(image: &Path, out: &mut dyn Write) -> io::Result<()> {
+    let media = match Media::open(image) {
+        Ok(m) => m,
+        Err(e) => return frames::write(out, &Frame::Failed(e.to_string())),
+    };
+    walk(&media, out)
+}
+
+#[cfg(not(tsk))]
+fn walk(_media: &Media, out: &mut dyn Write) -> io::Result<()> {
+    frames::write(
+        out,
+        &Frame::Failed(
+            "this hashsift was built without The Sleuth Kit: install Debian's libtsk-dev and \
+             build it again"
+                .into(),
+        ),
+    )
+}
+
+#[cfg(tsk)]
+fn walk(media: &Media, out: &mut dyn Write) -> io::Result<()> {
+    use super::entry::{Entry, Volume, flags, meta_type};
+    use super::tsk::{self, Stop, Visitor, WalkError};
+
+    struct Writer<'a> {
+        out: &'a mut dyn Write,
+        error: Option<io::Error>,
+    }
+
+    impl Writer<'_> {
+        fn put(&mut self, r: io::Result<()>) -> Result<(), Stop> {
+            r.map_err(|e| {
+                self.error = Some(e);
+                Stop
+            })
+        }
+    }
+
+    impl Visitor for Writer<'_> {
+        fn volume(&mut self, volume: Volume) -> Result<(), Stop> {
+            let r = frames::write(self.out, &Frame::Volume(volume));
+            self.put(r)
+        }
+        fn entry(&mut self, entry: Entry) -> Result<bool, Stop> {
+            // The content of regular files' streams, deleted ones included; not of a deleted
+            // name whose metadata another file now uses (that content is the other file's).
+            let want = entry.attr_type != 0
+                && entry.meta_type == meta_type::REG
+                && !entry.is(flags::REALLOC);
+            let r = frames::write(self.out, &Frame::Entry(entry));
+            self.put(r).map(|()| want)
+        }
+        fn data(&mut self, bytes: &[u8]) -> Result<(), Stop> {
+            let r = frames::write_data(self.out, bytes);
+            self.put(r)
+        }
+        fn end(&mut self, bytes: u64, error: Option<String>) -> Result<(), Stop> {
+            let r = frames::write(self.out, &Frame::End { bytes, error });
+            self.put(r)
+        }
+    }
+
+    let mut w = Writer { out, error: None };
+    let result = tsk::walk(media, media.size, &mut w);
+    if let Some(e) = w.error {
+        return Err(e);
+    }
+    let last = match result {
+        Ok(()) => Frame::Done,
+        Err(WalkError::NotAnImage(why)) => Frame::Failed(why),
+        Err(WalkError::Stopped) => Frame::Failed("stopped".into()),
+        Err(WalkError::OutOfMemory) => Frame::Failed("out of memory".into()),
+    };
+    frames::write(w.out, &last)
+}
