@@ -9,6 +9,7 @@
 //! stages to the command line, which draws and prints.
 
 pub mod cancel;
+pub mod child;
 pub mod command;
 pub mod config;
 pub mod container;

@@ -154,3 +154,53 @@ fn the_worker_gives_every_file_of_a_fat_image_in_raw_and_e01_deleted_ones_too() 
     assert!(entries.is_empty());
     assert!(matches!(last, Frame::Failed(_)), "{last:?}");
 }
+
+#[test]
+fn a_worker_that_crashes_is_a_reason_and_the_frames_before_it_stand() {
+    if !have_tool("mkfs.fat", "dosfstools") || !have_tool("mcopy", "mtools") {
+        return;
+    }
+    use hashsift::image::reader::Worker;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let image = d.join("fat.img");
+    let img = image.to_str().unwrap();
+    tool("truncate", &["-s", "60M", img]);
+    tool("mkfs.fat", &["-F", "32", img]);
+    // Enough content that the worker is still writing when it is killed.
+    let big = d.join("big.bin");
+    std::fs::write(&big, pseudo_random(40 << 20, 5)).unwrap();
+    tool("mcopy", &["-i", img, big.to_str().unwrap(), "::/"]);
+    let exe = Path::new(env!("CARGO_BIN_EXE_hashsift"));
+
+    // Read to its end: clean.
+    let mut w = Worker::start(exe, &image).unwrap();
+    let mut last = None;
+    while let Some(f) = w.next_frame().unwrap() {
+        last = Some(f);
+    }
+    assert_eq!(last, Some(Frame::Done));
+    assert_eq!(w.end(), Ok(()));
+
+    // An abort in the middle of the content (as TSK's assertions end a process; a SIGSEGV sent
+    // from outside is taken once by Rust's stack-overflow handler): the frames before it
+    // read, then its end names the signal.
+    let mut w = Worker::start(exe, &image).unwrap();
+    let mut data = 0usize;
+    loop {
+        match w.next_frame() {
+            Ok(Some(Frame::Data(d))) => {
+                data += d.len();
+                if data >= 1 << 20 && data - d.len() < 1 << 20 {
+                    // SAFETY: kill(2) on the worker's own pid.
+                    unsafe { libc::kill(w.id() as i32, libc::SIGABRT) };
+                }
+            }
+            Ok(Some(Frame::Done)) => panic!("the worker finished before it was killed"),
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    let why = w.end().unwrap_err();
+    assert!(why.contains("crashed (signal 6, aborted)"), "{why}");
+}

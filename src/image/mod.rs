@@ -4,6 +4,7 @@
 pub mod entry;
 pub mod frames;
 pub mod media;
+pub mod reader;
 #[cfg(tsk)]
 pub mod tsk;
 pub mod worker;

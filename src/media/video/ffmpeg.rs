@@ -93,40 +93,7 @@ const MEMORY: libc::rlim_t = 4 << 30;
 
 /// A contained child (see the module's documentation), its stdout piped.
 fn contained(program: &Path) -> Command {
-    use std::os::unix::process::CommandExt;
-    let mut c = Command::new(program);
-    c.env_clear()
-        .current_dir("/")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let parent = std::process::id();
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        c.pre_exec(move || {
-            let none = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            let memory = libc::rlimit {
-                rlim_cur: MEMORY,
-                rlim_max: MEMORY,
-            };
-            if libc::setrlimit(libc::RLIMIT_CORE, &none) != 0
-                || libc::setrlimit(libc::RLIMIT_AS, &memory) != 0
-                || libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-            // hashsift died before the request took effect: nothing would kill this child.
-            if libc::getppid() as u32 != parent {
-                return Err(io::Error::from_raw_os_error(libc::ESRCH));
-            }
-            Ok(())
-        });
-    }
-    c
+    crate::child::contained(program, MEMORY)
 }
 
 /// Why a child was stopped before it ended.
