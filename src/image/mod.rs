@@ -8,3 +8,7 @@ pub mod reader;
 #[cfg(tsk)]
 pub mod tsk;
 pub mod worker;
+
+/// Whether this hashsift was built with The Sleuth Kit (Debian's `libtsk-dev` present at build
+/// time): without it, disk images are not read.
+pub const WITH_TSK: bool = cfg!(tsk);
