@@ -50,7 +50,8 @@ typedef struct {
                   const char *fs_type, const char *error);
     /* A name: returns 1 to be given its content, 0 not, -1 to stop. */
     int (*entry)(void *ctx, const hs_entry *e);
-    /* A piece of the content, in order. Returns nonzero to stop. */
+    /* A piece of the content, in order. Returns 0 for more, 2 when enough of this content was
+     * given (its end follows), anything else to stop. */
     int (*data)(void *ctx, const char *buf, size_t len);
     /* The end of the content: the bytes given, and why it ended early (NULL when whole).
      * Returns nonzero to stop. */
@@ -153,13 +154,22 @@ static int one(walk_state *w, TSK_FS_FILE *f, const char *parent, const TSK_FS_A
         if ((TSK_OFF_T)len > a->size - off)
             len = (size_t)(a->size - off);
         ssize_t got = tsk_fs_attr_read(a, off, w->buf, len, TSK_FS_FILE_READ_FLAG_NONE);
+        if (got == 0 && (a->flags & TSK_FS_ATTR_NONRES) && off >= a->nrd.initsize) {
+            /* Past the runs TSK holds, and past the initialised size: the stream reads as
+             * zeros there (NTFS's sparse $BadClus:$Bad is all such). */
+            memset(w->buf, 0, len);
+            got = (ssize_t)len;
+        }
         if (got <= 0) {
             error = got < 0 ? tsk_reason() : "the file system gives no more of it";
             break;
         }
-        if (w->cb->data(w->cb->ctx, w->buf, (size_t)got))
-            return -1;
+        int more = w->cb->data(w->cb->ctx, w->buf, (size_t)got);
         off += got;
+        if (more == 2)
+            break;
+        if (more)
+            return -1;
     }
     int stop = w->cb->end(w->cb->ctx, (uint64_t)off, error);
     tsk_error_reset();

@@ -91,6 +91,8 @@ pub struct Looking {
     pub archives: bool,
     /// Hash every video with vPDQ, sampled so.
     pub video: Option<crate::media::video::VideoConfig>,
+    /// Open disk images so.
+    pub images: Option<crate::expand::ImageOptions>,
 }
 
 impl HashSettings {
@@ -113,6 +115,7 @@ impl HashSettings {
             pdq,
             archives,
             video,
+            images,
         } = looking;
         if pdq.is_some() && format == Format::Hashdeep {
             return Err(ConfigError::PdqFormat);
@@ -154,6 +157,7 @@ impl HashSettings {
                 }),
                 archives: archives.then(crate::container::Limits::default),
                 video,
+                images,
             },
             format,
             output,
@@ -341,6 +345,10 @@ impl ScanSettings {
                 pdq,
                 archives: Some(crate::container::Limits::default()),
                 video: Some(crate::media::video::VideoConfig::default()),
+                images: Some(crate::expand::ImageOptions {
+                    verify: true,
+                    open_all: false,
+                }),
             },
             out,
             quiet,
@@ -423,6 +431,7 @@ impl ScanSettings {
                 pdq: start.pdq,
                 archives: start.archives.then(crate::container::Limits::default),
                 video: start.video,
+                images: start.images,
             },
             out,
             quiet,

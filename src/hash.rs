@@ -42,6 +42,9 @@ pub struct HashConfig {
     pub archives: Option<crate::container::Limits>,
     /// Also hash every video (by content type; implies `sniff`) with vPDQ, as configured.
     pub video: Option<crate::media::video::VideoConfig>,
+    /// Open disk images (raw, split raw, EWF) given as roots, and with `open_all` those met
+    /// in folders too, and read their files as members; `None` hashes each as a file only.
+    pub images: Option<crate::expand::ImageOptions>,
 }
 
 /// What a `hash` run found.
@@ -243,6 +246,23 @@ pub(crate) fn run_journaled(
         video: videos,
         limits,
     });
+    // A disk image's files are read however containers are: nested containers among them
+    // are opened only when containers are (a depth of 1 opens none).
+    let image_settings = config.images.map(|options| {
+        let settings = expand_settings.unwrap_or(crate::expand::Settings {
+            algorithms: config.algorithms,
+            pdq: config.pdq,
+            video: videos,
+            limits: crate::container::Limits {
+                depth: 1,
+                ..crate::container::Limits::default()
+            },
+        });
+        (options, settings)
+    });
+    let exe = std::env::current_exe().map_err(|e| e.to_string());
+    // Whether a content is looked at for members (and its record says what it held).
+    let expanding = expand_settings.is_some() || image_settings.is_some();
     // The contents to read: all, or those the journal has no record of as they are now.
     let (mut carried, mut changed) = (0, 0);
     if let Some(journal) = journal {
@@ -251,13 +271,13 @@ pub(crate) fn run_journaled(
             &|i| &items[work[i].path_index],
             &mut |i, what| match what {
                 // Not looked at for members (interrupted while they were read): read again.
-                Carried::Same(Ok(_), None) if config.archives.is_some() => {}
+                Carried::Same(Ok(_), None) if expanding => {}
                 // The journal keeps no vPDQ: a video is read again.
                 Carried::Same(Ok((_, Some(c), _)), _)
                     if c.class == Class::Video && videos.is_some() => {}
                 Carried::Same(outcome, members) => {
                     carried += 1;
-                    if let Some(Some(expanded)) = members.filter(|_| config.archives.is_some()) {
+                    if let Some(Some(expanded)) = members.filter(|_| expanding) {
                         let _ = expansions[i].set(*expanded);
                     }
                     let _ = slots[i].set(outcome.map_err(HashFailure::Item));
@@ -320,6 +340,36 @@ pub(crate) fn run_journaled(
                         })
                         .map_err(HashFailure::Item)
                         .and_then(|file| {
+                            let path = &items[w.path_index].path;
+                            if let Some((options, settings)) = &image_settings
+                                && (options.open_all || config.roots.contains(path))
+                                && is_image(&file)
+                            {
+                                // A disk image: its own digests when verified (for a raw
+                                // image they are its media's), then its files.
+                                let digests = if options.verify {
+                                    file::hash_file(
+                                        &file,
+                                        w.size,
+                                        config.algorithms,
+                                        cancel,
+                                        &on_bytes,
+                                    )?
+                                } else {
+                                    on_bytes(w.size);
+                                    Digests::default()
+                                };
+                                let found = crate::expand::expand_image(
+                                    path,
+                                    &digests,
+                                    exe.as_deref().map_err(String::as_str),
+                                    *options,
+                                    settings,
+                                    cancel,
+                                );
+                                let _ = expansions[i].set(found);
+                                return Ok((digests, None, None));
+                            }
                             let sniff =
                                 config.sniff || config.pdq.is_some() || config.video.is_some();
                             // One read of the first bytes serves the type and the container
@@ -352,7 +402,6 @@ pub(crate) fn run_journaled(
                                 let _ = video_slots[i].set(Arc::new(hashed));
                             }
                             if let Some(settings) = &expand_settings {
-                                let path = &items[w.path_index].path;
                                 let head = head.as_ref().map_or(&[][..], |h| h.bytes());
                                 if let Some(found) = crate::expand::expand_file(
                                     &file, head, path, w.size, settings, cancel,
@@ -365,8 +414,8 @@ pub(crate) fn run_journaled(
                 };
                 if let Some(j) = &mut journaled {
                     // Members read to their end, or the run was interrupted among them.
-                    let examined = (expand_settings.is_some() && !cancel.is_cancelled())
-                        .then(|| expansions[i].get());
+                    let examined =
+                        (expanding && !cancel.is_cancelled()).then(|| expansions[i].get());
                     match &outcome {
                         Ok(hashed) => j.record(&items[w.path_index], Ok(hashed), examined),
                         Err(HashFailure::Item(e)) => {
@@ -399,7 +448,8 @@ pub(crate) fn run_journaled(
         };
         match outcome {
             Some(Ok((d, content, image))) => {
-                item.digests = Some(*d);
+                // None at all: a disk image not hashed as a file (`--no-image-verify`).
+                item.digests = (*d != Digests::default()).then_some(*d);
                 item.content = *content;
                 item.image = image.clone();
                 item.video = video_hashes[w as usize].clone();
@@ -474,6 +524,16 @@ fn image_hash(file: &std::fs::File, size: u64, pdq: PdqConfig) -> Arc<ImageHash>
     };
     bytes.truncate(filled);
     ImageHash::of_shared(&bytes, pdq.scale, pdq.dihedral)
+}
+
+/// Whether `file` starts as the first segment of a disk image does.
+fn is_image(file: &std::fs::File) -> bool {
+    let mut head = [0u8; crate::image::detect::HEAD];
+    let (filled, _) = read_start(file, &mut head);
+    matches!(
+        crate::image::detect::detect(&head[..filled]),
+        Some(crate::image::detect::Found::Ewf | crate::image::detect::Found::Raw(_))
+    )
 }
 
 /// A file's first bytes, enough for its content type and for knowing a container.

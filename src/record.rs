@@ -112,17 +112,162 @@ pub struct Item {
     pub parent: Option<u32>,
     /// For a container whose members were read: what it is and how far it was read.
     pub archive: Option<std::sync::Arc<ArchiveInfo>>,
+    /// For a file read from a disk image: what its file system says of it.
+    pub fs: Option<std::sync::Arc<FsInfo>>,
+}
+
+/// What a file system in a disk image says of a file read from it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FsInfo {
+    /// The partition it is in (`p1` is the first the image's table lists), or `None` when the
+    /// image holds one file system and no table.
+    pub partition: Option<u32>,
+    /// Its inode (ext), MFT entry (NTFS) or directory entry address (FAT), as The Sleuth Kit
+    /// numbers them.
+    pub inode: u64,
+    /// The NTFS data stream read, as attribute type and id (`128-3`).
+    pub stream: Option<(u32, u32)>,
+    /// Its name is deleted from its directory.
+    pub deleted: bool,
+    /// Deleted, and its metadata now describes another file: its content is not this file's.
+    pub reallocated: bool,
+    pub atime: Option<Timestamp>,
+    /// The metadata change time (NTFS: the MFT entry's).
+    pub ctime: Option<Timestamp>,
+    pub crtime: Option<Timestamp>,
+    /// ext2/3/4's deletion time.
+    pub dtime: Option<Timestamp>,
+}
+
+/// A disk image whose file systems were read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageInfo {
+    /// Segment files (`.E01`..., `.001`...; 1 for a single raw file).
+    pub segments: u32,
+    /// The bytes of the disk it was taken from.
+    pub media_size: u64,
+    /// The partitions (or the one file system) found, in the order read.
+    pub volumes: Vec<VolumeInfo>,
+    pub integrity: Integrity,
+}
+
+/// A partition of a disk image, or the image's one file system.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VolumeInfo {
+    /// `p1`, `p2`...; empty for an image that is one file system.
+    pub name: String,
+    /// Where it starts and its length, in bytes of the media.
+    pub start: u64,
+    pub length: u64,
+    /// What the partition table calls it.
+    pub description: String,
+    /// Its file system's type (`fat32`, `ntfs`, `ext4`...), or why none was read.
+    pub file_system: Result<String, String>,
+    /// Why the walk of its directories ended early, if it did.
+    pub broken: Option<String>,
+}
+
+/// What checking an image's media against its own hashes found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Integrity {
+    pub status: IntegrityStatus,
+    /// The MD5 and SHA-1 of the media as read (hex), when it was read to its end.
+    pub md5: Option<String>,
+    pub sha1: Option<String>,
+    /// What the image stores of them (EWF).
+    pub stored_md5: Option<String>,
+    pub stored_sha1: Option<String>,
+    /// Why the media was not read to its end.
+    pub error: Option<String>,
+}
+
+/// [`Integrity::status`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntegrityStatus {
+    /// Every hash the image stores equals the media's.
+    Verified,
+    /// A stored hash differs from the media's.
+    Mismatch,
+    /// A raw image, or an EWF image storing no hash: the media's hashes computed and reported.
+    Computed,
+    /// Not read: `--no-image-verify`.
+    Off,
+    /// The media could not be read to its end, or the run was interrupted.
+    NotRead,
+}
+
+impl IntegrityStatus {
+    /// The name in reports (fixed).
+    pub fn name(self) -> &'static str {
+        match self {
+            IntegrityStatus::Verified => "verified",
+            IntegrityStatus::Mismatch => "mismatch",
+            IntegrityStatus::Computed => "computed",
+            IntegrityStatus::Off => "off",
+            IntegrityStatus::NotRead => "not_read",
+        }
+    }
+
+    /// Its name read back from a journal.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            IntegrityStatus::Verified,
+            IntegrityStatus::Mismatch,
+            IntegrityStatus::Computed,
+            IntegrityStatus::Off,
+            IntegrityStatus::NotRead,
+        ]
+        .into_iter()
+        .find(|s| s.name() == name)
+    }
+}
+
+impl Integrity {
+    /// What an examiner reads: `image hash verified`, the mismatch, or why there is no check.
+    pub fn describe(&self) -> String {
+        let both = |a: &Option<String>, b: &Option<String>| match (a, b) {
+            (Some(m), Some(s)) => format!("MD5 {m}, SHA-1 {s}"),
+            (Some(m), None) => format!("MD5 {m}"),
+            (None, Some(s)) => format!("SHA-1 {s}"),
+            (None, None) => "none".to_owned(),
+        };
+        match self.status {
+            IntegrityStatus::Verified => format!(
+                "image hash verified ({})",
+                both(&self.stored_md5, &self.stored_sha1)
+            ),
+            IntegrityStatus::Mismatch => format!(
+                "image hash MISMATCH: stored {}, computed {}",
+                both(&self.stored_md5, &self.stored_sha1),
+                both(&self.md5, &self.sha1)
+            ),
+            IntegrityStatus::Computed => format!(
+                "the image stores no hash; its media's: {}",
+                both(&self.md5, &self.sha1)
+            ),
+            IntegrityStatus::Off => "not verified (--no-image-verify)".to_owned(),
+            IntegrityStatus::NotRead => format!(
+                "not verified: {}",
+                self.error
+                    .as_deref()
+                    .unwrap_or("the media was not read to its end")
+            ),
+        }
+    }
 }
 
 /// A container whose members were listed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ArchiveInfo {
-    /// The format's name (`zip`, `tar`, `7z`, `gzip`, `bzip2`, `xz`, `zstd`).
+    /// The format's name (`zip`, `tar`, `7z`, `gzip`, `bzip2`, `xz`, `zstd`; a disk image's:
+    /// `ewf`, `raw`).
     pub format: &'static str,
     /// Members listed directly inside it (those nested deeper are their container's).
     pub members: u64,
     /// Why it was not read to its end, if it was not: a limit, damage, encryption.
     pub stopped: Option<String>,
+    /// For a disk image: its media, partitions and integrity.
+    pub image: Option<Box<ImageInfo>>,
 }
 
 /// The path of the member `name` of the container at `container`: the container's path, `!/`,
@@ -175,6 +320,7 @@ impl Item {
             error: Some(error),
             parent: None,
             archive: None,
+            fs: None,
         }
     }
 }

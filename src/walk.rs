@@ -227,6 +227,7 @@ impl Stat {
             error: None,
             parent: None,
             archive: None,
+            fs: None,
         }
     }
 }

@@ -70,6 +70,7 @@ fn worker(image: &Path) -> (Entries, Frame) {
                 assert_eq!(error, None);
             }
             Frame::Volume(_) => {}
+            Frame::Broken(why) => panic!("the walk broke off: {why}"),
             last @ (Frame::Done | Frame::Failed(_)) => {
                 assert!(input.is_empty(), "frames after the last");
                 return (entries, last);
@@ -217,4 +218,404 @@ fn a_worker_that_crashes_is_a_reason_and_the_frames_before_it_stand() {
     }
     let why = w.end().unwrap_err();
     assert!(why.contains("crashed (signal 6, aborted)"), "{why}");
+}
+
+/// The files put on the test file systems: name (with its directory), content.
+fn evidence_files() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        ("photo.jpg", pseudo_random(150_000, 11)),
+        ("notes.txt", b"minutes of the meeting\n".to_vec()),
+        ("sub/deep.bin", pseudo_random(70_000, 12)),
+        ("gone.bin", pseudo_random(20_000, 13)),
+    ]
+}
+
+/// Writes `files` under `dir/src`, each also as `dir/src/<name>` for the tools to copy.
+fn write_sources(dir: &Path, files: &[(&str, Vec<u8>)]) -> std::path::PathBuf {
+    let src = dir.join("src");
+    for (name, bytes) in files {
+        let p = src.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+    src
+}
+
+/// A FAT32 file system of 40 MiB with `files` (mtools), `gone.bin` deleted with `mdel`.
+fn fat_fs(dir: &Path, src: &Path) -> std::path::PathBuf {
+    let image = dir.join("fat.fs");
+    let img = image.to_str().unwrap();
+    tool("truncate", &["-s", "40M", img]);
+    tool("mkfs.fat", &["-F", "32", img]);
+    tool("mmd", &["-i", img, "::/sub"]);
+    for name in ["photo.jpg", "notes.txt", "gone.bin"] {
+        tool(
+            "mcopy",
+            &["-i", img, src.join(name).to_str().unwrap(), "::/"],
+        );
+    }
+    tool(
+        "mcopy",
+        &[
+            "-i",
+            img,
+            src.join("sub/deep.bin").to_str().unwrap(),
+            "::/sub/",
+        ],
+    );
+    tool("mdel", &["-i", img, "::/gone.bin"]);
+    image
+}
+
+/// An ext4 file system of 16 MiB made from `src` (`mke2fs -d`), `gone.bin` deleted with
+/// `debugfs rm` (which leaves its extents: its content stays described).
+fn ext4_fs(dir: &Path, src: &Path) -> std::path::PathBuf {
+    let image = dir.join("ext4.fs");
+    let img = image.to_str().unwrap();
+    tool(
+        "mke2fs",
+        &[
+            "-q",
+            "-F",
+            "-t",
+            "ext4",
+            "-d",
+            src.to_str().unwrap(),
+            img,
+            "16M",
+        ],
+    );
+    tool("debugfs", &["-w", "-R", "rm /gone.bin", img]);
+    image
+}
+
+/// An NTFS file system of 32 MiB (`mkntfs`) with photo.jpg and notes.txt (`ntfscp`, which needs
+/// no mount), and an alternate data stream `secret` on photo.jpg.
+fn ntfs_fs(dir: &Path, src: &Path, ads: &[u8]) -> std::path::PathBuf {
+    let image = dir.join("ntfs.fs");
+    let img = image.to_str().unwrap();
+    tool("truncate", &["-s", "32M", img]);
+    tool("mkntfs", &["-F", "-Q", "-q", "-L", "HSNTFS", img]);
+    for name in ["photo.jpg", "notes.txt"] {
+        tool(
+            "ntfscp",
+            &[
+                "-f",
+                img,
+                src.join(name).to_str().unwrap(),
+                &format!("/{name}"),
+            ],
+        );
+    }
+    let ads_file = dir.join("src-ads.bin");
+    std::fs::write(&ads_file, ads).unwrap();
+    tool(
+        "ntfscp",
+        &[
+            "-f",
+            "-N",
+            "secret",
+            img,
+            ads_file.to_str().unwrap(),
+            "/photo.jpg",
+        ],
+    );
+    image
+}
+
+/// Copies `fs` into `disk` at sector `start` (512-byte sectors).
+fn place(disk: &Path, fs: &Path, start: u64) {
+    tool(
+        "dd",
+        &[
+            &format!("if={}", fs.display()),
+            &format!("of={}", disk.display()),
+            "bs=512",
+            &format!("seek={start}"),
+            "conv=notrunc",
+            "status=none",
+        ],
+    );
+}
+
+/// `hashsift hash --format jsonl ARGS...`: its items by path, and its exit.
+fn hash_jsonl(
+    args: &[&std::ffi::OsStr],
+) -> (
+    std::collections::BTreeMap<Vec<u8>, serde_json::Value>,
+    std::process::Output,
+) {
+    let mut cmd = hashsift();
+    cmd.args(["hash", "-q", "--format", "jsonl"]).args(args);
+    let out = run_with_timeout(cmd, std::time::Duration::from_secs(300));
+    let (_, items, _) = parse_jsonl(&String::from_utf8(out.stdout.clone()).unwrap());
+    (items, out)
+}
+
+/// The item at `image!/name`.
+fn member<'a>(
+    items: &'a std::collections::BTreeMap<Vec<u8>, serde_json::Value>,
+    image: &Path,
+    name: &str,
+) -> &'a serde_json::Value {
+    let mut path = bytes_of(image);
+    path.extend_from_slice(b"!/");
+    path.extend_from_slice(name.as_bytes());
+    items.get(&path).unwrap_or_else(|| {
+        panic!(
+            "{name} not listed; listed: {:?}",
+            items
+                .keys()
+                .map(|k| String::from_utf8_lossy(k).into_owned())
+                .collect::<Vec<_>>()
+        )
+    })
+}
+
+/// Asserts that `item` holds the MD5 and SHA-256 md5sum and sha256sum give of `file`.
+#[track_caller]
+fn assert_digests_of(item: &serde_json::Value, file: &Path) {
+    assert_eq!(item["md5"], oracle_digest("md5sum", file), "{item}");
+    assert_eq!(item["sha256"], oracle_digest("sha256sum", file), "{item}");
+}
+
+#[test]
+fn partitioned_images_raw_split_and_e01_list_every_file_deleted_ones_and_streams_with_their_digests()
+ {
+    if !can_test(&[
+        ("mkfs.fat", "dosfstools"),
+        ("mcopy", "mtools"),
+        ("mke2fs", "e2fsprogs"),
+        ("debugfs", "e2fsprogs"),
+        ("mkntfs", "ntfs-3g"),
+        ("ntfscp", "ntfs-3g"),
+        ("sfdisk", "fdisk"),
+        ("sgdisk", "gdisk"),
+        ("ewfacquire", "ewf-tools"),
+        ("md5sum", "coreutils"),
+        ("sha256sum", "coreutils"),
+    ]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let files = evidence_files();
+    let src = write_sources(d, &files);
+    let ads = b"an alternate data stream\n".repeat(40);
+    let fat = fat_fs(d, &src);
+    let ext4 = ext4_fs(d, &src);
+    let ntfs = ntfs_fs(d, &src, &ads);
+
+    // MBR: FAT32 at sector 2048, ext4 after it.
+    let mbr = d.join("mbr.img");
+    tool("truncate", &["-s", "64M", mbr.to_str().unwrap()]);
+    let table = "label: dos\nstart=2048, size=81920, type=c\nstart=83968, size=32768, type=83\n";
+    let mut sfdisk = Command::new("sfdisk")
+        .args(["-q", mbr.to_str().unwrap()])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    sfdisk
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(table.as_bytes())
+        .unwrap();
+    assert!(sfdisk.wait().unwrap().success());
+    place(&mbr, &fat, 2048);
+    place(&mbr, &ext4, 83968);
+
+    // GPT: NTFS then ext4.
+    let gpt = d.join("gpt.img");
+    tool("truncate", &["-s", "56M", gpt.to_str().unwrap()]);
+    tool(
+        "sgdisk",
+        &[
+            "-o",
+            "-n",
+            "1:2048:+32M",
+            "-t",
+            "1:0700",
+            "-n",
+            "2:67584:+16M",
+            "-t",
+            "2:8300",
+            gpt.to_str().unwrap(),
+        ],
+    );
+    place(&gpt, &ntfs, 2048);
+    place(&gpt, &ext4, 67584);
+
+    // The MBR image split raw; the GPT image as split E01 (uncompressed, so a flipped byte
+    // is a flipped byte of the media).
+    let split = d.join("split");
+    std::fs::create_dir(&split).unwrap();
+    tool(
+        "split",
+        &[
+            "-b",
+            "20M",
+            "-d",
+            "-a",
+            "3",
+            "--numeric-suffixes=1",
+            mbr.to_str().unwrap(),
+            split.join("mbr.img.").to_str().unwrap(),
+        ],
+    );
+    let ewf = d.join("ewf");
+    std::fs::create_dir(&ewf).unwrap();
+    tool(
+        "ewfacquire",
+        &[
+            "-u",
+            "-q",
+            "-c",
+            "none",
+            "-d",
+            "sha1",
+            "-S",
+            "20MiB",
+            "-t",
+            ewf.join("gpt").to_str().unwrap(),
+            gpt.to_str().unwrap(),
+        ],
+    );
+    let e01 = ewf.join("gpt.E01");
+    assert!(ewf.join("gpt.E03").exists(), "split into segments");
+    let split001 = split.join("mbr.img.001");
+
+    // What the oracles say of the whole disks, before the access times are watched.
+    let mbr_md5 = oracle_digest("md5sum", &mbr);
+    let gpt_md5 = oracle_digest("md5sum", &gpt);
+    let gpt_sha1 = oracle_digest("sha1sum", &gpt);
+    let ads_file = d.join("src-ads.bin");
+    let images: Vec<std::path::PathBuf> = all_paths(d)
+        .into_iter()
+        .filter(|p| p.is_file() && !p.starts_with(&src) && *p != ads_file)
+        .collect();
+    age_access_times(&images);
+    let before = stat_snapshot(&images);
+
+    let (items, out) = hash_jsonl(&[mbr.as_os_str(), split001.as_os_str(), e01.as_os_str()]);
+    let errors: Vec<_> = items
+        .values()
+        .filter(|i| i.get("error").is_some())
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert_exit(&out, 0);
+    let source = |name: &str| src.join(name);
+    for image in [&mbr, &split001] {
+        // p1 FAT32: every file; the deleted one (its first character gone) with its content.
+        for name in ["photo.jpg", "notes.txt", "sub/deep.bin"] {
+            let item = member(&items, image, &format!("p1/{name}"));
+            assert_digests_of(item, &source(name));
+            assert_eq!(item["fs"]["deleted"], false);
+            assert_eq!(item["fs"]["partition"], "p1");
+        }
+        let gone = member(&items, image, "p1/_one.bin");
+        assert_eq!(gone["fs"]["deleted"], true, "{gone}");
+        assert_digests_of(gone, &source("gone.bin"));
+        // p2 ext4: every file; the one `debugfs rm` deleted, with its content and deletion time.
+        for name in ["photo.jpg", "notes.txt", "sub/deep.bin"] {
+            let item = member(&items, image, &format!("p2/{name}"));
+            assert_digests_of(item, &source(name));
+            assert!(item["fs"]["inode"].as_u64().unwrap() > 10, "{item}");
+        }
+        let gone = member(&items, image, "p2/gone.bin");
+        assert_eq!(gone["fs"]["deleted"], true, "{gone}");
+        assert!(gone["fs"]["dtime"].is_string(), "{gone}");
+        assert_digests_of(gone, &source("gone.bin"));
+    }
+    // Both partitions of the MBR found; the image's own digests computed (split: over every
+    // segment), as md5sum gives them of the whole disk.
+    for image in [&mbr, &split001] {
+        let info = &items[&bytes_of(image)]["archive"]["image"];
+        let volumes = info["volumes"].as_array().unwrap();
+        assert_eq!(volumes.len(), 2, "{info}");
+        assert_eq!(volumes[0]["file_system"], "fat32", "{info}");
+        assert_eq!(volumes[1]["file_system"], "ext4", "{info}");
+        assert_eq!(info["integrity"]["status"], "computed", "{info}");
+        assert_eq!(info["integrity"]["md5"], mbr_md5, "{info}");
+    }
+    assert_eq!(
+        items[&bytes_of(&split001)]["archive"]["image"]["segments"],
+        4
+    );
+
+    // The GPT image as E01: NTFS with its stream, ext4; the stored hashes verified.
+    for name in ["photo.jpg", "notes.txt"] {
+        assert_digests_of(member(&items, &e01, &format!("p1/{name}")), &source(name));
+    }
+    let stream = member(&items, &e01, "p1/photo.jpg:secret");
+    assert_digests_of(stream, &ads_file);
+    assert!(
+        stream["fs"]["stream"].as_str().unwrap().starts_with("128-"),
+        "{stream}"
+    );
+    assert_digests_of(
+        member(&items, &e01, "p2/sub/deep.bin"),
+        &source("sub/deep.bin"),
+    );
+    let info = &items[&bytes_of(&e01)]["archive"]["image"];
+    assert_eq!(info["volumes"].as_array().unwrap().len(), 2, "{info}");
+    assert_eq!(info["integrity"]["status"], "verified", "{info}");
+    assert_eq!(info["integrity"]["md5"], gpt_md5, "{info}");
+    assert_eq!(info["integrity"]["sha1"], gpt_sha1, "{info}");
+    assert!(
+        info["integrity"]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("image hash verified"),
+        "{info}"
+    );
+    // Nothing of the evidence moved: contents, times, access times.
+    if records_access_times(d) {
+        assert_eq!(stat_snapshot(&images), before);
+    }
+
+    // A byte flipped in the middle of the second segment: a mismatch, like ewfverify's.
+    let bad = d.join("bad");
+    std::fs::create_dir(&bad).unwrap();
+    for e in std::fs::read_dir(&ewf).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, bad.join(p.file_name().unwrap())).unwrap();
+    }
+    let e02 = bad.join("gpt.E02");
+    let mut bytes = std::fs::read(&e02).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xAA;
+    std::fs::write(&e02, &bytes).unwrap();
+    let bad01 = bad.join("gpt.E01");
+    let (items, out) = hash_jsonl(&[bad01.as_os_str()]);
+    assert_exit(&out, 0);
+    let integrity = &items[&bytes_of(&bad01)]["archive"]["image"]["integrity"];
+    assert_eq!(integrity["status"], "mismatch", "{integrity}");
+    assert!(
+        integrity["text"].as_str().unwrap().contains("MISMATCH"),
+        "{integrity}"
+    );
+    assert_ne!(integrity["md5"], integrity["stored_md5"]);
+
+    // Without verification: no image digests and no integrity, the files all the same.
+    let (items, out) = hash_jsonl(&["--no-image-verify".as_ref(), e01.as_os_str()]);
+    assert_exit(&out, 0);
+    let root = &items[&bytes_of(&e01)];
+    assert!(root.get("md5").is_none(), "{root}");
+    assert_eq!(root["archive"]["image"]["integrity"]["status"], "off");
+    assert_digests_of(member(&items, &e01, "p1/photo.jpg:secret"), &ads_file);
+
+    // An image in a folder is a file, unless --open-images.
+    let (items, _) = hash_jsonl(&[ewf.as_os_str()]);
+    assert!(items[&bytes_of(&e01)].get("archive").is_none());
+    assert!(items.keys().all(|k| !k.windows(2).any(|w| w == b"!/")));
+    let (items, _) = hash_jsonl(&["--open-images".as_ref(), ewf.as_os_str()]);
+    assert_digests_of(member(&items, &e01, "p1/notes.txt"), &source("notes.txt"));
+    // Only the first segment opens the image; the others are files.
+    assert!(
+        items[&bytes_of(&ewf.join("gpt.E02"))]
+            .get("archive")
+            .is_none()
+    );
 }

@@ -26,6 +26,7 @@ pub fn run(args: super::HashArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus>
             pdq: args.pdq.then(|| args.pdq_decode.into()),
             archives: args.archives,
             video: args.pdq.then(|| args.video.config()),
+            images: args.images.options(),
         },
     )?;
     let counters = Counters::new();

@@ -181,7 +181,7 @@ pub struct ScanArgs {
         value_name = "OUTDIR",
         conflicts_with_all = ["paths", "out", "case", "evidence_id", "examiner",
                               "lookup", "no_pdq", "pdq_decode", "pdq_distance", "pdq_quality",
-                              "no_archives"]
+                              "no_archives", "no_image_verify", "open_images", "no_images"]
     )]
     pub resume: Option<PathBuf>,
 
@@ -226,6 +226,9 @@ pub struct ScanArgs {
     /// every member of every container is graded too: docs/usage.md)
     #[arg(long)]
     pub no_archives: bool,
+
+    #[command(flatten)]
+    pub images: ImageArgs,
 
     /// How images are decoded for PDQ: full (every pixel, as the reference pipeline: its
     /// hashes) or fast (large JPEGs at a reduced scale, luma only: 2-3x faster, a few bits
@@ -505,6 +508,38 @@ pub struct HashArgs {
     /// CONTAINER!/NAME with its digests, read in memory: nothing is extracted to disk
     #[arg(long)]
     pub archives: bool,
+
+    #[command(flatten)]
+    pub images: ImageArgs,
+}
+
+/// How disk images are read (`hash` and `scan`).
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    /// Do not read each disk image's whole media for its MD5 and SHA-1 (nor check those an
+    /// E01 stores, nor hash the image file itself): faster, but the report then says nothing
+    /// of the image's integrity
+    #[arg(long)]
+    pub no_image_verify: bool,
+
+    /// Also open the disk images met while walking a folder (by content: EWF, or a partition
+    /// table or file system at the start); by default only the images given as PATH are
+    /// opened, and an image inside a folder is hashed as a file
+    #[arg(long, conflicts_with = "no_images")]
+    pub open_images: bool,
+
+    /// Open no disk image: hash each as a file only, even when given as PATH
+    #[arg(long)]
+    pub no_images: bool,
+}
+
+impl ImageArgs {
+    pub fn options(&self) -> Option<hashsift::expand::ImageOptions> {
+        (!self.no_images).then_some(hashsift::expand::ImageOptions {
+            verify: !self.no_image_verify,
+            open_all: self.open_images,
+        })
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

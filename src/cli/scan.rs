@@ -70,6 +70,7 @@ pub fn run(args: super::ScanArgs, cancel: &Cancel) -> anyhow::Result<ExitStatus>
             if args.no_archives {
                 settings.scan.archives = None;
             }
+            settings.scan.images = args.images.options();
             let who = Examination {
                 case: args.case,
                 evidence_id: args.evidence_id,

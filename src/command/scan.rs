@@ -90,6 +90,7 @@ impl ScanJob {
             pdq: settings.scan.pdq,
             archives: settings.scan.archives.is_some(),
             video: settings.scan.video,
+            images: settings.scan.images,
         };
         let journal =
             Journal::create(&settings.out, start).map_err(|source| JobError::Journal {

@@ -273,10 +273,15 @@ pub struct Member {
     pub encrypted: bool,
     /// Stored by a method hashsift cannot read (no reader is given), and which.
     pub unsupported: Option<String>,
+    /// For a file of a disk image: what its file system says of it.
+    pub fs: Option<std::sync::Arc<crate::record::FsInfo>>,
+    /// Why a member listed with no reader has no content, when that is no error (a deleted
+    /// file whose metadata another file now uses).
+    pub no_content: Option<String>,
 }
 
 impl Member {
-    fn new(name: &[u8], limits: &Limits, entry: Entry) -> Member {
+    pub(crate) fn new(name: &[u8], limits: &Limits, entry: Entry) -> Member {
         let cut = name.len() > limits.name_bytes;
         Member {
             name: name[..name.len().min(limits.name_bytes)].to_vec(),
@@ -286,6 +291,8 @@ impl Member {
             mtime: None,
             encrypted: false,
             unsupported: None,
+            fs: None,
+            no_content: None,
         }
     }
 }
@@ -421,7 +428,7 @@ fn budget_error() -> io::Error {
 }
 
 /// The stop after a visitor or reader failed: the budget when it is spent, else `damaged`.
-fn stop_after(budget: &Budget, damaged: impl FnOnce() -> String) -> Stop {
+pub(crate) fn stop_after(budget: &Budget, damaged: impl FnOnce() -> String) -> Stop {
     if budget.exhausted() {
         budget.bytes_stop()
     } else {
@@ -430,7 +437,7 @@ fn stop_after(budget: &Budget, damaged: impl FnOnce() -> String) -> Stop {
 }
 
 /// Hands `member` to `visit` with `content` metered, after counting it.
-fn visit_member(
+pub(crate) fn visit_member(
     visit: &mut dyn Visit,
     budget: &Budget,
     member: Member,

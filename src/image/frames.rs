@@ -13,8 +13,10 @@ const MAX_FRAME: u32 = 4 << 20;
 /// One frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Frame {
-    /// A file system about to be walked, or (no index, an error) a walk broken off.
+    /// A file system about to be walked.
     Volume(Volume),
+    /// The walk of the last file system broke off, and why.
+    Broken(String),
     /// A name; its content follows (`Data`... then `End`) when the worker reads it.
     Entry(Entry),
     Data(Vec<u8>),
@@ -35,6 +37,7 @@ const DATA: u8 = 3;
 const END: u8 = 4;
 const FAILED: u8 = 5;
 const DONE: u8 = 6;
+const BROKEN: u8 = 7;
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct EndJson {
@@ -77,6 +80,7 @@ pub fn write(out: &mut dyn Write, frame: &Frame) -> io::Result<()> {
             })?,
         ),
         Frame::Failed(why) => (FAILED, why.as_bytes().to_vec()),
+        Frame::Broken(why) => (BROKEN, why.as_bytes().to_vec()),
         Frame::Done => (DONE, Vec::new()),
     };
     out.write_all(&header(kind, payload.len())?)?;
@@ -120,6 +124,7 @@ pub fn read(input: &mut dyn Read) -> io::Result<Option<Frame>> {
         }
         FAILED => Frame::Failed(String::from_utf8_lossy(&payload).into_owned()),
         DONE => Frame::Done,
+        BROKEN => Frame::Broken(String::from_utf8_lossy(&payload).into_owned()),
         other => return Err(bad(format!("a frame of kind {other}"))),
     }))
 }
@@ -161,6 +166,7 @@ mod tests {
                 bytes: 3,
                 error: Some("short".into()),
             },
+            Frame::Broken("a directory loops".into()),
             Frame::Failed("not an image".into()),
             Frame::Done,
         ];

@@ -247,6 +247,47 @@ impl Media {
     }
 }
 
+impl Media {
+    /// The MD5 and SHA-1 of the whole media, read front to back (what an EWF image stores of
+    /// it, and what `ewfverify` computes); `on_bytes` is told of each piece read.
+    ///
+    /// # Errors
+    /// A segment cannot be read, EWF data does not decode, or `cancel` was set (`Interrupted`).
+    pub fn digest(
+        &self,
+        cancel: &crate::cancel::Cancel,
+        on_bytes: &dyn Fn(u64),
+    ) -> io::Result<crate::digest::Digests> {
+        use crate::digest::{Algorithm, AlgorithmSet, MultiHasher};
+        let mut algorithms = AlgorithmSet::default();
+        algorithms.insert(Algorithm::Md5);
+        algorithms.insert(Algorithm::Sha1);
+        let mut hasher = MultiHasher::new(algorithms);
+        let mut buf = vec![0u8; 1 << 20];
+        let mut at = 0u64;
+        while at < self.size {
+            if cancel.is_cancelled() {
+                return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
+            }
+            let n = match self.read_at(&mut buf, at) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("the media ends at {at} of its {} bytes", self.size),
+                    ));
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            hasher.update(&buf[..n]);
+            at += n as u64;
+            on_bytes(n as u64);
+        }
+        Ok(hasher.finish())
+    }
+}
+
 #[cfg(tsk)]
 impl super::tsk::ReadAt for Media {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {

@@ -1,8 +1,10 @@
 //! Disk images read directly: raw, split raw and EWF (E01), their volumes and file systems,
 //! deleted files included.
 
+pub mod detect;
 pub mod entry;
 pub mod frames;
+pub mod items;
 pub mod media;
 pub mod reader;
 #[cfg(tsk)]

@@ -70,6 +70,23 @@ impl Worker {
         frames::read(&mut self.out)
     }
 
+    /// [`Worker::end`], after waiting at most `wait` for the worker to exit by itself (then
+    /// it is killed).
+    ///
+    /// # Errors
+    /// The worker crashed, was killed, or failed.
+    pub fn end_within(mut self, wait: std::time::Duration) -> Result<(), String> {
+        let until = std::time::Instant::now() + wait;
+        while matches!(self.child.try_wait(), Ok(None)) {
+            if std::time::Instant::now() >= until {
+                let _ = self.child.kill();
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        self.end()
+    }
+
     /// Waits for the worker: `Ok` when it exited cleanly, else why not (the signal that ended
     /// it, or its exit code, with the end of what it wrote on stderr).
     ///

@@ -77,13 +77,15 @@ pub struct Stop;
 
 /// What the walk hands to its caller.
 pub trait Visitor {
-    /// A file system about to be walked, or (`index` none, `file_system` an error) a walk that
-    /// broke off. `Err` stops the walk.
+    /// A file system about to be walked. `Err` stops the walk.
     fn volume(&mut self, volume: Volume) -> Result<(), Stop>;
+    /// The walk of the last file system broke off (a damaged directory), and why.
+    fn broken(&mut self, why: String) -> Result<(), Stop>;
     /// A name: `Ok(true)` to be given its content.
     fn entry(&mut self, entry: Entry) -> Result<bool, Stop>;
-    /// A piece of the last entry's content, in order.
-    fn data(&mut self, bytes: &[u8]) -> Result<(), Stop>;
+    /// A piece of the last entry's content, in order: `Ok(false)` when no more of it is
+    /// wanted (its end follows).
+    fn data(&mut self, bytes: &[u8]) -> Result<bool, Stop>;
     /// The end of the last entry's content: its bytes, and why it ended early.
     fn end(&mut self, bytes: u64, error: Option<String>) -> Result<(), Stop>;
 }
@@ -158,6 +160,10 @@ unsafe extern "C" fn volume_cb(
     error: *const c_char,
 ) -> c_int {
     with_state(ctx, 1, |s| {
+        if index == -2 {
+            let why = text(error).map_or_else(String::new, |e| String::from_utf8_lossy(&e).into());
+            return c_int::from(s.visitor.broken(why).is_err());
+        }
         let volume = Volume {
             index: u64::try_from(index).ok(),
             start,
@@ -205,7 +211,11 @@ unsafe extern "C" fn data_cb(ctx: *mut c_void, buf: *const c_char, len: usize) -
     with_state(ctx, 1, |s| {
         // SAFETY: the shim passes `len` bytes at `buf`.
         let bytes = unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), len) };
-        c_int::from(s.visitor.data(bytes).is_err())
+        match s.visitor.data(bytes) {
+            Ok(true) => 0,
+            Ok(false) => 2,
+            Err(Stop) => 1,
+        }
     })
 }
 
@@ -279,9 +289,12 @@ mod tests {
             self.entries.push((entry, Vec::new(), None));
             Ok(want)
         }
-        fn data(&mut self, bytes: &[u8]) -> Result<(), Stop> {
+        fn broken(&mut self, why: String) -> Result<(), Stop> {
+            panic!("the walk broke off: {why}");
+        }
+        fn data(&mut self, bytes: &[u8]) -> Result<bool, Stop> {
             self.entries.last_mut().unwrap().1.extend_from_slice(bytes);
-            Ok(())
+            Ok(true)
         }
         fn end(&mut self, bytes: u64, error: Option<String>) -> Result<(), Stop> {
             let last = self.entries.last_mut().unwrap();

@@ -33,6 +33,13 @@ fn walk(_media: &Media, out: &mut dyn Write) -> io::Result<()> {
     )
 }
 
+/// The most bytes of one file's content read from an image of `media` bytes: twice the media,
+/// at least 1 GiB. A file system may describe a sparse file larger than its disk, but one
+/// claiming a petabyte (crafted, or damaged) would otherwise be read for days.
+pub fn content_cap(media: u64) -> u64 {
+    media.saturating_mul(2).max(1 << 30)
+}
+
 #[cfg(tsk)]
 fn walk(media: &Media, out: &mut dyn Write) -> io::Result<()> {
     use super::entry::{Entry, Volume, flags, meta_type};
@@ -41,6 +48,11 @@ fn walk(media: &Media, out: &mut dyn Write) -> io::Result<()> {
     struct Writer<'a> {
         out: &'a mut dyn Write,
         error: Option<io::Error>,
+        /// The most bytes of one content given (see [`content_cap`]).
+        cap: u64,
+        /// Bytes of the current content given so far, and its size as the file system says.
+        given: u64,
+        size: u64,
     }
 
     impl Writer<'_> {
@@ -57,7 +69,13 @@ fn walk(media: &Media, out: &mut dyn Write) -> io::Result<()> {
             let r = frames::write(self.out, &Frame::Volume(volume));
             self.put(r)
         }
+        fn broken(&mut self, why: String) -> Result<(), Stop> {
+            let r = frames::write(self.out, &Frame::Broken(why));
+            self.put(r)
+        }
         fn entry(&mut self, entry: Entry) -> Result<bool, Stop> {
+            self.given = 0;
+            self.size = entry.size.unwrap_or(u64::MAX);
             // The content of regular files' streams, deleted ones included; not of a deleted
             // name whose metadata another file now uses (that content is the other file's).
             let want = entry.attr_type != 0
@@ -66,17 +84,33 @@ fn walk(media: &Media, out: &mut dyn Write) -> io::Result<()> {
             let r = frames::write(self.out, &Frame::Entry(entry));
             self.put(r).map(|()| want)
         }
-        fn data(&mut self, bytes: &[u8]) -> Result<(), Stop> {
+        fn data(&mut self, bytes: &[u8]) -> Result<bool, Stop> {
             let r = frames::write_data(self.out, bytes);
-            self.put(r)
+            self.put(r)?;
+            self.given += bytes.len() as u64;
+            Ok(self.given < self.cap)
         }
         fn end(&mut self, bytes: u64, error: Option<String>) -> Result<(), Stop> {
+            let error = if error.is_none() && self.given >= self.cap && self.size > self.given {
+                Some(format!(
+                    "not read past {} bytes: more than the image could hold of one file (twice its media, at least 1 GiB); the file system's record of it is damaged or crafted",
+                    self.given
+                ))
+            } else {
+                error
+            };
             let r = frames::write(self.out, &Frame::End { bytes, error });
             self.put(r)
         }
     }
 
-    let mut w = Writer { out, error: None };
+    let mut w = Writer {
+        out,
+        error: None,
+        cap: content_cap(media.size),
+        given: 0,
+        size: 0,
+    };
     let result = tsk::walk(media, media.size, &mut w);
     if let Some(e) = w.error {
         return Err(e);

@@ -3,7 +3,8 @@
 //!
 //! Columns: `path, path_hex, kind, size, mtime, nlink, <one per algorithm>, [pdq, pdq_quality,
 //! pdq_error, vpdq_frames, vpdq_stopped with --pdq,] [archive, archive_members,
-//! archive_stopped with --archives,] target, target_hex, note, error_stage, error_os_code,
+//! archive_stopped with --archives or a disk image read,] [partition, inode, deleted, atime,
+//! ctime, crtime, dtime, image_integrity when a disk image was read,] target, target_hex, note, error_stage, error_os_code,
 //! error`. A text cell that a spreadsheet would take for a formula
 //! (starting with `=`, `+`, `-`, `@`, tab or CR) is written with a leading `'`. Whenever a
 //! `path` or `target` cell is not the exact name (not valid UTF-8, or neutralised), the `_hex`
@@ -30,8 +31,12 @@ pub fn write(p: &ListingHeader, items: &[Item], out: &mut dyn Write) -> io::Resu
         header.extend(["pdq", "pdq_quality", "pdq_error"].map(String::from));
         header.extend(VIDEO_COLUMNS.map(String::from));
     }
-    if p.archives {
+    let images = any_image(items);
+    if p.archives || images {
         header.extend(ARCHIVE_COLUMNS.map(String::from));
+    }
+    if images {
+        header.extend(IMAGE_COLUMNS.map(String::from));
     }
     header.extend(
         [
@@ -61,8 +66,11 @@ pub fn write(p: &ListingHeader, items: &[Item], out: &mut dyn Write) -> io::Resu
             row.extend(pdq_cells(item));
             row.extend(video_cells(item));
         }
-        if p.archives {
+        if p.archives || images {
             row.extend(archive_cells(item));
+        }
+        if images {
+            row.extend(image_cells(item));
         }
         let (target, target_hex) = match &item.target {
             Some(t) => cell_with_hex(t.as_os_str()),
@@ -147,6 +155,54 @@ pub(crate) fn video_cells(item: &Item) -> [String; 2] {
         ],
         None => Default::default(),
     }
+}
+
+/// The columns of [`image_cells`].
+pub(crate) const IMAGE_COLUMNS: [&str; 8] = [
+    "partition",
+    "inode",
+    "deleted",
+    "atime",
+    "ctime",
+    "crtime",
+    "dtime",
+    "image_integrity",
+];
+
+/// The cells of a file read from a disk image (`partition`, `inode` with its stream as
+/// `inode-type-id`, `deleted` (`deleted`, `deleted, reallocated` or empty), its file system's
+/// access, change, creation and deletion times) and of a disk image (`image_integrity`: what
+/// checking its hashes found); empty for any other item.
+pub(crate) fn image_cells(item: &Item) -> [String; 8] {
+    let mut cells: [String; 8] = Default::default();
+    let time = |t: Option<crate::utc::Timestamp>| t.map(|t| t.to_string()).unwrap_or_default();
+    if let Some(f) = &item.fs {
+        cells[0] = f.partition.map(|p| format!("p{p}")).unwrap_or_default();
+        cells[1] = match f.stream {
+            Some((t, i)) => format!("{}-{t}-{i}", f.inode),
+            None => f.inode.to_string(),
+        };
+        cells[2] = match (f.deleted, f.reallocated) {
+            (true, true) => "deleted, reallocated".to_owned(),
+            (true, false) => "deleted".to_owned(),
+            _ => String::new(),
+        };
+        cells[3] = time(f.atime);
+        cells[4] = time(f.ctime);
+        cells[5] = time(f.crtime);
+        cells[6] = time(f.dtime);
+    }
+    if let Some(i) = item.archive.as_ref().and_then(|a| a.image.as_ref()) {
+        cells[7] = neutralise(i.integrity.describe());
+    }
+    cells
+}
+
+/// Whether any of `items` was read from a disk image, or is one.
+pub(crate) fn any_image(items: &[Item]) -> bool {
+    items
+        .iter()
+        .any(|i| i.fs.is_some() || i.archive.as_ref().is_some_and(|a| a.image.is_some()))
 }
 
 /// The columns of [`archive_cells`].

@@ -264,6 +264,42 @@ pub fn write(
         );
     }
 
+    // Disk images: their integrity first (a mismatch is what the examiner must see).
+    if !summary.images.is_empty() {
+        let _ = writeln!(
+            h,
+            "<h2>Disk images: {}</h2><table><tr><th>image</th><th>integrity</th>\
+             <th>partitions and file systems</th><th>files</th><th>deleted (read)</th>\
+             <th>reallocated</th><th>stopped</th></tr>",
+            summary.images.len()
+        );
+        for i in &summary.images {
+            let class = match i.integrity {
+                "mismatch" | "not_read" => " class=\"warn\"",
+                _ => "",
+            };
+            let _ = writeln!(
+                h,
+                "<tr><td>{} ({}, {} segment{}, {} bytes)</td><td{class}>{}</td><td>{}</td>\
+                 <td class=\"n\">{}</td><td class=\"n\">{} ({})</td><td class=\"n\">{}</td>\
+                 <td>{}</td></tr>",
+                escape(&i.path),
+                escape(i.format),
+                i.segments,
+                if i.segments == 1 { "" } else { "s" },
+                i.media_size,
+                escape(&i.integrity_text),
+                escape(&i.volumes.join("; ")),
+                i.files,
+                i.deleted,
+                i.deleted_read,
+                i.reallocated,
+                escape(i.stopped.as_deref().unwrap_or("")),
+            );
+        }
+        h.push_str("</table>\n");
+    }
+
     // Videos and their vPDQ.
     if let Some(v) = &summary.videos {
         let _ = writeln!(

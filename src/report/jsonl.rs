@@ -109,6 +109,81 @@ fn video_object(v: &crate::media::video::VideoHash) -> Value {
     Value::Object(o)
 }
 
+/// What a file system says of a file read from a disk image.
+fn fs_object(f: &crate::record::FsInfo) -> Value {
+    let mut o = Map::new();
+    if let Some(p) = f.partition {
+        o.insert("partition".into(), format!("p{p}").into());
+    }
+    o.insert("inode".into(), f.inode.into());
+    if let Some((t, i)) = f.stream {
+        o.insert("stream".into(), format!("{t}-{i}").into());
+    }
+    o.insert("deleted".into(), f.deleted.into());
+    if f.reallocated {
+        o.insert("reallocated".into(), true.into());
+    }
+    for (key, t) in [
+        ("atime", f.atime),
+        ("ctime", f.ctime),
+        ("crtime", f.crtime),
+        ("dtime", f.dtime),
+    ] {
+        if let Some(t) = t {
+            o.insert(key.into(), t.to_string().into());
+        }
+    }
+    Value::Object(o)
+}
+
+/// A disk image: its segments, media, partitions and integrity.
+pub(crate) fn image_object(d: &crate::record::ImageInfo) -> Value {
+    let volumes: Vec<Value> = d
+        .volumes
+        .iter()
+        .map(|v| {
+            let mut o = Map::new();
+            if !v.name.is_empty() {
+                o.insert("name".into(), v.name.clone().into());
+            }
+            o.insert("start".into(), v.start.into());
+            o.insert("length".into(), v.length.into());
+            if !v.description.is_empty() {
+                o.insert("description".into(), v.description.clone().into());
+            }
+            match &v.file_system {
+                Ok(t) => o.insert("file_system".into(), t.clone().into()),
+                Err(e) => o.insert("file_system_error".into(), e.clone().into()),
+            };
+            if let Some(b) = &v.broken {
+                o.insert("walk_broken".into(), b.clone().into());
+            }
+            Value::Object(o)
+        })
+        .collect();
+    let i = &d.integrity;
+    let mut integrity = Map::new();
+    integrity.insert("status".into(), i.status.name().into());
+    integrity.insert("text".into(), i.describe().into());
+    for (key, v) in [
+        ("md5", &i.md5),
+        ("sha1", &i.sha1),
+        ("stored_md5", &i.stored_md5),
+        ("stored_sha1", &i.stored_sha1),
+        ("error", &i.error),
+    ] {
+        if let Some(v) = v {
+            integrity.insert(key.into(), v.clone().into());
+        }
+    }
+    serde_json::json!({
+        "segments": d.segments,
+        "media_size": d.media_size,
+        "volumes": volumes,
+        "integrity": integrity,
+    })
+}
+
 fn item_object(p: &ListingHeader, item: &Item) -> Map<String, Value> {
     item_fields(p.algorithms, item)
 }
@@ -152,7 +227,13 @@ pub(crate) fn item_fields(
         if let Some(s) = &a.stopped {
             archive.insert("stopped".into(), s.clone().into());
         }
+        if let Some(i) = &a.image {
+            archive.insert("image".into(), image_object(i));
+        }
         obj.insert("archive".into(), Value::Object(archive));
+    }
+    if let Some(f) = &item.fs {
+        obj.insert("fs".into(), fs_object(f));
     }
     if let Some(d) = &item.digests {
         for alg in algorithms.iter() {

@@ -226,7 +226,10 @@ fn medium_fields(k: &crate::knowndb::read::MediaView, obj: &mut Map<String, Valu
 /// something (`set: NAME`, that set's category of the item), as review tools lay them out.
 /// Every text cell a spreadsheet would take for a formula starts with `'`.
 fn write_csv(run: &ScanRun, counters: &Counters, out: &mut dyn Write) -> io::Result<()> {
-    use super::csv::{archive_cells, cell_with_hex, leading_cells, pdq_cells, video_cells};
+    use super::csv::{
+        IMAGE_COLUMNS, archive_cells, cell_with_hex, image_cells, leading_cells, pdq_cells,
+        video_cells,
+    };
     use crate::textsafe::neutralise;
     let sets: std::collections::BTreeSet<&str> = run
         .items()
@@ -272,6 +275,7 @@ fn write_csv(run: &ScanRun, counters: &Counters, out: &mut dyn Write) -> io::Res
     ]
     .map(String::from)
     .to_vec();
+    header.extend(IMAGE_COLUMNS.map(String::from));
     header.extend(sets.iter().map(|s| neutralise(format!("set: {s}"))));
     header.extend(["error_stage", "error"].map(String::from));
     w.write_record(&header)?;
@@ -358,6 +362,7 @@ fn write_csv(run: &ScanRun, counters: &Counters, out: &mut dyn Write) -> io::Res
             category(s.contents.and_then(|c| c.contains)),
             category(s.contents.and_then(|c| c.suggests)),
         ]);
+        row.extend(image_cells(item));
         for set in &sets {
             let grade = s
                 .matches

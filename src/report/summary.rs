@@ -63,6 +63,33 @@ pub struct Summary {
     pub pdq: Option<PdqSummary>,
     /// `None` when videos were not to be hashed (`--no-vpdq`).
     pub videos: Option<VideoSummary>,
+    /// The disk images opened, in path order.
+    pub images: Vec<ImageSummary>,
+}
+
+/// A disk image a scan opened: what it is, what checking its hashes found, what it held.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ImageSummary {
+    pub path: String,
+    /// `ewf` or `raw`.
+    pub format: &'static str,
+    pub segments: u32,
+    pub media_size: u64,
+    /// The partitions (or the one file system), each as `p1: fat32 (Win95 FAT32 (0x0c))`,
+    /// or with why its file system was not read.
+    pub volumes: Vec<String>,
+    /// `verified`, `mismatch`, `computed`, `off` or `not_read`, and in words.
+    pub integrity: &'static str,
+    pub integrity_text: String,
+    /// Files listed from its file systems (data streams count apart), of them deleted, and
+    /// of those read (their content still described by the file system).
+    pub files: u64,
+    pub deleted: u64,
+    pub deleted_read: u64,
+    /// Deleted names whose metadata another file now uses (listed, no content).
+    pub reallocated: u64,
+    /// Why its walk ended early, if it did.
+    pub stopped: Option<String>,
 }
 
 /// The videos of a scan and their vPDQ.
@@ -227,8 +254,54 @@ impl Summary {
         };
         let mut decoders: BTreeMap<&'static str, u64> = BTreeMap::new();
         let mut containers = ContainerSummary::default();
-        for s in run.items() {
+        let mut images: Vec<(usize, ImageSummary)> = Vec::new();
+        let mut in_image: std::collections::HashMap<u32, [u64; 4]> =
+            std::collections::HashMap::new();
+        for (index, s) in run.items().enumerate() {
             let item = &s.item;
+            if let Some(a) = &item.archive
+                && let Some(d) = &a.image
+            {
+                images.push((
+                    index,
+                    ImageSummary {
+                        path: super::text::Text::of(item.path.as_os_str()).text,
+                        format: a.format,
+                        segments: d.segments,
+                        media_size: d.media_size,
+                        volumes: d
+                            .volumes
+                            .iter()
+                            .map(|v| {
+                                let name = if v.name.is_empty() {
+                                    "file system"
+                                } else {
+                                    &v.name
+                                };
+                                match &v.file_system {
+                                    Ok(t) if v.description.is_empty() => format!("{name}: {t}"),
+                                    Ok(t) => format!("{name}: {t} ({})", v.description),
+                                    Err(e) => format!("{name}: not read ({e})"),
+                                }
+                            })
+                            .collect(),
+                        integrity: d.integrity.status.name(),
+                        integrity_text: d.integrity.describe(),
+                        files: 0,
+                        deleted: 0,
+                        deleted_read: 0,
+                        reallocated: 0,
+                        stopped: a.stopped.clone(),
+                    },
+                ));
+            }
+            if let (Some(f), Some(parent)) = (&item.fs, item.parent) {
+                let n = in_image.entry(parent).or_default();
+                n[0] += 1;
+                n[1] += u64::from(f.deleted);
+                n[2] += u64::from(f.deleted && item.digests.is_some());
+                n[3] += u64::from(f.reallocated);
+            }
             if let Some(a) = &item.archive {
                 *containers.by_format.entry(a.format).or_default() += 1;
                 containers.stopped += u64::from(a.stopped.is_some());
@@ -369,6 +442,20 @@ impl Summary {
                 images_by_decoder: decoders,
             }),
             videos: run.ffmpeg.is_some().then_some(videos),
+            images: images
+                .into_iter()
+                .map(|(index, mut image)| {
+                    if let Some(n) = in_image.get(&(index as u32)) {
+                        [
+                            image.files,
+                            image.deleted,
+                            image.deleted_read,
+                            image.reallocated,
+                        ] = *n;
+                    }
+                    image
+                })
+                .collect(),
         }
     }
 }

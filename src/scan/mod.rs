@@ -91,6 +91,7 @@ pub fn run(
                 }),
                 archives: config.archives,
                 video: config.video,
+                images: config.images,
             },
             cancel,
             counters,

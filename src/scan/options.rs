@@ -20,6 +20,8 @@ pub struct ScanConfig {
     pub archives: Option<crate::container::Limits>,
     /// How videos are sampled for vPDQ; `None` hashes no video.
     pub video: Option<crate::media::video::VideoConfig>,
+    /// How disk images are opened; `None` hashes each as a file only.
+    pub images: Option<crate::expand::ImageOptions>,
 }
 
 /// How a scan hashes images with PDQ and suggests categories from near matches.

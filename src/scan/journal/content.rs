@@ -14,7 +14,7 @@ use crate::media::decode::DecodeError;
 use crate::media::pdq::{Pdq, PdqHash};
 use crate::media::sniff::{Class, ContentType};
 use crate::read::{ItemError, Stage};
-use crate::record::{ArchiveInfo, Item};
+use crate::record::{ArchiveInfo, FsInfo, ImageInfo, Integrity, IntegrityStatus, Item, VolumeInfo};
 use crate::utc::Timestamp;
 
 use super::format::{CONTENT, NANOS, path_key};
@@ -292,6 +292,52 @@ impl Out {
         self.bytes(a.format.as_bytes());
         self.u64(a.members);
         self.optional(a.stopped.as_deref(), |o, s| o.bytes(s.as_bytes()));
+        self.optional(a.image.as_deref(), Out::disk_image);
+    }
+
+    fn text_opt(&mut self, t: Option<&str>) {
+        self.optional(t, |o, t| o.bytes(t.as_bytes()));
+    }
+
+    fn disk_image(&mut self, d: &ImageInfo) {
+        self.u32(d.segments);
+        self.u64(d.media_size);
+        self.u32(d.volumes.len() as u32);
+        for v in &d.volumes {
+            self.bytes(v.name.as_bytes());
+            self.u64(v.start);
+            self.u64(v.length);
+            self.bytes(v.description.as_bytes());
+            match &v.file_system {
+                Ok(t) => {
+                    self.u8(0);
+                    self.bytes(t.as_bytes());
+                }
+                Err(e) => {
+                    self.u8(1);
+                    self.bytes(e.as_bytes());
+                }
+            }
+            self.text_opt(v.broken.as_deref());
+        }
+        let i = &d.integrity;
+        self.bytes(i.status.name().as_bytes());
+        for t in [&i.md5, &i.sha1, &i.stored_md5, &i.stored_sha1, &i.error] {
+            self.text_opt(t.as_deref());
+        }
+    }
+
+    fn fs(&mut self, f: &FsInfo) {
+        self.optional(f.partition, Out::u32);
+        self.u64(f.inode);
+        self.optional(f.stream, |o, (t, i)| {
+            o.u32(t);
+            o.u32(i);
+        });
+        self.u8(u8::from(f.deleted) | u8::from(f.reallocated) << 1);
+        for t in [f.atime, f.ctime, f.crtime, f.dtime] {
+            self.time(t);
+        }
     }
 
     /// A member as `expand` made it: its path, size, time, container, note, link target,
@@ -318,6 +364,7 @@ impl Out {
             (None, None) => self.u8(0),
         }
         self.optional(m.archive.as_deref(), Out::archive);
+        self.optional(m.fs.as_deref(), Out::fs);
     }
 }
 
@@ -437,6 +484,64 @@ impl In<'_> {
             format: intern(self.text()?)?,
             members: self.u64()?,
             stopped: self.optional(|i| i.text().map(str::to_owned))?,
+            image: self.optional(|i| i.disk_image().map(Box::new))?,
+        })
+    }
+
+    fn text_opt(&mut self) -> Option<Option<String>> {
+        self.optional(|i| i.text().map(str::to_owned))
+    }
+
+    fn disk_image(&mut self) -> Option<ImageInfo> {
+        let segments = self.u32()?;
+        let media_size = self.u64()?;
+        let n = self.u32()? as usize;
+        let mut volumes = Vec::with_capacity(n.min(self.0.len()));
+        for _ in 0..n {
+            volumes.push(VolumeInfo {
+                name: self.text()?.to_owned(),
+                start: self.u64()?,
+                length: self.u64()?,
+                description: self.text()?.to_owned(),
+                file_system: match self.u8()? {
+                    0 => Ok(self.text()?.to_owned()),
+                    1 => Err(self.text()?.to_owned()),
+                    _ => return None,
+                },
+                broken: self.text_opt()?,
+            });
+        }
+        let status = IntegrityStatus::from_name(self.text()?)?;
+        Some(ImageInfo {
+            segments,
+            media_size,
+            volumes,
+            integrity: Integrity {
+                status,
+                md5: self.text_opt()?,
+                sha1: self.text_opt()?,
+                stored_md5: self.text_opt()?,
+                stored_sha1: self.text_opt()?,
+                error: self.text_opt()?,
+            },
+        })
+    }
+
+    fn fs(&mut self) -> Option<FsInfo> {
+        let partition = self.optional(In::u32)?;
+        let inode = self.u64()?;
+        let stream = self.optional(|i| Some((i.u32()?, i.u32()?)))?;
+        let flags = self.u8().filter(|&f| f < 4)?;
+        Some(FsInfo {
+            partition,
+            inode,
+            stream,
+            deleted: flags & 1 != 0,
+            reallocated: flags & 2 != 0,
+            atime: self.time()?,
+            ctime: self.time()?,
+            crtime: self.time()?,
+            dtime: self.time()?,
         })
     }
 
@@ -461,6 +566,7 @@ impl In<'_> {
             _ => return None,
         }
         m.archive = self.optional(|i| i.archive().map(Arc::new))?;
+        m.fs = self.optional(|i| i.fs().map(Arc::new))?;
         Some(m)
     }
 }

@@ -6,10 +6,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 pub(super) const MAGIC: &[u8; 16] = b"hashsift-journal";
-/// The format written. Format 2 adds a content record's members; a format-1 journal is a
-/// format-2 one without them, and is read too.
-pub(super) const VERSION: u32 = 2;
-pub(super) const READS: [u32; 2] = [1, 2];
+/// The format written. Format 2 added a content record's members; format 3 a member's file
+/// system details and a disk image's own. A format-1 journal (no members) reads as format 3;
+/// a format-2 one is refused (its members would not read).
+pub(super) const VERSION: u32 = 3;
+pub(super) const READS: [u32; 2] = [1, 3];
 pub(super) const PREAMBLE: u64 = 20;
 /// A longer record is taken for damage (the longest real one is a few KiB: a path).
 pub(super) const MAX_RECORD: u32 = 1 << 24;

@@ -24,6 +24,8 @@ pub struct Start {
     pub archives: bool,
     /// How videos are sampled (absent in journals that hashed no video).
     pub video: Option<crate::media::video::VideoConfig>,
+    /// How disk images are opened (absent in journals of scans that opened none).
+    pub images: Option<crate::expand::ImageOptions>,
 }
 
 /// A resumed session: when, by which command, and how many contents it carried over from the
@@ -89,6 +91,10 @@ pub(super) fn start_record(s: &Start) -> Vec<u8> {
             "keyframes": v.keyframes,
             "time_limit": v.time_limit.as_secs(),
         })),
+        "images": s.images.map(|i| json!({
+            "verify": i.verify,
+            "open_all": i.open_all,
+        })),
     });
     let mut r = vec![START];
     r.extend(serde_json::to_vec(&v).expect("a JSON value serialises"));
@@ -147,6 +153,13 @@ pub(super) fn parse_start(payload: &[u8]) -> Option<Start> {
                 keyframes: p.get("keyframes")?.as_bool()?,
                 time_limit: std::time::Duration::from_secs(p.get("time_limit")?.as_u64()?),
                 threads: 0,
+            }),
+        },
+        images: match v.get("images") {
+            None | Some(Value::Null) => None,
+            Some(i) => Some(crate::expand::ImageOptions {
+                verify: i.get("verify")?.as_bool()?,
+                open_all: i.get("open_all")?.as_bool()?,
             }),
         },
     })

@@ -83,6 +83,10 @@ fn start() -> Start {
             time_limit: std::time::Duration::from_secs(90),
             threads: 0,
         }),
+        images: Some(crate::expand::ImageOptions {
+            verify: false,
+            open_all: true,
+        }),
     }
 }
 
@@ -548,16 +552,67 @@ fn a_container_s_members_read_back_as_written() {
     link.target = Some(PathBuf::from("../../etc/passwd"));
     link.note = Some("a symbolic link in its container; name as stored climbs out".into());
     members.push(link);
+    // Files of a disk image: their file systems' details.
+    for (n, m) in members.iter_mut().enumerate().skip(1) {
+        m.fs = Some(Arc::new(crate::record::FsInfo {
+            partition: (n % 2 == 1).then_some(n as u32),
+            inode: 1 << (n + 30),
+            stream: (n % 3 == 0).then_some((128, n as u32)),
+            deleted: n % 2 == 0,
+            reallocated: n == 4,
+            atime: Some(Timestamp {
+                secs: -5,
+                nanos: 999_999_999,
+            }),
+            ctime: None,
+            crtime: Some(Timestamp {
+                secs: 1_700_000_000,
+                nanos: n as u32,
+            }),
+            dtime: (n == 2).then_some(Timestamp { secs: 9, nanos: 0 }),
+        }));
+    }
     members[3].archive = Some(Arc::new(ArchiveInfo {
         format: "gzip",
         members: 1,
         stopped: Some("damaged: unexpected end of the stream".into()),
+        image: None,
     }));
     let expanded = Expanded {
         archive: ArchiveInfo {
-            format: "zip",
+            format: "ewf",
             members: 4,
             stopped: None,
+            image: Some(Box::new(crate::record::ImageInfo {
+                segments: 3,
+                media_size: 1 << 40,
+                volumes: vec![
+                    crate::record::VolumeInfo {
+                        name: "p1".into(),
+                        start: 1 << 20,
+                        length: 5 << 30,
+                        description: "NTFS / exFAT (0x07)".into(),
+                        file_system: Ok("ntfs".into()),
+                        broken: Some("a directory loops".into()),
+                    },
+                    crate::record::VolumeInfo {
+                        name: "p2".into(),
+                        start: 6 << 30,
+                        length: 1 << 30,
+                        description: String::new(),
+                        file_system: Err("no file system \u{ff}".into()),
+                        broken: None,
+                    },
+                ],
+                integrity: crate::record::Integrity {
+                    status: crate::record::IntegrityStatus::Mismatch,
+                    md5: Some("aa".into()),
+                    sha1: None,
+                    stored_md5: Some("bb".into()),
+                    stored_sha1: Some("cc".into()),
+                    error: None,
+                },
+            })),
         },
         members,
     };
