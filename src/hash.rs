@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use crate::cancel::Cancel;
+use crate::container::Stop;
 use crate::digest::AlgorithmSet;
 use crate::digest::Digests;
 use crate::media::decode::DecodeError;
@@ -343,7 +344,7 @@ pub(crate) fn run_journaled(
                             let path = &items[w.path_index].path;
                             if let Some((options, settings)) = &image_settings
                                 && (options.open_all || config.roots.contains(path))
-                                && is_image(&file)
+                                && let Some(format) = image_format(&file)
                             {
                                 // A disk image: its own digests when verified (for a raw
                                 // image they are its media's), then its files.
@@ -360,6 +361,7 @@ pub(crate) fn run_journaled(
                                     Digests::default()
                                 };
                                 let found = crate::expand::expand_image(
+                                    format,
                                     path,
                                     &digests,
                                     exe.as_deref().map_err(String::as_str),
@@ -499,6 +501,25 @@ fn with_members(
             all.push(item);
             continue;
         };
+        // A disk image not read to its end is an error of its record (its files read before
+        // stand): an archive's damage is what the archive holds, an image's is evidence
+        // unread.
+        if expanded.archive.image.is_some()
+            && item.error.is_none()
+            && let Some(why) = &expanded.archive.stopped
+        {
+            item.error = Some(if why == &Stop::Cancelled.to_string() {
+                ItemError::new(
+                    Stage::Interrupted,
+                    "not read: the run was interrupted".into(),
+                )
+            } else {
+                ItemError::new(
+                    Stage::Read,
+                    format!("the disk image was not read to its end: {why}"),
+                )
+            });
+        }
         item.archive = Some(Arc::new(expanded.archive));
         let base = all.len();
         all.push(item);
@@ -526,14 +547,16 @@ fn image_hash(file: &std::fs::File, size: u64, pdq: PdqConfig) -> Arc<ImageHash>
     ImageHash::of_shared(&bytes, pdq.scale, pdq.dihedral)
 }
 
-/// Whether `file` starts as the first segment of a disk image does.
-fn is_image(file: &std::fs::File) -> bool {
-    let mut head = [0u8; crate::image::detect::HEAD];
+/// The format (`ewf`, `raw`) of the disk image `file` is the first segment of, if it is one.
+fn image_format(file: &std::fs::File) -> Option<&'static str> {
+    use crate::image::detect::{self, Found};
+    let mut head = [0u8; detect::HEAD];
     let (filled, _) = read_start(file, &mut head);
-    matches!(
-        crate::image::detect::detect(&head[..filled]),
-        Some(crate::image::detect::Found::Ewf | crate::image::detect::Found::Raw(_))
-    )
+    match detect::detect(&head[..filled])? {
+        Found::Ewf => Some("ewf"),
+        Found::Raw(_) => Some("raw"),
+        Found::EwfLater => None,
+    }
 }
 
 /// A file's first bytes, enough for its content type and for knowing a container.

@@ -241,18 +241,22 @@ fn write_sources(dir: &Path, files: &[(&str, Vec<u8>)]) -> std::path::PathBuf {
     src
 }
 
-/// A FAT32 file system of 40 MiB with `files` (mtools), `gone.bin` deleted with `mdel`.
+/// A FAT32 file system of 40 MiB with the files of `src` (mtools), `gone.bin` deleted with
+/// `mdel` (last: mtools would give its directory slot to a file copied after).
 fn fat_fs(dir: &Path, src: &Path) -> std::path::PathBuf {
     let image = dir.join("fat.fs");
     let img = image.to_str().unwrap();
     tool("truncate", &["-s", "40M", img]);
     tool("mkfs.fat", &["-F", "32", img]);
     tool("mmd", &["-i", img, "::/sub"]);
-    for name in ["photo.jpg", "notes.txt", "gone.bin"] {
-        tool(
-            "mcopy",
-            &["-i", img, src.join(name).to_str().unwrap(), "::/"],
-        );
+    let mut top: Vec<_> = std::fs::read_dir(src)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    top.sort();
+    for path in top {
+        tool("mcopy", &["-i", img, path.to_str().unwrap(), "::/"]);
     }
     tool(
         "mcopy",
@@ -269,8 +273,8 @@ fn fat_fs(dir: &Path, src: &Path) -> std::path::PathBuf {
 
 /// An ext4 file system of 16 MiB made from `src` (`mke2fs -d`), `gone.bin` deleted with
 /// `debugfs rm` (which leaves its extents: its content stays described).
-fn ext4_fs(dir: &Path, src: &Path) -> std::path::PathBuf {
-    let image = dir.join("ext4.fs");
+fn ext4_fs(dir: &Path, src: &Path, name: &str) -> std::path::PathBuf {
+    let image = dir.join(name);
     let img = image.to_str().unwrap();
     tool(
         "mke2fs",
@@ -345,10 +349,14 @@ fn hash_jsonl(
     std::collections::BTreeMap<Vec<u8>, serde_json::Value>,
     std::process::Output,
 ) {
+    let listing = tempfile::NamedTempFile::new().unwrap();
     let mut cmd = hashsift();
-    cmd.args(["hash", "-q", "--format", "jsonl"]).args(args);
+    cmd.args(["hash", "-q", "--format", "jsonl", "-o"])
+        .arg(listing.path())
+        .args(args);
     let out = run_with_timeout(cmd, std::time::Duration::from_secs(300));
-    let (_, items, _) = parse_jsonl(&String::from_utf8(out.stdout.clone()).unwrap());
+    let text = std::fs::read_to_string(listing.path()).unwrap_or_default();
+    let (_, items, _) = parse_jsonl(&text);
     (items, out)
 }
 
@@ -403,7 +411,7 @@ fn partitioned_images_raw_split_and_e01_list_every_file_deleted_ones_and_streams
     let src = write_sources(d, &files);
     let ads = b"an alternate data stream\n".repeat(40);
     let fat = fat_fs(d, &src);
-    let ext4 = ext4_fs(d, &src);
+    let ext4 = ext4_fs(d, &src, "ext4.fs");
     let ntfs = ntfs_fs(d, &src, &ads);
 
     // MBR: FAT32 at sector 2048, ext4 after it.
@@ -617,5 +625,262 @@ fn partitioned_images_raw_split_and_e01_list_every_file_deleted_ones_and_streams
         items[&bytes_of(&ewf.join("gpt.E02"))]
             .get("archive")
             .is_none()
+    );
+}
+
+/// The first offset of `needle` in `hay`.
+fn find(hay: &[u8], needle: &[u8]) -> usize {
+    hay.windows(needle.len())
+        .position(|w| w == needle)
+        .expect("the bytes are there")
+}
+
+#[test]
+fn hostile_images_end_in_error_records_never_a_crash_or_a_hang() {
+    if !can_test(&[
+        ("mkfs.fat", "dosfstools"),
+        ("mcopy", "mtools"),
+        ("mke2fs", "e2fsprogs"),
+        ("debugfs", "e2fsprogs"),
+        ("ewfacquire", "ewf-tools"),
+    ]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let files = evidence_files();
+    let src = write_sources(d, &files);
+
+    // A FAT directory whose entry points back at the root: a loop.
+    let fat = fat_fs(d, &src);
+    let mut bytes = std::fs::read(&fat).unwrap();
+    let entry = find(&bytes, b"SUB        \x10");
+    bytes[entry + 20..entry + 22].copy_from_slice(&[0, 0]);
+    bytes[entry + 26..entry + 28].copy_from_slice(&2u16.to_le_bytes());
+    let looped = d.join("looped.img");
+    std::fs::write(&looped, &bytes).unwrap();
+
+    // An ext4 file system whose file claims a petabyte.
+    let huge = ext4_fs(d, &src, "huge.fs");
+    tool(
+        "debugfs",
+        &[
+            "-w",
+            "-R",
+            "sif /photo.jpg size 1125899906842624",
+            huge.to_str().unwrap(),
+        ],
+    );
+
+    // An ext4 file system whose superblock is garbage but for its magic.
+    let broken = d.join("broken-super.img");
+    let mut bytes = std::fs::read(ext4_fs(d, &src, "ext4.fs")).unwrap();
+    for b in &mut bytes[1024..1080] {
+        *b = 0xEE;
+    }
+    std::fs::write(&broken, &bytes).unwrap();
+
+    // An E01 cut in the middle.
+    let e01_fat = fat_fs(d, &src);
+    tool(
+        "ewfacquire",
+        &[
+            "-u",
+            "-q",
+            "-c",
+            "fast",
+            "-t",
+            d.join("cut").to_str().unwrap(),
+            e01_fat.to_str().unwrap(),
+        ],
+    );
+    let cut = d.join("cut.E01");
+    let len = std::fs::metadata(&cut).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&cut)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+
+    let started = std::time::Instant::now();
+    let (items, out) = hash_jsonl(&[
+        looped.as_os_str(),
+        huge.as_os_str(),
+        broken.as_os_str(),
+        cut.as_os_str(),
+    ]);
+    // Every image is a record, with its error where it could not be read; the run ended.
+    assert!(
+        matches!(out.status.code(), Some(0 | 2)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(240));
+
+    // The loop: the files before and in it listed, the walk not endless.
+    let listed = items
+        .keys()
+        .filter(|k| k.starts_with(&bytes_of(&looped)))
+        .count();
+    assert!(listed < 1000, "{listed} items from a looped directory");
+    assert_digests_of(member(&items, &looped, "notes.txt"), &src.join("notes.txt"));
+
+    // The petabyte: cut, with the reason; the other files read.
+    let claimed = member(&items, &huge, "photo.jpg");
+    let why = claimed["error"]["message"].as_str().unwrap_or_default();
+    assert!(why.contains("not read past"), "{claimed}");
+    assert_digests_of(member(&items, &huge, "notes.txt"), &src.join("notes.txt"));
+
+    // The garbage superblock and the cut E01: error records saying why.
+    for image in [&broken, &cut] {
+        let item = &items[&bytes_of(image)];
+        let why = item["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            why.starts_with("the disk image was not read to its end"),
+            "{item}"
+        );
+    }
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// The item records of a scan's `items.jsonl`, in order.
+fn scan_items(out: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(out.join("items.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["type"] == "item")
+        .collect()
+}
+
+#[test]
+fn a_scan_of_an_e01_grades_its_files_deleted_ones_too_and_resumes_after_a_kill() {
+    if !can_test(&[
+        ("mkfs.fat", "dosfstools"),
+        ("mcopy", "mtools"),
+        ("ewfacquire", "ewf-tools"),
+        ("md5sum", "coreutils"),
+    ]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ev = d.join("evidence");
+    std::fs::create_dir(&ev).unwrap();
+    let files = evidence_files();
+    let src = write_sources(d, &files);
+    // A larger file, so that the image is the largest content and read first.
+    std::fs::write(src.join("video.bin"), pseudo_random(3 << 20, 21)).unwrap();
+    let fat = fat_fs(d, &src);
+    tool(
+        "ewfacquire",
+        &[
+            "-u",
+            "-q",
+            "-c",
+            "fast",
+            "-t",
+            ev.join("disk").to_str().unwrap(),
+            fat.to_str().unwrap(),
+        ],
+    );
+    let e01 = ev.join("disk.E01");
+    // Files beside the image, so that a scan can be killed after the image is recorded.
+    let bulk = d.join("bulk");
+    for i in 0..800 {
+        write_file(&bulk.join(format!("f{i:03}.bin")), 256 << 10, 100 + i);
+    }
+    let set = d.join("set.txt");
+    std::fs::write(
+        &set,
+        format!(
+            "{}\n{}\n",
+            oracle_digest("md5sum", &src.join("gone.bin")),
+            oracle_digest("md5sum", &src.join("photo.jpg"))
+        ),
+    )
+    .unwrap();
+    let db = d.join("known.db");
+    import_graded(&db, &set, "unit", "csam");
+
+    // Uninterrupted.
+    let reference = d.join("reference");
+    let mut cmd = hashsift();
+    cmd.args(["scan", "-q", "-j", "1", "--db"])
+        .arg(&db)
+        .arg("-o")
+        .arg(&reference)
+        .arg(&e01)
+        .arg(&bulk);
+    let out = run_with_timeout(cmd, std::time::Duration::from_secs(300));
+    assert_exit(&out, 1);
+    let items = scan_items(&reference);
+    let find = |name: &str| {
+        let path = format!("{}!/{name}", e01.display());
+        items
+            .iter()
+            .find(|v| v["path"] == path.as_str())
+            .unwrap_or_else(|| panic!("{path}"))
+    };
+    let gone = find("_one.bin");
+    assert_eq!(gone["category"], "csam", "{gone}");
+    assert_eq!(gone["fs"]["deleted"], true, "{gone}");
+    assert_eq!(find("photo.jpg")["category"], "csam");
+    assert_eq!(find("notes.txt")["category"], "unknown");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(reference.join("summary.json")).unwrap()).unwrap();
+    let image = &summary["images"][0];
+    assert_eq!(image["integrity"], "verified", "{image}");
+    assert_eq!(image["deleted"], 1, "{image}");
+    assert_eq!(image["deleted_read"], 1, "{image}");
+    let html = std::fs::read_to_string(reference.join("summary.html")).unwrap();
+    assert!(html.contains("image hash verified"));
+
+    // Killed once the image is recorded, then resumed: the same report.
+    let out = d.join("killed");
+    let mut cmd = hashsift();
+    cmd.args(["scan", "-q", "-j", "1", "--db"])
+        .arg(&db)
+        .arg("-o")
+        .arg(&out)
+        .arg(&e01)
+        .arg(&bulk)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let journal = out.join("journal.hsj");
+    let killed = loop {
+        if child.try_wait().unwrap().is_some() {
+            break false;
+        }
+        let records = std::fs::read(&journal)
+            .ok()
+            .and_then(|b| hashsift::scan::journal::check(&b).ok())
+            .unwrap_or(0);
+        if records >= 3 {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    };
+    assert!(killed, "the scan finished before it could be killed");
+    let mut cmd = hashsift();
+    cmd.args(["scan", "-q", "-j", "1", "--resume"]).arg(&out);
+    let o = run_with_timeout(cmd, std::time::Duration::from_secs(300));
+    assert_exit(&o, 1);
+    let resumed = scan_items(&out);
+    assert_eq!(resumed.len(), items.len());
+    for (r, want) in resumed.iter().zip(&items) {
+        assert_eq!(r, want);
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    // The image was taken over from the journal, not read again.
+    let session = &manifest["resumed"][0];
+    assert!(
+        session["contents_carried_over"].as_u64().unwrap() >= 1,
+        "{manifest}"
     );
 }

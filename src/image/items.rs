@@ -276,9 +276,12 @@ mod tests {
     use super::*;
     use crate::image::entry::Volume;
 
-    /// Every member handed over, with the bytes read of it or the error reading it.
+    /// The bytes read of a member, or the error reading it; `None` when it had no reader.
+    type Got = Option<Result<Vec<u8>, String>>;
+
+    /// Every member handed over, with what was read of it.
     #[derive(Default)]
-    struct Collect(Vec<(Member, Option<Result<Vec<u8>, String>>)>);
+    struct Collect(Vec<(Member, Got)>);
 
     impl Visit for Collect {
         fn member(&mut self, member: Member, content: Option<&mut dyn Read>) -> Result<(), Stop> {

@@ -6,12 +6,20 @@
 use std::io::{BufReader, Read};
 use std::path::Path;
 use std::process::{Child, ChildStdout};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use super::frames::{self, Frame};
 
 /// The address space the worker may take.
 const MEMORY: libc::rlim_t = 2 << 30;
+
+/// How long a worker may say nothing before it is taken for stuck: The Sleuth Kit gives a
+/// frame for every name and every MiB of content, so a minute of silence is a loop in a crafted
+/// file system (or a read of the evidence stuck as long).
+pub const SILENCE: Duration = Duration::from_secs(60);
 
 /// The end of the worker's standard error kept for a reason (TSK's last words).
 const STDERR_KEPT: usize = 4096;
@@ -21,6 +29,21 @@ pub struct Worker {
     child: Child,
     out: BufReader<ChildStdout>,
     stderr: Option<JoinHandle<Vec<u8>>>,
+    watch: Option<Watch>,
+}
+
+/// What watches a worker: it is killed when it says nothing for too long (a loop in a crafted
+/// file system) or the run is interrupted.
+struct Watch {
+    /// Milliseconds since `start` at the last frame read.
+    last: Arc<AtomicU64>,
+    /// Set when the worker is done with (the watch ends).
+    done: Arc<AtomicBool>,
+    /// Set when the watch killed the worker, for its silence.
+    fired: Arc<AtomicBool>,
+    start: Instant,
+    silence: Duration,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl Worker {
@@ -54,7 +77,64 @@ impl Worker {
             child,
             out,
             stderr: Some(stderr),
+            watch: None,
         })
+    }
+
+    /// [`Worker::start`], watched: killed when no frame comes for `silence`, or once `cancel`
+    /// is set (a read of its output then ends at once).
+    ///
+    /// # Errors
+    /// The process cannot be started.
+    pub fn start_watched(
+        exe: &Path,
+        image: &Path,
+        silence: Duration,
+        cancel: &crate::cancel::Cancel,
+    ) -> std::io::Result<Worker> {
+        let mut worker = Worker::start(exe, image)?;
+        let last = Arc::new(AtomicU64::new(0));
+        let done = Arc::new(AtomicBool::new(false));
+        let fired = Arc::new(AtomicBool::new(false));
+        let start = Instant::now();
+        let pid = worker.child.id() as libc::pid_t;
+        let thread = {
+            let (last, done, fired, cancel) =
+                (last.clone(), done.clone(), fired.clone(), cancel.clone());
+            std::thread::spawn(move || {
+                while !done.load(Ordering::Acquire) {
+                    std::thread::sleep(Duration::from_millis(50));
+                    let quiet = start.elapsed().as_millis() as u64 - last.load(Ordering::Acquire);
+                    let silent = quiet > silence.as_millis() as u64;
+                    if (silent || cancel.is_cancelled()) && !done.load(Ordering::Acquire) {
+                        fired.store(silent, Ordering::Release);
+                        // SAFETY: kill(2) on the worker, which is not reaped while the watch
+                        // runs (`done` is set before it is waited for).
+                        unsafe { libc::kill(pid, libc::SIGKILL) };
+                        break;
+                    }
+                }
+            })
+        };
+        worker.watch = Some(Watch {
+            last,
+            done,
+            fired,
+            start,
+            silence,
+            thread: Some(thread),
+        });
+        Ok(worker)
+    }
+
+    /// Ends the watch, if any: whether it killed the worker for its silence.
+    fn unwatch(&mut self) -> Option<Duration> {
+        let w = self.watch.as_mut()?;
+        w.done.store(true, Ordering::Release);
+        if let Some(t) = w.thread.take() {
+            let _ = t.join();
+        }
+        w.fired.load(Ordering::Acquire).then_some(w.silence)
     }
 
     /// The worker's process id.
@@ -67,7 +147,12 @@ impl Worker {
     /// # Errors
     /// The output holds something that is not a frame, or ends inside one.
     pub fn next_frame(&mut self) -> std::io::Result<Option<Frame>> {
-        frames::read(&mut self.out)
+        let frame = frames::read(&mut self.out);
+        if let Some(w) = &self.watch {
+            w.last
+                .store(w.start.elapsed().as_millis() as u64, Ordering::Release);
+        }
+        frame
     }
 
     /// [`Worker::end`], after waiting at most `wait` for the worker to exit by itself (then
@@ -75,16 +160,22 @@ impl Worker {
     ///
     /// # Errors
     /// The worker crashed, was killed, or failed.
-    pub fn end_within(mut self, wait: std::time::Duration) -> Result<(), String> {
-        let until = std::time::Instant::now() + wait;
+    pub fn end_within(mut self, wait: Duration) -> Result<(), String> {
+        let until = Instant::now() + wait;
+        let silent = self.unwatch();
         while matches!(self.child.try_wait(), Ok(None)) {
-            if std::time::Instant::now() >= until {
+            if Instant::now() >= until {
                 let _ = self.child.kill();
                 break;
             }
-            std::thread::sleep(std::time::Duration::from_millis(10));
+            std::thread::sleep(Duration::from_millis(10));
         }
-        self.end()
+        let ended = self.end();
+        match silent {
+            Some(_) if ended.is_ok() => ended,
+            Some(silence) => Err(silent_reason(silence)),
+            None => ended,
+        }
     }
 
     /// Waits for the worker: `Ok` when it exited cleanly, else why not (the signal that ended
@@ -93,7 +184,11 @@ impl Worker {
     /// # Errors
     /// The worker crashed, was killed, or failed.
     pub fn end(mut self) -> Result<(), String> {
+        let silent = self.unwatch();
         let status = self.child.wait().map_err(|e| e.to_string())?;
+        if let Some(silence) = silent {
+            return Err(silent_reason(silence));
+        }
         let said = self
             .stderr
             .take()
@@ -129,12 +224,59 @@ impl Worker {
     }
 }
 
+/// Why a worker killed for its silence ended.
+fn silent_reason(silence: Duration) -> String {
+    format!(
+        "the image reader gave nothing for {:.1} s (a loop in a damaged or crafted file system?) and was stopped",
+        silence.as_secs_f64()
+    )
+}
+
 impl Drop for Worker {
     fn drop(&mut self) {
+        self.unwatch();
         // Still running (its reader gave up on it): not left behind.
         if matches!(self.child.try_wait(), Ok(None)) {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stand-in worker that says nothing for 30 s.
+    fn silent_worker(dir: &Path) -> std::path::PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let exe = dir.join("silent");
+        std::fs::write(&exe, "#!/bin/sh\nexec /bin/sleep 30\n").unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        exe
+    }
+
+    #[test]
+    fn a_worker_silent_too_long_or_interrupted_is_stopped_and_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = silent_worker(dir.path());
+        let cancel = crate::cancel::Cancel::new();
+        let started = Instant::now();
+        let mut w =
+            Worker::start_watched(&exe, dir.path(), Duration::from_millis(300), &cancel).unwrap();
+        assert!(matches!(w.next_frame(), Ok(None)));
+        assert!(started.elapsed() < Duration::from_secs(10));
+        let why = w.end().unwrap_err();
+        assert!(why.contains("gave nothing for 0.3 s"), "{why}");
+
+        // Interrupted: stopped at once, whatever the silence allowed.
+        let started = Instant::now();
+        let mut w =
+            Worker::start_watched(&exe, dir.path(), Duration::from_secs(600), &cancel).unwrap();
+        cancel.cancel();
+        assert!(matches!(w.next_frame(), Ok(None)));
+        assert!(started.elapsed() < Duration::from_secs(10));
+        let why = w.end().unwrap_err();
+        assert!(why.contains("killed"), "{why}");
     }
 }

@@ -34,10 +34,10 @@ fn walk(_media: &Media, out: &mut dyn Write) -> io::Result<()> {
 }
 
 /// The most bytes of one file's content read from an image of `media` bytes: twice the media,
-/// at least 1 GiB. A file system may describe a sparse file larger than its disk, but one
+/// at least 256 MiB. A file system may describe a sparse file larger than its disk, but one
 /// claiming a petabyte (crafted, or damaged) would otherwise be read for days.
 pub fn content_cap(media: u64) -> u64 {
-    media.saturating_mul(2).max(1 << 30)
+    media.saturating_mul(2).max(256 << 20)
 }
 
 #[cfg(tsk)]
@@ -93,7 +93,7 @@ fn walk(media: &Media, out: &mut dyn Write) -> io::Result<()> {
         fn end(&mut self, bytes: u64, error: Option<String>) -> Result<(), Stop> {
             let error = if error.is_none() && self.given >= self.cap && self.size > self.given {
                 Some(format!(
-                    "not read past {} bytes: more than the image could hold of one file (twice its media, at least 1 GiB); the file system's record of it is damaged or crafted",
+                    "not read past {} bytes: more than the image could hold of one file (twice its media, at least 256 MiB); the file system's record of it is damaged or crafted",
                     self.given
                 ))
             } else {
