@@ -41,6 +41,14 @@ typedef struct {
     uint32_t mtime_nano, atime_nano, ctime_nano, crtime_nano;
 } hs_entry;
 
+/* One run of a stream's content (see `runs` below). */
+typedef struct {
+    uint64_t offset;
+    uint64_t addr;
+    uint64_t len;
+    uint32_t flags;
+} hs_run;
+
 typedef struct {
     void *ctx;
     /* A file system about to be walked: the volume's number (-1: the image itself), its
@@ -53,6 +61,11 @@ typedef struct {
     /* A piece of the content, in order. Returns 0 for more, 2 when enough of this content was
      * given (its end follows), anything else to stop. */
     int (*data)(void *ctx, const char *buf, size_t len);
+    /* Where the content lies instead of the content itself: its runs, each `len` bytes at
+     * `offset` of the file stored at `addr` of the media (flag 1: reads as zeros), the
+     * stream's size and initialised size (bytes past it read as zeros). Returns 1 when taken
+     * (no data and no end follow), 0 to be given the data, anything else to stop. */
+    int (*runs)(void *ctx, const hs_run *runs, size_t n, uint64_t size, uint64_t initsize);
     /* The end of the content: the bytes given, and why it ended early (NULL when whole).
      * Returns nonzero to stop. */
     int (*end)(void *ctx, uint64_t bytes, const char *error);
@@ -146,6 +159,47 @@ static int one(walk_state *w, TSK_FS_FILE *f, const char *parent, const TSK_FS_A
         return -1;
     if (want == 0 || !a)
         return 0;
+    /* A stream stored plainly in blocks: its runs, for hashsift to read from the media. */
+    if ((a->flags & TSK_FS_ATTR_NONRES) && !f->fs_info->decrypt_block
+        && !(a->flags & (TSK_FS_ATTR_COMP | TSK_FS_ATTR_ENC | TSK_FS_ATTR_SPARSE))) {
+        size_t n = 0, cap = 64;
+        hs_run *runs = (hs_run *)malloc(cap * sizeof *runs);
+        int plain = runs != NULL;
+        uint64_t bs = f->fs_info->block_size;
+        for (const TSK_FS_ATTR_RUN *r = a->nrd.run; r && plain; r = r->next) {
+            if (r->flags & ~(TSK_FS_ATTR_RUN_FLAG_SPARSE | TSK_FS_ATTR_RUN_FLAG_FILLER)) {
+                plain = 0;
+                break;
+            }
+            if (n == cap) {
+                hs_run *more = n < (1u << 20) ? (hs_run *)realloc(runs, 2 * cap * sizeof *runs)
+                                              : NULL;
+                if (!more) {
+                    plain = 0;
+                    break;
+                }
+                runs = more;
+                cap *= 2;
+            }
+            runs[n].offset = (uint64_t)r->offset * bs;
+            runs[n].addr = (uint64_t)f->fs_info->offset + (uint64_t)r->addr * bs;
+            runs[n].len = (uint64_t)r->len * bs;
+            runs[n].flags = (r->flags & (TSK_FS_ATTR_RUN_FLAG_SPARSE | TSK_FS_ATTR_RUN_FLAG_FILLER))
+                                ? 1 : 0;
+            n++;
+        }
+        if (plain) {
+            int taken = w->cb->runs(w->cb->ctx, runs, n, (uint64_t)a->size,
+                                    (uint64_t)a->nrd.initsize);
+            free(runs);
+            if (taken == 1)
+                return 0;
+            if (taken != 0)
+                return -1;
+        } else {
+            free(runs);
+        }
+    }
     /* The content, as the file system describes it now. */
     TSK_OFF_T off = 0;
     const char *error = NULL;

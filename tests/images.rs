@@ -44,8 +44,9 @@ fn tool(program: &str, args: &[&str]) {
 /// Each entry the worker gave, with the content it sent.
 type Entries = Vec<(Entry, Option<Vec<u8>>)>;
 
-/// What the worker said of `image`: its entries, and the last frame.
-fn worker(image: &Path) -> (Entries, Frame) {
+/// What the worker said of `image`: its entries, with their content (given as data, or as
+/// runs read here from `media`, the raw bytes of the disk), and the last frame.
+fn worker(image: &Path, media: &[u8]) -> (Entries, Frame) {
     let out = hashsift()
         .arg("__image-worker")
         .arg(image)
@@ -68,6 +69,28 @@ fn worker(image: &Path) -> (Entries, Frame) {
                 let content = content.get_or_insert_default();
                 assert_eq!(bytes, content.len() as u64);
                 assert_eq!(error, None);
+            }
+            Frame::Runs {
+                size,
+                initsize,
+                runs,
+            } => {
+                let mut content = Vec::new();
+                for r in runs {
+                    let len = r.len.min(size - r.offset) as usize;
+                    assert_eq!(r.offset as usize, content.len(), "runs in order, no gap");
+                    if r.zeros() {
+                        content.extend(std::iter::repeat_n(0u8, len));
+                    } else {
+                        content.extend_from_slice(&media[r.addr as usize..][..len]);
+                    }
+                    if content.len() as u64 >= size {
+                        break;
+                    }
+                }
+                assert_eq!(content.len() as u64, size);
+                assert_eq!(initsize, size);
+                entries.last_mut().unwrap().1 = Some(content);
             }
             Frame::Volume(_) => {}
             Frame::Broken(why) => panic!("the walk broke off: {why}"),
@@ -136,11 +159,13 @@ fn the_worker_gives_every_file_of_a_fat_image_in_raw_and_e01_deleted_ones_too() 
                 .is_some_and(|e| e == "img" || e.to_string_lossy().starts_with('E'))
         })
         .collect();
+    // The disk's bytes, to read what the runs point at (before the access times are watched).
+    let media = std::fs::read(&image).unwrap();
     age_access_times(&paths);
     let before = stat_snapshot(&paths);
 
     for image in &checked {
-        let (entries, last) = worker(image);
+        let (entries, last) = worker(image, &media);
         assert_eq!(last, Frame::Done, "{}", image.display());
         let find = |parent: &[u8], name: &[u8]| {
             entries
@@ -165,7 +190,7 @@ fn the_worker_gives_every_file_of_a_fat_image_in_raw_and_e01_deleted_ones_too() 
     // Not an image: said so, as the last frame.
     let noise = d.join("noise.bin");
     std::fs::write(&noise, pseudo_random(2_000_000, 3)).unwrap();
-    let (entries, last) = worker(&noise);
+    let (entries, last) = worker(&noise, &[]);
     assert!(entries.is_empty());
     assert!(matches!(last, Frame::Failed(_)), "{last:?}");
 }
@@ -182,10 +207,12 @@ fn a_worker_that_crashes_is_a_reason_and_the_frames_before_it_stand() {
     let img = image.to_str().unwrap();
     tool("truncate", &["-s", "60M", img]);
     tool("mkfs.fat", &["-F", "32", img]);
-    // Enough content that the worker is still writing when it is killed.
-    let big = d.join("big.bin");
-    std::fs::write(&big, pseudo_random(40 << 20, 5)).unwrap();
-    tool("mcopy", &["-i", img, big.to_str().unwrap(), "::/"]);
+    // Enough names that the worker still writes (the pipe full) when it is killed.
+    let many = d.join("many");
+    for i in 0..2500 {
+        write_file(&many.join(format!("f{i:04}.txt")), 10, i);
+    }
+    tool("mcopy", &["-i", img, "-s", many.to_str().unwrap(), "::/"]);
     let exe = Path::new(env!("CARGO_BIN_EXE_hashsift"));
 
     // Read to its end: clean.
@@ -197,16 +224,16 @@ fn a_worker_that_crashes_is_a_reason_and_the_frames_before_it_stand() {
     assert_eq!(last, Some(Frame::Done));
     assert_eq!(w.end(), Ok(()));
 
-    // An abort in the middle of the content (as TSK's assertions end a process; a SIGSEGV sent
+    // An abort in the middle of the walk (as TSK's assertions end a process; a SIGSEGV sent
     // from outside is taken once by Rust's stack-overflow handler): the frames before it
     // read, then its end names the signal.
     let mut w = Worker::start(exe, &image).unwrap();
-    let mut data = 0usize;
+    let mut entries = 0usize;
     loop {
         match w.next_frame() {
-            Ok(Some(Frame::Data(d))) => {
-                data += d.len();
-                if data >= 1 << 20 && data - d.len() < 1 << 20 {
+            Ok(Some(Frame::Entry(_))) => {
+                entries += 1;
+                if entries == 100 {
                     // SAFETY: kill(2) on the worker's own pid.
                     unsafe { libc::kill(w.id() as i32, libc::SIGABRT) };
                 }
@@ -216,6 +243,7 @@ fn a_worker_that_crashes_is_a_reason_and_the_frames_before_it_stand() {
             Ok(None) | Err(_) => break,
         }
     }
+    assert!(entries >= 100);
     let why = w.end().unwrap_err();
     assert!(why.contains("crashed (signal 6, aborted)"), "{why}");
 }

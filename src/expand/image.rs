@@ -19,8 +19,8 @@ pub struct ImageOptions {
 }
 
 /// The files of the disk image in `format` (`ewf` or `raw`, as its first bytes say) whose
-/// first segment is `path` (its other segments found by name), read by the image worker (`exe`, hashsift itself, in a contained child process), as
-/// members: `IMAGE!/p1/dir/name` (`IMAGE!/dir/name` for an image of one file system), each
+/// first segment is `path` (its other segments found by name), read by the image worker
+/// (`exe`, hashsift itself, in a contained child process), as members: `IMAGE!/p1/dir/name` (`IMAGE!/dir/name` for an image of one file system), each
 /// with its file-system details, hashed and opened as an archive's members are. With
 /// `options.verify` the whole media is read as well, alongside, for its MD5 and SHA-1, and
 /// those the image stores are checked; `file` holds the digests of the first segment file,
@@ -64,7 +64,7 @@ pub fn expand_image(
             };
         }
     };
-    // As the media reads (a raw file starting with bytes EWF's signature resembles is raw).
+    // As the media was read.
     let format = match media.format {
         MediaFormat::Ewf => "ewf",
         MediaFormat::Raw => "raw",
@@ -98,7 +98,15 @@ pub fn expand_image(
             depth: 1,
             count: 0,
         };
-        let stopped = walk_image(path, exe, &budget, &mut reader, cancel, &mut volumes);
+        let stopped = walk_image(
+            path,
+            &media,
+            exe,
+            &budget,
+            &mut reader,
+            cancel,
+            &mut volumes,
+        );
         let digested = digesting.map(|h| {
             h.join()
                 .unwrap_or_else(|_| Err(io::Error::other("the media's hashing failed")))
@@ -166,6 +174,7 @@ pub fn expand_image(
 /// Runs the image worker on `path` and hands what it lists to `reader`; why it stopped early.
 fn walk_image(
     path: &std::path::Path,
+    media: &crate::image::media::Media,
     exe: Result<&std::path::Path, &str>,
     budget: &Budget,
     reader: &mut Reader<'_>,
@@ -192,7 +201,15 @@ fn walk_image(
     .map_err(|e| Stop::Unreadable(format!("not opened: cannot start the image reader: {e}")))?;
     let walked = {
         let mut next = || worker.next_frame();
-        crate::image::items::walk(&mut next, budget, reader, cancel, volumes)
+        crate::image::items::walk(
+            &mut next,
+            media,
+            crate::image::worker::content_cap(media.size),
+            budget,
+            reader,
+            cancel,
+            volumes,
+        )
     };
     match walked {
         // The reader is done and ends: a crash on its way out still says the image is odd.

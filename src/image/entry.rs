@@ -19,6 +19,24 @@ pub mod meta_type {
     pub const VIRT_DIR: u32 = 0x0b;
 }
 
+/// One run of a stream stored plainly in blocks: `len` bytes at `offset` of the stream are at
+/// `addr` of the media, or are zeros (`zeros`: a sparse run, or one TSK lost track of).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Run {
+    pub offset: u64,
+    pub addr: u64,
+    pub len: u64,
+    /// 1: the run reads as zeros.
+    pub flags: u32,
+}
+
+impl Run {
+    pub fn zeros(&self) -> bool {
+        self.flags & 1 != 0
+    }
+}
+
 /// A file system TSK found: in a volume of a partition table, or the whole image.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Volume {

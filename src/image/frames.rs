@@ -4,7 +4,7 @@
 
 use std::io::{self, Read, Write};
 
-use super::entry::{Entry, Volume};
+use super::entry::{Entry, Run, Volume};
 
 /// The longest frame read: a content piece is at most 1 MiB, an entry's names at most a few
 /// KiB; more is a worker gone wrong.
@@ -17,6 +17,13 @@ pub enum Frame {
     Volume(Volume),
     /// The walk of the last file system broke off, and why.
     Broken(String),
+    /// Where the last entry's content lies in the media (instead of `Data`... `End`): a
+    /// stream of `size` bytes, those past `initsize` zeros.
+    Runs {
+        size: u64,
+        initsize: u64,
+        runs: Vec<Run>,
+    },
     /// A name; its content follows (`Data`... then `End`) when the worker reads it.
     Entry(Entry),
     Data(Vec<u8>),
@@ -38,6 +45,13 @@ const END: u8 = 4;
 const FAILED: u8 = 5;
 const DONE: u8 = 6;
 const BROKEN: u8 = 7;
+const RUNS: u8 = 8;
+
+/// The bytes of one run in a `Runs` frame.
+const RUN_BYTES: usize = 25;
+
+/// The most runs one `Runs` frame holds (a file in more pieces is sent as data).
+pub const MAX_RUNS: usize = (MAX_FRAME as usize - 16) / RUN_BYTES;
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct EndJson {
@@ -81,6 +95,22 @@ pub fn write(out: &mut dyn Write, frame: &Frame) -> io::Result<()> {
         ),
         Frame::Failed(why) => (FAILED, why.as_bytes().to_vec()),
         Frame::Broken(why) => (BROKEN, why.as_bytes().to_vec()),
+        Frame::Runs {
+            size,
+            initsize,
+            runs,
+        } => {
+            let mut p = Vec::with_capacity(16 + runs.len() * RUN_BYTES);
+            p.extend(size.to_le_bytes());
+            p.extend(initsize.to_le_bytes());
+            for r in runs {
+                p.extend(r.offset.to_le_bytes());
+                p.extend(r.addr.to_le_bytes());
+                p.extend(r.len.to_le_bytes());
+                p.push(u8::from(r.zeros()));
+            }
+            (RUNS, p)
+        }
         Frame::Done => (DONE, Vec::new()),
     };
     out.write_all(&header(kind, payload.len())?)?;
@@ -125,6 +155,32 @@ pub fn read(input: &mut dyn Read) -> io::Result<Option<Frame>> {
         FAILED => Frame::Failed(String::from_utf8_lossy(&payload).into_owned()),
         DONE => Frame::Done,
         BROKEN => Frame::Broken(String::from_utf8_lossy(&payload).into_owned()),
+        RUNS => {
+            let u64_at = |b: &[u8], at: usize| {
+                u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+            };
+            if payload.len() < 16 || !(payload.len() - 16).is_multiple_of(RUN_BYTES) {
+                return Err(bad(format!("a runs frame of {} bytes", payload.len())));
+            }
+            let mut runs = Vec::with_capacity((payload.len() - 16) / RUN_BYTES);
+            for r in payload[16..].chunks_exact(RUN_BYTES) {
+                runs.push(Run {
+                    offset: u64_at(r, 0),
+                    addr: u64_at(r, 8),
+                    len: u64_at(r, 16),
+                    flags: match r[24] {
+                        0 => 0,
+                        1 => 1,
+                        f => return Err(bad(format!("a run flagged {f}"))),
+                    },
+                });
+            }
+            Frame::Runs {
+                size: u64_at(&payload, 0),
+                initsize: u64_at(&payload, 8),
+                runs,
+            }
+        }
         other => return Err(bad(format!("a frame of kind {other}"))),
     }))
 }
@@ -167,6 +223,24 @@ mod tests {
                 error: Some("short".into()),
             },
             Frame::Broken("a directory loops".into()),
+            Frame::Runs {
+                size: 9000,
+                initsize: 5000,
+                runs: vec![
+                    Run {
+                        offset: 0,
+                        addr: 1 << 40,
+                        len: 4096,
+                        flags: 0,
+                    },
+                    Run {
+                        offset: 4096,
+                        addr: 0,
+                        len: 8192,
+                        flags: 1,
+                    },
+                ],
+            },
             Frame::Failed("not an image".into()),
             Frame::Done,
         ];

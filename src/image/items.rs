@@ -19,6 +19,21 @@ const NTFS_DATA: u32 = 0x80;
 /// Where the frames come from (the worker's output).
 pub type Frames<'a> = dyn FnMut() -> io::Result<Option<Frame>> + 'a;
 
+/// The image's media, read where a file's runs say its content lies.
+pub trait Source {
+    /// Reads into `buf` from `offset`: fewer bytes at the end of the media.
+    ///
+    /// # Errors
+    /// The media cannot be read there.
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
+}
+
+impl Source for super::media::Media {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        super::media::Media::read_at(self, buf, offset)
+    }
+}
+
 /// Whether the worker sends the content of `e` (the rule of `super::worker`): a regular
 /// file's data stream, not a deleted name whose metadata another file now uses.
 pub fn content_follows(e: &Entry) -> bool {
@@ -34,6 +49,8 @@ pub fn content_follows(e: &Entry) -> bool {
 /// interruption.
 pub fn walk(
     next: &mut Frames<'_>,
+    media: &dyn Source,
+    cap: u64,
     budget: &Budget,
     visit: &mut dyn Visit,
     cancel: &Cancel,
@@ -72,21 +89,47 @@ pub fn walk(
             }
             Frame::Entry(e) => {
                 let follows = content_follows(&e);
-                let Some(member) = member(&e, partition, budget.limits()) else {
-                    if follows {
-                        Content::new(next).drain().map_err(damaged)?;
-                    }
-                    continue;
-                };
+                let member = member(&e, partition, budget.limits());
                 if follows {
-                    let mut content = Content::new(next);
-                    let visited =
-                        container::visit_member(visit, budget, member, Some(&mut content));
+                    // The content follows as data, or as where it lies in the media.
+                    let first = next().map_err(damaged)?;
+                    if let Some(Frame::Runs {
+                        size,
+                        initsize,
+                        runs,
+                    }) = first
+                    {
+                        if let Some(member) = member {
+                            let mut content = InMedia {
+                                media,
+                                runs,
+                                size,
+                                initsize,
+                                cap,
+                                at: 0,
+                                run: 0,
+                            };
+                            container::visit_member(visit, budget, member, Some(&mut content))?;
+                        }
+                        continue;
+                    }
+                    let mut content = Content::new(next, first);
+                    let visited = match member {
+                        Some(member) => {
+                            container::visit_member(visit, budget, member, Some(&mut content))
+                        }
+                        None => Ok(()),
+                    };
                     // What the visitor left unread (it stopped at an error, or the budget).
                     let drained = content.drain();
                     visited?;
                     drained.map_err(damaged)?;
-                } else if e.meta_type == meta_type::REG
+                    continue;
+                }
+                let Some(member) = member else {
+                    continue;
+                };
+                if e.meta_type == meta_type::REG
                     && !e.is(flags::DELETED)
                     && e.size.unwrap_or(0) == 0
                 {
@@ -102,7 +145,7 @@ pub fn walk(
                 )));
             }
             Frame::Done => return Ok(()),
-            Frame::Data(_) | Frame::End { .. } => {
+            Frame::Data(_) | Frame::End { .. } | Frame::Runs { .. } => {
                 return Err(damaged(io::Error::other("content without a file")));
             }
         }
@@ -181,6 +224,8 @@ fn member(e: &Entry, partition: Option<u32>, limits: &Limits) -> Option<Member> 
 /// A file's content as the frames bring it: `Data` frames up to its `End`.
 struct Content<'a, 'b> {
     next: &'a mut Frames<'b>,
+    /// The first frame, read already.
+    first: Option<Option<Frame>>,
     piece: Vec<u8>,
     at: usize,
     /// Its `End` was read.
@@ -190,9 +235,10 @@ struct Content<'a, 'b> {
 }
 
 impl<'a, 'b> Content<'a, 'b> {
-    fn new(next: &'a mut Frames<'b>) -> Self {
+    fn new(next: &'a mut Frames<'b>, first: Option<Frame>) -> Self {
         Content {
             next,
+            first: Some(first),
             piece: Vec::new(),
             at: 0,
             ended: false,
@@ -224,7 +270,10 @@ impl<'a, 'b> Content<'a, 'b> {
                 "the image reader's output went wrong",
             ));
         }
-        let frame = (self.next)().inspect_err(|_| self.broken = true)?;
+        let frame = match self.first.take() {
+            Some(first) => first,
+            None => (self.next)().inspect_err(|_| self.broken = true)?,
+        };
         match frame {
             Some(Frame::Data(d)) => {
                 self.piece = d;
@@ -267,6 +316,74 @@ impl Read for Content<'_, '_> {
         let n = buf.len().min(self.piece.len() - self.at);
         buf[..n].copy_from_slice(&self.piece[self.at..self.at + n]);
         self.at += n;
+        Ok(n)
+    }
+}
+
+/// A file's content read from the media where its runs say it lies, as The Sleuth Kit would
+/// read it: a zero run, and what lies past the initialised size, as zeros; a part no run
+/// covers, or one past the media's end, an error; at most `cap` bytes.
+struct InMedia<'a> {
+    media: &'a dyn Source,
+    runs: Vec<super::entry::Run>,
+    size: u64,
+    initsize: u64,
+    cap: u64,
+    /// The offset in the file read next, and the run looked at.
+    at: u64,
+    run: usize,
+}
+
+impl Read for InMedia<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let end = self.size.min(self.cap);
+        if self.at >= end || buf.is_empty() {
+            if self.at < self.size {
+                return Err(io::Error::other(super::worker::cut_reason(self.at)));
+            }
+            return Ok(0);
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(end - self.at).unwrap_or(usize::MAX));
+        if self.at >= self.initsize {
+            buf[..want].fill(0);
+            self.at += want as u64;
+            return Ok(want);
+        }
+        while self
+            .runs
+            .get(self.run)
+            .is_some_and(|r| r.offset.saturating_add(r.len) <= self.at)
+        {
+            self.run += 1;
+        }
+        let Some(r) = self.runs.get(self.run).filter(|r| r.offset <= self.at) else {
+            return Err(io::Error::other(format!(
+                "the file system describes no more of it past {} of its {} bytes",
+                self.at, self.size
+            )));
+        };
+        let into = self.at - r.offset;
+        let n = (want as u64).min(r.len - into).min(self.initsize - self.at) as usize;
+        let n = if r.zeros() {
+            buf[..n].fill(0);
+            n
+        } else {
+            let addr = r
+                .addr
+                .checked_add(into)
+                .ok_or_else(|| io::Error::other("the file system points past any image's end"))?;
+            match self.media.read_at(&mut buf[..n], addr)? {
+                0 => {
+                    return Err(io::Error::other(format!(
+                        "the file system points past the end of the image (at byte {addr})"
+                    )));
+                }
+                got => got,
+            }
+        };
+        self.at += n as u64;
         Ok(n)
     }
 }
@@ -325,14 +442,97 @@ mod tests {
         })
     }
 
+    /// A media of 64 KiB: byte i is i % 251.
+    struct Pattern;
+
+    impl Source for Pattern {
+        fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+            let n = buf.len().min(65536usize.saturating_sub(offset as usize));
+            for (i, b) in buf[..n].iter_mut().enumerate() {
+                *b = ((offset as usize + i) % 251) as u8;
+            }
+            Ok(n)
+        }
+    }
+
     fn run(frames: Vec<Frame>) -> (Collect, Vec<VolumeInfo>, Result<(), Stop>) {
+        run_capped(frames, u64::MAX)
+    }
+
+    fn run_capped(frames: Vec<Frame>, cap: u64) -> (Collect, Vec<VolumeInfo>, Result<(), Stop>) {
         let mut frames = frames.into_iter();
         let mut next = || Ok(frames.next());
         let budget = Budget::new(Limits::default(), 1 << 20);
         let mut seen = Collect::default();
         let mut volumes = Vec::new();
-        let r = walk(&mut next, &budget, &mut seen, &Cancel::new(), &mut volumes);
+        let r = walk(
+            &mut next,
+            &Pattern,
+            cap,
+            &budget,
+            &mut seen,
+            &Cancel::new(),
+            &mut volumes,
+        );
         (seen, volumes, r)
+    }
+
+    fn pattern(from: usize, len: usize) -> Vec<u8> {
+        (from..from + len).map(|i| (i % 251) as u8).collect()
+    }
+
+    #[test]
+    fn a_file_s_runs_are_read_from_the_media_as_the_sleuth_kit_reads_them() {
+        use crate::image::entry::Run;
+        let run = |offset, addr, len, flags| Run {
+            offset,
+            addr,
+            len,
+            flags,
+        };
+        let file = |runs: Vec<Run>, size, initsize| {
+            vec![
+                volume(None),
+                Frame::Entry(entry("f", 0, 1, size)),
+                Frame::Runs {
+                    size,
+                    initsize,
+                    runs,
+                },
+                Frame::Done,
+            ]
+        };
+        let read = |frames, cap| {
+            let (seen, _, r) = run_capped(frames, cap);
+            assert_eq!(r, Ok(()));
+            seen.0[0].1.clone().unwrap()
+        };
+        // Two pieces out of order on the media, a zero run between, the last block partly
+        // past the size.
+        let runs = vec![
+            run(0, 8192, 1000, 0),
+            run(1000, 0, 500, 1),
+            run(1500, 100, 2048, 0),
+        ];
+        let mut want = pattern(8192, 1000);
+        want.extend(vec![0; 500]);
+        want.extend(pattern(100, 1800));
+        assert_eq!(
+            read(file(runs.clone(), 3300, 3300), u64::MAX),
+            Ok(want.clone())
+        );
+        // Past the initialised size: zeros.
+        let mut zeroed = want[..2000].to_vec();
+        zeroed.extend(vec![0; 1300]);
+        assert_eq!(read(file(runs.clone(), 3300, 2000), u64::MAX), Ok(zeroed));
+        // Cut at the cap, with the reason.
+        let cut = read(file(runs.clone(), 3300, 3300), 1200).unwrap_err();
+        assert!(cut.contains("not read past 1200"), "{cut}");
+        // A part no run covers, and a run past the media's end: errors, not bytes made up.
+        let gap = read(file(vec![run(0, 0, 100, 0)], 300, 300), u64::MAX).unwrap_err();
+        assert!(gap.contains("no more of it past 100"), "{gap}");
+        let past = read(file(vec![run(0, 70_000, 100, 0)], 100, 100), u64::MAX).unwrap_err();
+        assert!(past.contains("past the end of the image"), "{past}");
     }
 
     #[test]

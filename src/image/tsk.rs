@@ -41,6 +41,8 @@ struct RawEntry {
     crtime_nano: u32,
 }
 
+pub use super::entry::Run;
+
 type ReadFn = unsafe extern "C" fn(*mut c_void, u64, *mut c_char, usize) -> isize;
 
 #[repr(C)]
@@ -57,6 +59,7 @@ struct Callbacks {
     ) -> c_int,
     entry: unsafe extern "C" fn(*mut c_void, *const RawEntry) -> c_int,
     data: unsafe extern "C" fn(*mut c_void, *const c_char, usize) -> c_int,
+    runs: unsafe extern "C" fn(*mut c_void, *const Run, usize, u64, u64) -> c_int,
     end: unsafe extern "C" fn(*mut c_void, u64, *const c_char) -> c_int,
 }
 
@@ -86,6 +89,10 @@ pub trait Visitor {
     /// A piece of the last entry's content, in order: `Ok(false)` when no more of it is
     /// wanted (its end follows).
     fn data(&mut self, bytes: &[u8]) -> Result<bool, Stop>;
+    /// Where the last entry's content lies in the media, instead of the content, for a stream
+    /// stored plainly in blocks (`size` bytes, those past `initsize` zeros): `Ok(true)` when
+    /// taken (no data and no end follow), `Ok(false)` to be given the data.
+    fn runs(&mut self, runs: &[Run], size: u64, initsize: u64) -> Result<bool, Stop>;
     /// The end of the last entry's content: its bytes, and why it ended early.
     fn end(&mut self, bytes: u64, error: Option<String>) -> Result<(), Stop>;
 }
@@ -219,6 +226,28 @@ unsafe extern "C" fn data_cb(ctx: *mut c_void, buf: *const c_char, len: usize) -
     })
 }
 
+unsafe extern "C" fn runs_cb(
+    ctx: *mut c_void,
+    runs: *const Run,
+    n: usize,
+    size: u64,
+    initsize: u64,
+) -> c_int {
+    with_state(ctx, 2, |s| {
+        let runs = if n == 0 {
+            &[][..]
+        } else {
+            // SAFETY: the shim passes `n` runs at `runs`.
+            unsafe { std::slice::from_raw_parts(runs, n) }
+        };
+        match s.visitor.runs(runs, size, initsize) {
+            Ok(true) => 1,
+            Ok(false) => 0,
+            Err(Stop) => 2,
+        }
+    })
+}
+
 unsafe extern "C" fn end_cb(ctx: *mut c_void, bytes: u64, error: *const c_char) -> c_int {
     with_state(ctx, 1, |s| {
         let error = text(error).map(|e| String::from_utf8_lossy(&e).into_owned());
@@ -243,6 +272,7 @@ pub fn walk(reader: &dyn ReadAt, size: u64, visitor: &mut dyn Visitor) -> Result
         volume: volume_cb,
         entry: entry_cb,
         data: data_cb,
+        runs: runs_cb,
         end: end_cb,
     };
     let mut err = [0 as c_char; 1024];
@@ -295,6 +325,9 @@ mod tests {
         fn data(&mut self, bytes: &[u8]) -> Result<bool, Stop> {
             self.entries.last_mut().unwrap().1.extend_from_slice(bytes);
             Ok(true)
+        }
+        fn runs(&mut self, _: &[Run], _: u64, _: u64) -> Result<bool, Stop> {
+            Ok(false)
         }
         fn end(&mut self, bytes: u64, error: Option<String>) -> Result<(), Stop> {
             let last = self.entries.last_mut().unwrap();

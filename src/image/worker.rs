@@ -40,6 +40,13 @@ pub fn content_cap(media: u64) -> u64 {
     media.saturating_mul(2).max(256 << 20)
 }
 
+/// Why a file's content stops at [`content_cap`] bytes.
+pub fn cut_reason(at: u64) -> String {
+    format!(
+        "not read past {at} bytes: more than the image could hold of one file (twice its media, at least 256 MiB); the file system's record of it is damaged or crafted"
+    )
+}
+
 #[cfg(tsk)]
 fn walk(media: &Media, out: &mut dyn Write) -> io::Result<()> {
     use super::entry::{Entry, Volume, flags, meta_type};
@@ -90,12 +97,21 @@ fn walk(media: &Media, out: &mut dyn Write) -> io::Result<()> {
             self.given += bytes.len() as u64;
             Ok(self.given < self.cap)
         }
+        fn runs(&mut self, runs: &[tsk::Run], size: u64, initsize: u64) -> Result<bool, Stop> {
+            if runs.len() > frames::MAX_RUNS {
+                return Ok(false);
+            }
+            let frame = Frame::Runs {
+                size,
+                initsize,
+                runs: runs.to_vec(),
+            };
+            let r = frames::write(self.out, &frame);
+            self.put(r).map(|()| true)
+        }
         fn end(&mut self, bytes: u64, error: Option<String>) -> Result<(), Stop> {
             let error = if error.is_none() && self.given >= self.cap && self.size > self.given {
-                Some(format!(
-                    "not read past {} bytes: more than the image could hold of one file (twice its media, at least 256 MiB); the file system's record of it is damaged or crafted",
-                    self.given
-                ))
+                Some(cut_reason(self.given))
             } else {
                 error
             };
