@@ -57,7 +57,6 @@ pub fn expand_file(
     settings: &Settings,
     cancel: &Cancel,
 ) -> Option<Expanded> {
-    use std::os::unix::ffi::OsStrExt;
     let head = &head[..head.len().min(container::HEAD)];
     if head.starts_with(b"Rar!\x1a\x07") {
         return Some(Expanded {
@@ -74,21 +73,7 @@ pub fn expand_file(
     let mut source = Positional::new(file, size);
     let budget = Budget::new(settings.limits, size);
     let mut members = Vec::new();
-    let name = path
-        .file_name()
-        .map(|n| n.as_bytes().to_vec())
-        .unwrap_or_default();
-    let mut reader = Reader {
-        settings,
-        cancel,
-        budget: &budget,
-        members: &mut members,
-        path: path.as_os_str().as_bytes().to_vec(),
-        name,
-        parent: None,
-        depth: 1,
-        count: 0,
-    };
+    let mut reader = Reader::top(settings, cancel, &budget, &mut members, path);
     let source = if matches!(format, Format::Zip | Format::SevenZip) {
         Source::Seekable(&mut source)
     } else {
@@ -187,6 +172,33 @@ pub(crate) fn member_item(path: PathBuf) -> Item {
     );
     item.error = None;
     item
+}
+
+impl<'a> Reader<'a> {
+    /// The visitor of the container on the evidence at `path`.
+    fn top(
+        settings: &'a Settings<'a>,
+        cancel: &'a Cancel,
+        budget: &'a Budget,
+        members: &'a mut Vec<Item>,
+        path: &std::path::Path,
+    ) -> Self {
+        use std::os::unix::ffi::OsStrExt;
+        Reader {
+            settings,
+            cancel,
+            budget,
+            members,
+            path: path.as_os_str().as_bytes().to_vec(),
+            name: path
+                .file_name()
+                .map(|n| n.as_bytes().to_vec())
+                .unwrap_or_default(),
+            parent: None,
+            depth: 1,
+            count: 0,
+        }
+    }
 }
 
 impl Reader<'_> {

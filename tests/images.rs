@@ -41,6 +41,15 @@ fn tool(program: &str, args: &[&str]) {
     );
 }
 
+/// `ewfacquire` of the raw image `raw` into the segments `target.E01`... with `options`
+/// (no questions asked).
+fn ewfacquire(raw: &Path, target: &Path, options: &[&str]) {
+    let mut args = vec!["-u", "-q"];
+    args.extend_from_slice(options);
+    args.extend(["-t", target.to_str().unwrap(), raw.to_str().unwrap()]);
+    tool("ewfacquire", &args);
+}
+
 /// Each entry the worker gave, with the content it sent.
 type Entries = Vec<(Entry, Option<Vec<u8>>)>;
 
@@ -135,20 +144,7 @@ fn the_worker_gives_every_file_of_a_fat_image_in_raw_and_e01_deleted_ones_too() 
         tool("mcopy", &["-i", img, d.join(name).to_str().unwrap(), dest]);
     }
     tool("mdel", &["-i", img, "::/gone.bin"]);
-    tool(
-        "ewfacquire",
-        &[
-            "-u",
-            "-q",
-            "-c",
-            "fast",
-            "-S",
-            "1MiB",
-            "-t",
-            d.join("fat").to_str().unwrap(),
-            img,
-        ],
-    );
+    ewfacquire(&image, &d.join("fat"), &["-c", "fast", "-S", "1MiB"]);
     let e01 = d.join("fat.E01");
     let checked = [image.clone(), e01.clone()];
     let paths: Vec<_> = std::fs::read_dir(d)
@@ -502,21 +498,10 @@ fn partitioned_images_raw_split_and_e01_list_every_file_deleted_ones_and_streams
     );
     let ewf = d.join("ewf");
     std::fs::create_dir(&ewf).unwrap();
-    tool(
-        "ewfacquire",
-        &[
-            "-u",
-            "-q",
-            "-c",
-            "none",
-            "-d",
-            "sha1",
-            "-S",
-            "20MiB",
-            "-t",
-            ewf.join("gpt").to_str().unwrap(),
-            gpt.to_str().unwrap(),
-        ],
+    ewfacquire(
+        &gpt,
+        &ewf.join("gpt"),
+        &["-c", "none", "-d", "sha1", "-S", "20MiB"],
     );
     let e01 = ewf.join("gpt.E01");
     assert!(ewf.join("gpt.E03").exists(), "split into segments");
@@ -710,18 +695,7 @@ fn hostile_images_end_in_error_records_never_a_crash_or_a_hang() {
 
     // An E01 cut in the middle.
     let e01_fat = fat_fs(d, &src);
-    tool(
-        "ewfacquire",
-        &[
-            "-u",
-            "-q",
-            "-c",
-            "fast",
-            "-t",
-            d.join("cut").to_str().unwrap(),
-            e01_fat.to_str().unwrap(),
-        ],
-    );
+    ewfacquire(&e01_fat, &d.join("cut"), &["-c", "fast"]);
     let cut = d.join("cut.E01");
     let len = std::fs::metadata(&cut).unwrap().len();
     std::fs::OpenOptions::new()
@@ -801,18 +775,7 @@ fn a_scan_of_an_e01_grades_its_files_deleted_ones_too_and_resumes_after_a_kill()
     // A larger file, so that the image is the largest content and read first.
     std::fs::write(src.join("video.bin"), pseudo_random(3 << 20, 21)).unwrap();
     let fat = fat_fs(d, &src);
-    tool(
-        "ewfacquire",
-        &[
-            "-u",
-            "-q",
-            "-c",
-            "fast",
-            "-t",
-            ev.join("disk").to_str().unwrap(),
-            fat.to_str().unwrap(),
-        ],
-    );
+    ewfacquire(&fat, &ev.join("disk"), &["-c", "fast"]);
     let e01 = ev.join("disk.E01");
     // Files beside the image, so that a scan can be killed after the image is recorded.
     let bulk = d.join("bulk");

@@ -36,7 +36,6 @@ pub fn expand_image(
 ) -> Expanded {
     use crate::image::media::{Format as MediaFormat, Media};
     use crate::record::{ImageInfo, Integrity, IntegrityStatus};
-    use std::os::unix::ffi::OsStrExt;
     let media = match Media::open(path) {
         Ok(m) => m,
         Err(e) => {
@@ -84,20 +83,7 @@ pub fn expand_image(
     let (count, stopped, digested) = std::thread::scope(|scope| {
         let digesting = (options.verify && reuse.is_none())
             .then(|| scope.spawn(|| media.digest(cancel, &|_| {})));
-        let mut reader = Reader {
-            settings,
-            cancel,
-            budget: &budget,
-            members: &mut members,
-            path: path.as_os_str().as_bytes().to_vec(),
-            name: path
-                .file_name()
-                .map(|n| n.as_bytes().to_vec())
-                .unwrap_or_default(),
-            parent: None,
-            depth: 1,
-            count: 0,
-        };
+        let mut reader = Reader::top(settings, cancel, &budget, &mut members, path);
         let stopped = walk_image(
             path,
             &media,
