@@ -339,16 +339,21 @@ pub fn expand(
         expand_format(format, source, budget, visit)
     }))
     .unwrap_or_else(|panic| {
-        let why = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
         Err(Stop::Damaged(format!(
-            "the {} reader failed on this data ({why})",
-            format.name()
+            "the {} reader failed on this data ({})",
+            format.name(),
+            panic_text(panic.as_ref())
         )))
     })
+}
+
+/// What a caught panic said.
+pub(crate) fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
 }
 
 fn expand_format(

@@ -56,6 +56,28 @@ pub fn walk(
     cancel: &Cancel,
     volumes: &mut Vec<VolumeInfo>,
 ) -> Result<(), Stop> {
+    // The media's reader (the EWF one) and the visitor's (archives inside) meet hostile
+    // bytes here, in hashsift's own process: a panic ends this image, not the run.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        walk_frames(next, media, cap, budget, visit, cancel, volumes)
+    }))
+    .unwrap_or_else(|panic| {
+        Err(Stop::Damaged(format!(
+            "reading the image's files failed on this data ({})",
+            container::panic_text(panic.as_ref())
+        )))
+    })
+}
+
+fn walk_frames(
+    next: &mut Frames<'_>,
+    media: &dyn Source,
+    cap: u64,
+    budget: &Budget,
+    visit: &mut dyn Visit,
+    cancel: &Cancel,
+    volumes: &mut Vec<VolumeInfo>,
+) -> Result<(), Stop> {
     let damaged =
         |e: io::Error| Stop::Damaged(format!("the image reader's output is damaged: {e}"));
     let mut partition: Option<u32> = None;
@@ -528,6 +550,29 @@ mod tests {
         // Cut at the cap, with the reason.
         let cut = read(file(runs.clone(), 3300, 3300), 1200).unwrap_err();
         assert!(cut.contains("not read past 1200"), "{cut}");
+        // A media reader that panics on what it meets: the image stops, with the reason.
+        struct Panics;
+        impl Source for Panics {
+            fn read_at(&self, _: &mut [u8], _: u64) -> io::Result<usize> {
+                panic!("a crafted chunk");
+            }
+        }
+        let mut frames = file(runs.clone(), 3300, 3300).into_iter();
+        let mut next = || Ok(frames.next());
+        let budget = Budget::new(Limits::default(), 1 << 20);
+        let r = walk(
+            &mut next,
+            &Panics,
+            u64::MAX,
+            &budget,
+            &mut Collect::default(),
+            &Cancel::new(),
+            &mut Vec::new(),
+        );
+        assert!(
+            matches!(&r, Err(Stop::Damaged(w)) if w.contains("a crafted chunk")),
+            "{r:?}"
+        );
         // A part no run covers, and a run past the media's end: errors, not bytes made up.
         let gap = read(file(vec![run(0, 0, 100, 0)], 300, 300), u64::MAX).unwrap_err();
         assert!(gap.contains("no more of it past 100"), "{gap}");
